@@ -1,0 +1,146 @@
+// The persistence interface of the service: users, jobs and dead letters.
+//
+// Statuses, source types and content types are the column values ("pending",
+// "dm", "text", ...). Every method takes the caller's deadline, which bounds
+// the wait for a database connection. Errors are absl::Status codes:
+//   INVALID_ARGUMENT  a constraint rejected the input; nothing was written
+//   NOT_FOUND         the row (or a referenced row) does not exist
+//   ALREADY_EXISTS    a unique key is taken
+//   FAILED_PRECONDITION  the row is not in a state that allows the change
+//   ABORTED           serialization failure or deadlock; retry
+//   UNAVAILABLE       the database cannot be reached; retry
+//   DEADLINE_EXCEEDED no connection became free before the deadline
+//
+//   absl::StatusOr<EnqueueResult> r = store.Enqueue(new_job, deadline);
+
+#ifndef JOBQUEUE_STORAGE_JOB_STORE_H_
+#define JOBQUEUE_STORAGE_JOB_STORE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace jobqueue {
+
+struct User {
+  std::string phone_number;
+  std::string first_name;  // empty when unknown
+  absl::Time created_at;
+};
+
+struct Job {
+  std::string id;
+  std::string user_id;
+  std::string source_channel_id;
+  std::string source_type;
+  std::string user_phone;
+  std::string payload_json;
+  std::string status;
+  std::string content_type;
+  std::string idempotency_key;  // empty when none
+  absl::Time created_at;
+  absl::Time updated_at;
+};
+
+struct NewJob {
+  std::string user_phone;
+  std::string user_first_name;  // empty keeps a known name
+  std::string source_channel_id;
+  std::string source_type;
+  std::string payload_json;  // a JSON object
+  std::string content_type;
+  std::string idempotency_key;  // empty for none
+};
+
+struct UpsertUserResult {
+  User user;
+  bool created = false;
+};
+
+struct EnqueueResult {
+  Job job;
+  bool created = false;  // false: idempotency_key matched an existing job
+};
+
+// Filters of ListJobs; empty strings and infinite times mean "any".
+struct JobFilter {
+  std::string user_id;
+  std::string status;
+  std::string source_channel_id;
+  std::string source_type;
+  absl::Time created_after = absl::InfinitePast();     // inclusive
+  absl::Time created_before = absl::InfiniteFuture();  // exclusive
+};
+
+// A position in the newest-first order: the last row of a page.
+struct JobCursor {
+  absl::Time created_at;
+  std::string id;
+};
+
+struct JobPage {
+  std::vector<Job> jobs;
+  std::optional<JobCursor> next;  // set when more rows may follow
+};
+
+struct NewDeadLetter {
+  std::string source;
+  std::string delivery_id;  // empty: always a new row
+  std::string reason;
+  std::string raw_payload_json;
+};
+
+struct DeadLetter {
+  std::string id;
+  std::string source;
+  std::string delivery_id;
+  std::string reason;
+  std::string raw_payload_json;
+  int attempts = 0;
+  absl::Time first_seen_at;
+  absl::Time last_seen_at;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Creates the user, or sets first_name on an existing one when not empty.
+  virtual absl::StatusOr<UpsertUserResult> UpsertUser(
+      const std::string& phone_number, const std::string& first_name,
+      absl::Time deadline) = 0;
+
+  // Inserts a pending job and its user when missing, in one transaction.
+  // A repeated idempotency_key returns the first job, created=false.
+  virtual absl::StatusOr<EnqueueResult> Enqueue(const NewJob& job,
+                                                absl::Time deadline) = 0;
+
+  // NOT_FOUND when no job has this id.
+  virtual absl::StatusOr<Job> GetJob(const std::string& id,
+                                     absl::Time deadline) = 0;
+
+  // Moves job `id` to `status` when the transition is allowed and, if
+  // `expected_status` is not empty, the job is in it; else
+  // FAILED_PRECONDITION naming both states. Atomic under concurrency.
+  virtual absl::StatusOr<Job> UpdateStatus(const std::string& id,
+                                           const std::string& status,
+                                           const std::string& expected_status,
+                                           absl::Time deadline) = 0;
+
+  // Up to `limit` jobs matching `filter`, newest first, after `after`.
+  virtual absl::StatusOr<JobPage> ListJobs(
+      const JobFilter& filter, const std::optional<JobCursor>& after, int limit,
+      absl::Time deadline) = 0;
+
+  // Inserts a dead letter, or bumps attempts and last_seen_at (and takes the
+  // latest reason and payload) of the one with the same source/delivery_id.
+  virtual absl::StatusOr<DeadLetter> RecordDeadLetter(
+      const NewDeadLetter& letter, absl::Time deadline) = 0;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_STORAGE_JOB_STORE_H_

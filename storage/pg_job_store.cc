@@ -1,0 +1,293 @@
+#include "storage/pg_job_store.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "storage/sql_error.h"
+
+namespace jobqueue {
+namespace {
+
+// Reads as: id, user_id, source_channel_id, source_type, user_phone,
+// payload, status, content_type, idempotency_key, created_at and updated_at
+// in microseconds since the epoch.
+#define JOB_COLUMNS                                                   \
+  "id::text, coalesce(user_id, ''), source_channel_id, source_type, " \
+  "user_phone, payload::text, status, content_type, "                 \
+  "coalesce(idempotency_key, ''), "                                   \
+  "(extract(epoch FROM created_at) * 1000000)::bigint, "              \
+  "(extract(epoch FROM updated_at) * 1000000)::bigint"
+
+constexpr char kUpsertUser[] = "upsert_user";
+constexpr char kUpsertUserSql[] =
+    "INSERT INTO users (phone_number, first_name) VALUES ($1, NULLIF($2, '')) "
+    "ON CONFLICT (phone_number) DO UPDATE "
+    "SET first_name = coalesce(EXCLUDED.first_name, users.first_name) "
+    "RETURNING phone_number, coalesce(first_name, ''), "
+    "(extract(epoch FROM created_at) * 1000000)::bigint, xmax = 0";
+
+// Creates the user when missing, then the job unless its idempotency key is
+// taken (then no row is returned). The user insert and the foreign key check
+// run in the same statement, so one round trip does both.
+#define ENQUEUE_SQL(on_user_conflict)                                         \
+  "WITH new_user AS ("                                                        \
+  " INSERT INTO users (phone_number, first_name)"                             \
+  " VALUES ($1, NULLIF($2, '')) ON CONFLICT (phone_number) " on_user_conflict \
+  ") INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,"  \
+  " payload, content_type, idempotency_key)"                                  \
+  " VALUES ($1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''))"                   \
+  " ON CONFLICT (idempotency_key) DO NOTHING RETURNING " JOB_COLUMNS
+
+constexpr char kEnqueueKeepName[] = "enqueue_keep_name";
+constexpr char kEnqueueKeepNameSql[] = ENQUEUE_SQL("DO NOTHING");
+constexpr char kEnqueueSetName[] = "enqueue_set_name";
+constexpr char kEnqueueSetNameSql[] = ENQUEUE_SQL(
+    "DO UPDATE SET first_name = EXCLUDED.first_name"
+    " WHERE users.first_name IS DISTINCT FROM EXCLUDED.first_name");
+
+constexpr char kJobByIdempotencyKey[] = "job_by_idempotency_key";
+constexpr char kJobByIdempotencyKeySql[] =
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE idempotency_key = $1";
+
+constexpr char kGetJob[] = "get_job";
+constexpr char kGetJobSql[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1";
+
+// One statement: lock the row, apply the transition when allowed, and report
+// the status found, so a refusal can name both states.
+constexpr char kUpdateStatus[] = "update_status";
+constexpr char kUpdateStatusSql[] =
+    "WITH current AS ("
+    " SELECT id AS current_id, status AS current_status FROM jobs"
+    " WHERE id = $1 FOR UPDATE"
+    "), updated AS ("
+    " UPDATE jobs SET status = $2 FROM current"
+    " WHERE id = current_id AND ($3 = '' OR current_status = $3)"
+    " AND (current_status, $2) IN (VALUES ('pending', 'processing'),"
+    " ('processing', 'complete'), ('processing', 'failed'),"
+    " ('processing', 'pending'), ('failed', 'pending'))"
+    " RETURNING " JOB_COLUMNS
+    ") SELECT current_status, updated.* FROM current LEFT JOIN updated ON true";
+
+// Filters that are empty strings drop out when the statement is planned with
+// its values (unnamed statement), so each page is an index range scan.
+constexpr char kListJobsSql[] =
+    "SELECT " JOB_COLUMNS
+    " FROM jobs"
+    " WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)"
+    " AND ($3 = '' OR source_channel_id = $3) AND ($4 = '' OR source_type = $4)"
+    " AND created_at >= $5::timestamptz AND created_at < $6::timestamptz"
+    " AND (created_at, id) < ($7::timestamptz, $8::uuid)"
+    " ORDER BY created_at DESC, id DESC LIMIT $9";
+
+constexpr char kRecordDeadLetter[] = "record_dead_letter";
+constexpr char kRecordDeadLetterSql[] =
+    "INSERT INTO dlq_jobs (source, delivery_id, reason, raw_payload)"
+    " VALUES ($1, NULLIF($2, ''), $3, $4::jsonb)"
+    " ON CONFLICT (source, delivery_id) DO UPDATE"
+    " SET attempts = dlq_jobs.attempts + 1, last_seen_at = now(),"
+    " reason = EXCLUDED.reason, raw_payload = EXCLUDED.raw_payload"
+    " RETURNING id::text, source, coalesce(delivery_id, ''), reason,"
+    " raw_payload::text, attempts,"
+    " (extract(epoch FROM first_seen_at) * 1000000)::bigint,"
+    " (extract(epoch FROM last_seen_at) * 1000000)::bigint";
+
+void PrepareStatements(pqxx::connection& c) {
+  c.prepare(kUpsertUser, kUpsertUserSql);
+  c.prepare(kEnqueueKeepName, kEnqueueKeepNameSql);
+  c.prepare(kEnqueueSetName, kEnqueueSetNameSql);
+  c.prepare(kJobByIdempotencyKey, kJobByIdempotencyKeySql);
+  c.prepare(kGetJob, kGetJobSql);
+  c.prepare(kUpdateStatus, kUpdateStatusSql);
+  c.prepare(kRecordDeadLetter, kRecordDeadLetterSql);
+}
+
+absl::Time FromMicros(const pqxx::field& f) {
+  return absl::FromUnixMicros(f.as<int64_t>());
+}
+
+// A timestamptz literal PostgreSQL parses exactly, including infinities.
+std::string TimestampParam(absl::Time t) {
+  if (t == absl::InfiniteFuture()) return "infinity";
+  if (t == absl::InfinitePast()) return "-infinity";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+}
+
+Job JobFromRow(const pqxx::row& row, int first) {
+  Job job;
+  job.id = row[first + 0].as<std::string>();
+  job.user_id = row[first + 1].as<std::string>();
+  job.source_channel_id = row[first + 2].as<std::string>();
+  job.source_type = row[first + 3].as<std::string>();
+  job.user_phone = row[first + 4].as<std::string>();
+  job.payload_json = row[first + 5].as<std::string>();
+  job.status = row[first + 6].as<std::string>();
+  job.content_type = row[first + 7].as<std::string>();
+  job.idempotency_key = row[first + 8].as<std::string>();
+  job.created_at = FromMicros(row[first + 9]);
+  job.updated_at = FromMicros(row[first + 10]);
+  return job;
+}
+
+absl::Status JobNotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+}
+
+}  // namespace
+
+PgJobStore::PgJobStore(const Options& options)
+    : pool_({.url = options.url,
+             .max_size = options.pool_size,
+             .on_connect = PrepareStatements}) {}
+
+template <typename T>
+absl::StatusOr<T> PgJobStore::WithConnection(
+    absl::Time deadline, bool retry_safe,
+    const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body) {
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
+    if (!lease.ok()) return lease.status();
+    try {
+      pqxx::nontransaction txn(lease->connection());
+      return body(txn);
+    } catch (const pqxx::broken_connection&) {
+      lease->MarkBroken();
+      // An idle connection the server dropped (e.g. it restarted): try once
+      // more on a fresh one when repeating the call is harmless.
+      if (retry_safe && !lease->fresh() && attempt == 0) continue;
+      return StatusFromCurrentException();
+    } catch (...) {
+      if (!lease->connection().is_open()) lease->MarkBroken();
+      return StatusFromCurrentException();
+    }
+  }
+}
+
+absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(
+    const std::string& phone_number, const std::string& first_name,
+    absl::Time deadline) {
+  return WithConnection<UpsertUserResult>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<UpsertUserResult> {
+        pqxx::row row =
+            txn.exec_prepared1(kUpsertUser, phone_number, first_name);
+        UpsertUserResult result;
+        result.user.phone_number = row[0].as<std::string>();
+        result.user.first_name = row[1].as<std::string>();
+        result.user.created_at = FromMicros(row[2]);
+        result.created = row[3].as<bool>();
+        return result;
+      });
+}
+
+absl::StatusOr<EnqueueResult> PgJobStore::Enqueue(const NewJob& job,
+                                                  absl::Time deadline) {
+  const bool has_key = !job.idempotency_key.empty();
+  return WithConnection<EnqueueResult>(
+      deadline, /*retry_safe=*/has_key,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<EnqueueResult> {
+        pqxx::result inserted = txn.exec_prepared(
+            job.user_first_name.empty() ? kEnqueueKeepName : kEnqueueSetName,
+            job.user_phone, job.user_first_name, job.source_channel_id,
+            job.source_type, job.payload_json, job.content_type,
+            job.idempotency_key);
+        if (!inserted.empty())
+          return EnqueueResult{JobFromRow(inserted[0], 0), true};
+        // The key was taken. ON CONFLICT waited for its owner to commit, so
+        // a fresh snapshot sees that job.
+        pqxx::result existing =
+            txn.exec_prepared(kJobByIdempotencyKey, job.idempotency_key);
+        if (existing.empty()) {
+          return absl::AbortedError(
+              absl::StrCat("idempotency_key ", job.idempotency_key,
+                           " was taken by a job that is gone; retry"));
+        }
+        return EnqueueResult{JobFromRow(existing[0], 0), false};
+      });
+}
+
+absl::StatusOr<Job> PgJobStore::GetJob(const std::string& id,
+                                       absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
+        pqxx::result r = txn.exec_prepared(kGetJob, id);
+        if (r.empty()) return JobNotFound(id);
+        return JobFromRow(r[0], 0);
+      });
+}
+
+absl::StatusOr<Job> PgJobStore::UpdateStatus(const std::string& id,
+                                             const std::string& status,
+                                             const std::string& expected_status,
+                                             absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/false,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
+        pqxx::result r =
+            txn.exec_prepared(kUpdateStatus, id, status, expected_status);
+        if (r.empty()) return JobNotFound(id);
+        const std::string current = r[0][0].as<std::string>();
+        if (!r[0][1].is_null()) return JobFromRow(r[0], 1);
+        if (!expected_status.empty() && current != expected_status) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job ", id, " is '", current,
+                           "', not the expected '", expected_status, "'"));
+        }
+        return absl::FailedPreconditionError(absl::StrCat(
+            "job ", id, " cannot move from '", current, "' to '", status, "'"));
+      });
+}
+
+absl::StatusOr<JobPage> PgJobStore::ListJobs(
+    const JobFilter& filter, const std::optional<JobCursor>& after, int limit,
+    absl::Time deadline) {
+  const std::string cursor_time = TimestampParam(
+      after.has_value() ? after->created_at : absl::InfiniteFuture());
+  const std::string cursor_id =
+      after.has_value() ? after->id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
+  return WithConnection<JobPage>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<JobPage> {
+        // One extra row tells whether another page follows.
+        pqxx::result r =
+            txn.exec_params(kListJobsSql, filter.user_id, filter.status,
+                            filter.source_channel_id, filter.source_type,
+                            TimestampParam(filter.created_after),
+                            TimestampParam(filter.created_before), cursor_time,
+                            cursor_id, limit + 1);
+        JobPage page;
+        for (const pqxx::row& row : r) {
+          if (static_cast<int>(page.jobs.size()) == limit) break;
+          page.jobs.push_back(JobFromRow(row, 0));
+        }
+        if (static_cast<int>(r.size()) > limit) {
+          page.next =
+              JobCursor{page.jobs.back().created_at, page.jobs.back().id};
+        }
+        return page;
+      });
+}
+
+absl::StatusOr<DeadLetter> PgJobStore::RecordDeadLetter(
+    const NewDeadLetter& letter, absl::Time deadline) {
+  return WithConnection<DeadLetter>(
+      deadline, /*retry_safe=*/!letter.delivery_id.empty(),
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<DeadLetter> {
+        pqxx::row row = txn.exec_prepared1(kRecordDeadLetter, letter.source,
+                                           letter.delivery_id, letter.reason,
+                                           letter.raw_payload_json);
+        DeadLetter d;
+        d.id = row[0].as<std::string>();
+        d.source = row[1].as<std::string>();
+        d.delivery_id = row[2].as<std::string>();
+        d.reason = row[3].as<std::string>();
+        d.raw_payload_json = row[4].as<std::string>();
+        d.attempts = row[5].as<int>();
+        d.first_seen_at = FromMicros(row[6]);
+        d.last_seen_at = FromMicros(row[7]);
+        return d;
+      });
+}
+
+}  // namespace jobqueue

@@ -1,0 +1,69 @@
+// JobStore on PostgreSQL through libpqxx: the only code that speaks SQL to
+// the jobs, users and dlq_jobs tables.
+//
+// Owns its connection pool. Each method runs one atomic statement on a
+// pooled connection with prepared statements; a connection that breaks
+// mid-call is discarded, and a call that found a stale idle connection is
+// retried once on a fresh one (nothing was committed in that case).
+// libpqxx exceptions never leave this class.
+//
+//   PgJobStore store({.url = database_url, .max_size = 8});
+//   absl::StatusOr<Job> job = store.GetJob(id, absl::Now() + absl::Seconds(5));
+
+#ifndef JOBQUEUE_STORAGE_PG_JOB_STORE_H_
+#define JOBQUEUE_STORAGE_PG_JOB_STORE_H_
+
+#include <functional>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "storage/connection_pool.h"
+#include "storage/job_store.h"
+
+namespace jobqueue {
+
+class PgJobStore final : public JobStore {
+ public:
+  struct Options {
+    std::string url;
+    int pool_size = 8;
+  };
+
+  explicit PgJobStore(const Options& options);
+
+  absl::StatusOr<UpsertUserResult> UpsertUser(const std::string& phone_number,
+                                              const std::string& first_name,
+                                              absl::Time deadline) override;
+  absl::StatusOr<EnqueueResult> Enqueue(const NewJob& job,
+                                        absl::Time deadline) override;
+  absl::StatusOr<Job> GetJob(const std::string& id,
+                             absl::Time deadline) override;
+  absl::StatusOr<Job> UpdateStatus(const std::string& id,
+                                   const std::string& status,
+                                   const std::string& expected_status,
+                                   absl::Time deadline) override;
+  absl::StatusOr<JobPage> ListJobs(const JobFilter& filter,
+                                   const std::optional<JobCursor>& after,
+                                   int limit, absl::Time deadline) override;
+  absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
+                                              absl::Time deadline) override;
+
+  // Closes the pool: later calls get UNAVAILABLE.
+  void Close() { pool_.Close(); }
+
+ private:
+  // Runs `body` on a pooled connection in autocommit mode: every method is
+  // one statement (Enqueue's second one only reads). `retry_safe` says the
+  // call may be repeated once after a stale connection broke.
+  template <typename T>
+  absl::StatusOr<T> WithConnection(
+      absl::Time deadline, bool retry_safe,
+      const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body);
+
+  ConnectionPool pool_;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_STORAGE_PG_JOB_STORE_H_
