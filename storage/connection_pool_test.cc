@@ -1,0 +1,98 @@
+#include "storage/connection_pool.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/test_database.h"
+
+namespace jobqueue {
+namespace {
+
+class ConnectionPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::CreateEmpty();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+  }
+  std::unique_ptr<TestDatabase> db_;
+};
+
+int BackendPid(ConnectionPool::Lease& lease) {
+  pqxx::nontransaction txn(lease.connection());
+  return txn.exec1("SELECT pg_backend_pid()")[0].as<int>();
+}
+
+TEST_F(ConnectionPoolTest, ReusesAReturnedConnection) {
+  ConnectionPool pool({.url = db_->url(), .max_size = 2});
+  int first_pid;
+  {
+    auto lease = pool.Acquire(absl::Now() + absl::Seconds(5));
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    EXPECT_TRUE(lease->fresh());
+    first_pid = BackendPid(*lease);
+  }
+  auto lease = pool.Acquire(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(lease.ok());
+  EXPECT_FALSE(lease->fresh());
+  EXPECT_EQ(BackendPid(*lease), first_pid);
+}
+
+TEST_F(ConnectionPoolTest, WaitsNoLongerThanTheDeadlineWhenAllAreInUse) {
+  ConnectionPool pool({.url = db_->url(), .max_size = 1});
+  auto held = pool.Acquire(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(held.ok());
+  const absl::Time start = absl::Now();
+  auto second = pool.Acquire(start + absl::Milliseconds(200));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(190));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+}
+
+TEST_F(ConnectionPoolTest, AWaiterGetsTheConnectionWhenItIsReturned) {
+  ConnectionPool pool({.url = db_->url(), .max_size = 1});
+  auto held = std::make_unique<ConnectionPool::Lease>(
+      *pool.Acquire(absl::Now() + absl::Seconds(5)));
+  std::thread releaser([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    held.reset();
+  });
+  auto second = pool.Acquire(absl::Now() + absl::Seconds(5));
+  releaser.join();
+  EXPECT_TRUE(second.ok()) << second.status();
+}
+
+TEST_F(ConnectionPoolTest, ABrokenConnectionIsReplaced) {
+  ConnectionPool pool({.url = db_->url(), .max_size = 1});
+  int first_pid;
+  {
+    auto lease = pool.Acquire(absl::Now() + absl::Seconds(5));
+    ASSERT_TRUE(lease.ok());
+    first_pid = BackendPid(*lease);
+    lease->MarkBroken();
+  }
+  auto lease = pool.Acquire(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_TRUE(lease->fresh());
+  EXPECT_NE(BackendPid(*lease), first_pid);
+}
+
+TEST_F(ConnectionPoolTest, UnreachableDatabaseIsUnavailable) {
+  ConnectionPool pool(
+      {.url = "postgresql://postgres@127.0.0.1:1/none", .max_size = 1});
+  auto lease = pool.Acquire(absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(lease.status().code(), absl::StatusCode::kUnavailable);
+  // The failed attempt does not use up the pool's only slot.
+  EXPECT_EQ(pool.Acquire(absl::Now() + absl::Seconds(5)).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+TEST_F(ConnectionPoolTest, ClosedPoolRefuses) {
+  ConnectionPool pool({.url = db_->url(), .max_size = 1});
+  pool.Close();
+  EXPECT_EQ(pool.Acquire(absl::Now() + absl::Seconds(1)).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace jobqueue
