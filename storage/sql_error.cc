@@ -28,6 +28,7 @@ absl::StatusCode StatusCodeForSqlState(absl::string_view sqlstate) {
     return absl::StatusCode::kUnavailable;
   }
   if (sqlstate == "57014") return absl::StatusCode::kDeadlineExceeded;
+  if (sqlstate == "42501") return absl::StatusCode::kPermissionDenied;
   return absl::StatusCode::kInternal;
 }
 
@@ -51,6 +52,9 @@ absl::Status StatusFromCurrentException() {
   } catch (const pqxx::broken_connection& e) {
     return absl::UnavailableError(
         absl::StrCat("database unavailable: ", FirstLine(e.what())));
+  } catch (const pqxx::insufficient_privilege& e) {
+    // libpqxx 6.4 throws this one without its SQLSTATE.
+    return absl::PermissionDeniedError(FirstLine(e.what()));
   } catch (const pqxx::sql_error& e) {
     return absl::Status(StatusCodeForSqlState(e.sqlstate()),
                         FirstLine(e.what()));

@@ -12,7 +12,8 @@ namespace jobqueue {
 
 // Maps a SQLSTATE to a status code: unique violation -> ALREADY_EXISTS,
 // foreign key -> NOT_FOUND, check / not-null / bad input -> INVALID_ARGUMENT,
-// serialization failure / deadlock -> ABORTED, connection errors and
+// serialization failure / deadlock -> ABORTED, insufficient privilege
+// (e.g. row-level security) -> PERMISSION_DENIED, connection errors and
 // shutdown -> UNAVAILABLE, anything else -> INTERNAL.
 absl::StatusCode StatusCodeForSqlState(absl::string_view sqlstate);
 

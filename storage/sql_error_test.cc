@@ -17,6 +17,8 @@ TEST(StatusCodeForSqlStateTest, MapsTheClassesCallersActOn) {
   EXPECT_EQ(StatusCodeForSqlState("40P01"), absl::StatusCode::kAborted);
   EXPECT_EQ(StatusCodeForSqlState("08006"), absl::StatusCode::kUnavailable);
   EXPECT_EQ(StatusCodeForSqlState("57P01"), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusCodeForSqlState("42501"),
+            absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(StatusCodeForSqlState("42P01"), absl::StatusCode::kInternal);
 }
 
@@ -34,6 +36,13 @@ TEST(StatusFromCurrentExceptionTest, KeepsTheFirstLineOfTheMessage) {
       "INSERT ...", "23505")));
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(s.message(), "ERROR:  duplicate key value");
+}
+
+TEST(StatusFromCurrentExceptionTest, PrivilegeErrorsWithoutSqlStateAreDenied) {
+  absl::Status s = StatusOf(std::make_exception_ptr(
+      pqxx::insufficient_privilege("ERROR:  new row violates row-level "
+                                   "security policy for table \"users\"\n")));
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST(StatusFromCurrentExceptionTest, BrokenConnectionIsUnavailable) {
