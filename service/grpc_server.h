@@ -1,0 +1,56 @@
+// Serves the JobQueue service over gRPC, with grpc.health.v1.Health and
+// server reflection always on (so `grpcurl -plaintext HOST:PORT list` works).
+//
+//   auto server = GrpcServer::Start(&service, {.listen = "127.0.0.1:0"});
+//   ... (*server)->port() ...
+//   (*server)->Shutdown(absl::Seconds(10));
+
+#ifndef JOBQUEUE_SERVICE_GRPC_SERVER_H_
+#define JOBQUEUE_SERVICE_GRPC_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+
+namespace jobqueue {
+
+class GrpcServer {
+ public:
+  struct Options {
+    // host:port; port 0 picks a free one.
+    std::string listen = "127.0.0.1:50051";
+    // PEM files; TLS when both are set, plaintext when both are empty.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+  };
+
+  // `service` must outlive the server. INVALID_ARGUMENT for a bad TLS
+  // setting, UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      v1::JobQueue::Service* service, const Options& options);
+
+  int port() const { return port_; }
+  // "host:port" with the port actually bound.
+  std::string address() const;
+
+  // Health turns NOT_SERVING, new calls are refused, calls in flight get
+  // `grace` to finish and are then cancelled. Returns when all are done.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  GrpcServer(std::unique_ptr<grpc::Server> server, std::string host, int port)
+      : server_(std::move(server)), host_(std::move(host)), port_(port) {}
+
+  std::unique_ptr<grpc::Server> server_;
+  std::string host_;
+  int port_;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_GRPC_SERVER_H_

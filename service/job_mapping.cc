@@ -1,0 +1,158 @@
+#include "service/job_mapping.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace jobqueue {
+namespace {
+
+template <typename Enum>
+struct Name {
+  Enum value;
+  const char* column;
+};
+
+constexpr Name<v1::JobStatus> kStatuses[] = {
+    {v1::JOB_STATUS_PENDING, "pending"},
+    {v1::JOB_STATUS_PROCESSING, "processing"},
+    {v1::JOB_STATUS_COMPLETE, "complete"},
+    {v1::JOB_STATUS_FAILED, "failed"},
+};
+
+constexpr Name<v1::SourceType> kSourceTypes[] = {
+    {v1::SOURCE_TYPE_DM, "dm"},
+    {v1::SOURCE_TYPE_GROUP, "group"},
+};
+
+constexpr Name<v1::ContentType> kContentTypes[] = {
+    {v1::CONTENT_TYPE_UNSPECIFIED, "text"},
+    {v1::CONTENT_TYPE_TEXT, "text"},
+    {v1::CONTENT_TYPE_IMAGE, "image"},
+    {v1::CONTENT_TYPE_AUDIO, "audio"},
+    {v1::CONTENT_TYPE_VIDEO, "video"},
+    {v1::CONTENT_TYPE_DOCUMENT, "document"},
+    {v1::CONTENT_TYPE_LOCATION, "location"},
+    {v1::CONTENT_TYPE_OTHER, "other"},
+};
+
+template <typename Enum, size_t N>
+absl::StatusOr<std::string> ToColumn(const Name<Enum> (&names)[N],
+                                     absl::string_view field, Enum value) {
+  for (const auto& n : names) {
+    if (n.value == value) return std::string(n.column);
+  }
+  return absl::InvalidArgumentError(
+      value == 0 ? absl::StrCat(field, " is required")
+                 : absl::StrCat(field, " has an unknown value ",
+                                static_cast<int>(value)));
+}
+
+template <typename Enum, size_t N>
+Enum FromColumn(const Name<Enum> (&names)[N], absl::string_view column) {
+  for (const auto& n : names) {
+    if (column == n.column && n.value != 0) return n.value;
+  }
+  return static_cast<Enum>(0);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> StatusColumn(absl::string_view field,
+                                         v1::JobStatus status) {
+  return ToColumn(kStatuses, field, status);
+}
+
+absl::StatusOr<std::string> SourceTypeColumn(absl::string_view field,
+                                             v1::SourceType type) {
+  return ToColumn(kSourceTypes, field, type);
+}
+
+absl::StatusOr<std::string> ContentTypeColumn(absl::string_view field,
+                                              v1::ContentType type) {
+  return ToColumn(kContentTypes, field, type);
+}
+
+v1::JobStatus JobStatusFromColumn(absl::string_view column) {
+  return FromColumn(kStatuses, column);
+}
+
+v1::SourceType SourceTypeFromColumn(absl::string_view column) {
+  return FromColumn(kSourceTypes, column);
+}
+
+v1::ContentType ContentTypeFromColumn(absl::string_view column) {
+  return FromColumn(kContentTypes, column);
+}
+
+std::string StructToJson(const google::protobuf::Struct& value) {
+  std::string json;
+  // A Struct always has a JSON form; only invalid UTF-8 could fail, and
+  // protobuf rejects that when parsing the request.
+  (void)google::protobuf::util::MessageToJsonString(value, &json);
+  return json;
+}
+
+absl::Status JsonToStruct(absl::string_view json,
+                          google::protobuf::Struct* value) {
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), value);
+  if (status.ok()) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat("stored JSON is not an object: ", status.ToString()));
+}
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  int64_t seconds = micros / 1000000;
+  int64_t rest = micros % 1000000;
+  if (rest < 0) {
+    rest += 1000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Status ToProto(const Job& job, v1::Job* out) {
+  out->set_id(job.id);
+  out->set_user_id(job.user_id);
+  out->set_source_channel_id(job.source_channel_id);
+  out->set_source_type(SourceTypeFromColumn(job.source_type));
+  out->set_user_phone(job.user_phone);
+  if (absl::Status s = JsonToStruct(job.payload_json, out->mutable_payload());
+      !s.ok()) {
+    return s;
+  }
+  out->set_status(JobStatusFromColumn(job.status));
+  out->set_content_type(ContentTypeFromColumn(job.content_type));
+  out->set_idempotency_key(job.idempotency_key);
+  ToTimestamp(job.created_at, out->mutable_created_at());
+  ToTimestamp(job.updated_at, out->mutable_updated_at());
+  return absl::OkStatus();
+}
+
+void ToProto(const User& user, v1::User* out) {
+  out->set_phone_number(user.phone_number);
+  out->set_first_name(user.first_name);
+  ToTimestamp(user.created_at, out->mutable_created_at());
+}
+
+absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out) {
+  out->set_id(letter.id);
+  out->set_source(letter.source);
+  out->set_delivery_id(letter.delivery_id);
+  out->set_reason(letter.reason);
+  out->set_attempts(letter.attempts);
+  ToTimestamp(letter.first_seen_at, out->mutable_first_seen_at());
+  ToTimestamp(letter.last_seen_at, out->mutable_last_seen_at());
+  return JsonToStruct(letter.raw_payload_json, out->mutable_raw_payload());
+}
+
+}  // namespace jobqueue

@@ -1,0 +1,51 @@
+// Conversions between the API's messages and the storage layer's rows:
+// enum values <-> column values, JSON text <-> google.protobuf.Struct,
+// absl::Time <-> google.protobuf.Timestamp.
+//
+//   absl::StatusOr<std::string> status = StatusColumn(v1::JOB_STATUS_PENDING);
+//   absl::Status s = ToProto(job, response.mutable_job());
+
+#ifndef JOBQUEUE_SERVICE_JOB_MAPPING_H_
+#define JOBQUEUE_SERVICE_JOB_MAPPING_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "jobqueue/v1/jobqueue.pb.h"
+#include "storage/job_store.h"
+
+namespace jobqueue {
+
+// Column value of a known, specified enum value; INVALID_ARGUMENT naming
+// `field` otherwise.
+absl::StatusOr<std::string> StatusColumn(absl::string_view field,
+                                         v1::JobStatus status);
+absl::StatusOr<std::string> SourceTypeColumn(absl::string_view field,
+                                             v1::SourceType type);
+// CONTENT_TYPE_UNSPECIFIED is "text".
+absl::StatusOr<std::string> ContentTypeColumn(absl::string_view field,
+                                              v1::ContentType type);
+
+// Column values back to enums; unknown values become _UNSPECIFIED.
+v1::JobStatus JobStatusFromColumn(absl::string_view column);
+v1::SourceType SourceTypeFromColumn(absl::string_view column);
+v1::ContentType ContentTypeFromColumn(absl::string_view column);
+
+std::string StructToJson(const google::protobuf::Struct& value);
+absl::Status JsonToStruct(absl::string_view json,
+                          google::protobuf::Struct* value);
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
+
+absl::Status ToProto(const Job& job, v1::Job* out);
+void ToProto(const User& user, v1::User* out);
+absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out);
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_JOB_MAPPING_H_

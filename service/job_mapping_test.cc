@@ -1,0 +1,65 @@
+#include "service/job_mapping.h"
+
+#include "gtest/gtest.h"
+
+namespace jobqueue {
+namespace {
+
+TEST(EnumColumnsTest, EveryStatusRoundTrips) {
+  for (v1::JobStatus s : {v1::JOB_STATUS_PENDING, v1::JOB_STATUS_PROCESSING,
+                          v1::JOB_STATUS_COMPLETE, v1::JOB_STATUS_FAILED}) {
+    absl::StatusOr<std::string> column = StatusColumn("status", s);
+    ASSERT_TRUE(column.ok());
+    EXPECT_EQ(JobStatusFromColumn(*column), s);
+  }
+  EXPECT_EQ(*StatusColumn("status", v1::JOB_STATUS_PROCESSING), "processing");
+}
+
+TEST(EnumColumnsTest, UnspecifiedIsRequiredExceptForContentType) {
+  EXPECT_EQ(
+      StatusColumn("status", v1::JOB_STATUS_UNSPECIFIED).status().message(),
+      "status is required");
+  EXPECT_EQ(SourceTypeColumn("source_type", v1::SOURCE_TYPE_UNSPECIFIED)
+                .status()
+                .message(),
+            "source_type is required");
+  EXPECT_EQ(*ContentTypeColumn("content_type", v1::CONTENT_TYPE_UNSPECIFIED),
+            "text");
+  EXPECT_EQ(*ContentTypeColumn("content_type", v1::CONTENT_TYPE_DOCUMENT),
+            "document");
+  EXPECT_EQ(*SourceTypeColumn("source_type", v1::SOURCE_TYPE_GROUP), "group");
+}
+
+TEST(EnumColumnsTest, UnknownNumbersAreRejectedByName) {
+  absl::Status s =
+      SourceTypeColumn("source_type", static_cast<v1::SourceType>(9)).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "source_type has an unknown value 9");
+  EXPECT_EQ(JobStatusFromColumn("archived"), v1::JOB_STATUS_UNSPECIFIED);
+}
+
+TEST(JsonTest, StructRoundTripsThroughJson) {
+  google::protobuf::Struct in;
+  (*in.mutable_fields())["Body"].set_string_value("héllo \"x\"");
+  (*in.mutable_fields())["NumMedia"].set_number_value(2);
+  std::string json = StructToJson(in);
+  google::protobuf::Struct out;
+  ASSERT_TRUE(JsonToStruct(json, &out).ok());
+  EXPECT_EQ(out.fields().at("Body").string_value(), "héllo \"x\"");
+  EXPECT_EQ(out.fields().at("NumMedia").number_value(), 2);
+  EXPECT_EQ(StructToJson(google::protobuf::Struct()), "{}");
+  EXPECT_FALSE(JsonToStruct("[1]", &out).ok());
+}
+
+TEST(TimestampTest, KeepsMicrosecondsIncludingBeforeTheEpoch) {
+  for (absl::Time t : {absl::FromUnixMicros(1795557617127713),
+                       absl::FromUnixMicros(-1500001)}) {
+    google::protobuf::Timestamp ts;
+    ToTimestamp(t, &ts);
+    EXPECT_GE(ts.nanos(), 0);
+    EXPECT_EQ(FromTimestamp(ts), t);
+  }
+}
+
+}  // namespace
+}  // namespace jobqueue

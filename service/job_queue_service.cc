@@ -1,0 +1,232 @@
+#include "service/job_queue_service.h"
+
+#include <chrono>
+#include <initializer_list>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "service/job_mapping.h"
+#include "service/page_token.h"
+#include "service/status_convert.h"
+#include "service/validation.h"
+
+namespace jobqueue {
+namespace {
+
+constexpr size_t kMaxIdentifierBytes = 255;
+constexpr size_t kMaxChannelBytes = 512;
+constexpr size_t kMaxNameBytes = 256;
+constexpr size_t kMaxReasonBytes = 4096;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+
+// Evaluates an absl::Status expression; returns it as a grpc::Status when it
+// is not OK.
+#define RETURN_IF_ERROR(expr)                 \
+  do {                                        \
+    if (absl::Status _s = (expr); !_s.ok()) { \
+      return ToGrpcStatus(_s);                \
+    }                                         \
+  } while (0)
+
+// Assigns the value of an absl::StatusOr expression to `lhs`, or returns its
+// error as a grpc::Status.
+#define ASSIGN_OR_RETURN(lhs, expr)                           \
+  auto lhs##_or = (expr);                                     \
+  if (!lhs##_or.ok()) return ToGrpcStatus(lhs##_or.status()); \
+  auto lhs = std::move(*lhs##_or)
+
+absl::Status CheckPayloadSize(const std::string& json, size_t limit) {
+  if (json.size() <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "payload is ", json.size(), " bytes as JSON; the limit is ", limit));
+}
+
+// The first error among `checks`, all of which are cheap to evaluate.
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
+                                size_t max_payload_bytes) {
+  absl::StatusOr<std::string> source_type =
+      SourceTypeColumn("source_type", request.source_type());
+  absl::StatusOr<std::string> content_type =
+      ContentTypeColumn("content_type", request.content_type());
+  NewJob job{.user_phone = request.user_phone(),
+             .user_first_name = request.user_first_name(),
+             .source_channel_id = request.source_channel_id(),
+             .payload_json = StructToJson(request.payload()),
+             .idempotency_key = request.idempotency_key()};
+  if (absl::Status s = FirstError({
+          CheckE164("user_phone", job.user_phone),
+          CheckMaxLength("user_first_name", job.user_first_name, kMaxNameBytes),
+          CheckRequired("source_channel_id", job.source_channel_id,
+                        kMaxChannelBytes),
+          source_type.status(),
+          content_type.status(),
+          CheckPayloadSize(job.payload_json, max_payload_bytes),
+          CheckMaxLength("idempotency_key", job.idempotency_key,
+                         kMaxIdentifierBytes),
+      });
+      !s.ok()) {
+    return s;
+  }
+  job.source_type = *std::move(source_type);
+  job.content_type = *std::move(content_type);
+  return job;
+}
+
+absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
+  JobFilter filter;
+  if (!request.user_id().empty()) {
+    if (absl::Status s = CheckE164("user_id", request.user_id()); !s.ok())
+      return s;
+    filter.user_id = request.user_id();
+  }
+  if (request.status() != v1::JOB_STATUS_UNSPECIFIED) {
+    absl::StatusOr<std::string> s = StatusColumn("status", request.status());
+    if (!s.ok()) return s.status();
+    filter.status = *s;
+  }
+  if (request.source_type() != v1::SOURCE_TYPE_UNSPECIFIED) {
+    absl::StatusOr<std::string> s =
+        SourceTypeColumn("source_type", request.source_type());
+    if (!s.ok()) return s.status();
+    filter.source_type = *s;
+  }
+  filter.source_channel_id = request.source_channel_id();
+  if (request.has_created_after()) {
+    filter.created_after = FromTimestamp(request.created_after());
+  }
+  if (request.has_created_before()) {
+    filter.created_before = FromTimestamp(request.created_before());
+  }
+  return filter;
+}
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested == 0) return kDefaultPageSize;
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must be between 1 and ", kMaxPageSize,
+                     " (0 means ", kDefaultPageSize, "), got ", requested));
+  }
+  return requested;
+}
+
+}  // namespace
+
+JobQueueService::JobQueueService(JobStore* store, Options options)
+    : store_(store), options_(std::move(options)), auth_(options_.auth_token) {}
+
+absl::Time JobQueueService::Deadline(const grpc::ServerContext& context) const {
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::Now() + options_.default_deadline;
+  }
+  return absl::FromChrono(deadline);
+}
+
+grpc::Status JobQueueService::CreateUser(grpc::ServerContext* context,
+                                         const v1::CreateUserRequest* request,
+                                         v1::CreateUserResponse* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(CheckE164("phone_number", request->phone_number()));
+  RETURN_IF_ERROR(
+      CheckMaxLength("first_name", request->first_name(), kMaxNameBytes));
+  ASSIGN_OR_RETURN(
+      result, store_->UpsertUser(request->phone_number(), request->first_name(),
+                                 Deadline(*context)));
+  ToProto(result.user, response->mutable_user());
+  response->set_created(result.created);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::EnqueueJob(grpc::ServerContext* context,
+                                         const v1::EnqueueJobRequest* request,
+                                         v1::EnqueueJobResponse* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  ASSIGN_OR_RETURN(job, ToNewJob(*request, options_.max_payload_bytes));
+  ASSIGN_OR_RETURN(result, store_->Enqueue(job, Deadline(*context)));
+  RETURN_IF_ERROR(ToProto(result.job, response->mutable_job()));
+  response->set_created(result.created);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::GetJob(grpc::ServerContext* context,
+                                     const v1::GetJobRequest* request,
+                                     v1::Job* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(CheckUuid("id", request->id()));
+  ASSIGN_OR_RETURN(job, store_->GetJob(request->id(), Deadline(*context)));
+  return ToGrpcStatus(ToProto(job, response));
+}
+
+grpc::Status JobQueueService::UpdateStatus(
+    grpc::ServerContext* context, const v1::UpdateStatusRequest* request,
+    v1::Job* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(CheckUuid("id", request->id()));
+  ASSIGN_OR_RETURN(status, StatusColumn("status", request->status()));
+  std::string expected;
+  if (request->expected_status() != v1::JOB_STATUS_UNSPECIFIED) {
+    ASSIGN_OR_RETURN(
+        e, StatusColumn("expected_status", request->expected_status()));
+    expected = std::move(e);
+  }
+  ASSIGN_OR_RETURN(job, store_->UpdateStatus(request->id(), status, expected,
+                                             Deadline(*context)));
+  return ToGrpcStatus(ToProto(job, response));
+}
+
+grpc::Status JobQueueService::ListJobs(grpc::ServerContext* context,
+                                       const v1::ListJobsRequest* request,
+                                       v1::ListJobsResponse* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  ASSIGN_OR_RETURN(filter, ToFilter(*request));
+  ASSIGN_OR_RETURN(page_size, PageSize(request->page_size()));
+  const std::string fingerprint = FilterFingerprint(filter);
+  std::optional<JobCursor> after;
+  if (!request->page_token().empty()) {
+    ASSIGN_OR_RETURN(cursor,
+                     DecodePageToken(request->page_token(), fingerprint));
+    after = std::move(cursor);
+  }
+  ASSIGN_OR_RETURN(
+      page, store_->ListJobs(filter, after, page_size, Deadline(*context)));
+  for (const Job& job : page.jobs) {
+    RETURN_IF_ERROR(ToProto(job, response->add_jobs()));
+  }
+  if (page.next.has_value()) {
+    response->set_next_page_token(EncodePageToken(*page.next, fingerprint));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::RecordDeadLetter(
+    grpc::ServerContext* context, const v1::RecordDeadLetterRequest* request,
+    v1::DeadLetter* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(
+      CheckRequired("source", request->source(), kMaxIdentifierBytes));
+  RETURN_IF_ERROR(CheckMaxLength("delivery_id", request->delivery_id(),
+                                 kMaxIdentifierBytes));
+  RETURN_IF_ERROR(CheckRequired("reason", request->reason(), kMaxReasonBytes));
+  NewDeadLetter letter{
+      .source = request->source(),
+      .delivery_id = request->delivery_id(),
+      .reason = request->reason(),
+      .raw_payload_json = StructToJson(request->raw_payload())};
+  RETURN_IF_ERROR(
+      CheckPayloadSize(letter.raw_payload_json, options_.max_payload_bytes));
+  ASSIGN_OR_RETURN(stored,
+                   store_->RecordDeadLetter(letter, Deadline(*context)));
+  return ToGrpcStatus(ToProto(stored, response));
+}
+
+}  // namespace jobqueue

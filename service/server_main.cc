@@ -1,0 +1,157 @@
+// jobqueue_server: serves the JobQueue gRPC API, or applies the migrations.
+//
+//   jobqueue_server migrate --database_url=postgresql://...
+//   jobqueue_server serve --database_url=postgresql://... --listen=HOST:PORT
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "service/grpc_server.h"
+#include "service/job_queue_service.h"
+#include "storage/embedded_migrations.h"
+#include "storage/migrator.h"
+#include "storage/pg_job_store.h"
+
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL URL; defaults to $DATABASE_URL");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "host:port to serve gRPC on (port 0: any free port)");
+ABSL_FLAG(int, pool_size, 8, "most database connections held at once");
+ABSL_FLAG(int64_t, max_payload_bytes, 256 * 1024,
+          "largest job payload, measured as JSON text");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "on SIGTERM/SIGINT, how long calls in flight may take to finish");
+ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
+          "deadline of calls that come without one");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "file holding the bearer token callers must send; defaults to "
+          "$JOBQUEUE_AUTH_TOKEN; no token means no auth");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate; enables TLS");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for TLS");
+ABSL_FLAG(bool, migrate, false, "apply pending migrations before serving");
+
+namespace jobqueue {
+namespace {
+
+void Log(const std::string& line) {
+  std::fprintf(stderr, "jobqueue: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+std::string DatabaseUrl() {
+  std::string url = absl::GetFlag(FLAGS_database_url);
+  return url.empty() ? Env("DATABASE_URL") : url;
+}
+
+// The token from --auth_token_file or $JOBQUEUE_AUTH_TOKEN; never logged.
+bool AuthToken(std::string* token) {
+  const std::string path = absl::GetFlag(FLAGS_auth_token_file);
+  if (path.empty()) {
+    *token = Env("JOBQUEUE_AUTH_TOKEN");
+    return true;
+  }
+  std::ifstream in(path);
+  if (!in) return false;
+  std::getline(in, *token);
+  *token = std::string(absl::StripAsciiWhitespace(*token));
+  return !token->empty();
+}
+
+int Migrate(const std::string& url) {
+  absl::StatusOr<MigrationReport> report =
+      ApplyMigrations(url, EmbeddedMigrationFiles());
+  if (!report.ok()) {
+    Log(absl::StrCat("migrate failed: ", report.status().ToString()));
+    return 1;
+  }
+  Log(absl::StrCat(
+      "migrations: ", report->applied.size(), " applied",
+      report->applied.empty()
+          ? ""
+          : absl::StrCat(" (", absl::StrJoin(report->applied, ", "), ")"),
+      ", ", report->already_applied, " already applied"));
+  return 0;
+}
+
+int Serve(const std::string& url) {
+  std::string token;
+  if (!AuthToken(&token)) {
+    Log("cannot read a token from --auth_token_file");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_migrate) && Migrate(url) != 0) return 1;
+
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  PgJobStore store({.url = url, .pool_size = absl::GetFlag(FLAGS_pool_size)});
+  JobQueueService service(
+      &store, {.max_payload_bytes =
+                   static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
+               .auth_token = token,
+               .default_deadline = absl::GetFlag(FLAGS_default_deadline)});
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
+      &service, {.listen = absl::GetFlag(FLAGS_listen),
+                 .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+                 .tls_key_file = absl::GetFlag(FLAGS_tls_key_file)});
+  if (!server.ok()) {
+    Log(server.status().ToString());
+    return 1;
+  }
+  Log(absl::StrCat("serving on ", (*server)->address(),
+                   token.empty() ? "" : " (bearer token required)",
+                   absl::GetFlag(FLAGS_tls_cert_file).empty() ? "" : " (TLS)"));
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  Log(absl::StrCat("received ", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                   "; draining calls in flight"));
+  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  store.Close();
+  Log("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace jobqueue
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "serves the JobQueue gRPC API or applies its migrations\n"
+      "usage: jobqueue_server [serve|migrate] [--flags]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::string command = args.size() > 1 ? args[1] : "serve";
+  if (args.size() > 2 || (command != "serve" && command != "migrate")) {
+    std::fprintf(stderr,
+                 "usage: jobqueue_server [serve|migrate] [--flags]; see "
+                 "--help\n");
+    return 2;
+  }
+  const std::string url = jobqueue::DatabaseUrl();
+  if (url.empty()) {
+    std::fprintf(stderr,
+                 "jobqueue: no database: set --database_url or DATABASE_URL\n");
+    return 2;
+  }
+  return command == "migrate" ? jobqueue::Migrate(url) : jobqueue::Serve(url);
+}

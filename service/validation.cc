@@ -1,0 +1,66 @@
+#include "service/validation.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace jobqueue {
+namespace {
+
+// Quotes a user's value in an error message, shortened so a huge value does
+// not flood logs.
+std::string Quoted(absl::string_view value) {
+  constexpr size_t kShown = 64;
+  if (value.size() <= kShown) return absl::StrCat("\"", value, "\"");
+  return absl::StrCat("\"", value.substr(0, kShown), "...\"");
+}
+
+}  // namespace
+
+bool IsE164(absl::string_view phone) {
+  if (phone.size() < 9 || phone.size() > 16 || phone[0] != '+') return false;
+  for (char c : phone.substr(1)) {
+    if (!absl::ascii_isdigit(c)) return false;
+  }
+  return true;
+}
+
+bool IsUuid(absl::string_view id) {
+  if (id.size() != 36) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? id[i] != '-' : !absl::ascii_isxdigit(id[i])) return false;
+  }
+  return true;
+}
+
+absl::Status CheckE164(absl::string_view field, absl::string_view value) {
+  if (IsE164(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field,
+                   " must be an E.164 phone number (+ then 8 to 15 "
+                   "digits), got ",
+                   Quoted(value)));
+}
+
+absl::Status CheckUuid(absl::string_view field, absl::string_view value) {
+  if (IsUuid(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be a UUID, got ", Quoted(value)));
+}
+
+absl::Status CheckRequired(absl::string_view field, absl::string_view value,
+                           size_t max_bytes) {
+  if (value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  }
+  return CheckMaxLength(field, value, max_bytes);
+}
+
+absl::Status CheckMaxLength(absl::string_view field, absl::string_view value,
+                            size_t max_bytes) {
+  if (value.size() <= max_bytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " is ", value.size(), " bytes; the limit is ", max_bytes));
+}
+
+}  // namespace jobqueue
