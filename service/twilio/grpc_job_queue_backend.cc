@@ -1,0 +1,85 @@
+#include "service/twilio/grpc_job_queue_backend.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace jobqueue::twilio {
+namespace {
+
+absl::Status ToAbslStatus(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> GrpcJobQueueBackend::CreateChannel(
+    const std::string& target) {
+  grpc::ChannelArguments arguments;
+  // gRPC's default reconnect backoff grows to 120 s, which would hold back
+  // the spool's replay long after the service is up again.
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   arguments);
+}
+
+GrpcJobQueueBackend::GrpcJobQueueBackend(std::shared_ptr<grpc::Channel> channel,
+                                         std::string bearer_token)
+    : job_queue_(v1::JobQueue::NewStub(channel)),
+      health_(grpc::health::v1::Health::NewStub(channel)),
+      bearer_token_(std::move(bearer_token)) {}
+
+void GrpcJobQueueBackend::Prepare(grpc::ClientContext* context,
+                                  absl::Duration timeout) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  if (!bearer_token_.empty()) {
+    context->AddMetadata("authorization",
+                         absl::StrCat("Bearer ", bearer_token_));
+  }
+}
+
+absl::Status GrpcJobQueueBackend::Deliver(const SpooledDelivery& delivery,
+                                          absl::Duration timeout) {
+  grpc::ClientContext context;
+  Prepare(&context, timeout);
+  switch (delivery.call_case()) {
+    case SpooledDelivery::kEnqueueJob: {
+      v1::EnqueueJobResponse response;
+      return ToAbslStatus(
+          job_queue_->EnqueueJob(&context, delivery.enqueue_job(), &response));
+    }
+    case SpooledDelivery::kRecordDeadLetter: {
+      v1::DeadLetter response;
+      return ToAbslStatus(job_queue_->RecordDeadLetter(
+          &context, delivery.record_dead_letter(), &response));
+    }
+    default:
+      return absl::InvalidArgumentError("the delivery holds no call");
+  }
+}
+
+absl::Status GrpcJobQueueBackend::CheckHealth(absl::Duration timeout) {
+  grpc::ClientContext context;
+  Prepare(&context, timeout);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  absl::Status status =
+      ToAbslStatus(health_->Check(&context, request, &response));
+  if (!status.ok()) return status;
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return absl::UnavailableError(
+        absl::StrCat("the service reports ",
+                     grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                         response.status())));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace jobqueue::twilio
