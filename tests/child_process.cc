@@ -8,10 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 extern char** environ;
@@ -22,7 +24,14 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     const std::string& binary, const std::vector<std::string>& args,
     const std::vector<std::pair<std::string, std::string>>& extra_env) {
   std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const absl::string_view entry(*e);
+    const bool overridden =
+        std::any_of(extra_env.begin(), extra_env.end(), [&](const auto& extra) {
+          return absl::StartsWith(entry, absl::StrCat(extra.first, "="));
+        });
+    if (!overridden) env.emplace_back(entry);
+  }
   for (const auto& [name, value] : extra_env) {
     env.push_back(absl::StrCat(name, "=", value));
   }

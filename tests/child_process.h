@@ -26,7 +26,8 @@ namespace jobqueue {
 
 class ChildProcess {
  public:
-  // Starts `binary` with `args` and the test's environment plus `extra_env`.
+  // Starts `binary` with `args` and the test's environment, where `extra_env`
+  // adds or replaces variables.
   static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(
       const std::string& binary, const std::vector<std::string>& args,
       const std::vector<std::pair<std::string, std::string>>& extra_env = {});

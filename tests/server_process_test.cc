@@ -1,0 +1,120 @@
+// jobqueue_server as operators run it: the migrate command, serving, and a
+// graceful stop on SIGTERM that lets calls in flight finish.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <future>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "tests/child_process.h"
+#include "tests/test_database.h"
+
+namespace jobqueue {
+namespace {
+
+const std::string& ServerBinary() {
+  static const std::string path = RunfilePath("service/jobqueue_server");
+  return path;
+}
+
+std::unique_ptr<ChildProcess> StartServer(
+    const std::vector<std::string>& args,
+    const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  auto p = ChildProcess::Start(ServerBinary(), args, env);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? std::move(*p) : nullptr;
+}
+
+std::unique_ptr<grpc::ClientContext> Context(int seconds = 10) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(seconds));
+  return context;
+}
+
+TEST(ServerProcessTest, MigrateAppliesPendingFilesOnce) {
+  auto db = TestDatabase::CreateEmpty();
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto first = StartServer({"migrate", "--database_url=" + (*db)->url()});
+  ASSERT_EQ(*first->Wait(absl::Seconds(30)), 0) << first->output();
+  EXPECT_NE(first->output().find("4 applied"), std::string::npos)
+      << first->output();
+  auto second = StartServer({"migrate"}, {{"DATABASE_URL", (*db)->url()}});
+  ASSERT_EQ(*second->Wait(absl::Seconds(30)), 0) << second->output();
+  EXPECT_NE(second->output().find("0 applied, 4 already applied"),
+            std::string::npos)
+      << second->output();
+}
+
+TEST(ServerProcessTest, RefusesToStartWithoutADatabase) {
+  auto p = StartServer({"serve"}, {{"DATABASE_URL", ""}});
+  EXPECT_EQ(*p->Wait(absl::Seconds(10)), 2);
+  EXPECT_NE(p->output().find("DATABASE_URL"), std::string::npos);
+}
+
+TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
+  auto db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  const int port = UnusedTcpPort();
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  auto server = StartServer({"serve", "--database_url=" + (*db)->url(),
+                             "--listen=" + address, "--shutdown_grace=20s"},
+                            {{"JOBQUEUE_AUTH_TOKEN", "sekret-value"}});
+  ASSERT_TRUE(server->WaitForOutput("serving on " + address, absl::Seconds(20)))
+      << server->output();
+
+  auto stub = v1::JobQueue::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::EnqueueJobRequest enqueue;
+  enqueue.set_user_phone("+15551234567");
+  enqueue.set_source_channel_id("+15551234567");
+  enqueue.set_source_type(v1::SOURCE_TYPE_DM);
+  v1::EnqueueJobResponse enqueued;
+  auto context = Context();
+  context->AddMetadata("authorization", "Bearer sekret-value");
+  ASSERT_TRUE(stub->EnqueueJob(context.get(), enqueue, &enqueued).ok());
+
+  // Hold the job's row lock so the next UpdateStatus stays in flight.
+  pqxx::connection locker((*db)->url());
+  pqxx::work lock(locker);
+  lock.exec("SELECT 1 FROM jobs FOR UPDATE");
+  auto in_flight = std::async(std::launch::async, [&] {
+    v1::UpdateStatusRequest r;
+    r.set_id(enqueued.job().id());
+    r.set_status(v1::JOB_STATUS_PROCESSING);
+    v1::Job job;
+    auto c = Context(30);
+    c->AddMetadata("authorization", "Bearer sekret-value");
+    return stub->UpdateStatus(c.get(), r, &job);
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(server->Signal(SIGTERM).ok());
+  ASSERT_TRUE(server->WaitForOutput("draining", absl::Seconds(10)));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(in_flight.wait_for(std::chrono::milliseconds(0)),
+            std::future_status::timeout)
+      << "the call finished before its row lock was released";
+  lock.commit();
+
+  grpc::Status finished = in_flight.get();
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
+  absl::StatusOr<int> code = server->Wait(absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << server->output();
+  EXPECT_EQ(*code, 0) << server->output();
+  EXPECT_NE(server->output().find("stopped"), std::string::npos);
+  EXPECT_EQ(server->output().find("sekret-value"), std::string::npos)
+      << "the token was logged";
+
+  pqxx::connection check((*db)->url());
+  EXPECT_EQ(pqxx::nontransaction(check)
+                .exec1("SELECT status FROM jobs")[0]
+                .as<std::string>(),
+            "processing");
+}
+
+}  // namespace
+}  // namespace jobqueue
