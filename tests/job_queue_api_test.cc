@@ -5,8 +5,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <pqxx/pqxx>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -461,6 +464,45 @@ TEST_F(ApiTest, ATokenIsRequiredWhenConfiguredExceptForHealth) {
   auto health = grpc::health::v1::Health::NewStub(channel_);
   grpc::health::v1::HealthCheckResponse status;
   EXPECT_TRUE(health->Check(Context().get(), {}, &status).ok());
+}
+
+TEST_F(ApiTest, ServesTlsWhenGivenACertificateAndKey) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  auto tls = GrpcServer::Start(
+      service_.get(),
+      {.listen = "127.0.0.1:0", .tls_cert_file = cert, .tls_key_file = key});
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  std::ifstream cert_file(cert);
+  std::stringstream pem;
+  pem << cert_file.rdbuf();
+  grpc::SslCredentialsOptions trust;
+  trust.pem_root_certs = pem.str();
+  auto secure = JobQueue::NewStub(
+      grpc::CreateChannel((*tls)->address(), grpc::SslCredentials(trust)));
+  v1::EnqueueJobResponse response;
+  grpc::Status s = secure->EnqueueJob(Context().get(), AJob(), &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  auto plaintext = JobQueue::NewStub(grpc::CreateChannel(
+      (*tls)->address(), grpc::InsecureChannelCredentials()));
+  auto short_deadline = std::make_unique<grpc::ClientContext>();
+  short_deadline->set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(2));
+  EXPECT_FALSE(
+      plaintext->EnqueueJob(short_deadline.get(), AJob(), &response).ok());
+  (*tls)->Shutdown(absl::Seconds(1));
+  EXPECT_EQ(Rows("jobs"), 1);
+
+  EXPECT_EQ(GrpcServer::Start(service_.get(),
+                              {.listen = "127.0.0.1:0", .tls_cert_file = cert})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ApiTest, ADatabaseThatIsDownIsUnavailableWithinTheDeadline) {
