@@ -33,7 +33,8 @@ ABSL_FLAG(int64_t, max_payload_bytes, 256 * 1024,
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long calls in flight may take to finish");
 ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
-          "deadline of calls that come without one");
+          "deadline of calls that come without one, and the longest any "
+          "statement may run");
 ABSL_FLAG(std::string, auth_token_file, "",
           "file holding the bearer token callers must send; defaults to "
           "$JOBQUEUE_AUTH_TOKEN; no token means no auth");
@@ -105,7 +106,10 @@ int Serve(const std::string& url) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  PgJobStore store({.url = url, .pool_size = absl::GetFlag(FLAGS_pool_size)});
+  PgJobStore store(
+      {.url = url,
+       .pool_size = absl::GetFlag(FLAGS_pool_size),
+       .statement_timeout = absl::GetFlag(FLAGS_default_deadline)});
   JobQueueService service(
       &store, {.max_payload_bytes =
                    static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
@@ -147,6 +151,9 @@ int main(int argc, char** argv) {
                  "--help\n");
     return 2;
   }
+  // Bounds connecting to a database that does not answer, unless the URL
+  // says otherwise (libpq reads this variable as its default).
+  setenv("PGCONNECT_TIMEOUT", "5", /*overwrite=*/0);
   const std::string url = jobqueue::DatabaseUrl();
   if (url.empty()) {
     std::fprintf(stderr,

@@ -92,7 +92,10 @@ constexpr char kRecordDeadLetterSql[] =
     " (extract(epoch FROM first_seen_at) * 1000000)::bigint,"
     " (extract(epoch FROM last_seen_at) * 1000000)::bigint";
 
-void PrepareStatements(pqxx::connection& c) {
+void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
+  pqxx::nontransaction(c).exec(
+      absl::StrCat("SET statement_timeout = ",
+                   absl::ToInt64Milliseconds(statement_timeout)));
   c.prepare(kUpsertUser, kUpsertUserSql);
   c.prepare(kEnqueueKeepName, kEnqueueKeepNameSql);
   c.prepare(kEnqueueSetName, kEnqueueSetNameSql);
@@ -138,7 +141,10 @@ absl::Status JobNotFound(const std::string& id) {
 PgJobStore::PgJobStore(const Options& options)
     : pool_({.url = options.url,
              .max_size = options.pool_size,
-             .on_connect = PrepareStatements}) {}
+             .on_connect =
+                 [timeout = options.statement_timeout](pqxx::connection& c) {
+                   SetUpConnection(c, timeout);
+                 }}) {}
 
 template <typename T>
 absl::StatusOr<T> PgJobStore::WithConnection(

@@ -28,6 +28,9 @@ class PgJobStore final : public JobStore {
   struct Options {
     std::string url;
     int pool_size = 8;
+    // Longest a statement may run (e.g. waiting on a lock) before the server
+    // cancels it; the call then fails with DEADLINE_EXCEEDED.
+    absl::Duration statement_timeout = absl::Seconds(30);
   };
 
   explicit PgJobStore(const Options& options);

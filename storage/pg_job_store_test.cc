@@ -262,6 +262,21 @@ TEST_F(PgJobStoreTest, SurvivesTheServerDroppingItsIdleConnections) {
   EXPECT_TRUE(again.ok()) << again.status();
 }
 
+TEST_F(PgJobStoreTest, AStatementStuckOnALockEndsAtTheStatementTimeout) {
+  PgJobStore store(
+      {.url = db_->url(), .statement_timeout = absl::Milliseconds(300)});
+  auto job = store.Enqueue(AJob(), Deadline());
+  ASSERT_TRUE(job.ok());
+  pqxx::connection locker(db_->url());
+  pqxx::work lock(locker);
+  lock.exec("SELECT 1 FROM jobs FOR UPDATE");
+  const absl::Time start = absl::Now();
+  auto r = store.UpdateStatus(job->job.id, "processing", "", Deadline());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << r.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
 TEST(PgJobStoreDownTest, AnUnreachableDatabaseIsUnavailableNotAHang) {
   PgJobStore store({.url = "postgresql://postgres@127.0.0.1:1/none"});
   const absl::Time start = absl::Now();
