@@ -1,0 +1,46 @@
+#include "service/twilio/delivery_attempt.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "service/twilio/delivery_payload.h"
+
+namespace jobqueue::twilio {
+
+bool IsPermanentRejection(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument;
+}
+
+SpooledDelivery DeadLetterDelivery(absl::string_view source,
+                                   const google::protobuf::Struct& payload,
+                                   absl::string_view reason) {
+  SpooledDelivery delivery;
+  delivery.set_source(std::string(source));
+  v1::RecordDeadLetterRequest* dead_letter =
+      delivery.mutable_record_dead_letter();
+  dead_letter->set_source(std::string(source));
+  std::string delivery_id = PayloadText(payload, "MessageSid");
+  if (delivery_id.empty()) delivery_id = PayloadText(payload, "SmsMessageSid");
+  dead_letter->set_delivery_id(std::move(delivery_id));
+  dead_letter->set_reason(std::string(reason));
+  *dead_letter->mutable_raw_payload() = payload;
+  return delivery;
+}
+
+absl::Status AttemptDelivery(JobQueueBackend& backend,
+                             SpooledDelivery* delivery,
+                             absl::Duration timeout) {
+  const absl::Status status = backend.Deliver(*delivery, timeout);
+  if (!IsPermanentRejection(status) || !delivery->has_enqueue_job()) {
+    return status;
+  }
+  SpooledDelivery dead_letter = DeadLetterDelivery(
+      delivery->source(), delivery->enqueue_job().payload(),
+      absl::StrCat("EnqueueJob rejected the delivery: ", status.message()));
+  *dead_letter.mutable_received_at() = delivery->received_at();
+  *delivery = std::move(dead_letter);
+  return backend.Deliver(*delivery, timeout);
+}
+
+}  // namespace jobqueue::twilio

@@ -1,0 +1,127 @@
+#include "service/twilio/spool_replayer.h"
+
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "service/twilio/delivery_attempt.h"
+
+namespace jobqueue::twilio {
+namespace {
+
+std::string Describe(const SpooledDelivery& delivery) {
+  return delivery.has_enqueue_job()
+             ? absl::StrFormat("job %s from %s",
+                               delivery.enqueue_job().idempotency_key(),
+                               delivery.source())
+             : absl::StrFormat("dead letter %s from %s",
+                               delivery.record_dead_letter().delivery_id(),
+                               delivery.source());
+}
+
+}  // namespace
+
+SpoolReplayer::SpoolReplayer(DeliverySpool* spool, JobQueueBackend* backend,
+                             Options options)
+    : spool_(spool),
+      backend_(backend),
+      options_(options),
+      backoff_(options.initial_backoff, options.max_backoff) {}
+
+SpoolReplayer::~SpoolReplayer() { Stop(); }
+
+void SpoolReplayer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void SpoolReplayer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void SpoolReplayer::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
+}
+
+bool SpoolReplayer::stopping() {
+  absl::MutexLock lock(&mu_);
+  return stop_;
+}
+
+void SpoolReplayer::Run() {
+  while (!stopping()) {
+    absl::Duration wait = options_.idle_poll;
+    if (spool_->HasPending()) {
+      const absl::Status status = ReplayPass();
+      if (status.ok()) {
+        backoff_.Reset();
+      } else {
+        wait = backoff_.Next();
+        absl::FPrintF(stderr,
+                      "twilio_shim: spool replay paused (%s); next try in "
+                      "%s\n",
+                      status.ToString(), absl::FormatDuration(wait));
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    auto interrupted = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stop_ || woken_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&interrupted), wait);
+    woken_ = false;
+  }
+}
+
+absl::Status SpoolReplayer::ReplayPass() {
+  for (const std::string& segment : spool_->Seal()) {
+    if (stopping()) return absl::CancelledError("the replayer is stopping");
+    absl::Status status = ReplaySegment(segment);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SpoolReplayer::ReplaySegment(const std::string& segment) {
+  absl::StatusOr<SpoolSegmentContents> contents = spool_->Read(segment);
+  if (!contents.ok()) return contents.status();
+  if (cursor_segment_ != segment) {
+    cursor_segment_ = segment;
+    cursor_index_ = 0;
+  }
+  std::vector<SpooledDelivery>& deliveries = contents->deliveries;
+  for (; cursor_index_ < deliveries.size(); ++cursor_index_) {
+    if (stopping()) return absl::CancelledError("the replayer is stopping");
+    SpooledDelivery& delivery = deliveries[cursor_index_];
+    const absl::Status status =
+        AttemptDelivery(*backend_, &delivery, options_.rpc_timeout);
+    if (IsPermanentRejection(status)) {
+      absl::FPrintF(stderr,
+                    "twilio_shim: the service rejected %s even as a dead "
+                    "letter (%s); kept in %s/rejected\n",
+                    Describe(delivery), status.ToString(), spool_->dir());
+      if (absl::Status kept = spool_->Reject(delivery); !kept.ok()) {
+        return kept;
+      }
+    } else if (!status.ok()) {
+      return status;
+    } else if (delivery.has_record_dead_letter()) {
+      absl::FPrintF(stderr, "twilio_shim: replayed %s: %s\n",
+                    Describe(delivery), delivery.record_dead_letter().reason());
+    }
+  }
+  absl::FPrintF(stderr, "twilio_shim: replayed %d spooled deliveries from %s\n",
+                deliveries.size(), segment);
+  if (!contents->damage.ok()) {
+    absl::FPrintF(stderr,
+                  "twilio_shim: damaged spool segment moved to %s/corrupt: "
+                  "%s\n",
+                  spool_->dir(), contents->damage.ToString());
+    return spool_->MoveAside(segment);
+  }
+  return spool_->Remove(segment);
+}
+
+}  // namespace jobqueue::twilio

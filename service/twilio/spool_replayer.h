@@ -1,0 +1,93 @@
+// Replays the spool into the JobQueue service from a background thread, until
+// the service has taken every delivery in it.
+//
+// Deliveries go in the order they were spooled. A call that fails is retried,
+// first in line, after an exponential, jittered backoff; one the service
+// rejects for good becomes a dead letter (see AttemptDelivery), and one that
+// is rejected even as a dead letter is kept in the spool's rejected/ folder.
+// A damaged segment is replayed up to the damage, then moved aside and
+// reported. Replays are safe because the idempotency key (the MessageSid)
+// makes EnqueueJob return the existing job.
+//
+//   SpoolReplayer replayer(spool.get(), &backend, {});
+//   replayer.Start();
+//   ...
+//   replayer.Stop();
+#ifndef SERVICE_TWILIO_SPOOL_REPLAYER_H_
+#define SERVICE_TWILIO_SPOOL_REPLAYER_H_
+
+#include <cstddef>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "service/twilio/backoff.h"
+#include "service/twilio/delivery_spool.h"
+#include "service/twilio/job_queue_backend.h"
+
+namespace jobqueue::twilio {
+
+class SpoolReplayer {
+ public:
+  struct Options {
+    // Deadline of each replayed call.
+    absl::Duration rpc_timeout = absl::Seconds(10);
+    // Backoff bounds between failed passes.
+    absl::Duration initial_backoff = absl::Milliseconds(250);
+    absl::Duration max_backoff = absl::Seconds(10);
+    // How often an idle replayer looks for new spool content.
+    absl::Duration idle_poll = absl::Seconds(1);
+  };
+
+  // `spool` and `backend` must outlive the replayer.
+  SpoolReplayer(DeliverySpool* spool, JobQueueBackend* backend,
+                Options options);
+  // Stops the thread if it runs.
+  ~SpoolReplayer();
+
+  // Starts the background thread.
+  void Start();
+
+  // Stops the thread and waits for it; a call in flight finishes or times out
+  // first. What is left stays in the spool for the next start.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Ends a backoff wait early: the service took another call, so it is
+  // likely back.
+  void Wake() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Replays everything spooled so far, once, on the calling thread; for use
+  // instead of Start(), never beside it. OK when the spool is empty
+  // afterwards; otherwise the status of the call that failed, whose delivery
+  // stays first in line.
+  absl::Status ReplayPass() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  // Replays one sealed segment, removing it (or moving it aside) when done.
+  absl::Status ReplaySegment(const std::string& segment)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  bool stopping() ABSL_LOCKS_EXCLUDED(mu_);
+
+  DeliverySpool* const spool_;
+  JobQueueBackend* const backend_;
+  const Options options_;
+  ExponentialBackoff backoff_;
+  std::thread thread_;
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+
+  // How many deliveries of segment `cursor_segment_` this process already
+  // handed over, so that a retry does not send them again.
+  std::string cursor_segment_;
+  size_t cursor_index_ = 0;
+};
+
+}  // namespace jobqueue::twilio
+
+#endif  // SERVICE_TWILIO_SPOOL_REPLAYER_H_

@@ -1,0 +1,199 @@
+#include "service/twilio/spool_replayer.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "service/twilio/fake_job_queue_backend.h"
+
+namespace jobqueue::twilio {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+SpooledDelivery Job(absl::string_view message_sid) {
+  SpooledDelivery delivery;
+  delivery.set_source("twilio.messages");
+  delivery.mutable_enqueue_job()->set_idempotency_key(std::string(message_sid));
+  return delivery;
+}
+
+SpooledDelivery DeadLetter(absl::string_view message_sid) {
+  SpooledDelivery delivery;
+  delivery.set_source("twilio.messages");
+  delivery.mutable_record_dead_letter()->set_delivery_id(
+      std::string(message_sid));
+  return delivery;
+}
+
+std::string KeyOf(const SpooledDelivery& delivery) {
+  return delivery.has_enqueue_job()
+             ? delivery.enqueue_job().idempotency_key()
+             : "dlq:" + delivery.record_dead_letter().delivery_id();
+}
+
+std::vector<std::string> Keys(const std::vector<SpooledDelivery>& deliveries) {
+  std::vector<std::string> keys;
+  for (const SpooledDelivery& delivery : deliveries) {
+    keys.push_back(KeyOf(delivery));
+  }
+  return keys;
+}
+
+int CountFiles(const std::string& dir) {
+  DIR* handle = opendir(dir.c_str());
+  if (handle == nullptr) return -1;
+  int count = 0;
+  while (const dirent* entry = readdir(handle)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  closedir(handle);
+  return count;
+}
+
+class SpoolReplayerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(
+        std::getenv("TEST_TMPDIR"), "/",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    Reopen();
+  }
+
+  void Reopen() {
+    spool_.reset();
+    absl::StatusOr<std::unique_ptr<DeliverySpool>> spool =
+        DeliverySpool::Open(dir_);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    spool_ = *std::move(spool);
+  }
+
+  void Spool(const std::vector<SpooledDelivery>& deliveries) {
+    for (const SpooledDelivery& delivery : deliveries) {
+      ASSERT_TRUE(spool_->Append(delivery).ok());
+    }
+  }
+
+  SpoolReplayer::Options FastOptions() {
+    SpoolReplayer::Options options;
+    options.initial_backoff = absl::Milliseconds(10);
+    options.max_backoff = absl::Milliseconds(100);
+    options.idle_poll = absl::Milliseconds(20);
+    return options;
+  }
+
+  std::string dir_;
+  std::unique_ptr<DeliverySpool> spool_;
+  FakeJobQueueBackend backend_;
+};
+
+TEST_F(SpoolReplayerTest, ReplaysInOrderAndEmptiesTheSpool) {
+  Spool({Job("SM1"), DeadLetter("SM2"), Job("SM3")});
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  EXPECT_THAT(Keys(backend_.accepted()),
+              testing::ElementsAre("SM1", "dlq:SM2", "SM3"));
+  EXPECT_FALSE(spool_->HasPending());
+  EXPECT_EQ(CountFiles(dir_), 3) << "only LOCK, corrupt/ and rejected/";
+}
+
+TEST_F(SpoolReplayerTest, AnOutageKeepsEverythingForTheNextPass) {
+  Spool({Job("SM1"), Job("SM2")});
+  backend_.AnswerEnqueue(absl::UnavailableError("connection refused"));
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  EXPECT_EQ(replayer.ReplayPass().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(spool_->HasPending());
+  EXPECT_THAT(backend_.attempts(), SizeIs(1)) << "stops at the first failure";
+
+  backend_.AnswerEnqueue(absl::OkStatus());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  EXPECT_THAT(Keys(backend_.accepted()), testing::ElementsAre("SM1", "SM2"));
+  EXPECT_FALSE(spool_->HasPending());
+}
+
+TEST_F(SpoolReplayerTest, ARetryDoesNotResendWhatWasTaken) {
+  Spool({Job("SM1"), DeadLetter("SM2")});
+  backend_.AnswerDeadLetter(absl::DeadlineExceededError("slow"));
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  EXPECT_FALSE(replayer.ReplayPass().ok());
+  backend_.AnswerDeadLetter(absl::OkStatus());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  EXPECT_THAT(Keys(backend_.attempts()),
+              testing::ElementsAre("SM1", "dlq:SM2", "dlq:SM2"));
+}
+
+TEST_F(SpoolReplayerTest, AJobTheServiceRejectsBecomesADeadLetter) {
+  Spool({Job("SM1")});
+  backend_.AnswerEnqueue(absl::InvalidArgumentError("user_phone: not E.164"));
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  ASSERT_THAT(backend_.accepted(), SizeIs(1));
+  EXPECT_THAT(backend_.accepted()[0].record_dead_letter().reason(),
+              HasSubstr("user_phone: not E.164"));
+  EXPECT_FALSE(spool_->HasPending());
+}
+
+TEST_F(SpoolReplayerTest, WhatCannotEvenBeADeadLetterIsKeptAside) {
+  Spool({Job("SM1"), Job("SM2")});
+  backend_.AnswerEnqueue(absl::InvalidArgumentError("bad"));
+  backend_.AnswerDeadLetter(absl::InvalidArgumentError("raw_payload: too big"));
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  EXPECT_FALSE(spool_->HasPending());
+  EXPECT_EQ(CountFiles(dir_ + "/rejected"), 1);
+}
+
+TEST_F(SpoolReplayerTest, ADamagedSegmentIsReplayedUpToTheDamageAndMovedAside) {
+  Spool({Job("SM1"), Job("SM2")});
+  spool_.reset();
+  std::ofstream(dir_ + "/segment-00000000000000000001.spool",
+                std::ios::binary | std::ios::app)
+      << "garbage after the last record";
+  Reopen();
+  Spool({Job("SM3")});
+
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  EXPECT_THAT(Keys(backend_.accepted()),
+              testing::ElementsAre("SM1", "SM2", "SM3"));
+  EXPECT_EQ(CountFiles(dir_ + "/corrupt"), 1);
+  EXPECT_FALSE(spool_->HasPending());
+}
+
+TEST_F(SpoolReplayerTest, TheThreadResumesASpoolLeftByAnEarlierRun) {
+  Spool({Job("SM1"), Job("SM2")});
+  Reopen();
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  replayer.Start();
+  EXPECT_TRUE(backend_.AwaitAccepted(2, absl::Seconds(10)));
+  replayer.Stop();
+  EXPECT_FALSE(spool_->HasPending());
+}
+
+TEST_F(SpoolReplayerTest, TheThreadBacksOffThenDeliversWhenTheServiceReturns) {
+  backend_.AnswerEnqueue(absl::UnavailableError("down"));
+  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  replayer.Start();
+  Spool({Job("SM1")});
+  absl::SleepFor(absl::Milliseconds(500));
+  const size_t attempts_while_down = backend_.attempts().size();
+  EXPECT_GE(attempts_while_down, 2u) << "it retries";
+  EXPECT_LE(attempts_while_down, 25u) << "with backoff, not in a busy loop";
+
+  backend_.AnswerEnqueue(absl::OkStatus());
+  replayer.Wake();
+  EXPECT_TRUE(backend_.AwaitAccepted(1, absl::Seconds(5)));
+  replayer.Stop();
+  EXPECT_THAT(backend_.accepted(), SizeIs(1));
+}
+
+}  // namespace
+}  // namespace jobqueue::twilio

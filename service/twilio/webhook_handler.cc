@@ -1,0 +1,189 @@
+#include "service/twilio/webhook_handler.h"
+
+#include <cstdint>
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "service/twilio/delivery_attempt.h"
+#include "service/twilio/delivery_mapping.h"
+#include "service/twilio/delivery_payload.h"
+#include "service/twilio/form_parser.h"
+
+namespace jobqueue::twilio {
+namespace {
+
+constexpr absl::string_view kMessagesPath = "/twilio/messages";
+constexpr absl::string_view kConversationsPath = "/twilio/conversations";
+constexpr absl::string_view kHealthPath = "/healthz";
+constexpr absl::string_view kEmptyTwiml =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>";
+
+absl::string_view PathOf(absl::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+WebhookResponse Text(int status, absl::string_view text) {
+  WebhookResponse response;
+  response.status = status;
+  response.body = absl::StrCat(text, "\n");
+  return response;
+}
+
+WebhookResponse Twiml() {
+  WebhookResponse response;
+  response.content_type = "text/xml";
+  response.body = std::string(kEmptyTwiml);
+  return response;
+}
+
+// The media type without parameters, lowercased: "application/json".
+std::string MediaType(absl::string_view content_type) {
+  return absl::AsciiStrToLower(absl::StripAsciiWhitespace(
+      content_type.substr(0, content_type.find(';'))));
+}
+
+void Log(const WebhookRequest& request, absl::string_view message) {
+  absl::FPrintF(stderr, "twilio_shim: %s %s from %s: %s\n", request.method,
+                PathOf(request.target), request.remote_address, message);
+}
+
+std::string Describe(const SpooledDelivery& delivery) {
+  return delivery.has_enqueue_job()
+             ? absl::StrCat("job ", delivery.enqueue_job().idempotency_key())
+             : absl::StrCat("dead letter ",
+                            delivery.record_dead_letter().delivery_id(), " (",
+                            delivery.record_dead_letter().reason(), ")");
+}
+
+}  // namespace
+
+WebhookHandler::WebhookHandler(const WebhookSignatureVerifier* verifier,
+                               JobQueueBackend* backend, DeliverySpool* spool,
+                               Options options)
+    : verifier_(verifier),
+      backend_(backend),
+      spool_(spool),
+      options_(std::move(options)) {}
+
+std::optional<WebhookResponse> WebhookHandler::Screen(
+    absl::string_view method, absl::string_view target) const {
+  const absl::string_view path = PathOf(target);
+  const bool is_health = path == kHealthPath;
+  if (!is_health && path != kMessagesPath && path != kConversationsPath) {
+    return Text(404, "not found");
+  }
+  const bool allowed =
+      is_health ? (method == "GET" || method == "HEAD") : method == "POST";
+  if (allowed) return std::nullopt;
+  WebhookResponse response = Text(405, "method not allowed");
+  response.headers.emplace_back("Allow", is_health ? "GET, HEAD" : "POST");
+  return response;
+}
+
+WebhookResponse WebhookHandler::Handle(const WebhookRequest& request) {
+  if (std::optional<WebhookResponse> early =
+          Screen(request.method, request.target)) {
+    return *early;
+  }
+  const absl::string_view path = PathOf(request.target);
+  if (path == kHealthPath) return HandleHealth();
+  return HandleDelivery(request, path == kConversationsPath);
+}
+
+WebhookResponse WebhookHandler::HandleHealth() {
+  const absl::Status health = backend_->CheckHealth(options_.health_timeout);
+  if (!health.ok()) {
+    return Text(503, absl::StrCat("backend unavailable: ", health.ToString()));
+  }
+  return Text(200, "ok");
+}
+
+WebhookResponse WebhookHandler::HandleDelivery(const WebhookRequest& request,
+                                               bool conversations) {
+  if (request.signature.empty()) {
+    Log(request, "403: no X-Twilio-Signature header");
+    return Text(403, "missing X-Twilio-Signature");
+  }
+  const std::string url =
+      absl::StrCat(options_.public_base_url, request.target);
+  google::protobuf::Struct payload;
+  if (absl::StrContains(request.target, "bodySHA256=")) {
+    if (!verifier_->VerifyJsonBody(request.signature, url, request.body)) {
+      Log(request, "403: the signature or bodySHA256 does not match");
+      return Text(403, "invalid X-Twilio-Signature");
+    }
+    absl::StatusOr<google::protobuf::Struct> json = JsonToPayload(request.body);
+    if (!json.ok()) {
+      Log(request, absl::StrCat("400: ", json.status().message()));
+      return Text(400, json.status().message());
+    }
+    payload = *std::move(json);
+  } else if (MediaType(request.content_type) ==
+             "application/x-www-form-urlencoded") {
+    absl::StatusOr<FormParams> params = ParseFormUrlEncoded(request.body);
+    if (!params.ok()) {
+      Log(request, absl::StrCat("400: ", params.status().message()));
+      return Text(400, params.status().message());
+    }
+    if (!verifier_->VerifyForm(request.signature, url, *params)) {
+      Log(request, "403: the signature does not match");
+      return Text(403, "invalid X-Twilio-Signature");
+    }
+    payload = FormToPayload(*params);
+  } else {
+    Log(request,
+        absl::StrCat("415: content type \"", request.content_type, "\""));
+    return Text(415,
+                "expected application/x-www-form-urlencoded, or JSON signed "
+                "with bodySHA256");
+  }
+
+  const absl::string_view source =
+      conversations ? "twilio.conversations" : "twilio.messages";
+  absl::StatusOr<v1::EnqueueJobRequest> job =
+      conversations ? MapConversationDelivery(payload)
+                    : MapMessageDelivery(payload);
+  SpooledDelivery delivery =
+      job.ok() ? SpooledDelivery()
+               : DeadLetterDelivery(source, payload, job.status().message());
+  delivery.set_source(std::string(source));
+  if (job.ok()) *delivery.mutable_enqueue_job() = *std::move(job);
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  delivery.mutable_received_at()->set_seconds(now / 1000000000);
+  delivery.mutable_received_at()->set_nanos(
+      static_cast<int32_t>(now % 1000000000));
+  return Dispatch(std::move(delivery), conversations
+                                           ? options_.conversations_rpc_timeout
+                                           : options_.messages_rpc_timeout);
+}
+
+WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
+                                         absl::Duration timeout) {
+  const absl::Status status = AttemptDelivery(*backend_, &delivery, timeout);
+  if (status.ok()) {
+    if (delivery.has_record_dead_letter()) {
+      absl::FPrintF(stderr, "twilio_shim: recorded %s\n", Describe(delivery));
+    }
+    if (options_.on_delivered) options_.on_delivered();
+    return Twiml();
+  }
+  const bool rejected = IsPermanentRejection(status);
+  const absl::Status kept =
+      rejected ? spool_->Reject(delivery) : spool_->Append(delivery);
+  if (!kept.ok()) {
+    absl::FPrintF(stderr,
+                  "twilio_shim: 503: could not deliver %s (%s) nor spool it "
+                  "(%s)\n",
+                  Describe(delivery), status.ToString(), kept.ToString());
+    return Text(503, "the delivery could not be stored; retry");
+  }
+  absl::FPrintF(stderr, "twilio_shim: %s %s: %s\n",
+                rejected ? "kept in rejected/" : "spooled", Describe(delivery),
+                status.ToString());
+  return Twiml();
+}
+
+}  // namespace jobqueue::twilio

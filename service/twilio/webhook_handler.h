@@ -1,0 +1,102 @@
+// Answers the shim's HTTP requests. Independent of the HTTP library, so that
+// every answer can be tested without a socket.
+//
+//   POST /twilio/messages       Twilio Messaging webhooks (SMS, WhatsApp)
+//   POST /twilio/conversations  Twilio Conversations onMessageAdded events
+//   GET  /healthz               200 when the JobQueue service is serving
+//
+// A delivery with a valid X-Twilio-Signature gets 200 and an empty TwiML
+// <Response/> once it is safe: taken by the service (as a job or a dead
+// letter), or on disk in the spool for the replayer. Otherwise: 403 (missing
+// or wrong signature), 400 (malformed body), 415 (neither form-encoded nor
+// JSON with bodySHA256), 404, 405, or 503 when the delivery could be neither
+// handed over nor spooled. Only 200 writes anything.
+//
+//   WebhookHandler handler(&verifier, &backend, spool.get(), options);
+//   if (auto early = handler.Screen(method, target)) return *early;
+//   return handler.Handle(request);  // once the body is read
+#ifndef SERVICE_TWILIO_WEBHOOK_HANDLER_H_
+#define SERVICE_TWILIO_WEBHOOK_HANDLER_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "service/twilio/delivery_spool.h"
+#include "service/twilio/job_queue_backend.h"
+#include "service/twilio/webhook_signature.h"
+
+namespace jobqueue::twilio {
+
+struct WebhookRequest {
+  std::string method;
+  // The request target as received: path and query, not decoded.
+  std::string target;
+  std::string content_type;
+  // The X-Twilio-Signature header; empty when absent.
+  std::string signature;
+  std::string body;
+  // Who called, for log lines.
+  std::string remote_address;
+};
+
+struct WebhookResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class WebhookHandler {
+ public:
+  struct Options {
+    // What Twilio calls, up to the request target: scheme, host, the port if
+    // not the default, and any path prefix a proxy strips
+    // ("https://hooks.example.com"). The signed URL is this followed by the
+    // request target.
+    std::string public_base_url;
+    // Deadlines of the calls for one delivery, well under the time Twilio
+    // waits (15 s for Messaging, 5 s for Conversations): a rejected job may
+    // take two calls, then a spool write.
+    absl::Duration messages_rpc_timeout = absl::Seconds(5);
+    absl::Duration conversations_rpc_timeout = absl::Milliseconds(1500);
+    absl::Duration health_timeout = absl::Seconds(2);
+    // Called after the service took a delivery directly: it is up, so the
+    // replayer may stop waiting.
+    std::function<void()> on_delivered;
+  };
+
+  // The pointers must outlive the handler.
+  WebhookHandler(const WebhookSignatureVerifier* verifier,
+                 JobQueueBackend* backend, DeliverySpool* spool,
+                 Options options);
+
+  // The answer to a request before its body is read: 404 for an unknown
+  // path, 405 (with Allow) for a wrong method; nullopt when it may go on.
+  std::optional<WebhookResponse> Screen(absl::string_view method,
+                                        absl::string_view target) const;
+
+  // Answers a request that passed Screen, its body read. Thread-safe.
+  WebhookResponse Handle(const WebhookRequest& request);
+
+ private:
+  WebhookResponse HandleHealth();
+  WebhookResponse HandleDelivery(const WebhookRequest& request,
+                                 bool conversations);
+  // Hands `delivery` to the service, or to the spool when the service cannot
+  // take it now; 200 with TwiML once one of them has it.
+  WebhookResponse Dispatch(SpooledDelivery delivery, absl::Duration timeout);
+
+  const WebhookSignatureVerifier* const verifier_;
+  JobQueueBackend* const backend_;
+  DeliverySpool* const spool_;
+  const Options options_;
+};
+
+}  // namespace jobqueue::twilio
+
+#endif  // SERVICE_TWILIO_WEBHOOK_HANDLER_H_
