@@ -143,8 +143,10 @@ TEST_F(SchemaTest, RlsShowsAnonAndAuthenticatedNothingAndServiceRoleAll) {
                      "INSERT INTO dlq_jobs (source, reason, raw_payload) "
                      "VALUES ('test', 'because', '{}')"),
             "");
-  for (const std::string& role : {"anon", "authenticated"}) {
-    for (const std::string& table : {"users", "jobs", "dlq_jobs"}) {
+  for (const std::string& role :
+       std::vector<std::string>{"anon", "authenticated"}) {
+    for (const std::string& table :
+         std::vector<std::string>{"users", "jobs", "dlq_jobs"}) {
       pqxx::work txn(*conn_);
       txn.exec("SET LOCAL ROLE " + role);
       EXPECT_EQ(txn.exec1("SELECT count(*) FROM " + table)[0].as<int>(), 0)
