@@ -1,0 +1,175 @@
+// twilio_shim: the HTTP endpoint Twilio calls with incoming messages. It
+// verifies each delivery's signature, turns it into an EnqueueJob (or a
+// RecordDeadLetter) call on the JobQueue service, and spools it on disk when
+// the service cannot take it, replaying the spool in the background.
+//
+//   TWILIO_AUTH_TOKEN=... twilio_shim --listen=127.0.0.1:8080
+//       --backend=127.0.0.1:50051 --public_base_url=https://hooks.example.com
+//
+// Environment: TWILIO_AUTH_TOKEN (required; never logged) and
+// JOBQUEUE_AUTH_TOKEN (optional bearer token for the service). Stops
+// gracefully on SIGINT or SIGTERM.
+#include <signal.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "service/twilio/delivery_spool.h"
+#include "service/twilio/grpc_job_queue_backend.h"
+#include "service/twilio/spool_replayer.h"
+#include "service/twilio/webhook_handler.h"
+#include "service/twilio/webhook_http_server.h"
+#include "service/twilio/webhook_signature.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:8080",
+          "host:port to serve HTTP on; port 0 picks a free port");
+ABSL_FLAG(std::string, backend, "127.0.0.1:50051",
+          "host:port of the JobQueue gRPC service");
+ABSL_FLAG(std::string, public_base_url, "",
+          "the URL Twilio calls, up to the path (scheme, host, port, any "
+          "prefix a proxy strips), e.g. https://hooks.example.com; signatures "
+          "are checked against it. Default: http://<listen>");
+ABSL_FLAG(std::string, spool_dir, ".run/spool",
+          "directory of deliveries waiting for the service");
+ABSL_FLAG(int64_t, max_body_bytes, 65536,
+          "largest request body accepted; larger ones get 413");
+ABSL_FLAG(absl::Duration, replay_max_backoff, absl::Seconds(10),
+          "longest wait between spool replay attempts while the service is "
+          "down");
+
+namespace jobqueue::twilio {
+namespace {
+
+// Splits "host:port" ("[::1]:8080" for IPv6).
+bool ParseListen(absl::string_view listen, std::string* host, int* port) {
+  const size_t colon = listen.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) return false;
+  absl::string_view host_part = listen.substr(0, colon);
+  if (absl::ConsumePrefix(&host_part, "[") &&
+      !absl::ConsumeSuffix(&host_part, "]")) {
+    return false;
+  }
+  *host = std::string(host_part);
+  return absl::SimpleAtoi(listen.substr(colon + 1), port) && *port >= 0 &&
+         *port <= 65535;
+}
+
+int Fail(absl::string_view message) {
+  absl::FPrintF(stderr, "twilio_shim: %s\n", message);
+  return 1;
+}
+
+int Run() {
+  const char* auth_token = std::getenv("TWILIO_AUTH_TOKEN");
+  if (auth_token == nullptr || *auth_token == '\0') {
+    return Fail(
+        "TWILIO_AUTH_TOKEN is not set; it is required to verify "
+        "Twilio's signatures");
+  }
+  const char* bearer_token = std::getenv("JOBQUEUE_AUTH_TOKEN");
+  std::string host;
+  int port = 0;
+  if (!ParseListen(absl::GetFlag(FLAGS_listen), &host, &port)) {
+    return Fail(absl::StrCat("--listen=", absl::GetFlag(FLAGS_listen),
+                             " is not host:port"));
+  }
+  const std::string public_base_url = absl::GetFlag(FLAGS_public_base_url);
+  if (!public_base_url.empty() &&
+      !absl::StartsWith(public_base_url, "http://") &&
+      !absl::StartsWith(public_base_url, "https://")) {
+    return Fail(absl::StrCat("--public_base_url=", public_base_url,
+                             " does not start with http:// or https://"));
+  }
+  if (absl::GetFlag(FLAGS_max_body_bytes) <= 0) {
+    return Fail("--max_body_bytes must be positive");
+  }
+
+  // Signals go to the waiter thread below, not to whichever thread runs.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<DeliverySpool>> spool =
+      DeliverySpool::Open(absl::GetFlag(FLAGS_spool_dir));
+  if (!spool.ok()) return Fail(spool.status().ToString());
+  GrpcJobQueueBackend backend(
+      GrpcJobQueueBackend::CreateChannel(absl::GetFlag(FLAGS_backend)),
+      bearer_token == nullptr ? "" : bearer_token);
+  SpoolReplayer::Options replay_options;
+  replay_options.max_backoff = absl::GetFlag(FLAGS_replay_max_backoff);
+  SpoolReplayer replayer(spool->get(), &backend, replay_options);
+
+  WebhookHttpServer server(
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes)));
+  absl::StatusOr<int> bound = server.Bind(host, port);
+  if (!bound.ok()) return Fail(bound.status().ToString());
+  const std::string local_url = absl::StrFormat(
+      "http://%s:%d",
+      absl::StrContains(host, ':') ? absl::StrCat("[", host, "]") : host,
+      *bound);
+
+  const WebhookSignatureVerifier verifier(auth_token);
+  WebhookHandler::Options options;
+  options.public_base_url =
+      public_base_url.empty() ? local_url : public_base_url;
+  while (absl::EndsWith(options.public_base_url, "/")) {
+    options.public_base_url.pop_back();
+  }
+  options.on_delivered = [&replayer] { replayer.Wake(); };
+  WebhookHandler handler(&verifier, &backend, spool->get(), options);
+
+  std::atomic<bool> served{false};
+  std::thread signal_waiter([&] {
+    const timespec poll = {0, 200 * 1000 * 1000};
+    while (!served) {
+      siginfo_t info;
+      if (sigtimedwait(&stop_signals, &info, &poll) > 0) {
+        absl::FPrintF(stderr, "twilio_shim: %s, stopping\n",
+                      strsignal(info.si_signo));
+        server.Stop();
+        return;
+      }
+    }
+  });
+
+  replayer.Start();
+  absl::FPrintF(
+      stderr, "twilio_shim: backend %s, spool %s, signatures for %s\n",
+      absl::GetFlag(FLAGS_backend), (*spool)->dir(), options.public_base_url);
+  absl::PrintF("twilio_shim: listening on %s\n", local_url);
+  std::fflush(stdout);
+  const absl::Status served_status = server.Serve(&handler);
+  served = true;
+  signal_waiter.join();
+  replayer.Stop();
+  if (!served_status.ok()) return Fail(served_status.ToString());
+  absl::FPrintF(stderr, "twilio_shim: stopped\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace jobqueue::twilio
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves Twilio webhooks and turns them into JobQueue jobs.");
+  absl::ParseCommandLine(argc, argv);
+  return jobqueue::twilio::Run();
+}

@@ -1,0 +1,115 @@
+#include "service/twilio/webhook_http_server.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace jobqueue::twilio {
+
+WebhookHttpServer::WebhookHttpServer(size_t max_body_bytes) {
+  server_.set_payload_max_length(max_body_bytes);
+  server_.set_pre_routing_handler(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        std::optional<WebhookResponse> early =
+            handler_->Screen(request.method, request.target);
+        if (!early.has_value()) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        Answer(*early, response);
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  // A content reader: cpp-httplib itself would cap form bodies at 8 KiB.
+  const auto deliver = [this](const httplib::Request& request,
+                              httplib::Response& response,
+                              const httplib::ContentReader& content_reader) {
+    WebhookRequest webhook;
+    const bool complete =
+        content_reader([&webhook](const char* data, size_t length) {
+          webhook.body.append(data, length);
+          return true;
+        });
+    if (!complete) return;  // cpp-httplib has set 400 or 413.
+    webhook.method = request.method;
+    webhook.target = request.target;
+    webhook.content_type = request.get_header_value("Content-Type");
+    webhook.signature = request.get_header_value("X-Twilio-Signature");
+    webhook.remote_address = request.remote_addr;
+    Answer(handler_->Handle(webhook), response);
+  };
+  server_.Post("/twilio/messages", deliver);
+  server_.Post("/twilio/conversations", deliver);
+  server_.Get("/healthz", [this](const httplib::Request& request,
+                                 httplib::Response& response) {
+    WebhookRequest webhook;
+    webhook.method = request.method;
+    webhook.target = request.target;
+    webhook.remote_address = request.remote_addr;
+    Answer(handler_->Handle(webhook), response);
+  });
+  // Gives cpp-httplib's own error answers (400, 413, ...) a text body.
+  server_.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request&, httplib::Response& response) {
+        if (!response.body.empty()) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        response.set_content(response.status == 413 ? "request body too large\n"
+                                                    : "bad request\n",
+                             "text/plain; charset=utf-8");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+}
+
+void WebhookHttpServer::Answer(const WebhookResponse& answer,
+                               httplib::Response& response) {
+  response.status = answer.status;
+  for (const auto& [name, value] : answer.headers) {
+    response.set_header(name, value);
+  }
+  response.set_content(answer.body, answer.content_type);
+}
+
+absl::StatusOr<int> WebhookHttpServer::Bind(const std::string& host, int port) {
+  const int bound = port == 0 ? server_.bind_to_any_port(host)
+                              : (server_.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", host, ":", port));
+  }
+  return bound;
+}
+
+absl::Status WebhookHttpServer::Serve(WebhookHandler* handler) {
+  handler_ = handler;
+  // cpp-httplib ignores stop() until it listens, so a watcher forwards a
+  // Stop() once the server runs, however early it came.
+  std::thread watcher([this] {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](WebhookHttpServer* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+          return self->stop_requested_ || self->serve_returned_;
+        },
+        this));
+    while (!serve_returned_) {
+      server_.stop();
+      mu_.AwaitWithTimeout(absl::Condition(&serve_returned_),
+                           absl::Milliseconds(5));
+    }
+  });
+  const bool clean = server_.listen_after_bind();
+  {
+    absl::MutexLock lock(&mu_);
+    serve_returned_ = true;
+  }
+  watcher.join();
+  return clean ? absl::OkStatus()
+               : absl::InternalError("the HTTP server stopped with an error");
+}
+
+void WebhookHttpServer::Stop() {
+  absl::MutexLock lock(&mu_);
+  stop_requested_ = true;
+}
+
+}  // namespace jobqueue::twilio
