@@ -43,6 +43,13 @@ struct Job {
   std::string idempotency_key;  // empty when none
   absl::Time created_at;
   absl::Time updated_at;
+  int attempts = 0;
+  int max_attempts = 0;
+  absl::Time run_after;
+  std::string lease_token;                             // empty when not leased
+  absl::Time lease_expires_at = absl::InfinitePast();  // when leased
+  std::string worker_id;                               // empty when none
+  std::string last_error;                              // empty when none
 };
 
 struct NewJob {
@@ -53,6 +60,7 @@ struct NewJob {
   std::string payload_json;  // a JSON object
   std::string content_type;
   std::string idempotency_key;  // empty for none
+  int max_attempts = 5;
 };
 
 struct UpsertUserResult {
@@ -84,6 +92,29 @@ struct JobCursor {
 struct JobPage {
   std::vector<Job> jobs;
   std::optional<JobCursor> next;  // set when more rows may follow
+};
+
+struct ClaimRequest {
+  std::string worker_id;
+  int max_jobs = 1;
+  absl::Duration lease = absl::Seconds(30);
+  std::string source_type;  // empty: any
+  // Claim jobs even when an earlier job of their conversation is unfinished.
+  bool ignore_conversation_order = false;
+};
+
+// Exponential backoff of retryable failures: attempt n waits a random time
+// in [d/2, d] with d = min(base * 2^(n-1), max).
+struct RetryBackoff {
+  absl::Duration base = absl::Seconds(1);
+  absl::Duration max = absl::Hours(1);
+};
+
+struct MaintenanceReport {
+  int rescued = 0;        // lapsed leases returned to pending
+  int dead_lettered = 0;  // lapsed leases with no attempts left
+  int deleted = 0;        // completed jobs past retention
+  bool skipped = false;   // another process held the maintenance lock
 };
 
 struct NewDeadLetter {
@@ -125,15 +156,51 @@ class JobStore {
   // Moves job `id` to `status` when the transition is allowed and, if
   // `expected_status` is not empty, the job is in it; else
   // FAILED_PRECONDITION naming both states. Atomic under concurrency.
+  // A leased job moves only with its current `lease_token`.
   virtual absl::StatusOr<Job> UpdateStatus(const std::string& id,
                                            const std::string& status,
                                            const std::string& expected_status,
+                                           const std::string& lease_token,
                                            absl::Time deadline) = 0;
 
   // Up to `limit` jobs matching `filter`, newest first, after `after`.
   virtual absl::StatusOr<JobPage> ListJobs(
       const JobFilter& filter, const std::optional<JobCursor>& after, int limit,
       absl::Time deadline) = 0;
+
+  // Leases up to max_jobs claimable jobs, oldest first, in one statement:
+  // pending, past run_after, and (unless ignore_conversation_order) with no
+  // earlier pending or processing job of the same source_channel_id. Each
+  // claim counts an attempt and gets a new lease token.
+  virtual absl::StatusOr<std::vector<Job>> ClaimJobs(
+      const ClaimRequest& request, absl::Time deadline) = 0;
+
+  // The next four take the job's current lease token and fail with
+  // FAILED_PRECONDITION, changing nothing, when it is stale or foreign.
+  virtual absl::StatusOr<Job> ExtendLease(const std::string& id,
+                                          const std::string& lease_token,
+                                          absl::Duration lease,
+                                          absl::Time deadline) = 0;
+  virtual absl::StatusOr<Job> CompleteJob(const std::string& id,
+                                          const std::string& lease_token,
+                                          absl::Time deadline) = 0;
+  // Retryable with attempts left: pending after a backoff. Otherwise failed,
+  // with a copy in dlq_jobs (source "jobqueue.jobs").
+  virtual absl::StatusOr<Job> FailJob(const std::string& id,
+                                      const std::string& lease_token,
+                                      const std::string& error, bool retryable,
+                                      absl::Time deadline) = 0;
+  // failed -> pending with attempts reset; FAILED_PRECONDITION otherwise.
+  virtual absl::StatusOr<Job> RetryJob(const std::string& id,
+                                       absl::Time deadline) = 0;
+
+  // One round of background upkeep, by one process at a time: returns
+  // lapsed leases to pending (or failed + dead letter when out of attempts),
+  // never touching a job that finished meanwhile, and deletes up to
+  // `max_deletes` jobs completed more than `retention` ago (none when
+  // retention is zero).
+  virtual absl::StatusOr<MaintenanceReport> RunMaintenance(
+      absl::Duration retention, int max_deletes, absl::Time deadline) = 0;
 
   // Inserts a dead letter, or bumps attempts and last_seen_at (and takes the
   // latest reason and payload) of the one with the same source/delivery_id.

@@ -4,20 +4,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "storage/pg_job_store_internal.h"
 #include "storage/sql_error.h"
 
 namespace jobqueue {
 namespace {
 
-// Reads as: id, user_id, source_channel_id, source_type, user_phone,
-// payload, status, content_type, idempotency_key, created_at and updated_at
-// in microseconds since the epoch.
-#define JOB_COLUMNS                                                   \
-  "id::text, coalesce(user_id, ''), source_channel_id, source_type, " \
-  "user_phone, payload::text, status, content_type, "                 \
-  "coalesce(idempotency_key, ''), "                                   \
-  "(extract(epoch FROM created_at) * 1000000)::bigint, "              \
-  "(extract(epoch FROM updated_at) * 1000000)::bigint"
+#define JOB_COLUMNS JOBQUEUE_JOB_COLUMNS
 
 constexpr char kUpsertUser[] = "upsert_user";
 constexpr char kUpsertUserSql[] =
@@ -35,8 +28,8 @@ constexpr char kUpsertUserSql[] =
   " INSERT INTO users (phone_number, first_name)"                             \
   " VALUES ($1, NULLIF($2, '')) ON CONFLICT (phone_number) " on_user_conflict \
   ") INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,"  \
-  " payload, content_type, idempotency_key)"                                  \
-  " VALUES ($1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''))"                   \
+  " payload, content_type, idempotency_key, max_attempts)"                    \
+  " VALUES ($1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8)"               \
   " ON CONFLICT (idempotency_key) DO NOTHING RETURNING " JOB_COLUMNS
 
 constexpr char kEnqueueKeepName[] = "enqueue_keep_name";
@@ -53,21 +46,28 @@ constexpr char kJobByIdempotencyKeySql[] =
 constexpr char kGetJob[] = "get_job";
 constexpr char kGetJobSql[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1";
 
-// One statement: lock the row, apply the transition when allowed, and report
-// the status found, so a refusal can name both states.
+// One statement: lock the row, apply the transition when allowed (and, for
+// a leased job, when the caller holds the lease), and report what was found,
+// so a refusal can say why. Leaving processing ends the lease.
 constexpr char kUpdateStatus[] = "update_status";
 constexpr char kUpdateStatusSql[] =
     "WITH current AS ("
-    " SELECT id AS current_id, status AS current_status FROM jobs"
+    " SELECT id AS current_id, status AS current_status,"
+    " coalesce(lease_token::text, '') AS current_lease FROM jobs"
     " WHERE id = $1 FOR UPDATE"
     "), updated AS ("
-    " UPDATE jobs SET status = $2 FROM current"
+    " UPDATE jobs SET status = $2,"
+    " lease_token = CASE WHEN $2 = 'processing' THEN lease_token END,"
+    " lease_expires_at = CASE WHEN $2 = 'processing' THEN lease_expires_at END"
+    " FROM current"
     " WHERE id = current_id AND ($3 = '' OR current_status = $3)"
+    " AND (current_lease = '' OR current_lease = $4)"
     " AND (current_status, $2) IN (VALUES ('pending', 'processing'),"
     " ('processing', 'complete'), ('processing', 'failed'),"
     " ('processing', 'pending'), ('failed', 'pending'))"
     " RETURNING " JOB_COLUMNS
-    ") SELECT current_status, updated.* FROM current LEFT JOIN updated ON true";
+    ") SELECT current_status, current_lease, updated.*"
+    " FROM current LEFT JOIN updated ON true";
 
 // Filters that are empty strings drop out when the statement is planned with
 // its values (unnamed statement), so each page is an index range scan.
@@ -103,71 +103,19 @@ void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
   c.prepare(kGetJob, kGetJobSql);
   c.prepare(kUpdateStatus, kUpdateStatusSql);
   c.prepare(kRecordDeadLetter, kRecordDeadLetterSql);
-}
-
-absl::Time FromMicros(const pqxx::field& f) {
-  return absl::FromUnixMicros(f.as<int64_t>());
-}
-
-// A timestamptz literal PostgreSQL parses exactly, including infinities.
-std::string TimestampParam(absl::Time t) {
-  if (t == absl::InfiniteFuture()) return "infinity";
-  if (t == absl::InfinitePast()) return "-infinity";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
-}
-
-Job JobFromRow(const pqxx::row& row, int first) {
-  Job job;
-  job.id = row[first + 0].as<std::string>();
-  job.user_id = row[first + 1].as<std::string>();
-  job.source_channel_id = row[first + 2].as<std::string>();
-  job.source_type = row[first + 3].as<std::string>();
-  job.user_phone = row[first + 4].as<std::string>();
-  job.payload_json = row[first + 5].as<std::string>();
-  job.status = row[first + 6].as<std::string>();
-  job.content_type = row[first + 7].as<std::string>();
-  job.idempotency_key = row[first + 8].as<std::string>();
-  job.created_at = FromMicros(row[first + 9]);
-  job.updated_at = FromMicros(row[first + 10]);
-  return job;
-}
-
-absl::Status JobNotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+  PrepareLeaseStatements(c);
 }
 
 }  // namespace
 
 PgJobStore::PgJobStore(const Options& options)
-    : pool_({.url = options.url,
+    : backoff_(options.retry_backoff),
+      pool_({.url = options.url,
              .max_size = options.pool_size,
              .on_connect =
                  [timeout = options.statement_timeout](pqxx::connection& c) {
                    SetUpConnection(c, timeout);
                  }}) {}
-
-template <typename T>
-absl::StatusOr<T> PgJobStore::WithConnection(
-    absl::Time deadline, bool retry_safe,
-    const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body) {
-  for (int attempt = 0;; ++attempt) {
-    absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
-    if (!lease.ok()) return lease.status();
-    try {
-      pqxx::nontransaction txn(lease->connection());
-      return body(txn);
-    } catch (const pqxx::broken_connection&) {
-      lease->MarkBroken();
-      // An idle connection the server dropped (e.g. it restarted): try once
-      // more on a fresh one when repeating the call is harmless.
-      if (retry_safe && !lease->fresh() && attempt == 0) continue;
-      return StatusFromCurrentException();
-    } catch (...) {
-      if (!lease->connection().is_open()) lease->MarkBroken();
-      return StatusFromCurrentException();
-    }
-  }
-}
 
 absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(
     const std::string& phone_number, const std::string& first_name,
@@ -196,7 +144,7 @@ absl::StatusOr<EnqueueResult> PgJobStore::Enqueue(const NewJob& job,
             job.user_first_name.empty() ? kEnqueueKeepName : kEnqueueSetName,
             job.user_phone, job.user_first_name, job.source_channel_id,
             job.source_type, job.payload_json, job.content_type,
-            job.idempotency_key);
+            job.idempotency_key, job.max_attempts);
         if (!inserted.empty())
           return EnqueueResult{JobFromRow(inserted[0], 0), true};
         // The key was taken. ON CONFLICT waited for its owner to commit, so
@@ -226,19 +174,25 @@ absl::StatusOr<Job> PgJobStore::GetJob(const std::string& id,
 absl::StatusOr<Job> PgJobStore::UpdateStatus(const std::string& id,
                                              const std::string& status,
                                              const std::string& expected_status,
+                                             const std::string& lease_token,
                                              absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        pqxx::result r =
-            txn.exec_prepared(kUpdateStatus, id, status, expected_status);
+        pqxx::result r = txn.exec_prepared(kUpdateStatus, id, status,
+                                           expected_status, lease_token);
         if (r.empty()) return JobNotFound(id);
+        if (!r[0][2].is_null()) return JobFromRow(r[0], 2);
         const std::string current = r[0][0].as<std::string>();
-        if (!r[0][1].is_null()) return JobFromRow(r[0], 1);
+        const std::string current_lease = r[0][1].as<std::string>();
         if (!expected_status.empty() && current != expected_status) {
           return absl::FailedPreconditionError(
               absl::StrCat("job ", id, " is '", current,
                            "', not the expected '", expected_status, "'"));
+        }
+        if (!current_lease.empty() && current_lease != lease_token) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "job ", id, " is leased; pass its current lease_token"));
         }
         return absl::FailedPreconditionError(absl::StrCat(
             "job ", id, " cannot move from '", current, "' to '", status, "'"));

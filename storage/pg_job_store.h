@@ -17,9 +17,11 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "storage/connection_pool.h"
 #include "storage/job_store.h"
+#include "storage/sql_error.h"
 
 namespace jobqueue {
 
@@ -31,6 +33,7 @@ class PgJobStore final : public JobStore {
     // Longest a statement may run (e.g. waiting on a lock) before the server
     // cancels it; the call then fails with DEADLINE_EXCEEDED.
     absl::Duration statement_timeout = absl::Seconds(30);
+    RetryBackoff retry_backoff;
   };
 
   explicit PgJobStore(const Options& options);
@@ -45,6 +48,7 @@ class PgJobStore final : public JobStore {
   absl::StatusOr<Job> UpdateStatus(const std::string& id,
                                    const std::string& status,
                                    const std::string& expected_status,
+                                   const std::string& lease_token,
                                    absl::Time deadline) override;
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter,
                                    const std::optional<JobCursor>& after,
@@ -52,20 +56,63 @@ class PgJobStore final : public JobStore {
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
                                               absl::Time deadline) override;
 
+  // Workers' calls, in pg_job_leases.cc.
+  absl::StatusOr<std::vector<Job>> ClaimJobs(const ClaimRequest& request,
+                                             absl::Time deadline) override;
+  absl::StatusOr<Job> ExtendLease(const std::string& id,
+                                  const std::string& lease_token,
+                                  absl::Duration lease,
+                                  absl::Time deadline) override;
+  absl::StatusOr<Job> CompleteJob(const std::string& id,
+                                  const std::string& lease_token,
+                                  absl::Time deadline) override;
+  absl::StatusOr<Job> FailJob(const std::string& id,
+                              const std::string& lease_token,
+                              const std::string& error, bool retryable,
+                              absl::Time deadline) override;
+  absl::StatusOr<Job> RetryJob(const std::string& id,
+                               absl::Time deadline) override;
+  absl::StatusOr<MaintenanceReport> RunMaintenance(
+      absl::Duration retention, int max_deletes, absl::Time deadline) override;
+
   // Closes the pool: later calls get UNAVAILABLE.
   void Close() { pool_.Close(); }
 
  private:
   // Runs `body` on a pooled connection in autocommit mode: every method is
-  // one statement (Enqueue's second one only reads). `retry_safe` says the
-  // call may be repeated once after a stale connection broke.
+  // one atomic statement (Enqueue's second one only reads). `retry_safe` says
+  // the call may be repeated once after a stale connection broke.
   template <typename T>
   absl::StatusOr<T> WithConnection(
       absl::Time deadline, bool retry_safe,
       const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body);
 
+  const RetryBackoff backoff_;
   ConnectionPool pool_;
 };
+
+template <typename T>
+absl::StatusOr<T> PgJobStore::WithConnection(
+    absl::Time deadline, bool retry_safe,
+    const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body) {
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
+    if (!lease.ok()) return lease.status();
+    try {
+      pqxx::nontransaction txn(lease->connection());
+      return body(txn);
+    } catch (const pqxx::broken_connection&) {
+      lease->MarkBroken();
+      // An idle connection the server dropped (e.g. it restarted): try once
+      // more on a fresh one when repeating the call is harmless.
+      if (retry_safe && !lease->fresh() && attempt == 0) continue;
+      return StatusFromCurrentException();
+    } catch (...) {
+      if (!lease->connection().is_open()) lease->MarkBroken();
+      return StatusFromCurrentException();
+    }
+  }
+}
 
 }  // namespace jobqueue
 

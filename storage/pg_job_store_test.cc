@@ -134,13 +134,13 @@ TEST_F(PgJobStoreTest, UpdateStatusFollowsTheAllowedTransitions) {
   auto job = store_->Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());
   const std::string id = job->job.id;
-  auto processing = store_->UpdateStatus(id, "processing", "", Deadline());
+  auto processing = store_->UpdateStatus(id, "processing", "", "", Deadline());
   ASSERT_TRUE(processing.ok()) << processing.status();
   EXPECT_EQ(processing->status, "processing");
   EXPECT_GE(processing->updated_at, processing->created_at);
-  auto complete = store_->UpdateStatus(id, "complete", "", Deadline());
+  auto complete = store_->UpdateStatus(id, "complete", "", "", Deadline());
   ASSERT_TRUE(complete.ok()) << complete.status();
-  auto back = store_->UpdateStatus(id, "pending", "", Deadline());
+  auto back = store_->UpdateStatus(id, "pending", "", "", Deadline());
   EXPECT_EQ(back.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(
       back.status().message(),
@@ -154,17 +154,18 @@ TEST_F(PgJobStoreTest, ExpectedStatusMakesUpdateACompareAndSet) {
   auto job = store_->Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());
   const std::string id = job->job.id;
-  auto wrong = store_->UpdateStatus(id, "complete", "processing", Deadline());
+  auto wrong =
+      store_->UpdateStatus(id, "complete", "processing", "", Deadline());
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(wrong.status().message().find("not the expected 'processing'"),
             std::string::npos);
   EXPECT_TRUE(
-      store_->UpdateStatus(id, "processing", "pending", Deadline()).ok());
+      store_->UpdateStatus(id, "processing", "pending", "", Deadline()).ok());
 }
 
 TEST_F(PgJobStoreTest, UpdateStatusOfAnUnknownIdIsNotFound) {
   auto r = store_->UpdateStatus("7d3f2f0c-2b9e-4a55-9c1e-000000000000",
-                                "processing", "", Deadline());
+                                "processing", "", "", Deadline());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -209,7 +210,7 @@ TEST_F(PgJobStoreTest, ListJobsAppliesEveryFilter) {
   auto b = store_->Enqueue(group, Deadline());
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE(
-      store_->UpdateStatus(b->job.id, "processing", "", Deadline()).ok());
+      store_->UpdateStatus(b->job.id, "processing", "", "", Deadline()).ok());
 
   auto ids_for = [&](const JobFilter& f) {
     std::vector<std::string> ids;
@@ -271,7 +272,7 @@ TEST_F(PgJobStoreTest, AStatementStuckOnALockEndsAtTheStatementTimeout) {
   pqxx::work lock(locker);
   lock.exec("SELECT 1 FROM jobs FOR UPDATE");
   const absl::Time start = absl::Now();
-  auto r = store.UpdateStatus(job->job.id, "processing", "", Deadline());
+  auto r = store.UpdateStatus(job->job.id, "processing", "", "", Deadline());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded)
       << r.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));

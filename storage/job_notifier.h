@@ -1,0 +1,63 @@
+// Wakes callers waiting for new work: one LISTEN connection per process,
+// fanned out to any number of waiting ClaimJobs calls.
+//
+// The database notifies "jobqueue_jobs_changed" when a job may have become
+// claimable (see migrations). Each notification, and each reconnect (when
+// notifications may have been missed), bumps a generation number.
+//
+//   JobNotifier notifier(url);
+//   uint64_t seen = notifier.generation();
+//   ... try to claim; nothing there ...
+//   notifier.WaitForChange(seen, deadline);
+
+#ifndef JOBQUEUE_STORAGE_JOB_NOTIFIER_H_
+#define JOBQUEUE_STORAGE_JOB_NOTIFIER_H_
+
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace jobqueue {
+
+class JobNotifier {
+ public:
+  // Starts listening in a background thread; reconnects with backoff when
+  // the connection breaks.
+  explicit JobNotifier(std::string database_url);
+  // Calls Close().
+  ~JobNotifier();
+
+  JobNotifier(const JobNotifier&) = delete;
+  JobNotifier& operator=(const JobNotifier&) = delete;
+
+  uint64_t generation();
+
+  // Returns true as soon as the generation differs from `seen`, false at
+  // `deadline` or once the notifier is closed.
+  bool WaitForChange(uint64_t seen, absl::Time deadline);
+
+  // Stops listening and releases every waiter.
+  void Close();
+
+  // True while the LISTEN connection is up.
+  bool listening();
+
+ private:
+  void Run();
+  void Bump(bool connected);
+
+  const std::string url_;
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool listening_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_STORAGE_JOB_NOTIFIER_H_

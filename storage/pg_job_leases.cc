@@ -1,0 +1,258 @@
+// PgJobStore's workers' calls: claims, leases, failures with backoff, and
+// the maintenance that rescues lapsed leases and trims completed jobs.
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "storage/pg_job_store.h"
+#include "storage/pg_job_store_internal.h"
+
+namespace jobqueue {
+namespace {
+
+#define JOB_COLUMNS JOBQUEUE_JOB_COLUMNS
+
+// Claimable: pending, due, and (when ordered) no earlier unfinished job of
+// its conversation. SKIP LOCKED lets concurrent claims take different jobs;
+// a job another claim is taking still counts as unfinished for the rest of
+// its conversation, so order holds across workers and replicas.
+#define CLAIM_SQL(order_condition)                                   \
+  "WITH candidates AS ("                                             \
+  " SELECT id AS candidate_id FROM jobs j"                           \
+  " WHERE status = 'pending' AND run_after <= now()"                 \
+  " AND ($4 = '' OR source_type = $4)" order_condition               \
+  " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"                    \
+  "), claimed AS ("                                                  \
+  " UPDATE jobs SET status = 'processing', attempts = attempts + 1," \
+  " lease_token = gen_random_uuid(), worker_id = $3,"                \
+  " lease_expires_at = now() + $2 * interval '1 millisecond'"        \
+  " FROM candidates WHERE id = candidate_id"                         \
+  " RETURNING " JOB_COLUMNS                                          \
+  ", seq"                                                            \
+  ") SELECT * FROM claimed ORDER BY seq"
+
+constexpr char kClaimInOrder[] = "claim_in_order";
+constexpr char kClaimInOrderSql[] = CLAIM_SQL(
+    " AND NOT EXISTS (SELECT 1 FROM jobs earlier"
+    " WHERE earlier.source_channel_id = j.source_channel_id"
+    " AND earlier.seq < j.seq"
+    " AND earlier.status IN ('pending', 'processing'))");
+constexpr char kClaimAnyOrder[] = "claim_any_order";
+constexpr char kClaimAnyOrderSql[] = CLAIM_SQL("");
+
+// Applies `set_clause` to job $1 only while it is processing under lease
+// token $2, and reports the status found, so a refusal can say why.
+#define LEASED_UPDATE_SQL(set_clause, more_ctes)                     \
+  "WITH current AS ("                                                \
+  " SELECT id AS current_id, status AS current_status,"              \
+  " lease_token AS current_lease FROM jobs WHERE id = $1 FOR UPDATE" \
+  "), updated AS ("                                                  \
+  " UPDATE jobs SET " set_clause                                     \
+  " FROM current"                                                    \
+  " WHERE id = current_id AND current_status = 'processing'"         \
+  " AND current_lease = $2::uuid"                                    \
+  " RETURNING " JOB_COLUMNS ")" more_ctes                            \
+  " SELECT current_status, updated.* FROM current LEFT JOIN updated ON true"
+
+// A copy of each job that failed for good, once per job.
+#define DEAD_LETTER_CTE(rows)                                                \
+  ", dead AS ("                                                              \
+  " INSERT INTO dlq_jobs (source, delivery_id, reason, raw_payload, job_id)" \
+  " SELECT 'jobqueue.jobs', id, last_error, payload::jsonb, id::uuid"        \
+  " FROM " rows                                                              \
+  " WHERE status = 'failed'"                                                 \
+  " ON CONFLICT (source, delivery_id) DO UPDATE"                             \
+  " SET attempts = dlq_jobs.attempts + 1, last_seen_at = now(),"             \
+  " reason = EXCLUDED.reason)"
+
+constexpr char kExtendLease[] = "extend_lease";
+constexpr char kExtendLeaseSql[] = LEASED_UPDATE_SQL(
+    "lease_expires_at = now() + $3 * interval '1 millisecond'", "");
+
+constexpr char kCompleteJob[] = "complete_job";
+constexpr char kCompleteJobSql[] = LEASED_UPDATE_SQL(
+    "status = 'complete', lease_token = NULL, lease_expires_at = NULL,"
+    " last_error = NULL",
+    "");
+
+// $3 error, $4 retryable, $5 base and $6 max backoff in milliseconds.
+#define RETRY_LEFT "$4 AND attempts < max_attempts"
+constexpr char kFailJob[] = "fail_job";
+constexpr char kFailJobSql[] = LEASED_UPDATE_SQL(
+    "status = CASE WHEN " RETRY_LEFT
+    " THEN 'pending' ELSE 'failed' END,"
+    " run_after = CASE WHEN " RETRY_LEFT
+    " THEN now() + least($6, $5 * power(2, attempts - 1))"
+    " * (0.5 + random() / 2) * interval '1 millisecond' ELSE run_after END,"
+    " lease_token = NULL, lease_expires_at = NULL, last_error = $3",
+    DEAD_LETTER_CTE("updated"));
+
+constexpr char kRetryJob[] = "retry_job";
+constexpr char kRetryJobSql[] =
+    "WITH current AS ("
+    " SELECT id AS current_id, status AS current_status FROM jobs"
+    " WHERE id = $1 FOR UPDATE"
+    "), updated AS ("
+    " UPDATE jobs SET status = 'pending', attempts = 0, run_after = now()"
+    " FROM current WHERE id = current_id AND current_status = 'failed'"
+    " RETURNING " JOB_COLUMNS
+    ") SELECT current_status, updated.* FROM current LEFT JOIN updated ON true";
+
+// Both maintenance statements run only in the process that wins the
+// transaction-scoped advisory lock; the others skip this round.
+#define MAINTENANCE_LOCK \
+  "lock AS (SELECT pg_try_advisory_xact_lock(7170393851237) AS held)"
+
+constexpr char kRescueLeases[] = "rescue_leases";
+constexpr char kRescueLeasesSql[] =
+    "WITH " MAINTENANCE_LOCK
+    ", expired AS ("
+    " SELECT id AS expired_id FROM jobs, lock"
+    " WHERE held AND status = 'processing' AND lease_expires_at < now()"
+    " ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE OF jobs SKIP LOCKED"
+    "), updated AS ("
+    " UPDATE jobs SET"
+    " status = CASE WHEN attempts >= max_attempts THEN 'failed'"
+    " ELSE 'pending' END,"
+    " last_error = 'lease expired (worker ' || coalesce(worker_id, '') || ')',"
+    " lease_token = NULL, lease_expires_at = NULL, run_after = now()"
+    " FROM expired WHERE id = expired_id"
+    // Re-checked on the row's latest version: a job completed meanwhile is
+    // left alone.
+    " AND status = 'processing' AND lease_expires_at < now()"
+    " RETURNING id::text AS id, status, payload::text AS payload, last_error"
+    ")" DEAD_LETTER_CTE("updated")
+    " SELECT (SELECT held FROM lock),"
+    " count(*) FILTER (WHERE status = 'pending'),"
+    " count(*) FILTER (WHERE status = 'failed') FROM updated";
+
+constexpr char kDeleteCompleted[] = "delete_completed";
+constexpr char kDeleteCompletedSql[] =
+    "WITH " MAINTENANCE_LOCK
+    ", old AS ("
+    " SELECT id AS old_id FROM jobs, lock"
+    " WHERE held AND status = 'complete'"
+    " AND updated_at < now() - $1 * interval '1 millisecond'"
+    " LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED"
+    "), deleted AS (DELETE FROM jobs USING old WHERE id = old_id RETURNING 1)"
+    " SELECT count(*) FROM deleted";
+
+absl::Status NotLeased(const std::string& id, const std::string& status) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "job ", id, " is not leased with this lease_token (it is '", status,
+      "'; the lease may have expired and passed to another worker)"));
+}
+
+// The job of a LEASED_UPDATE_SQL or kRetryJob result.
+absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
+                               bool retry) {
+  if (r.empty()) return JobNotFound(id);
+  if (!r[0][1].is_null()) return JobFromRow(r[0], 1);
+  const std::string status = r[0][0].as<std::string>();
+  if (retry) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", id, " is '", status, "'; only failed jobs can be retried"));
+  }
+  return NotLeased(id, status);
+}
+
+int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+}  // namespace
+
+void PrepareLeaseStatements(pqxx::connection& c) {
+  c.prepare(kClaimInOrder, kClaimInOrderSql);
+  c.prepare(kClaimAnyOrder, kClaimAnyOrderSql);
+  c.prepare(kExtendLease, kExtendLeaseSql);
+  c.prepare(kCompleteJob, kCompleteJobSql);
+  c.prepare(kFailJob, kFailJobSql);
+  c.prepare(kRetryJob, kRetryJobSql);
+  c.prepare(kRescueLeases, kRescueLeasesSql);
+  c.prepare(kDeleteCompleted, kDeleteCompletedSql);
+}
+
+absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(
+    const ClaimRequest& request, absl::Time deadline) {
+  return WithConnection<std::vector<Job>>(
+      deadline, /*retry_safe=*/false,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<std::vector<Job>> {
+        pqxx::result r = txn.exec_prepared(
+            request.ignore_conversation_order ? kClaimAnyOrder : kClaimInOrder,
+            request.max_jobs, Millis(request.lease), request.worker_id,
+            request.source_type);
+        std::vector<Job> jobs;
+        jobs.reserve(r.size());
+        for (const pqxx::row& row : r) jobs.push_back(JobFromRow(row, 0));
+        return jobs;
+      });
+}
+
+absl::StatusOr<Job> PgJobStore::ExtendLease(const std::string& id,
+                                            const std::string& lease_token,
+                                            absl::Duration lease,
+                                            absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(
+            txn.exec_prepared(kExtendLease, id, lease_token, Millis(lease)), id,
+            /*retry=*/false);
+      });
+}
+
+absl::StatusOr<Job> PgJobStore::CompleteJob(const std::string& id,
+                                            const std::string& lease_token,
+                                            absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/false,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(txn.exec_prepared(kCompleteJob, id, lease_token), id,
+                          /*retry=*/false);
+      });
+}
+
+absl::StatusOr<Job> PgJobStore::FailJob(const std::string& id,
+                                        const std::string& lease_token,
+                                        const std::string& error,
+                                        bool retryable, absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/false,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(
+            txn.exec_prepared(kFailJob, id, lease_token, error, retryable,
+                              Millis(backoff_.base), Millis(backoff_.max)),
+            id, /*retry=*/false);
+      });
+}
+
+absl::StatusOr<Job> PgJobStore::RetryJob(const std::string& id,
+                                         absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/false,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(txn.exec_prepared(kRetryJob, id), id,
+                          /*retry=*/true);
+      });
+}
+
+absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(
+    absl::Duration retention, int max_deletes, absl::Time deadline) {
+  return WithConnection<MaintenanceReport>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<MaintenanceReport> {
+        MaintenanceReport report;
+        pqxx::row rescued = txn.exec_prepared1(kRescueLeases);
+        report.skipped = !rescued[0].as<bool>();
+        report.rescued = rescued[1].as<int>();
+        report.dead_lettered = rescued[2].as<int>();
+        if (!report.skipped && retention > absl::ZeroDuration()) {
+          report.deleted = txn.exec_prepared1(kDeleteCompleted,
+                                              Millis(retention), max_deletes)[0]
+                               .as<int>();
+        }
+        return report;
+      });
+}
+
+}  // namespace jobqueue

@@ -1,0 +1,47 @@
+#include "storage/pg_job_store_internal.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace jobqueue {
+
+absl::Time FromMicros(const pqxx::field& f) {
+  return absl::FromUnixMicros(f.as<int64_t>());
+}
+
+std::string TimestampParam(absl::Time t) {
+  if (t == absl::InfiniteFuture()) return "infinity";
+  if (t == absl::InfinitePast()) return "-infinity";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+}
+
+absl::Status JobNotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+}
+
+Job JobFromRow(const pqxx::row& row, int first) {
+  auto text = [&](int i) { return row[first + i].as<std::string>(); };
+  Job job;
+  job.id = text(0);
+  job.user_id = text(1);
+  job.source_channel_id = text(2);
+  job.source_type = text(3);
+  job.user_phone = text(4);
+  job.payload_json = text(5);
+  job.status = text(6);
+  job.content_type = text(7);
+  job.idempotency_key = text(8);
+  job.created_at = FromMicros(row[first + 9]);
+  job.updated_at = FromMicros(row[first + 10]);
+  job.attempts = row[first + 11].as<int>();
+  job.max_attempts = row[first + 12].as<int>();
+  job.run_after = FromMicros(row[first + 13]);
+  job.lease_token = text(14);
+  if (!row[first + 15].is_null()) {
+    job.lease_expires_at = FromMicros(row[first + 15]);
+  }
+  job.worker_id = text(16);
+  job.last_error = text(17);
+  return job;
+}
+
+}  // namespace jobqueue

@@ -1,0 +1,50 @@
+// Internals shared by PgJobStore's two files: reading jobs out of rows, and
+// preparing the workers' statements.
+//
+//   "SELECT " JOBQUEUE_JOB_COLUMNS " FROM jobs WHERE id = $1"
+//   Job job = JobFromRow(result[0], 0);
+
+#ifndef JOBQUEUE_STORAGE_PG_JOB_STORE_INTERNAL_H_
+#define JOBQUEUE_STORAGE_PG_JOB_STORE_INTERNAL_H_
+
+#include <pqxx/pqxx>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "storage/job_store.h"
+
+// The select list JobFromRow reads, in its order, named as the columns;
+// times in microseconds since the epoch. Usable in RETURNING clauses.
+#define JOBQUEUE_JOB_COLUMNS                                              \
+  "id::text AS id, coalesce(user_id, '') AS user_id, source_channel_id, " \
+  "source_type, user_phone, payload::text AS payload, status, "           \
+  "content_type, coalesce(idempotency_key, '') AS idempotency_key, "      \
+  "(extract(epoch FROM created_at) * 1000000)::bigint AS created_at, "    \
+  "(extract(epoch FROM updated_at) * 1000000)::bigint AS updated_at, "    \
+  "attempts, max_attempts, "                                              \
+  "(extract(epoch FROM run_after) * 1000000)::bigint AS run_after, "      \
+  "coalesce(lease_token::text, '') AS lease_token, "                      \
+  "(extract(epoch FROM lease_expires_at) * 1000000)::bigint"              \
+  " AS lease_expires_at, "                                                \
+  "coalesce(worker_id, '') AS worker_id, "                                \
+  "coalesce(last_error, '') AS last_error"
+
+namespace jobqueue {
+
+// The job whose JOBQUEUE_JOB_COLUMNS start at column `first` of `row`.
+Job JobFromRow(const pqxx::row& row, int first);
+
+absl::Time FromMicros(const pqxx::field& f);
+
+// A timestamptz literal PostgreSQL parses exactly, including infinities.
+std::string TimestampParam(absl::Time t);
+
+absl::Status JobNotFound(const std::string& id);
+
+// Prepares the statements of pg_job_leases.cc on a new connection.
+void PrepareLeaseStatements(pqxx::connection& c);
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_STORAGE_PG_JOB_STORE_INTERNAL_H_
