@@ -1,0 +1,86 @@
+// The processes of a Twilio end-to-end test, all on 127.0.0.1: a fresh
+// PostgreSQL database (on the server $DATABASE_URL names), jobqueue_server
+// over it, and twilio_shim in front of the server, both requiring a bearer
+// token between them.
+//
+//   absl::StatusOr<std::unique_ptr<ShimStack>> stack = ShimStack::Start();
+//   httplib::Result answer = (*stack)->Post("/twilio/messages", body, sig);
+//   absl::StatusOr<std::vector<v1::Job>> jobs = (*stack)->ListAllJobs();
+#ifndef TESTS_TWILIO_SHIM_STACK_H_
+#define TESTS_TWILIO_SHIM_STACK_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "httplib.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "tests/child_process.h"
+#include "tests/test_database.h"
+
+namespace jobqueue::twilio {
+
+class ShimStack {
+ public:
+  // The Twilio auth token the shim verifies with.
+  static constexpr char kAuthToken[] = "e2e-twilio-auth-token";
+  // What Twilio calls: a proxy that strips /jobqueue in front of the shim.
+  static constexpr char kPublicBaseUrl[] =
+      "https://hooks.example.test/jobqueue";
+
+  // Creates the database and starts both processes, each ready to serve.
+  static absl::StatusOr<std::unique_ptr<ShimStack>> Start();
+
+  // Stops jobqueue_server (SIGTERM), or starts it again on the same port.
+  absl::Status StopService();
+  absl::Status StartService();
+  // Stops twilio_shim (SIGTERM), or starts it again with the same spool.
+  absl::Status StopShim();
+  absl::Status StartShim();
+
+  // The URL Twilio would call for `target` (path and query).
+  std::string PublicUrl(absl::string_view target) const;
+
+  // POSTs `body` to the shim as Twilio would, with `signature` as
+  // X-Twilio-Signature unless empty.
+  httplib::Result Post(
+      absl::string_view target, const std::string& body,
+      const std::string& signature,
+      const std::string& content_type = "application/x-www-form-urlencoded");
+  httplib::Result Get(absl::string_view target);
+
+  // Every job in the database, through the ListJobs RPC.
+  absl::StatusOr<std::vector<v1::Job>> ListAllJobs();
+  // Calls the service with the bearer token and a 10 s deadline.
+  v1::JobQueue::Stub& service() { return *stub_; }
+  std::unique_ptr<grpc::ClientContext> CallContext() const;
+
+  const std::string& database_url() const { return database_->url(); }
+  const std::string& spool_dir() const { return spool_dir_; }
+  // What each process printed so far, for failure messages.
+  std::string Outputs();
+
+ private:
+  ShimStack() = default;
+
+  std::unique_ptr<TestDatabase> database_;
+  int service_port_ = 0;
+  int shim_port_ = 0;
+  std::string spool_dir_;
+  std::unique_ptr<ChildProcess> service_;
+  std::unique_ptr<ChildProcess> shim_;
+  std::string earlier_output_;
+  std::unique_ptr<v1::JobQueue::Stub> stub_;
+};
+
+// `params` encoded as application/x-www-form-urlencoded, as Twilio sends them.
+std::string FormEncode(
+    const std::vector<std::pair<std::string, std::string>>& params);
+
+}  // namespace jobqueue::twilio
+
+#endif  // TESTS_TWILIO_SHIM_STACK_H_

@@ -1,0 +1,140 @@
+// twilio_shim while the JobQueue service is down: every signed delivery still
+// gets its 200 from the spool, and once the service is back each becomes
+// exactly one job — also across a restart of the shim.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/twilio/shim_stack.h"
+#include "tests/twilio/twilio_node.h"
+
+namespace jobqueue::twilio {
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+// `count` distinct SMS deliveries from 10 senders, signed by Twilio's Node
+// library for POST /twilio/messages.
+struct SignedDeliveries {
+  std::vector<std::string> bodies;
+  std::vector<std::string> signatures;
+  std::vector<std::string> message_sids;
+};
+
+SignedDeliveries SignSms(const ShimStack& stack, int first, int count) {
+  SignedDeliveries deliveries;
+  std::vector<TwilioNodeRequest> requests;
+  for (int i = first; i < first + count; ++i) {
+    const std::string sid = absl::StrFormat("SM%032d", i);
+    const Params params = {{"MessageSid", sid},
+                           {"AccountSid", "AC00000000000000000000000000000000"},
+                           {"From", absl::StrFormat("+1415555%04d", i % 10)},
+                           {"To", "+18005551212"},
+                           {"Body", absl::StrCat("message number ", i)},
+                           {"NumMedia", "0"}};
+    deliveries.bodies.push_back(FormEncode(params));
+    deliveries.message_sids.push_back(sid);
+    requests.push_back({stack.PublicUrl("/twilio/messages"), params, {}, {}});
+  }
+  absl::StatusOr<std::vector<TwilioNodeResult>> results =
+      RunTwilioNode(ShimStack::kAuthToken, requests);
+  EXPECT_TRUE(results.ok()) << results.status();
+  if (results.ok()) {
+    for (const TwilioNodeResult& result : *results) {
+      deliveries.signatures.push_back(result.signature);
+    }
+  }
+  return deliveries;
+}
+
+// Posts every delivery; how many got 200 with TwiML.
+int PostAll(ShimStack& stack, const SignedDeliveries& deliveries) {
+  int answered = 0;
+  for (size_t i = 0; i < deliveries.signatures.size(); ++i) {
+    httplib::Result result = stack.Post(
+        "/twilio/messages", deliveries.bodies[i], deliveries.signatures[i]);
+    if (result && result->status == 200 &&
+        result->body.find("<Response/>") != std::string::npos) {
+      ++answered;
+    }
+  }
+  return answered;
+}
+
+// Waits, bounded, until the service holds `count` jobs; returns how many
+// jobs each idempotency key has.
+std::map<std::string, int> AwaitJobs(ShimStack& stack, size_t count,
+                                     absl::Duration timeout) {
+  std::map<std::string, int> per_key;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<std::vector<v1::Job>> jobs = stack.ListAllJobs();
+    if (jobs.ok() && jobs->size() >= count) {
+      for (const v1::Job& job : *jobs) ++per_key[job.idempotency_key()];
+      return per_key;
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  absl::StatusOr<std::vector<v1::Job>> jobs = stack.ListAllJobs();
+  if (jobs.ok()) {
+    for (const v1::Job& job : *jobs) ++per_key[job.idempotency_key()];
+  }
+  return per_key;
+}
+
+void ExpectEachExactlyOnce(const std::map<std::string, int>& per_key,
+                           const SignedDeliveries& deliveries) {
+  EXPECT_EQ(per_key.size(), deliveries.message_sids.size());
+  for (const std::string& sid : deliveries.message_sids) {
+    const auto it = per_key.find(sid);
+    ASSERT_NE(it, per_key.end()) << sid << " has no job";
+    EXPECT_EQ(it->second, 1) << sid;
+  }
+}
+
+TEST(TwilioShimFaultTest, DeliveriesDuringAnOutageAllBecomeJobsOnce) {
+  absl::StatusOr<std::unique_ptr<ShimStack>> started = ShimStack::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  ShimStack& stack = **started;
+  const SignedDeliveries deliveries = SignSms(stack, 1, 100);
+  ASSERT_EQ(deliveries.signatures.size(), 100u);
+
+  ASSERT_TRUE(stack.StopService().ok()) << stack.Outputs();
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(PostAll(stack, deliveries), 100) << stack.Outputs();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(60))
+      << "answers must come well within Twilio's budget";
+
+  ASSERT_TRUE(stack.StartService().ok()) << stack.Outputs();
+  ExpectEachExactlyOnce(AwaitJobs(stack, 100, absl::Seconds(60)), deliveries);
+
+  // Twilio retrying all of them now changes nothing.
+  EXPECT_EQ(PostAll(stack, deliveries), 100);
+  ExpectEachExactlyOnce(AwaitJobs(stack, 100, absl::Seconds(5)), deliveries);
+}
+
+TEST(TwilioShimFaultTest, ARestartedShimResumesItsSpool) {
+  absl::StatusOr<std::unique_ptr<ShimStack>> started = ShimStack::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  ShimStack& stack = **started;
+  const SignedDeliveries deliveries = SignSms(stack, 1001, 20);
+  ASSERT_EQ(deliveries.signatures.size(), 20u);
+
+  ASSERT_TRUE(stack.StopService().ok()) << stack.Outputs();
+  EXPECT_EQ(PostAll(stack, deliveries), 20) << stack.Outputs();
+  ASSERT_TRUE(stack.StopShim().ok()) << stack.Outputs();
+
+  ASSERT_TRUE(stack.StartService().ok()) << stack.Outputs();
+  ASSERT_TRUE(stack.StartShim().ok()) << stack.Outputs();
+  ExpectEachExactlyOnce(AwaitJobs(stack, 20, absl::Seconds(60)), deliveries);
+}
+
+}  // namespace
+}  // namespace jobqueue::twilio
