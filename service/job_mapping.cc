@@ -135,6 +135,14 @@ absl::Status ToProto(const Job& job, v1::Job* out) {
   out->set_idempotency_key(job.idempotency_key);
   ToTimestamp(job.created_at, out->mutable_created_at());
   ToTimestamp(job.updated_at, out->mutable_updated_at());
+  out->set_attempts(job.attempts);
+  out->set_max_attempts(job.max_attempts);
+  ToTimestamp(job.run_after, out->mutable_run_after());
+  if (!job.lease_token.empty()) {
+    ToTimestamp(job.lease_expires_at, out->mutable_lease_expires_at());
+  }
+  out->set_worker_id(job.worker_id);
+  out->set_last_error(job.last_error);
   return absl::OkStatus();
 }
 

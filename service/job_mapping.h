@@ -42,6 +42,7 @@ absl::Status JsonToStruct(absl::string_view json,
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
 
+// Everything but the lease token, which only the claimant gets.
 absl::Status ToProto(const Job& job, v1::Job* out);
 void ToProto(const User& user, v1::User* out);
 absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out);

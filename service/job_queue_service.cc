@@ -1,5 +1,6 @@
 #include "service/job_queue_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <initializer_list>
 #include <utility>
@@ -20,6 +21,18 @@ constexpr size_t kMaxNameBytes = 256;
 constexpr size_t kMaxReasonBytes = 4096;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
+constexpr int kDefaultMaxAttempts = 5;
+constexpr int kMaxMaxAttempts = 100;
+constexpr int kMaxClaimBatch = 100;
+constexpr absl::Duration kDefaultLease = absl::Seconds(30);
+constexpr absl::Duration kMinLease = absl::Seconds(1);
+constexpr absl::Duration kMaxLease = absl::Hours(1);
+constexpr absl::Duration kMaxWait = absl::Seconds(60);
+// Time left to answer after a wait ends at the call's deadline.
+constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
+// A waiting claim looks again at least this often, for retries whose
+// backoff ends without any notification.
+constexpr absl::Duration kRecheck = absl::Seconds(1);
 
 // Evaluates an absl::Status expression; returns it as a grpc::Status when it
 // is not OK.
@@ -51,6 +64,54 @@ absl::Status FirstError(std::initializer_list<absl::Status> checks) {
   return absl::OkStatus();
 }
 
+absl::Status CheckRange(absl::string_view field, int value, int min, int max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " must be between ", min, " and ", max, ", got ", value));
+}
+
+// A google.protobuf.Duration field: `fallback` when unset, else within
+// [min, max].
+absl::StatusOr<absl::Duration> DurationField(
+    absl::string_view field, bool set, const google::protobuf::Duration& d,
+    absl::Duration fallback, absl::Duration min, absl::Duration max) {
+  if (!set) return fallback;
+  const absl::Duration value =
+      absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  if (value < min || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " must be between ", absl::FormatDuration(min), " and ",
+        absl::FormatDuration(max), ", got ", absl::FormatDuration(value)));
+  }
+  return value;
+}
+
+absl::StatusOr<ClaimRequest> ToClaimRequest(const v1::ClaimJobsRequest& r) {
+  ClaimRequest claim{
+      .worker_id = r.worker_id(),
+      .max_jobs = r.max_jobs() == 0 ? 1 : r.max_jobs(),
+      .ignore_conversation_order = r.ignore_conversation_order()};
+  absl::StatusOr<absl::Duration> lease =
+      DurationField("lease_duration", r.has_lease_duration(),
+                    r.lease_duration(), kDefaultLease, kMinLease, kMaxLease);
+  if (absl::Status s = FirstError({
+          CheckRequired("worker_id", claim.worker_id, kMaxIdentifierBytes),
+          CheckRange("max_jobs", r.max_jobs(), 0, kMaxClaimBatch),
+          lease.status(),
+      });
+      !s.ok()) {
+    return s;
+  }
+  claim.lease = *lease;
+  if (r.source_type() != v1::SOURCE_TYPE_UNSPECIFIED) {
+    absl::StatusOr<std::string> type =
+        SourceTypeColumn("source_type", r.source_type());
+    if (!type.ok()) return type.status();
+    claim.source_type = *type;
+  }
+  return claim;
+}
+
 absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
                                 size_t max_payload_bytes) {
   absl::StatusOr<std::string> source_type =
@@ -72,12 +133,16 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
           CheckPayloadSize(job.payload_json, max_payload_bytes),
           CheckMaxLength("idempotency_key", job.idempotency_key,
                          kMaxIdentifierBytes),
+          CheckRange("max_attempts", request.max_attempts(), 0,
+                     kMaxMaxAttempts),
       });
       !s.ok()) {
     return s;
   }
   job.source_type = *std::move(source_type);
   job.content_type = *std::move(content_type);
+  job.max_attempts = request.max_attempts() == 0 ? kDefaultMaxAttempts
+                                                 : request.max_attempts();
   return job;
 }
 
@@ -121,8 +186,12 @@ absl::StatusOr<int> PageSize(int requested) {
 
 }  // namespace
 
-JobQueueService::JobQueueService(JobStore* store, Options options)
-    : store_(store), options_(std::move(options)), auth_(options_.auth_token) {}
+JobQueueService::JobQueueService(JobStore* store, JobNotifier* notifier,
+                                 Options options)
+    : store_(store),
+      notifier_(notifier),
+      options_(std::move(options)),
+      auth_(options_.auth_token) {}
 
 absl::Time JobQueueService::Deadline(const grpc::ServerContext& context) const {
   const auto deadline = context.deadline();
@@ -179,8 +248,12 @@ grpc::Status JobQueueService::UpdateStatus(
         e, StatusColumn("expected_status", request->expected_status()));
     expected = std::move(e);
   }
-  ASSIGN_OR_RETURN(job, store_->UpdateStatus(request->id(), status, expected,
-                                             Deadline(*context)));
+  if (!request->lease_token().empty()) {
+    RETURN_IF_ERROR(CheckUuid("lease_token", request->lease_token()));
+  }
+  ASSIGN_OR_RETURN(
+      job, store_->UpdateStatus(request->id(), status, expected,
+                                request->lease_token(), Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));
 }
 
@@ -227,6 +300,94 @@ grpc::Status JobQueueService::RecordDeadLetter(
   ASSIGN_OR_RETURN(stored,
                    store_->RecordDeadLetter(letter, Deadline(*context)));
   return ToGrpcStatus(ToProto(stored, response));
+}
+
+absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
+    grpc::ServerContext& context, const ClaimRequest& request,
+    absl::Time wait_until) {
+  while (true) {
+    const uint64_t seen = notifier_ != nullptr ? notifier_->generation() : 0;
+    absl::StatusOr<std::vector<Job>> jobs =
+        store_->ClaimJobs(request, Deadline(context));
+    if (!jobs.ok() || !jobs->empty() || notifier_ == nullptr) return jobs;
+    const absl::Time next = std::min(wait_until, absl::Now() + kRecheck);
+    if (absl::Now() >= wait_until || context.IsCancelled()) return jobs;
+    if (!notifier_->WaitForChange(seen, next) && absl::Now() < next) {
+      return jobs;  // the notifier closed: the server is stopping
+    }
+  }
+}
+
+grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
+                                        const v1::ClaimJobsRequest* request,
+                                        v1::ClaimJobsResponse* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  ASSIGN_OR_RETURN(claim, ToClaimRequest(*request));
+  ASSIGN_OR_RETURN(wait,
+                   DurationField("wait_timeout", request->has_wait_timeout(),
+                                 request->wait_timeout(), absl::ZeroDuration(),
+                                 absl::ZeroDuration(), kMaxWait));
+  const absl::Time wait_until =
+      std::min(absl::Now() + wait, Deadline(*context) - kAnswerMargin);
+  ASSIGN_OR_RETURN(jobs, ClaimOrWait(*context, claim, wait_until));
+  for (const Job& job : jobs) {
+    v1::Job* out = response->add_jobs();
+    RETURN_IF_ERROR(ToProto(job, out));
+    out->set_lease_token(job.lease_token);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ExtendLease(grpc::ServerContext* context,
+                                          const v1::ExtendLeaseRequest* request,
+                                          v1::Job* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(CheckUuid("job_id", request->job_id()));
+  RETURN_IF_ERROR(CheckUuid("lease_token", request->lease_token()));
+  ASSIGN_OR_RETURN(
+      lease, DurationField("lease_duration", request->has_lease_duration(),
+                           request->lease_duration(), kDefaultLease, kMinLease,
+                           kMaxLease));
+  ASSIGN_OR_RETURN(
+      job, store_->ExtendLease(request->job_id(), request->lease_token(), lease,
+                               Deadline(*context)));
+  return ToGrpcStatus(ToProto(job, response));
+}
+
+grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
+                                          const v1::CompleteJobRequest* request,
+                                          v1::Job* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(CheckUuid("job_id", request->job_id()));
+  RETURN_IF_ERROR(CheckUuid("lease_token", request->lease_token()));
+  ASSIGN_OR_RETURN(
+      job, store_->CompleteJob(request->job_id(), request->lease_token(),
+                               Deadline(*context)));
+  return ToGrpcStatus(ToProto(job, response));
+}
+
+grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,
+                                      const v1::FailJobRequest* request,
+                                      v1::Job* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(CheckUuid("job_id", request->job_id()));
+  RETURN_IF_ERROR(CheckUuid("lease_token", request->lease_token()));
+  RETURN_IF_ERROR(CheckRequired("error", request->error(), kMaxReasonBytes));
+  ASSIGN_OR_RETURN(job,
+                   store_->FailJob(request->job_id(), request->lease_token(),
+                                   request->error(), request->retryable(),
+                                   Deadline(*context)));
+  return ToGrpcStatus(ToProto(job, response));
+}
+
+grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
+                                       const v1::RetryJobRequest* request,
+                                       v1::Job* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(CheckUuid("job_id", request->job_id()));
+  ASSIGN_OR_RETURN(job,
+                   store_->RetryJob(request->job_id(), Deadline(*context)));
+  return ToGrpcStatus(ToProto(job, response));
 }
 
 }  // namespace jobqueue

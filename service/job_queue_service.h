@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "service/bearer_token_check.h"
+#include "storage/job_notifier.h"
 #include "storage/job_store.h"
 
 namespace jobqueue {
@@ -30,8 +31,9 @@ class JobQueueService final : public v1::JobQueue::Service {
     absl::Duration default_deadline = absl::Seconds(30);
   };
 
-  // `store` must outlive the service.
-  JobQueueService(JobStore* store, Options options);
+  // `store` and `notifier` must outlive the service. Without a notifier,
+  // ClaimJobs never waits.
+  JobQueueService(JobStore* store, JobNotifier* notifier, Options options);
 
   grpc::Status CreateUser(grpc::ServerContext* context,
                           const v1::CreateUserRequest* request,
@@ -51,12 +53,33 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status RecordDeadLetter(grpc::ServerContext* context,
                                 const v1::RecordDeadLetterRequest* request,
                                 v1::DeadLetter* response) override;
+  grpc::Status ClaimJobs(grpc::ServerContext* context,
+                         const v1::ClaimJobsRequest* request,
+                         v1::ClaimJobsResponse* response) override;
+  grpc::Status ExtendLease(grpc::ServerContext* context,
+                           const v1::ExtendLeaseRequest* request,
+                           v1::Job* response) override;
+  grpc::Status CompleteJob(grpc::ServerContext* context,
+                           const v1::CompleteJobRequest* request,
+                           v1::Job* response) override;
+  grpc::Status FailJob(grpc::ServerContext* context,
+                       const v1::FailJobRequest* request,
+                       v1::Job* response) override;
+  grpc::Status RetryJob(grpc::ServerContext* context,
+                        const v1::RetryJobRequest* request,
+                        v1::Job* response) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.
   absl::Time Deadline(const grpc::ServerContext& context) const;
+  // Claims until some job is leased, `wait_until` passes, or the caller
+  // goes away.
+  absl::StatusOr<std::vector<Job>> ClaimOrWait(grpc::ServerContext& context,
+                                               const ClaimRequest& request,
+                                               absl::Time wait_until);
 
   JobStore* const store_;
+  JobNotifier* const notifier_;
   const Options options_;
   const BearerTokenCheck auth_;
 };

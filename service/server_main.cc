@@ -19,7 +19,9 @@
 #include "absl/strings/str_join.h"
 #include "service/grpc_server.h"
 #include "service/job_queue_service.h"
+#include "service/maintenance_loop.h"
 #include "storage/embedded_migrations.h"
+#include "storage/job_notifier.h"
 #include "storage/migrator.h"
 #include "storage/pg_job_store.h"
 
@@ -41,6 +43,14 @@ ABSL_FLAG(std::string, auth_token_file, "",
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate; enables TLS");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for TLS");
 ABSL_FLAG(bool, migrate, false, "apply pending migrations before serving");
+ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(1),
+          "how often lapsed leases are rescued and old completed jobs deleted");
+ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 7),
+          "completed jobs older than this are deleted; 0 keeps them");
+ABSL_FLAG(absl::Duration, retry_base_delay, absl::Seconds(1),
+          "backoff after a job's first retryable failure; doubles each time");
+ABSL_FLAG(absl::Duration, retry_max_delay, absl::Hours(1),
+          "longest backoff between attempts");
 
 namespace jobqueue {
 namespace {
@@ -109,12 +119,19 @@ int Serve(const std::string& url) {
   PgJobStore store(
       {.url = url,
        .pool_size = absl::GetFlag(FLAGS_pool_size),
-       .statement_timeout = absl::GetFlag(FLAGS_default_deadline)});
+       .statement_timeout = absl::GetFlag(FLAGS_default_deadline),
+       .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
+                         .max = absl::GetFlag(FLAGS_retry_max_delay)}});
+  JobNotifier notifier(url);
+  MaintenanceLoop maintenance(
+      &store, {.interval = absl::GetFlag(FLAGS_maintenance_interval),
+               .retention = absl::GetFlag(FLAGS_retention)});
   JobQueueService service(
-      &store, {.max_payload_bytes =
-                   static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
-               .auth_token = token,
-               .default_deadline = absl::GetFlag(FLAGS_default_deadline)});
+      &store, &notifier,
+      {.max_payload_bytes =
+           static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
+       .auth_token = token,
+       .default_deadline = absl::GetFlag(FLAGS_default_deadline)});
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
       &service, {.listen = absl::GetFlag(FLAGS_listen),
                  .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
@@ -130,7 +147,9 @@ int Serve(const std::string& url) {
   sigwait(&stop_signals, &sig);
   Log(absl::StrCat("received ", sig == SIGINT ? "SIGINT" : "SIGTERM",
                    "; draining calls in flight"));
+  notifier.Close();  // waiting claims return now
   (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  maintenance.Stop();
   store.Close();
   Log("stopped");
   return 0;

@@ -43,7 +43,7 @@ class ApiTest : public ::testing::Test {
   void StartServer(const std::string& url, const std::string& token) {
     store_ = std::make_unique<PgJobStore>(PgJobStore::Options{.url = url});
     service_ = std::make_unique<JobQueueService>(
-        store_.get(), JobQueueService::Options{.auth_token = token});
+        store_.get(), nullptr, JobQueueService::Options{.auth_token = token});
     auto server = GrpcServer::Start(service_.get(), {.listen = "127.0.0.1:0"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);

@@ -82,10 +82,14 @@ TEST_F(SchemaTest, JobsHaveTheSeedColumnsAndTheEpicsAdditions) {
       "WHERE table_schema = 'public' AND table_name = 'jobs'");
   std::set<std::string> names;
   for (const auto& row : columns) names.insert(row[0].as<std::string>());
-  EXPECT_EQ(names, (std::set<std::string>{
-                       "id", "user_id", "source_channel_id", "source_type",
-                       "user_phone", "payload", "status", "content_type",
-                       "idempotency_key", "created_at", "updated_at"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{
+                "id", "user_id", "source_channel_id", "source_type",
+                "user_phone", "payload", "status", "content_type",
+                "idempotency_key", "created_at", "updated_at",
+                // Workers' columns.
+                "seq", "attempts", "max_attempts", "run_after", "lease_token",
+                "lease_expires_at", "worker_id", "last_error"}));
   pqxx::result defaults = Query(
       "INSERT INTO users (phone_number) VALUES ('+15550000000');"
       "INSERT INTO jobs (user_id, source_channel_id, source_type, "
