@@ -18,8 +18,7 @@
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "service/grpc_server.h"
-#include "service/job_queue_service.h"
-#include "storage/pg_job_store.h"
+#include "tests/in_process_server.h"
 #include "tests/test_database.h"
 
 namespace jobqueue {
@@ -36,28 +35,18 @@ class ApiTest : public ::testing::Test {
     StartServer(db_->url(), "");
   }
 
-  void TearDown() override {
-    if (server_) server_->Shutdown(absl::Seconds(1));
-  }
-
   void StartServer(const std::string& url, const std::string& token) {
-    store_ = std::make_unique<PgJobStore>(PgJobStore::Options{.url = url});
-    service_ = std::make_unique<JobQueueService>(
-        store_.get(), nullptr, JobQueueService::Options{.auth_token = token});
-    auto server = GrpcServer::Start(service_.get(), {.listen = "127.0.0.1:0"});
+    server_.reset();
+    auto server =
+        InProcessServer::Start({.database_url = url, .auth_token = token});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(server_->address(),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = JobQueue::NewStub(channel_);
+    channel_ = server_->channel();
+    stub_ = server_->NewStub();
   }
 
-  // A client context with a 10 s deadline.
   static std::unique_ptr<grpc::ClientContext> Context() {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(10));
-    return context;
+    return CallContext();
   }
 
   static v1::EnqueueJobRequest AJob(const std::string& phone = "+15551234567") {
@@ -89,9 +78,7 @@ class ApiTest : public ::testing::Test {
   }
 
   std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<PgJobStore> store_;
-  std::unique_ptr<JobQueueService> service_;
-  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<InProcessServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<JobQueue::Stub> stub_;
 };
@@ -438,7 +425,6 @@ TEST_F(ApiTest, HealthIsServing) {
 }
 
 TEST_F(ApiTest, ATokenIsRequiredWhenConfiguredExceptForHealth) {
-  server_->Shutdown(absl::Seconds(1));
   StartServer(db_->url(), "t0ken");
   v1::GetJobRequest get;
   get.set_id("7d3f2f0c-2b9e-4a55-9c1e-0123456789ab");
@@ -475,7 +461,7 @@ TEST_F(ApiTest, ServesTlsWhenGivenACertificateAndKey) {
       key + " -out " + cert + " 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   auto tls = GrpcServer::Start(
-      service_.get(),
+      server_->service(),
       {.listen = "127.0.0.1:0", .tls_cert_file = cert, .tls_key_file = key});
   ASSERT_TRUE(tls.ok()) << tls.status();
   std::ifstream cert_file(cert);
@@ -498,7 +484,7 @@ TEST_F(ApiTest, ServesTlsWhenGivenACertificateAndKey) {
   (*tls)->Shutdown(absl::Seconds(1));
   EXPECT_EQ(Rows("jobs"), 1);
 
-  EXPECT_EQ(GrpcServer::Start(service_.get(),
+  EXPECT_EQ(GrpcServer::Start(server_->service(),
                               {.listen = "127.0.0.1:0", .tls_cert_file = cert})
                 .status()
                 .code(),
@@ -506,7 +492,6 @@ TEST_F(ApiTest, ServesTlsWhenGivenACertificateAndKey) {
 }
 
 TEST_F(ApiTest, ADatabaseThatIsDownIsUnavailableWithinTheDeadline) {
-  server_->Shutdown(absl::Seconds(1));
   StartServer("postgresql://postgres@127.0.0.1:1/none", "");
   const absl::Time start = absl::Now();
   v1::EnqueueJobResponse response;
