@@ -30,8 +30,8 @@ SpooledDelivery DeadLetterDelivery(absl::string_view source,
 
 absl::Status AttemptDelivery(JobQueueBackend& backend,
                              SpooledDelivery* delivery,
-                             absl::Duration timeout) {
-  const absl::Status status = backend.Deliver(*delivery, timeout);
+                             const CallOptions& options) {
+  const absl::Status status = backend.Deliver(*delivery, options);
   if (!IsPermanentRejection(status) || !delivery->has_enqueue_job()) {
     return status;
   }
@@ -40,7 +40,7 @@ absl::Status AttemptDelivery(JobQueueBackend& backend,
       absl::StrCat("EnqueueJob rejected the delivery: ", status.message()));
   *dead_letter.mutable_received_at() = delivery->received_at();
   *delivery = std::move(dead_letter);
-  return backend.Deliver(*delivery, timeout);
+  return backend.Deliver(*delivery, options);
 }
 
 }  // namespace jobqueue::twilio

@@ -3,7 +3,7 @@
 // delivery becomes a dead letter carrying the service's reason, so it is
 // recorded rather than retried forever.
 //
-//   absl::Status status = AttemptDelivery(backend, &delivery, timeout);
+//   absl::Status status = AttemptDelivery(backend, &delivery, {timeout});
 //   if (IsPermanentRejection(status)) {
 //     spool.Reject(delivery);  // Not even a dead letter: keep it on disk.
 //   } else if (!status.ok()) {
@@ -14,7 +14,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "service/twilio/job_queue_backend.h"
 #include "service/twilio/spooled_delivery.pb.h"
@@ -31,11 +30,12 @@ SpooledDelivery DeadLetterDelivery(absl::string_view source,
                                    const google::protobuf::Struct& payload,
                                    absl::string_view reason);
 
-// Delivers `*delivery` within `timeout`. When the service rejects its
+// Delivers `*delivery` with `options`. When the service rejects its
 // EnqueueJob for good, replaces `*delivery` with the dead letter for it and
-// delivers that within a further `timeout`. Returns the last call's status.
+// delivers that in a second call. Returns the last call's status.
 absl::Status AttemptDelivery(JobQueueBackend& backend,
-                             SpooledDelivery* delivery, absl::Duration timeout);
+                             SpooledDelivery* delivery,
+                             const CallOptions& options);
 
 }  // namespace jobqueue::twilio
 

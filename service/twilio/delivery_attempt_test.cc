@@ -27,7 +27,7 @@ SpooledDelivery Enqueue() {
 TEST(AttemptDeliveryTest, AnAcceptedJobIsDone) {
   FakeJobQueueBackend backend;
   SpooledDelivery delivery = Enqueue();
-  EXPECT_TRUE(AttemptDelivery(backend, &delivery, absl::Seconds(1)).ok());
+  EXPECT_TRUE(AttemptDelivery(backend, &delivery, {absl::Seconds(1)}).ok());
   EXPECT_TRUE(delivery.has_enqueue_job());
   EXPECT_THAT(backend.accepted(), SizeIs(1));
 }
@@ -36,7 +36,7 @@ TEST(AttemptDeliveryTest, AnOutageIsReturnedForRetry) {
   FakeJobQueueBackend backend;
   backend.AnswerEnqueue(absl::UnavailableError("database down"));
   SpooledDelivery delivery = Enqueue();
-  EXPECT_EQ(AttemptDelivery(backend, &delivery, absl::Seconds(1)).code(),
+  EXPECT_EQ(AttemptDelivery(backend, &delivery, {absl::Seconds(1)}).code(),
             absl::StatusCode::kUnavailable);
   EXPECT_TRUE(delivery.has_enqueue_job()) << "the job is what to retry";
   EXPECT_THAT(backend.attempts(), SizeIs(1)) << "no dead letter for an outage";
@@ -47,7 +47,7 @@ TEST(AttemptDeliveryTest, ARejectedJobBecomesADeadLetter) {
   backend.AnswerEnqueue(
       absl::InvalidArgumentError("payload: larger than 256 KiB"));
   SpooledDelivery delivery = Enqueue();
-  EXPECT_TRUE(AttemptDelivery(backend, &delivery, absl::Seconds(1)).ok());
+  EXPECT_TRUE(AttemptDelivery(backend, &delivery, {absl::Seconds(1)}).ok());
   ASSERT_TRUE(delivery.has_record_dead_letter());
   const v1::RecordDeadLetterRequest& dead_letter =
       delivery.record_dead_letter();
@@ -66,7 +66,7 @@ TEST(AttemptDeliveryTest, AFailedDeadLetterIsReturnedForRetry) {
   backend.AnswerEnqueue(absl::InvalidArgumentError("bad"));
   backend.AnswerDeadLetter(absl::UnavailableError("down"));
   SpooledDelivery delivery = Enqueue();
-  EXPECT_EQ(AttemptDelivery(backend, &delivery, absl::Seconds(1)).code(),
+  EXPECT_EQ(AttemptDelivery(backend, &delivery, {absl::Seconds(1)}).code(),
             absl::StatusCode::kUnavailable);
   EXPECT_TRUE(delivery.has_record_dead_letter());
 }

@@ -37,6 +37,11 @@ class FakeJobQueueBackend final : public JobQueueBackend {
     absl::MutexLock lock(&mu_);
     return attempts_;
   }
+  // Whether each attempt asked to wait for the service to be reachable.
+  std::vector<bool> waited_for_ready() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return waited_for_ready_;
+  }
   // The deliveries answered with OK: what the service now holds.
   std::vector<SpooledDelivery> accepted() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
@@ -53,10 +58,11 @@ class FakeJobQueueBackend final : public JobQueueBackend {
   }
 
   absl::Status Deliver(const SpooledDelivery& delivery,
-                       absl::Duration timeout) override
+                       const CallOptions& options) override
       ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     attempts_.push_back(delivery);
+    waited_for_ready_.push_back(options.wait_for_ready);
     const absl::Status& answer =
         delivery.has_enqueue_job() ? enqueue_answer_ : dead_letter_answer_;
     if (answer.ok()) accepted_.push_back(delivery);
@@ -75,6 +81,7 @@ class FakeJobQueueBackend final : public JobQueueBackend {
   absl::Status dead_letter_answer_ ABSL_GUARDED_BY(mu_);
   absl::Status health_answer_ ABSL_GUARDED_BY(mu_);
   std::vector<SpooledDelivery> attempts_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> waited_for_ready_ ABSL_GUARDED_BY(mu_);
   std::vector<SpooledDelivery> accepted_ ABSL_GUARDED_BY(mu_);
 };
 

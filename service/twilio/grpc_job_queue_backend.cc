@@ -24,7 +24,6 @@ std::shared_ptr<grpc::Channel> GrpcJobQueueBackend::CreateChannel(
   // gRPC's default reconnect backoff grows to 120 s, which would hold back
   // the spool's replay long after the service is up again.
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
-  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
                                    arguments);
@@ -37,8 +36,9 @@ GrpcJobQueueBackend::GrpcJobQueueBackend(std::shared_ptr<grpc::Channel> channel,
       bearer_token_(std::move(bearer_token)) {}
 
 void GrpcJobQueueBackend::Prepare(grpc::ClientContext* context,
-                                  absl::Duration timeout) const {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+                                  const CallOptions& options) const {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  context->set_wait_for_ready(options.wait_for_ready);
   if (!bearer_token_.empty()) {
     context->AddMetadata("authorization",
                          absl::StrCat("Bearer ", bearer_token_));
@@ -46,9 +46,9 @@ void GrpcJobQueueBackend::Prepare(grpc::ClientContext* context,
 }
 
 absl::Status GrpcJobQueueBackend::Deliver(const SpooledDelivery& delivery,
-                                          absl::Duration timeout) {
+                                          const CallOptions& options) {
   grpc::ClientContext context;
-  Prepare(&context, timeout);
+  Prepare(&context, options);
   switch (delivery.call_case()) {
     case SpooledDelivery::kEnqueueJob: {
       v1::EnqueueJobResponse response;
@@ -67,7 +67,7 @@ absl::Status GrpcJobQueueBackend::Deliver(const SpooledDelivery& delivery,
 
 absl::Status GrpcJobQueueBackend::CheckHealth(absl::Duration timeout) {
   grpc::ClientContext context;
-  Prepare(&context, timeout);
+  Prepare(&context, {timeout, /*wait_for_ready=*/false});
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse response;
   absl::Status status =

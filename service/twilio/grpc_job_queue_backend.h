@@ -2,7 +2,7 @@
 //
 //   GrpcJobQueueBackend backend(
 //       GrpcJobQueueBackend::CreateChannel("127.0.0.1:50051"), bearer_token);
-//   absl::Status status = backend.Deliver(delivery, absl::Seconds(5));
+//   absl::Status status = backend.Deliver(delivery, {absl::Seconds(5)});
 #ifndef SERVICE_TWILIO_GRPC_JOB_QUEUE_BACKEND_H_
 #define SERVICE_TWILIO_GRPC_JOB_QUEUE_BACKEND_H_
 
@@ -30,13 +30,13 @@ class GrpcJobQueueBackend final : public JobQueueBackend {
 
   // The RPC's gRPC status code and message, as an absl::Status.
   absl::Status Deliver(const SpooledDelivery& delivery,
-                       absl::Duration timeout) override;
+                       const CallOptions& options) override;
 
   // grpc.health.v1.Health/Check for the whole server ("").
   absl::Status CheckHealth(absl::Duration timeout) override;
 
  private:
-  void Prepare(grpc::ClientContext* context, absl::Duration timeout) const;
+  void Prepare(grpc::ClientContext* context, const CallOptions& options) const;
 
   std::unique_ptr<v1::JobQueue::Stub> job_queue_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;

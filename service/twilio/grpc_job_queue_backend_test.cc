@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -115,14 +116,14 @@ class GrpcJobQueueBackendTest : public ::testing::Test {
 
 TEST_F(GrpcJobQueueBackendTest, EnqueuesWithTheBearerToken) {
   GrpcJobQueueBackend backend = Backend("s3cret");
-  EXPECT_TRUE(backend.Deliver(Enqueue("SM1"), absl::Seconds(5)).ok());
+  EXPECT_TRUE(backend.Deliver(Enqueue("SM1"), {absl::Seconds(5)}).ok());
   EXPECT_THAT(service_.calls(), ElementsAre("EnqueueJob:SM1"));
   EXPECT_THAT(service_.authorizations(), ElementsAre("Bearer s3cret"));
 }
 
 TEST_F(GrpcJobQueueBackendTest, SendsNoTokenWhenThereIsNone) {
   GrpcJobQueueBackend backend = Backend("");
-  EXPECT_TRUE(backend.Deliver(Enqueue("SM1"), absl::Seconds(5)).ok());
+  EXPECT_TRUE(backend.Deliver(Enqueue("SM1"), {absl::Seconds(5)}).ok());
   EXPECT_THAT(service_.authorizations(), IsEmpty());
 }
 
@@ -130,7 +131,7 @@ TEST_F(GrpcJobQueueBackendTest, RecordsDeadLetters) {
   GrpcJobQueueBackend backend = Backend("");
   SpooledDelivery delivery;
   delivery.mutable_record_dead_letter()->set_reason("no sender");
-  EXPECT_TRUE(backend.Deliver(delivery, absl::Seconds(5)).ok());
+  EXPECT_TRUE(backend.Deliver(delivery, {absl::Seconds(5)}).ok());
   EXPECT_THAT(service_.calls(), ElementsAre("RecordDeadLetter:no sender"));
 }
 
@@ -138,7 +139,7 @@ TEST_F(GrpcJobQueueBackendTest, ReturnsTheServiceStatus) {
   service_.set_answer(
       grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "user_phone: not E.164"),
       absl::ZeroDuration());
-  absl::Status status = Backend("").Deliver(Enqueue("SM1"), absl::Seconds(5));
+  absl::Status status = Backend("").Deliver(Enqueue("SM1"), {absl::Seconds(5)});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(), "user_phone: not E.164");
 }
@@ -147,7 +148,7 @@ TEST_F(GrpcJobQueueBackendTest, GivesUpAtTheDeadline) {
   service_.set_answer(grpc::Status::OK, absl::Seconds(1));
   const absl::Time start = absl::Now();
   absl::Status status =
-      Backend("").Deliver(Enqueue("SM1"), absl::Milliseconds(200));
+      Backend("").Deliver(Enqueue("SM1"), {absl::Milliseconds(200)});
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(900));
 }
@@ -168,9 +169,34 @@ TEST_F(GrpcJobQueueBackendTest, FailsFastWhenNothingListens) {
   server_.reset();
   GrpcJobQueueBackend backend = Backend("");
   const absl::Time start = absl::Now();
-  EXPECT_EQ(backend.Deliver(Enqueue("SM1"), absl::Seconds(5)).code(),
+  EXPECT_EQ(backend.Deliver(Enqueue("SM1"), {absl::Seconds(5)}).code(),
             absl::StatusCode::kUnavailable);
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST_F(GrpcJobQueueBackendTest, WaitsForTheServiceWhenAskedTo) {
+  server_->Shutdown();
+  server_.reset();
+  GrpcJobQueueBackend backend = Backend("");
+  EXPECT_EQ(backend.Deliver(Enqueue("SM0"), {absl::Seconds(5)}).code(),
+            absl::StatusCode::kUnavailable);
+
+  std::thread restart([this] {
+    absl::SleepFor(absl::Milliseconds(500));
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port_),
+                             grpc::InsecureServerCredentials());
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+  });
+  const absl::Time start = absl::Now();
+  const absl::Status status =
+      backend.Deliver(Enqueue("SM1"), {absl::Seconds(20), true});
+  restart.join();
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5))
+      << "the call goes through once the service is back, not at a poll";
+  EXPECT_THAT(service_.calls(), ElementsAre("EnqueueJob:SM1"));
 }
 
 }  // namespace

@@ -10,14 +10,24 @@
 
 namespace jobqueue::twilio {
 
+// How to make one call.
+struct CallOptions {
+  // The call's deadline, from now.
+  absl::Duration timeout = absl::Seconds(5);
+  // False: fail at once (UNAVAILABLE) while the service cannot be reached.
+  // True: wait, up to the deadline, for it to become reachable; the first
+  // call after an outage then goes through as soon as the service is back.
+  bool wait_for_ready = false;
+};
+
 class JobQueueBackend {
  public:
   virtual ~JobQueueBackend() = default;
 
-  // Makes the call `delivery` holds (EnqueueJob or RecordDeadLetter), waiting
-  // at most `timeout`, and returns the call's status. Thread-safe.
+  // Makes the call `delivery` holds (EnqueueJob or RecordDeadLetter) and
+  // returns its status. Thread-safe.
   virtual absl::Status Deliver(const SpooledDelivery& delivery,
-                               absl::Duration timeout) = 0;
+                               const CallOptions& options) = 0;
 
   // OK when the service reports itself serving within `timeout`.
   virtual absl::Status CheckHealth(absl::Duration timeout) = 0;

@@ -95,8 +95,8 @@ absl::Status SpoolReplayer::ReplaySegment(const std::string& segment) {
   for (; cursor_index_ < deliveries.size(); ++cursor_index_) {
     if (stopping()) return absl::CancelledError("the replayer is stopping");
     SpooledDelivery& delivery = deliveries[cursor_index_];
-    const absl::Status status =
-        AttemptDelivery(*backend_, &delivery, options_.rpc_timeout);
+    const absl::Status status = AttemptDelivery(
+        *backend_, &delivery, {options_.rpc_timeout, /*wait_for_ready=*/true});
     if (IsPermanentRejection(status)) {
       absl::FPrintF(stderr,
                     "twilio_shim: the service rejected %s even as a dead "

@@ -33,8 +33,10 @@ namespace jobqueue::twilio {
 class SpoolReplayer {
  public:
   struct Options {
-    // Deadline of each replayed call.
-    absl::Duration rpc_timeout = absl::Seconds(10);
+    // Deadline of each replayed call. Replayed calls wait for the service
+    // to become reachable, so the spool drains as soon as it is back; this
+    // also bounds how long Stop() may wait.
+    absl::Duration rpc_timeout = absl::Seconds(5);
     // Backoff bounds between failed passes.
     absl::Duration initial_backoff = absl::Milliseconds(250);
     absl::Duration max_backoff = absl::Seconds(10);

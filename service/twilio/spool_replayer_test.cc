@@ -101,6 +101,8 @@ TEST_F(SpoolReplayerTest, ReplaysInOrderAndEmptiesTheSpool) {
   EXPECT_TRUE(replayer.ReplayPass().ok());
   EXPECT_THAT(Keys(backend_.accepted()),
               testing::ElementsAre("SM1", "dlq:SM2", "SM3"));
+  EXPECT_THAT(backend_.waited_for_ready(), testing::Each(true))
+      << "replays wait for the service, so they resume as soon as it is back";
   EXPECT_FALSE(spool_->HasPending());
   EXPECT_EQ(CountFiles(dir_), 3) << "only LOCK, corrupt/ and rejected/";
 }

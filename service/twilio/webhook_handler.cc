@@ -162,7 +162,10 @@ WebhookResponse WebhookHandler::HandleDelivery(const WebhookRequest& request,
 
 WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
                                          absl::Duration timeout) {
-  const absl::Status status = AttemptDelivery(*backend_, &delivery, timeout);
+  // Fails at once while the service is unreachable: the spool is the
+  // fallback, and Twilio should not wait.
+  const absl::Status status = AttemptDelivery(
+      *backend_, &delivery, {timeout, /*wait_for_ready=*/false});
   if (status.ok()) {
     if (delivery.has_record_dead_letter()) {
       absl::FPrintF(stderr, "twilio_shim: recorded %s\n", Describe(delivery));

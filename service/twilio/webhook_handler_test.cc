@@ -108,6 +108,8 @@ TEST_F(WebhookHandlerTest, ASignedSmsBecomesAJobAndGetsTwiml) {
   EXPECT_EQ(job.idempotency_key(), "SM11111111111111111111111111111111");
   EXPECT_EQ(PayloadText(job.payload(), "Body"), "Hello world");
   EXPECT_EQ(delivered_callbacks_, 1);
+  EXPECT_THAT(backend_.waited_for_ready(), ElementsAre(false))
+      << "Twilio must not wait for an unreachable service";
   EXPECT_FALSE(spool_->HasPending());
 }
 
