@@ -1,7 +1,9 @@
 #include "storage/pg_job_store.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "storage/pg_job_store_internal.h"
@@ -38,6 +40,34 @@ constexpr char kEnqueueSetName[] = "enqueue_set_name";
 constexpr char kEnqueueSetNameSql[] = ENQUEUE_SQL(
     "DO UPDATE SET first_name = EXCLUDED.first_name"
     " WHERE users.first_name IS DISTINCT FROM EXCLUDED.first_name");
+
+// Many jobs in one statement: the arrays hold one element per job, in
+// arrival order, which the insert keeps (so seq follows it). Ids are chosen
+// by the caller to match rows to jobs; a job whose key is taken is skipped.
+constexpr char kEnqueueBatch[] = "enqueue_batch";
+constexpr char kEnqueueBatchSql[] =
+    "WITH input AS ("
+    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],"
+    " $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::int[])"
+    " WITH ORDINALITY AS t(id, user_phone, first_name, source_channel_id,"
+    " source_type, payload, content_type, idempotency_key, max_attempts, ord)"
+    "), new_users AS ("
+    " INSERT INTO users (phone_number, first_name)"
+    " SELECT DISTINCT ON (user_phone) user_phone, NULLIF(first_name, '')"
+    " FROM input ORDER BY user_phone, first_name = '', ord DESC"
+    " ON CONFLICT (phone_number) DO UPDATE SET first_name = EXCLUDED.first_name"
+    " WHERE EXCLUDED.first_name IS NOT NULL"
+    " AND users.first_name IS DISTINCT FROM EXCLUDED.first_name"
+    ") INSERT INTO jobs (id, user_id, user_phone, source_channel_id,"
+    " source_type, payload, content_type, idempotency_key, max_attempts)"
+    " SELECT id, user_phone, user_phone, source_channel_id, source_type,"
+    " payload, content_type, NULLIF(idempotency_key, ''), max_attempts"
+    " FROM input ORDER BY ord"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING " JOB_COLUMNS;
+
+constexpr char kJobsByIdempotencyKeys[] = "jobs_by_idempotency_keys";
+constexpr char kJobsByIdempotencyKeysSql[] =
+    "SELECT " JOB_COLUMNS " FROM jobs WHERE idempotency_key = ANY($1::text[])";
 
 constexpr char kJobByIdempotencyKey[] = "job_by_idempotency_key";
 constexpr char kJobByIdempotencyKeySql[] =
@@ -100,6 +130,8 @@ void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
   c.prepare(kEnqueueKeepName, kEnqueueKeepNameSql);
   c.prepare(kEnqueueSetName, kEnqueueSetNameSql);
   c.prepare(kJobByIdempotencyKey, kJobByIdempotencyKeySql);
+  c.prepare(kEnqueueBatch, kEnqueueBatchSql);
+  c.prepare(kJobsByIdempotencyKeys, kJobsByIdempotencyKeysSql);
   c.prepare(kGetJob, kGetJobSql);
   c.prepare(kUpdateStatus, kUpdateStatusSql);
   c.prepare(kRecordDeadLetter, kRecordDeadLetterSql);
@@ -110,12 +142,19 @@ void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
 
 PgJobStore::PgJobStore(const Options& options)
     : backoff_(options.retry_backoff),
+      on_enqueue_batch_(options.on_enqueue_batch),
       pool_({.url = options.url,
              .max_size = options.pool_size,
              .on_connect =
                  [timeout = options.statement_timeout](pqxx::connection& c) {
                    SetUpConnection(c, timeout);
-                 }}) {}
+                 }}),
+      enqueues_(
+          {.max_batch = std::max(1, options.enqueue_batch),
+           .max_in_flight = std::max(1, options.enqueue_batches_in_flight)},
+          [this](const std::vector<const NewJob*>& jobs, absl::Time deadline) {
+            return EnqueueBatch(jobs, deadline);
+          }) {}
 
 absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(
     const std::string& phone_number, const std::string& first_name,
@@ -136,6 +175,92 @@ absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(
 
 absl::StatusOr<EnqueueResult> PgJobStore::Enqueue(const NewJob& job,
                                                   absl::Time deadline) {
+  return enqueues_.Call(job, deadline);
+}
+
+std::vector<absl::StatusOr<EnqueueResult>> PgJobStore::EnqueueBatch(
+    const std::vector<const NewJob*>& jobs, absl::Time deadline) {
+  if (on_enqueue_batch_) on_enqueue_batch_(static_cast<int>(jobs.size()));
+  if (jobs.size() > 1) {
+    absl::StatusOr<std::vector<EnqueueResult>> all =
+        InsertBatch(jobs, deadline);
+    if (all.ok()) return {all->begin(), all->end()};
+    // The connection failed or the deadline passed: the outcome is the same
+    // for every job, and a retry might insert a job twice.
+    const absl::StatusCode code = all.status().code();
+    if (code == absl::StatusCode::kUnavailable ||
+        code == absl::StatusCode::kUnknown ||
+        code == absl::StatusCode::kDeadlineExceeded) {
+      return std::vector<absl::StatusOr<EnqueueResult>>(jobs.size(),
+                                                        all.status());
+    }
+    // The statement was rolled back (a constraint, a deadlock): one job at a
+    // time, so each caller gets its own answer.
+  }
+  std::vector<absl::StatusOr<EnqueueResult>> results;
+  for (const NewJob* job : jobs) results.push_back(EnqueueOne(*job, deadline));
+  return results;
+}
+
+absl::StatusOr<std::vector<EnqueueResult>> PgJobStore::InsertBatch(
+    const std::vector<const NewJob*>& jobs, absl::Time deadline) {
+  std::vector<std::string> ids, phones, names, channels, types, payloads,
+      contents, keys, max_attempts;
+  for (const NewJob* job : jobs) {
+    ids.push_back(NewUuid());
+    phones.push_back(job->user_phone);
+    names.push_back(job->user_first_name);
+    channels.push_back(job->source_channel_id);
+    types.push_back(job->source_type);
+    payloads.push_back(job->payload_json);
+    contents.push_back(job->content_type);
+    keys.push_back(job->idempotency_key);
+    max_attempts.push_back(absl::StrCat(job->max_attempts));
+  }
+  return WithConnection<std::vector<EnqueueResult>>(
+      deadline, /*retry_safe=*/false,
+      [&](pqxx::nontransaction& txn)
+          -> absl::StatusOr<std::vector<EnqueueResult>> {
+        pqxx::result inserted = txn.exec_prepared(
+            kEnqueueBatch, PgArray(ids), PgArray(phones), PgArray(names),
+            PgArray(channels), PgArray(types), PgArray(payloads),
+            PgArray(contents), PgArray(keys), PgArray(max_attempts));
+        absl::flat_hash_map<std::string, Job> by_id;
+        for (const pqxx::row& row : inserted) {
+          Job j = JobFromRow(row, 0);
+          by_id.emplace(j.id, std::move(j));
+        }
+        std::vector<std::string> taken;
+        for (size_t i = 0; i < jobs.size(); ++i) {
+          if (!by_id.contains(ids[i])) taken.push_back(keys[i]);
+        }
+        absl::flat_hash_map<std::string, Job> by_key;
+        if (!taken.empty()) {
+          // As in EnqueueOne: the conflicting rows are committed by now.
+          for (const pqxx::row& row :
+               txn.exec_prepared(kJobsByIdempotencyKeys, PgArray(taken))) {
+            Job j = JobFromRow(row, 0);
+            by_key.emplace(j.idempotency_key, std::move(j));
+          }
+        }
+        std::vector<EnqueueResult> results;
+        for (size_t i = 0; i < jobs.size(); ++i) {
+          if (auto it = by_id.find(ids[i]); it != by_id.end()) {
+            results.push_back({it->second, true});
+          } else if (auto k = by_key.find(keys[i]); k != by_key.end()) {
+            results.push_back({k->second, false});
+          } else {
+            return absl::AbortedError(
+                absl::StrCat("idempotency_key ", keys[i],
+                             " was taken by a job that is gone; retry"));
+          }
+        }
+        return results;
+      });
+}
+
+absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,
+                                                     absl::Time deadline) {
   const bool has_key = !job.idempotency_key.empty();
   return WithConnection<EnqueueResult>(
       deadline, /*retry_safe=*/has_key,

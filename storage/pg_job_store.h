@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "storage/connection_pool.h"
+#include "storage/group_commit.h"
 #include "storage/job_store.h"
 #include "storage/sql_error.h"
 
@@ -34,6 +35,13 @@ class PgJobStore final : public JobStore {
     // cancels it; the call then fails with DEADLINE_EXCEEDED.
     absl::Duration statement_timeout = absl::Seconds(30);
     RetryBackoff retry_backoff;
+    // Group commit of Enqueue (see group_commit.h): concurrent enqueues go
+    // to the database as one multi-row statement; each caller still gets
+    // its own job or its own error. 1 turns it off.
+    int enqueue_batch = 128;
+    int enqueue_batches_in_flight = 2;
+    // Called with the size of every enqueue batch (e.g. for metrics).
+    std::function<void(int)> on_enqueue_batch;
   };
 
   explicit PgJobStore(const Options& options);
@@ -87,8 +95,20 @@ class PgJobStore final : public JobStore {
       absl::Time deadline, bool retry_safe,
       const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body);
 
+  // One single-row enqueue.
+  absl::StatusOr<EnqueueResult> EnqueueOne(const NewJob& job,
+                                           absl::Time deadline);
+  // A group-commit batch: one statement for all, or one each when the
+  // statement fails for a reason that is not the connection.
+  std::vector<absl::StatusOr<EnqueueResult>> EnqueueBatch(
+      const std::vector<const NewJob*>& jobs, absl::Time deadline);
+  absl::StatusOr<std::vector<EnqueueResult>> InsertBatch(
+      const std::vector<const NewJob*>& jobs, absl::Time deadline);
+
   const RetryBackoff backoff_;
+  const std::function<void(int)> on_enqueue_batch_;
   ConnectionPool pool_;
+  GroupCommit<NewJob, EnqueueResult> enqueues_;
 };
 
 template <typename T>

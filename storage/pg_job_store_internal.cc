@@ -1,5 +1,6 @@
 #include "storage/pg_job_store_internal.h"
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 
 namespace jobqueue {
@@ -12,6 +13,34 @@ std::string TimestampParam(absl::Time t) {
   if (t == absl::InfiniteFuture()) return "infinity";
   if (t == absl::InfinitePast()) return "-infinity";
   return absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone());
+}
+
+std::string PgArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string NewUuid() {
+  thread_local absl::BitGen gen;
+  uint64_t hi = absl::Uniform<uint64_t>(gen);
+  uint64_t lo = absl::Uniform<uint64_t>(gen);
+  hi = (hi & ~0xf000ULL) | 0x4000ULL;              // version 4
+  lo = (lo & ~(0xc0ULL << 56)) | (0x80ULL << 56);  // RFC 4122 variant
+  const std::string hex = absl::StrCat(absl::Hex(hi, absl::kZeroPad16),
+                                       absl::Hex(lo, absl::kZeroPad16));
+  return absl::StrCat(hex.substr(0, 8), "-", hex.substr(8, 4), "-",
+                      hex.substr(12, 4), "-", hex.substr(16, 4), "-",
+                      hex.substr(20));
 }
 
 absl::Status JobNotFound(const std::string& id) {

@@ -9,6 +9,7 @@
 
 #include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -41,6 +42,13 @@ absl::Time FromMicros(const pqxx::field& f);
 std::string TimestampParam(absl::Time t);
 
 absl::Status JobNotFound(const std::string& id);
+
+// A PostgreSQL array literal of `values` ({"a","b\"c"}), for passing a list
+// as one parameter: `$1::text[]`.
+std::string PgArray(const std::vector<std::string>& values);
+
+// A random (version 4) UUID in canonical text form.
+std::string NewUuid();
 
 // Prepares the statements of pg_job_leases.cc on a new connection.
 void PrepareLeaseStatements(pqxx::connection& c);

@@ -1,6 +1,8 @@
 #include "storage/pg_job_store.h"
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -276,6 +278,62 @@ TEST_F(PgJobStoreTest, AStatementStuckOnALockEndsAtTheStatementTimeout) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded)
       << r.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST_F(PgJobStoreTest, GroupCommitGivesEveryCallerItsOwnAnswer) {
+  std::atomic<int> largest_batch{0};
+  PgJobStore store({.url = db_->url(),
+                    .enqueue_batches_in_flight = 1,
+                    .on_enqueue_batch = [&](int size) {
+                      largest_batch = std::max(largest_batch.load(), size);
+                    }});
+  constexpr int kCallers = 64;
+  std::vector<absl::StatusOr<EnqueueResult>> results(
+      kCallers, absl::UnknownError("not run"));
+  std::atomic<bool> go{false};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      NewJob job = AJob(absl::StrCat("+1555000", 1000 + i % 8));
+      job.payload_json = absl::StrCat(R"({"i": )", i, "}");
+      if (i % 2 == 0) job.idempotency_key = absl::StrCat("key-", i % 10);
+      if (i == 7) job.source_type = "bogus";
+      while (!go) std::this_thread::yield();
+      results[i] = store.Enqueue(job, Deadline());
+    });
+  }
+  go = true;
+  for (std::thread& t : callers) t.join();
+
+  EXPECT_GT(largest_batch, 1) << "no enqueues were grouped";
+  std::map<std::string, std::string> id_by_key;
+  std::map<std::string, int> created_by_key;
+  for (int i = 0; i < kCallers; ++i) {
+    if (i == 7) {
+      EXPECT_EQ(results[i].status().code(), absl::StatusCode::kInvalidArgument);
+      continue;
+    }
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    const Job& job = results[i]->job;
+    if (i % 2 == 1) {
+      EXPECT_EQ(job.user_phone, absl::StrCat("+1555000", 1000 + i % 8));
+      EXPECT_TRUE(results[i]->created);
+      EXPECT_EQ(job.payload_json, absl::StrCat(R"({"i": )", i, "}"));
+      continue;
+    }
+    const std::string key = absl::StrCat("key-", i % 10);
+    EXPECT_EQ(job.idempotency_key, key);
+    auto [it, inserted] = id_by_key.emplace(key, job.id);
+    if (!inserted) EXPECT_EQ(it->second, job.id) << key;
+    created_by_key[key] += results[i]->created;
+  }
+  for (const auto& [key, created] : created_by_key) {
+    EXPECT_EQ(created, 1) << key;
+  }
+  EXPECT_EQ(created_by_key.size(), 5u);
+  // 31 valid jobs without a key, one per distinct key.
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 31 + 5);
+  EXPECT_EQ(Count("SELECT count(*) FROM users"), 8);
 }
 
 TEST(PgJobStoreDownTest, AnUnreachableDatabaseIsUnavailableNotAHang) {

@@ -1,0 +1,94 @@
+// Group commit: concurrent calls share one database round trip.
+//
+// Each call joins the open batch. The call that opened a batch leads it: it
+// waits until fewer than `max_in_flight` batches are running, closes the
+// batch and runs it; the others wait for their own result. A lone caller
+// runs at once, with no added delay; under load, batches grow while earlier
+// ones are running, up to `max_batch` items.
+//
+//   GroupCommit<NewJob, EnqueueResult> enqueues(
+//       {.max_batch = 128, .max_in_flight = 2},
+//       [&](const std::vector<const NewJob*>& jobs, absl::Time deadline) {
+//         return InsertAll(jobs, deadline);  // one result per job, in order
+//       });
+//   absl::StatusOr<EnqueueResult> r = enqueues.Call(job, deadline);
+
+#ifndef JOBQUEUE_STORAGE_GROUP_COMMIT_H_
+#define JOBQUEUE_STORAGE_GROUP_COMMIT_H_
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace jobqueue {
+
+template <typename Request, typename Result>
+class GroupCommit {
+ public:
+  struct Options {
+    int max_batch = 128;
+    int max_in_flight = 2;
+  };
+  // Runs a batch; must return exactly one result per request, in order.
+  using RunBatch = std::function<std::vector<absl::StatusOr<Result>>(
+      const std::vector<const Request*>&, absl::Time deadline)>;
+
+  GroupCommit(Options options, RunBatch run)
+      : options_(options), run_(std::move(run)) {}
+
+  // `request` must stay valid until the call returns.
+  absl::StatusOr<Result> Call(const Request& request, absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    if (open_ == nullptr) open_ = std::make_shared<Batch>();
+    std::shared_ptr<Batch> batch = open_;
+    const size_t index = batch->requests.size();
+    batch->requests.push_back(&request);
+    if (static_cast<int>(batch->requests.size()) >= options_.max_batch) {
+      open_ = nullptr;  // full: later callers start a new one
+    }
+    if (index > 0) {
+      mu_.Await(absl::Condition(&batch->done));
+      return batch->results[index];
+    }
+    auto slot_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> bool {
+      return in_flight_ < options_.max_in_flight;
+    };
+    mu_.Await(absl::Condition(&slot_free));
+    if (open_ == batch) open_ = nullptr;
+    ++in_flight_;
+    mu_.Unlock();
+    std::vector<absl::StatusOr<Result>> results =
+        run_(batch->requests, deadline);
+    if (results.size() != batch->requests.size()) {
+      results.assign(batch->requests.size(),
+                     absl::InternalError("batch returned a wrong count"));
+    }
+    mu_.Lock();
+    --in_flight_;
+    batch->results = std::move(results);
+    batch->done = true;
+    return batch->results[0];
+  }
+
+ private:
+  struct Batch {
+    std::vector<const Request*> requests;
+    std::vector<absl::StatusOr<Result>> results;
+    bool done = false;
+  };
+
+  const Options options_;
+  const RunBatch run_;
+  absl::Mutex mu_;
+  std::shared_ptr<Batch> open_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_STORAGE_GROUP_COMMIT_H_
