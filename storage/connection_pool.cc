@@ -1,5 +1,6 @@
 #include "storage/connection_pool.h"
 
+#include <set>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -7,6 +8,20 @@
 #include "storage/sql_error.h"
 
 namespace jobqueue {
+namespace {
+
+// Every live pool, for ConnectionPool::ProcessStats().
+struct LivePools {
+  absl::Mutex mu;
+  std::set<const ConnectionPool*> pools ABSL_GUARDED_BY(mu);
+};
+
+LivePools& Live() {
+  static LivePools* live = new LivePools;
+  return *live;
+}
+
+}  // namespace
 
 ConnectionPool::Lease::Lease(ConnectionPool* pool,
                              std::unique_ptr<pqxx::connection> connection,
@@ -23,10 +38,40 @@ ConnectionPool::Lease::~Lease() {
   if (connection_ != nullptr) pool_->Return(std::move(connection_), broken_);
 }
 
-ConnectionPool::ConnectionPool(Options options)
-    : options_(std::move(options)) {}
+ConnectionPool::ConnectionPool(Options options) : options_(std::move(options)) {
+  absl::MutexLock lock(&Live().mu);
+  Live().pools.insert(this);
+}
 
-ConnectionPool::~ConnectionPool() { Close(); }
+ConnectionPool::~ConnectionPool() {
+  {
+    absl::MutexLock lock(&Live().mu);
+    Live().pools.erase(this);
+  }
+  Close();
+}
+
+ConnectionPool::Stats ConnectionPool::stats() const {
+  absl::MutexLock lock(&mu_);
+  const int idle = static_cast<int>(idle_.size());
+  return {.in_use = open_ - idle,
+          .idle = idle,
+          .waiting = waiting_,
+          .max_size = options_.max_size};
+}
+
+ConnectionPool::Stats ConnectionPool::ProcessStats() {
+  Stats total;
+  absl::MutexLock lock(&Live().mu);
+  for (const ConnectionPool* pool : Live().pools) {
+    const Stats s = pool->stats();
+    total.in_use += s.in_use;
+    total.idle += s.idle;
+    total.waiting += s.waiting;
+    total.max_size += s.max_size;
+  }
+  return total;
+}
 
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     absl::Time deadline) {
@@ -40,8 +85,10 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
         return Lease(this, std::move(c), /*fresh=*/false);
       }
       if (open_ < options_.max_size) break;
-      if (returned_.WaitWithDeadline(&mu_, deadline) &&
-          absl::Now() >= deadline) {
+      ++waiting_;
+      const bool timed_out = returned_.WaitWithDeadline(&mu_, deadline);
+      --waiting_;
+      if (timed_out && absl::Now() >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             "no database connection became free before the deadline (all ",
             options_.max_size, " in use)"));

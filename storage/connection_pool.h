@@ -76,14 +76,28 @@ class ConnectionPool {
 
   int max_size() const { return options_.max_size; }
 
+  // A moment's occupancy, for metrics.
+  struct Stats {
+    int in_use = 0;   // leased or being opened
+    int idle = 0;     // open and free
+    int waiting = 0;  // Acquire calls blocked because all are in use
+    int max_size = 0;
+  };
+  Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The sum of stats() over every pool alive in this process. Exists because
+  // the pool of PgJobStore is private; jobqueue_server has only that pool.
+  static Stats ProcessStats();
+
  private:
   void Return(std::unique_ptr<pqxx::connection> connection, bool broken);
 
   const Options options_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::CondVar returned_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being opened
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -94,5 +94,37 @@ TEST_F(ConnectionPoolTest, ClosedPoolRefuses) {
             absl::StatusCode::kUnavailable);
 }
 
+TEST_F(ConnectionPoolTest, StatsCountLeasedIdleAndWaiting) {
+  ConnectionPool pool({.url = db_->url(), .max_size = 1});
+  EXPECT_EQ(pool.stats().max_size, 1);
+  auto held = std::make_unique<ConnectionPool::Lease>(
+      *pool.Acquire(absl::Now() + absl::Seconds(5)));
+  EXPECT_EQ(pool.stats().in_use, 1);
+  EXPECT_EQ(pool.stats().idle, 0);
+  std::thread waiter(
+      [&] { EXPECT_TRUE(pool.Acquire(absl::Now() + absl::Seconds(5)).ok()); });
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (pool.stats().waiting == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(pool.stats().waiting, 1);
+  held.reset();
+  waiter.join();
+  EXPECT_EQ(pool.stats().waiting, 0);
+  EXPECT_EQ(pool.stats().in_use, 0);
+  EXPECT_EQ(pool.stats().idle, 1);
+}
+
+TEST_F(ConnectionPoolTest, ProcessStatsSumEveryLivePool) {
+  const ConnectionPool::Stats before = ConnectionPool::ProcessStats();
+  ConnectionPool a({.url = db_->url(), .max_size = 2});
+  ConnectionPool b({.url = db_->url(), .max_size = 3});
+  auto lease = a.Acquire(absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  const ConnectionPool::Stats during = ConnectionPool::ProcessStats();
+  EXPECT_EQ(during.max_size - before.max_size, 5);
+  EXPECT_EQ(during.in_use - before.in_use, 1);
+}
+
 }  // namespace
 }  // namespace jobqueue

@@ -1,0 +1,70 @@
+#include "storage/queue_stats.h"
+
+#include <pqxx/pqxx>
+
+#include "gtest/gtest.h"
+#include "tests/test_database.h"
+
+namespace jobqueue {
+namespace {
+
+class QueueStatsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+  }
+
+  // A job in `status` created `age` ago.
+  void InsertJob(const std::string& status, const std::string& age) {
+    pqxx::connection c(db_->url());
+    pqxx::nontransaction txn(c);
+    txn.exec0(
+        "INSERT INTO users (phone_number) VALUES ('+15550000001') "
+        "ON CONFLICT DO NOTHING");
+    txn.exec_params0(
+        "INSERT INTO jobs (user_id, user_phone, source_channel_id, "
+        "source_type, payload, status, created_at) VALUES ('+15550000001', "
+        "'+15550000001', 'c', 'dm', '{}', $1, now() - $2::interval)",
+        status, age);
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+};
+
+TEST_F(QueueStatsTest, AnEmptyQueueHasEveryStatusAtZero) {
+  auto snapshot =
+      QueueStats({.url = db_->url()}).Read(absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(
+      snapshot->jobs_by_status,
+      (std::map<std::string, int64_t>{
+          {"complete", 0}, {"failed", 0}, {"pending", 0}, {"processing", 0}}));
+  EXPECT_EQ(snapshot->oldest_pending_age, absl::ZeroDuration());
+}
+
+TEST_F(QueueStatsTest, CountsByStatusAndAgesTheOldestPendingJob) {
+  InsertJob("pending", "90 seconds");
+  InsertJob("pending", "5 seconds");
+  InsertJob("complete", "1 hour");
+  InsertJob("failed", "2 hours");
+  auto snapshot =
+      QueueStats({.url = db_->url()}).Read(absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(
+      snapshot->jobs_by_status,
+      (std::map<std::string, int64_t>{
+          {"complete", 1}, {"failed", 1}, {"pending", 2}, {"processing", 0}}));
+  EXPECT_GE(snapshot->oldest_pending_age, absl::Seconds(90));
+  EXPECT_LT(snapshot->oldest_pending_age, absl::Seconds(120));
+}
+
+TEST_F(QueueStatsTest, AnUnreachableDatabaseIsUnavailable) {
+  auto snapshot = QueueStats({.url = "postgresql://postgres@127.0.0.1:1/none"})
+                      .Read(absl::Now() + absl::Seconds(10));
+  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace jobqueue
