@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "storage/pg_job_store.h"
@@ -75,6 +76,17 @@ constexpr char kCompleteJobSql[] = LEASED_UPDATE_SQL(
     "status = 'complete', lease_token = NULL, lease_expires_at = NULL,"
     " last_error = NULL",
     "");
+
+// Completes many leased jobs at once; a pair whose token is not current
+// is left alone (and reported by the caller one at a time).
+constexpr char kCompleteJobs[] = "complete_jobs";
+constexpr char kCompleteJobsSql[] =
+    "WITH input AS ("
+    " SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS t(input_id, token)"
+    ") UPDATE jobs SET status = 'complete', lease_token = NULL,"
+    " lease_expires_at = NULL, last_error = NULL FROM input"
+    " WHERE id = input_id AND status = 'processing' AND lease_token = token"
+    " RETURNING " JOB_COLUMNS;
 
 // $3 error, $4 retryable, $5 base and $6 max backoff in milliseconds.
 #define RETRY_LEFT "$4 AND attempts < max_attempts"
@@ -166,6 +178,7 @@ void PrepareLeaseStatements(pqxx::connection& c) {
   c.prepare(kClaimAnyOrder, kClaimAnyOrderSql);
   c.prepare(kExtendLease, kExtendLeaseSql);
   c.prepare(kCompleteJob, kCompleteJobSql);
+  c.prepare(kCompleteJobs, kCompleteJobsSql);
   c.prepare(kFailJob, kFailJobSql);
   c.prepare(kRetryJob, kRetryJobSql);
   c.prepare(kRescueLeases, kRescueLeasesSql);
@@ -204,12 +217,57 @@ absl::StatusOr<Job> PgJobStore::ExtendLease(const std::string& id,
 absl::StatusOr<Job> PgJobStore::CompleteJob(const std::string& id,
                                             const std::string& lease_token,
                                             absl::Time deadline) {
+  return completions_.Call({id, lease_token}, deadline);
+}
+
+absl::StatusOr<Job> PgJobStore::CompleteOne(const LeasedJob& job,
+                                            absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        return UpdatedJob(txn.exec_prepared(kCompleteJob, id, lease_token), id,
-                          /*retry=*/false);
+        return UpdatedJob(
+            txn.exec_prepared(kCompleteJob, job.id, job.lease_token), job.id,
+            /*retry=*/false);
       });
+}
+
+std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
+    const std::vector<const LeasedJob*>& jobs, absl::Time deadline) {
+  std::vector<std::string> ids, tokens;
+  for (const LeasedJob* job : jobs) {
+    ids.push_back(job->id);
+    tokens.push_back(job->lease_token);
+  }
+  absl::StatusOr<absl::flat_hash_map<std::string, Job>> completed =
+      jobs.size() == 1
+          ? absl::flat_hash_map<std::string, Job>()
+          : WithConnection<absl::flat_hash_map<std::string, Job>>(
+                deadline, /*retry_safe=*/false,
+                [&](pqxx::nontransaction& txn)
+                    -> absl::StatusOr<absl::flat_hash_map<std::string, Job>> {
+                  absl::flat_hash_map<std::string, Job> by_id;
+                  for (const pqxx::row& row : txn.exec_prepared(
+                           kCompleteJobs, PgArray(ids), PgArray(tokens))) {
+                    Job job = JobFromRow(row, 0);
+                    by_id.emplace(job.id, std::move(job));
+                  }
+                  return by_id;
+                });
+  std::vector<absl::StatusOr<Job>> results;
+  for (const LeasedJob* job : jobs) {
+    if (!completed.ok() &&
+        (completed.status().code() == absl::StatusCode::kUnavailable ||
+         completed.status().code() == absl::StatusCode::kUnknown)) {
+      results.push_back(completed.status());  // outcome unknown: no retry
+    } else if (completed.ok() && completed->contains(job->id)) {
+      results.push_back(completed->at(job->id));
+    } else {
+      // Not completed in the batch: one at a time tells why (stale token,
+      // unknown job), or completes it if the batch itself failed.
+      results.push_back(CompleteOne(*job, deadline));
+    }
+  }
+  return results;
 }
 
 absl::StatusOr<Job> PgJobStore::FailJob(const std::string& id,

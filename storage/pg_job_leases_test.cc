@@ -1,4 +1,6 @@
+#include <atomic>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -267,6 +269,38 @@ TEST_F(PgJobLeasesTest, RetentionDeletesOnlyOldCompletedJobs) {
   EXPECT_TRUE(store_->GetJob(old_failed, Deadline()).ok());
   EXPECT_TRUE(store_->GetJob(new_done, Deadline()).ok());
   EXPECT_TRUE(store_->GetJob(pending, Deadline()).ok());
+}
+
+TEST_F(PgJobLeasesTest, ConcurrentCompletionsEachGetTheirOwnAnswer) {
+  for (int i = 0; i < 32; ++i) Enqueue(absl::StrCat("chat-", i));
+  std::vector<Job> jobs = Claim(32);
+  ASSERT_EQ(jobs.size(), 32u);
+  std::vector<absl::StatusOr<Job>> results(32, absl::UnknownError("not run"));
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 32; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string token =
+          i == 5 ? "7d3f2f0c-2b9e-4a55-9c1e-0123456789ab" : jobs[i].lease_token;
+      while (!go) std::this_thread::yield();
+      results[i] = store_->CompleteJob(jobs[i].id, token, Deadline());
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 32; ++i) {
+    if (i == 5) {
+      EXPECT_EQ(results[i].status().code(),
+                absl::StatusCode::kFailedPrecondition);
+      continue;
+    }
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->id, jobs[i].id);
+    EXPECT_EQ(results[i]->status, "complete");
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete'")[0][0]
+                .as<int>(),
+            31);
 }
 
 TEST_F(PgJobLeasesTest, OnlyOneProcessRunsMaintenanceAtATime) {

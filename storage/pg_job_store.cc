@@ -154,6 +154,13 @@ PgJobStore::PgJobStore(const Options& options)
            .max_in_flight = std::max(1, options.enqueue_batches_in_flight)},
           [this](const std::vector<const NewJob*>& jobs, absl::Time deadline) {
             return EnqueueBatch(jobs, deadline);
+          }),
+      completions_(
+          {.max_batch = std::max(1, options.enqueue_batch),
+           .max_in_flight = std::max(1, options.enqueue_batches_in_flight)},
+          [this](const std::vector<const LeasedJob*>& jobs,
+                 absl::Time deadline) {
+            return CompleteBatch(jobs, deadline);
           }) {}
 
 absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(

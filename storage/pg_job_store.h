@@ -35,9 +35,9 @@ class PgJobStore final : public JobStore {
     // cancels it; the call then fails with DEADLINE_EXCEEDED.
     absl::Duration statement_timeout = absl::Seconds(30);
     RetryBackoff retry_backoff;
-    // Group commit of Enqueue (see group_commit.h): concurrent enqueues go
-    // to the database as one multi-row statement; each caller still gets
-    // its own job or its own error. 1 turns it off.
+    // Group commit of Enqueue and CompleteJob (see group_commit.h):
+    // concurrent calls go to the database as one multi-row statement; each
+    // caller still gets its own job or its own error. 1 turns it off.
     int enqueue_batch = 128;
     int enqueue_batches_in_flight = 2;
     // Called with the size of every enqueue batch (e.g. for metrics).
@@ -95,6 +95,15 @@ class PgJobStore final : public JobStore {
       absl::Time deadline, bool retry_safe,
       const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body);
 
+  struct LeasedJob {
+    std::string id;
+    std::string lease_token;
+  };
+  absl::StatusOr<Job> CompleteOne(const LeasedJob& job, absl::Time deadline);
+  // A group-commit batch of completions (pg_job_leases.cc).
+  std::vector<absl::StatusOr<Job>> CompleteBatch(
+      const std::vector<const LeasedJob*>& jobs, absl::Time deadline);
+
   // One single-row enqueue.
   absl::StatusOr<EnqueueResult> EnqueueOne(const NewJob& job,
                                            absl::Time deadline);
@@ -109,6 +118,7 @@ class PgJobStore final : public JobStore {
   const std::function<void(int)> on_enqueue_batch_;
   ConnectionPool pool_;
   GroupCommit<NewJob, EnqueueResult> enqueues_;
+  GroupCommit<LeasedJob, Job> completions_;
 };
 
 template <typename T>

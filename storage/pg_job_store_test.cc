@@ -324,7 +324,9 @@ TEST_F(PgJobStoreTest, GroupCommitGivesEveryCallerItsOwnAnswer) {
     const std::string key = absl::StrCat("key-", i % 10);
     EXPECT_EQ(job.idempotency_key, key);
     auto [it, inserted] = id_by_key.emplace(key, job.id);
-    if (!inserted) EXPECT_EQ(it->second, job.id) << key;
+    if (!inserted) {
+      EXPECT_EQ(it->second, job.id) << key;
+    }
     created_by_key[key] += results[i]->created;
   }
   for (const auto& [key, created] : created_by_key) {
