@@ -8,6 +8,15 @@
 
 namespace jobqueue::twilio {
 
+std::string DescribeDelivery(const SpooledDelivery& delivery) {
+  return delivery.has_enqueue_job()
+             ? absl::StrCat("job ", delivery.enqueue_job().idempotency_key(),
+                            " from ", delivery.source())
+             : absl::StrCat("dead letter ",
+                            delivery.record_dead_letter().delivery_id(),
+                            " from ", delivery.source());
+}
+
 bool IsPermanentRejection(const absl::Status& status) {
   return status.code() == absl::StatusCode::kInvalidArgument;
 }

@@ -12,6 +12,8 @@
 #ifndef SERVICE_TWILIO_DELIVERY_ATTEMPT_H_
 #define SERVICE_TWILIO_DELIVERY_ATTEMPT_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/struct.pb.h"
@@ -19,6 +21,10 @@
 #include "service/twilio/spooled_delivery.pb.h"
 
 namespace jobqueue::twilio {
+
+// "job <MessageSid> from <source>" or "dead letter <id> from <source>", for
+// log lines: no phone numbers, no message text.
+std::string DescribeDelivery(const SpooledDelivery& delivery);
 
 // True when the service says the call can never succeed as sent.
 bool IsPermanentRejection(const absl::Status& status);

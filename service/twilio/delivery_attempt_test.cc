@@ -10,6 +10,7 @@ namespace jobqueue::twilio {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 SpooledDelivery Enqueue() {
@@ -69,6 +70,14 @@ TEST(AttemptDeliveryTest, AFailedDeadLetterIsReturnedForRetry) {
   EXPECT_EQ(AttemptDelivery(backend, &delivery, {absl::Seconds(1)}).code(),
             absl::StatusCode::kUnavailable);
   EXPECT_TRUE(delivery.has_record_dead_letter());
+}
+
+TEST(DescribeDeliveryTest, NamesTheMessageButNotThePerson) {
+  EXPECT_EQ(DescribeDelivery(Enqueue()), "job SM1 from twilio.messages");
+  const std::string dead_letter = DescribeDelivery(DeadLetterDelivery(
+      "twilio.conversations", FormToPayload({{"MessageSid", "IM1"}}), "x"));
+  EXPECT_EQ(dead_letter, "dead letter IM1 from twilio.conversations");
+  EXPECT_THAT(DescribeDelivery(Enqueue()), Not(HasSubstr("+1415")));
 }
 
 TEST(DeadLetterDeliveryTest, NamesTheMessageAndKeepsThePayload) {

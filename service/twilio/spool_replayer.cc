@@ -6,20 +6,6 @@
 #include "service/twilio/delivery_attempt.h"
 
 namespace jobqueue::twilio {
-namespace {
-
-std::string Describe(const SpooledDelivery& delivery) {
-  return delivery.has_enqueue_job()
-             ? absl::StrFormat("job %s from %s",
-                               delivery.enqueue_job().idempotency_key(),
-                               delivery.source())
-             : absl::StrFormat("dead letter %s from %s",
-                               delivery.record_dead_letter().delivery_id(),
-                               delivery.source());
-}
-
-}  // namespace
-
 SpoolReplayer::SpoolReplayer(DeliverySpool* spool, JobQueueBackend* backend,
                              Options options)
     : spool_(spool),
@@ -101,7 +87,8 @@ absl::Status SpoolReplayer::ReplaySegment(const std::string& segment) {
       absl::FPrintF(stderr,
                     "twilio_shim: the service rejected %s even as a dead "
                     "letter (%s); kept in %s/rejected\n",
-                    Describe(delivery), status.ToString(), spool_->dir());
+                    DescribeDelivery(delivery), status.ToString(),
+                    spool_->dir());
       if (absl::Status kept = spool_->Reject(delivery); !kept.ok()) {
         return kept;
       }
@@ -109,7 +96,8 @@ absl::Status SpoolReplayer::ReplaySegment(const std::string& segment) {
       return status;
     } else if (delivery.has_record_dead_letter()) {
       absl::FPrintF(stderr, "twilio_shim: replayed %s: %s\n",
-                    Describe(delivery), delivery.record_dead_letter().reason());
+                    DescribeDelivery(delivery),
+                    delivery.record_dead_letter().reason());
     }
   }
   absl::FPrintF(stderr, "twilio_shim: replayed %d spooled deliveries from %s\n",

@@ -55,6 +55,19 @@ ABSL_FLAG(absl::Duration, replay_max_backoff, absl::Seconds(10),
 namespace jobqueue::twilio {
 namespace {
 
+// What the flags and the environment say.
+struct ShimConfig {
+  std::string host;
+  int port = 0;
+  std::string backend;
+  std::string public_base_url;  // Empty: http://<listen>.
+  std::string spool_dir;
+  size_t max_body_bytes = 0;
+  absl::Duration replay_max_backoff;
+  std::string auth_token;
+  std::string bearer_token;
+};
+
 // Splits "host:port" ("[::1]:8080" for IPv6).
 bool ParseListen(absl::string_view listen, std::string* host, int* port) {
   const size_t colon = listen.rfind(':');
@@ -69,37 +82,67 @@ bool ParseListen(absl::string_view listen, std::string* host, int* port) {
          *port <= 65535;
 }
 
-int Fail(absl::string_view message) {
-  absl::FPrintF(stderr, "twilio_shim: %s\n", message);
+// The configuration, or INVALID_ARGUMENT saying which setting is wrong.
+absl::StatusOr<ShimConfig> ReadConfig() {
+  ShimConfig config;
+  const char* auth_token = std::getenv("TWILIO_AUTH_TOKEN");
+  if (auth_token == nullptr || *auth_token == '\0') {
+    return absl::InvalidArgumentError(
+        "TWILIO_AUTH_TOKEN is not set; it is required to verify Twilio's "
+        "signatures");
+  }
+  config.auth_token = auth_token;
+  const char* bearer_token = std::getenv("JOBQUEUE_AUTH_TOKEN");
+  if (bearer_token != nullptr) config.bearer_token = bearer_token;
+  if (!ParseListen(absl::GetFlag(FLAGS_listen), &config.host, &config.port)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen=", absl::GetFlag(FLAGS_listen), " is not host:port"));
+  }
+  config.public_base_url = absl::GetFlag(FLAGS_public_base_url);
+  if (!config.public_base_url.empty() &&
+      !absl::StartsWith(config.public_base_url, "http://") &&
+      !absl::StartsWith(config.public_base_url, "https://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--public_base_url=", config.public_base_url,
+                     " does not start with http:// or https://"));
+  }
+  while (absl::EndsWith(config.public_base_url, "/")) {
+    config.public_base_url.pop_back();
+  }
+  if (absl::GetFlag(FLAGS_max_body_bytes) <= 0) {
+    return absl::InvalidArgumentError("--max_body_bytes must be positive");
+  }
+  config.max_body_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  config.backend = absl::GetFlag(FLAGS_backend);
+  config.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  config.replay_max_backoff = absl::GetFlag(FLAGS_replay_max_backoff);
+  return config;
+}
+
+// Stops `server` on the first of `signals` (which the calling thread must
+// block), or returns once `served` is set.
+void StopOnSignal(const sigset_t& signals, const std::atomic<bool>& served,
+                  WebhookHttpServer& server) {
+  const timespec poll = {0, 200 * 1000 * 1000};
+  while (!served) {
+    siginfo_t info;
+    if (sigtimedwait(&signals, &info, &poll) > 0) {
+      absl::FPrintF(stderr, "twilio_shim: %s, stopping\n",
+                    strsignal(info.si_signo));
+      server.Stop();
+      return;
+    }
+  }
+}
+
+int Fail(const absl::Status& status) {
+  absl::FPrintF(stderr, "twilio_shim: %s\n", status.message());
   return 1;
 }
 
-int Run() {
-  const char* auth_token = std::getenv("TWILIO_AUTH_TOKEN");
-  if (auth_token == nullptr || *auth_token == '\0') {
-    return Fail(
-        "TWILIO_AUTH_TOKEN is not set; it is required to verify "
-        "Twilio's signatures");
-  }
-  const char* bearer_token = std::getenv("JOBQUEUE_AUTH_TOKEN");
-  std::string host;
-  int port = 0;
-  if (!ParseListen(absl::GetFlag(FLAGS_listen), &host, &port)) {
-    return Fail(absl::StrCat("--listen=", absl::GetFlag(FLAGS_listen),
-                             " is not host:port"));
-  }
-  const std::string public_base_url = absl::GetFlag(FLAGS_public_base_url);
-  if (!public_base_url.empty() &&
-      !absl::StartsWith(public_base_url, "http://") &&
-      !absl::StartsWith(public_base_url, "https://")) {
-    return Fail(absl::StrCat("--public_base_url=", public_base_url,
-                             " does not start with http:// or https://"));
-  }
-  if (absl::GetFlag(FLAGS_max_body_bytes) <= 0) {
-    return Fail("--max_body_bytes must be positive");
-  }
-
-  // Signals go to the waiter thread below, not to whichever thread runs.
+int Run(const ShimConfig& config) {
+  // Blocked in every thread started from here on; StopOnSignal takes them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -107,59 +150,44 @@ int Run() {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   absl::StatusOr<std::unique_ptr<DeliverySpool>> spool =
-      DeliverySpool::Open(absl::GetFlag(FLAGS_spool_dir));
-  if (!spool.ok()) return Fail(spool.status().ToString());
+      DeliverySpool::Open(config.spool_dir);
+  if (!spool.ok()) return Fail(spool.status());
   GrpcJobQueueBackend backend(
-      GrpcJobQueueBackend::CreateChannel(absl::GetFlag(FLAGS_backend)),
-      bearer_token == nullptr ? "" : bearer_token);
+      GrpcJobQueueBackend::CreateChannel(config.backend), config.bearer_token);
   SpoolReplayer::Options replay_options;
-  replay_options.max_backoff = absl::GetFlag(FLAGS_replay_max_backoff);
+  replay_options.max_backoff = config.replay_max_backoff;
   SpoolReplayer replayer(spool->get(), &backend, replay_options);
 
-  WebhookHttpServer server(
-      static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes)));
-  absl::StatusOr<int> bound = server.Bind(host, port);
-  if (!bound.ok()) return Fail(bound.status().ToString());
+  WebhookHttpServer server(config.max_body_bytes);
+  absl::StatusOr<int> port = server.Bind(config.host, config.port);
+  if (!port.ok()) return Fail(port.status());
   const std::string local_url = absl::StrFormat(
       "http://%s:%d",
-      absl::StrContains(host, ':') ? absl::StrCat("[", host, "]") : host,
-      *bound);
+      absl::StrContains(config.host, ':') ? absl::StrCat("[", config.host, "]")
+                                          : config.host,
+      *port);
 
-  const WebhookSignatureVerifier verifier(auth_token);
+  const WebhookSignatureVerifier verifier(config.auth_token);
   WebhookHandler::Options options;
   options.public_base_url =
-      public_base_url.empty() ? local_url : public_base_url;
-  while (absl::EndsWith(options.public_base_url, "/")) {
-    options.public_base_url.pop_back();
-  }
+      config.public_base_url.empty() ? local_url : config.public_base_url;
   options.on_delivered = [&replayer] { replayer.Wake(); };
   WebhookHandler handler(&verifier, &backend, spool->get(), options);
 
   std::atomic<bool> served{false};
-  std::thread signal_waiter([&] {
-    const timespec poll = {0, 200 * 1000 * 1000};
-    while (!served) {
-      siginfo_t info;
-      if (sigtimedwait(&stop_signals, &info, &poll) > 0) {
-        absl::FPrintF(stderr, "twilio_shim: %s, stopping\n",
-                      strsignal(info.si_signo));
-        server.Stop();
-        return;
-      }
-    }
-  });
-
+  std::thread signal_waiter(
+      [&] { StopOnSignal(stop_signals, served, server); });
   replayer.Start();
-  absl::FPrintF(
-      stderr, "twilio_shim: backend %s, spool %s, signatures for %s\n",
-      absl::GetFlag(FLAGS_backend), (*spool)->dir(), options.public_base_url);
+  absl::FPrintF(stderr,
+                "twilio_shim: backend %s, spool %s, signatures for %s\n",
+                config.backend, (*spool)->dir(), options.public_base_url);
   absl::PrintF("twilio_shim: listening on %s\n", local_url);
   std::fflush(stdout);
-  const absl::Status served_status = server.Serve(&handler);
+  const absl::Status serve_status = server.Serve(&handler);
   served = true;
   signal_waiter.join();
   replayer.Stop();
-  if (!served_status.ok()) return Fail(served_status.ToString());
+  if (!serve_status.ok()) return Fail(serve_status);
   absl::FPrintF(stderr, "twilio_shim: stopped\n");
   return 0;
 }
@@ -171,5 +199,11 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Serves Twilio webhooks and turns them into JobQueue jobs.");
   absl::ParseCommandLine(argc, argv);
-  return jobqueue::twilio::Run();
+  absl::StatusOr<jobqueue::twilio::ShimConfig> config =
+      jobqueue::twilio::ReadConfig();
+  if (!config.ok()) {
+    absl::FPrintF(stderr, "twilio_shim: %s\n", config.status().message());
+    return 2;
+  }
+  return jobqueue::twilio::Run(*config);
 }

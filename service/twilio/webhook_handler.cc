@@ -50,14 +50,6 @@ void Log(const WebhookRequest& request, absl::string_view message) {
                 PathOf(request.target), request.remote_address, message);
 }
 
-std::string Describe(const SpooledDelivery& delivery) {
-  return delivery.has_enqueue_job()
-             ? absl::StrCat("job ", delivery.enqueue_job().idempotency_key())
-             : absl::StrCat("dead letter ",
-                            delivery.record_dead_letter().delivery_id(), " (",
-                            delivery.record_dead_letter().reason(), ")");
-}
-
 }  // namespace
 
 WebhookHandler::WebhookHandler(const WebhookSignatureVerifier* verifier,
@@ -103,13 +95,23 @@ WebhookResponse WebhookHandler::HandleHealth() {
 
 WebhookResponse WebhookHandler::HandleDelivery(const WebhookRequest& request,
                                                bool conversations) {
+  std::variant<google::protobuf::Struct, WebhookResponse> payload =
+      VerifiedPayload(request);
+  if (auto* refusal = std::get_if<WebhookResponse>(&payload)) return *refusal;
+  return Dispatch(
+      ToDelivery(std::get<google::protobuf::Struct>(payload), conversations),
+      conversations ? options_.conversations_rpc_timeout
+                    : options_.messages_rpc_timeout);
+}
+
+std::variant<google::protobuf::Struct, WebhookResponse>
+WebhookHandler::VerifiedPayload(const WebhookRequest& request) const {
   if (request.signature.empty()) {
     Log(request, "403: no X-Twilio-Signature header");
     return Text(403, "missing X-Twilio-Signature");
   }
   const std::string url =
       absl::StrCat(options_.public_base_url, request.target);
-  google::protobuf::Struct payload;
   if (absl::StrContains(request.target, "bodySHA256=")) {
     if (!verifier_->VerifyJsonBody(request.signature, url, request.body)) {
       Log(request, "403: the signature or bodySHA256 does not match");
@@ -120,27 +122,29 @@ WebhookResponse WebhookHandler::HandleDelivery(const WebhookRequest& request,
       Log(request, absl::StrCat("400: ", json.status().message()));
       return Text(400, json.status().message());
     }
-    payload = *std::move(json);
-  } else if (MediaType(request.content_type) ==
-             "application/x-www-form-urlencoded") {
-    absl::StatusOr<FormParams> params = ParseFormUrlEncoded(request.body);
-    if (!params.ok()) {
-      Log(request, absl::StrCat("400: ", params.status().message()));
-      return Text(400, params.status().message());
-    }
-    if (!verifier_->VerifyForm(request.signature, url, *params)) {
-      Log(request, "403: the signature does not match");
-      return Text(403, "invalid X-Twilio-Signature");
-    }
-    payload = FormToPayload(*params);
-  } else {
+    return *std::move(json);
+  }
+  if (MediaType(request.content_type) != "application/x-www-form-urlencoded") {
     Log(request,
         absl::StrCat("415: content type \"", request.content_type, "\""));
     return Text(415,
                 "expected application/x-www-form-urlencoded, or JSON signed "
                 "with bodySHA256");
   }
+  absl::StatusOr<FormParams> params = ParseFormUrlEncoded(request.body);
+  if (!params.ok()) {
+    Log(request, absl::StrCat("400: ", params.status().message()));
+    return Text(400, params.status().message());
+  }
+  if (!verifier_->VerifyForm(request.signature, url, *params)) {
+    Log(request, "403: the signature does not match");
+    return Text(403, "invalid X-Twilio-Signature");
+  }
+  return FormToPayload(*params);
+}
 
+SpooledDelivery WebhookHandler::ToDelivery(
+    const google::protobuf::Struct& payload, bool conversations) {
   const absl::string_view source =
       conversations ? "twilio.conversations" : "twilio.messages";
   absl::StatusOr<v1::EnqueueJobRequest> job =
@@ -155,9 +159,7 @@ WebhookResponse WebhookHandler::HandleDelivery(const WebhookRequest& request,
   delivery.mutable_received_at()->set_seconds(now / 1000000000);
   delivery.mutable_received_at()->set_nanos(
       static_cast<int32_t>(now % 1000000000));
-  return Dispatch(std::move(delivery), conversations
-                                           ? options_.conversations_rpc_timeout
-                                           : options_.messages_rpc_timeout);
+  return delivery;
 }
 
 WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
@@ -168,7 +170,9 @@ WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
       *backend_, &delivery, {timeout, /*wait_for_ready=*/false});
   if (status.ok()) {
     if (delivery.has_record_dead_letter()) {
-      absl::FPrintF(stderr, "twilio_shim: recorded %s\n", Describe(delivery));
+      absl::FPrintF(stderr, "twilio_shim: recorded %s: %s\n",
+                    DescribeDelivery(delivery),
+                    delivery.record_dead_letter().reason());
     }
     if (options_.on_delivered) options_.on_delivered();
     return Twiml();
@@ -180,12 +184,13 @@ WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
     absl::FPrintF(stderr,
                   "twilio_shim: 503: could not deliver %s (%s) nor spool it "
                   "(%s)\n",
-                  Describe(delivery), status.ToString(), kept.ToString());
+                  DescribeDelivery(delivery), status.ToString(),
+                  kept.ToString());
     return Text(503, "the delivery could not be stored; retry");
   }
   absl::FPrintF(stderr, "twilio_shim: %s %s: %s\n",
-                rejected ? "kept in rejected/" : "spooled", Describe(delivery),
-                status.ToString());
+                rejected ? "kept in rejected/" : "spooled",
+                DescribeDelivery(delivery), status.ToString());
   return Twiml();
 }
 

@@ -22,10 +22,12 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
 #include "service/twilio/delivery_spool.h"
 #include "service/twilio/job_queue_backend.h"
 #include "service/twilio/webhook_signature.h"
@@ -87,6 +89,13 @@ class WebhookHandler {
   WebhookResponse HandleHealth();
   WebhookResponse HandleDelivery(const WebhookRequest& request,
                                  bool conversations);
+  // The delivery's parameters once its signature is verified, or the answer
+  // that refuses it (400, 403, 415).
+  std::variant<google::protobuf::Struct, WebhookResponse> VerifiedPayload(
+      const WebhookRequest& request) const;
+  // The job the payload becomes, or its dead letter when it cannot be one.
+  static SpooledDelivery ToDelivery(const google::protobuf::Struct& payload,
+                                    bool conversations);
   // Hands `delivery` to the service, or to the spool when the service cannot
   // take it now; 200 with TwiML once one of them has it.
   WebhookResponse Dispatch(SpooledDelivery delivery, absl::Duration timeout);

@@ -1,0 +1,86 @@
+// twilio_shim as an operator starts and stops it: required settings, the
+// ready line, a graceful stop on SIGINT/SIGTERM, one process per spool.
+
+#include <signal.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/child_process.h"
+
+namespace jobqueue::twilio {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::unique_ptr<ChildProcess> StartShim(
+    const std::vector<std::string>& args,
+    const std::vector<std::pair<std::string, std::string>>& env) {
+  absl::StatusOr<std::unique_ptr<ChildProcess>> shim =
+      ChildProcess::Start(RunfilePath("service/twilio/twilio_shim"), args, env);
+  EXPECT_TRUE(shim.ok()) << shim.status();
+  return shim.ok() ? *std::move(shim) : nullptr;
+}
+
+std::string SpoolDir(absl::string_view name) {
+  return absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+}
+
+TEST(TwilioShimProcessTest, RefusesToStartWithoutTheAuthToken) {
+  std::unique_ptr<ChildProcess> shim =
+      StartShim({"--listen=127.0.0.1:0", "--spool_dir=" + SpoolDir("none")},
+                {{"TWILIO_AUTH_TOKEN", ""}});
+  ASSERT_NE(shim, nullptr);
+  EXPECT_EQ(shim->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT(shim->output(), HasSubstr("TWILIO_AUTH_TOKEN is not set"));
+}
+
+TEST(TwilioShimProcessTest, RefusesABadListenAddress) {
+  std::unique_ptr<ChildProcess> shim =
+      StartShim({"--listen=localhost"}, {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(shim, nullptr);
+  EXPECT_EQ(shim->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT(shim->output(), HasSubstr("--listen=localhost"));
+}
+
+TEST(TwilioShimProcessTest, SaysWhereItListensAndStopsOnSignals) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    std::unique_ptr<ChildProcess> shim =
+        StartShim({"--listen=127.0.0.1:0", "--backend=127.0.0.1:1",
+                   "--spool_dir=" + SpoolDir(absl::StrCat("signal-", sig))},
+                  {{"TWILIO_AUTH_TOKEN", "secret-auth-token"}});
+    ASSERT_NE(shim, nullptr);
+    ASSERT_TRUE(shim->WaitForOutput(
+        "twilio_shim: listening on http://127.0.0.1:", absl::Seconds(30)))
+        << shim->output();
+    ASSERT_TRUE(shim->Signal(sig).ok());
+    EXPECT_EQ(shim->Wait(absl::Seconds(20)).value_or(-1), 0) << shim->output();
+    EXPECT_THAT(shim->output(), HasSubstr("twilio_shim: stopped"));
+    EXPECT_THAT(shim->output(), Not(HasSubstr("secret-auth-token")));
+  }
+}
+
+TEST(TwilioShimProcessTest, OneShimPerSpoolDirectory) {
+  const std::string spool = "--spool_dir=" + SpoolDir("shared");
+  std::unique_ptr<ChildProcess> first =
+      StartShim({"--listen=127.0.0.1:0", "--backend=127.0.0.1:1", spool},
+                {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->WaitForOutput("listening on", absl::Seconds(30)))
+      << first->output();
+  std::unique_ptr<ChildProcess> second =
+      StartShim({"--listen=127.0.0.1:0", "--backend=127.0.0.1:1", spool},
+                {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->Wait(absl::Seconds(10)).value_or(-1), 1);
+  EXPECT_THAT(second->output(), HasSubstr("in use by another process"));
+}
+
+}  // namespace
+}  // namespace jobqueue::twilio
