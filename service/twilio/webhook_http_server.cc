@@ -18,6 +18,9 @@ WebhookHttpServer::WebhookHttpServer(size_t max_body_bytes) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
         Answer(*early, response);
+        // The body was not read, so the connection cannot carry another
+        // request.
+        response.set_header("Connection", "close");
         return httplib::Server::HandlerResponse::Handled;
       });
   // A content reader: cpp-httplib itself would cap form bodies at 8 KiB.

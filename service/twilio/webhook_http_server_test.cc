@@ -117,6 +117,8 @@ TEST_F(WebhookHttpServerTest, AnswersUnknownPathsAndWrongMethods) {
       client.Post("/twilio/nope", "a=1", "application/x-www-form-urlencoded");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(unknown->get_header_value("Connection"), "close")
+      << "its body was not read, so the connection must not be reused";
   httplib::Result get_messages = client.Get("/twilio/messages");
   ASSERT_TRUE(get_messages);
   EXPECT_EQ(get_messages->status, 405);
