@@ -6,8 +6,11 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "service/rpc_observer.h"
 
 namespace jobqueue {
 namespace {
@@ -52,6 +55,15 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   int port = 0;
   builder.AddListeningPort(options.listen, *credentials, &port);
   builder.RegisterService(service);
+  if (options.metrics != nullptr ||
+      options.log_requests != RequestLogLevel::kNone) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        observers;
+    observers.push_back(std::make_unique<RpcObserverFactory>(
+        options.metrics, options.log_requests));
+    builder.experimental().SetInterceptorCreators(std::move(observers));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(

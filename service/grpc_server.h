@@ -16,6 +16,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "service/request_log.h"
+#include "service/service_metrics.h"
 
 namespace jobqueue {
 
@@ -27,6 +29,11 @@ class GrpcServer {
     // PEM files; TLS when both are set, plaintext when both are empty.
     std::string tls_cert_file;
     std::string tls_key_file;
+    // When set, every RPC is counted and timed in it; must outlive the
+    // server.
+    ServiceMetrics* metrics = nullptr;
+    // Which RPCs get a line on stderr (see request_log.h).
+    RequestLogLevel log_requests = RequestLogLevel::kNone;
   };
 
   // `service` must outlive the server. INVALID_ARGUMENT for a bad TLS

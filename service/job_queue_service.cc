@@ -327,9 +327,11 @@ grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
                    DurationField("wait_timeout", request->has_wait_timeout(),
                                  request->wait_timeout(), absl::ZeroDuration(),
                                  absl::ZeroDuration(), kMaxWait));
+  const absl::Time start = absl::Now();
   const absl::Time wait_until =
-      std::min(absl::Now() + wait, Deadline(*context) - kAnswerMargin);
+      std::min(start + wait, Deadline(*context) - kAnswerMargin);
   ASSIGN_OR_RETURN(jobs, ClaimOrWait(*context, claim, wait_until));
+  if (options_.on_claim) options_.on_claim(absl::Now() - start, jobs.size());
   for (const Job& job : jobs) {
     v1::Job* out = response->add_jobs();
     RETURN_IF_ERROR(ToProto(job, out));

@@ -10,6 +10,7 @@
 #define JOBQUEUE_SERVICE_JOB_QUEUE_SERVICE_H_
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -29,6 +30,9 @@ class JobQueueService final : public v1::JobQueue::Service {
     std::string auth_token;
     // Bounds a call that came without a deadline.
     absl::Duration default_deadline = absl::Seconds(30);
+    // When set, called after each successful ClaimJobs with the time spent
+    // claiming and waiting, and the number of jobs leased.
+    std::function<void(absl::Duration waited, size_t jobs)> on_claim;
   };
 
   // `store` and `notifier` must outlive the service. Without a notifier,

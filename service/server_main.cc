@@ -20,10 +20,15 @@
 #include "service/grpc_server.h"
 #include "service/job_queue_service.h"
 #include "service/maintenance_loop.h"
+#include "service/metrics/registry.h"
+#include "service/metrics_http_server.h"
+#include "service/request_log.h"
+#include "service/service_metrics.h"
 #include "storage/embedded_migrations.h"
 #include "storage/job_notifier.h"
 #include "storage/migrator.h"
 #include "storage/pg_job_store.h"
+#include "storage/queue_stats.h"
 
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL URL; defaults to $DATABASE_URL");
@@ -51,6 +56,12 @@ ABSL_FLAG(absl::Duration, retry_base_delay, absl::Seconds(1),
           "backoff after a job's first retryable failure; doubles each time");
 ABSL_FLAG(absl::Duration, retry_max_delay, absl::Hours(1),
           "longest backoff between attempts");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9090",
+          "host:port to serve Prometheus metrics at /metrics on (port 0: any "
+          "free port); empty: no metrics endpoint");
+ABSL_FLAG(jobqueue::RequestLogLevel, log_requests,
+          jobqueue::RequestLogLevel::kErrors,
+          "which RPCs get a log line on stderr: all, errors or none");
 
 namespace jobqueue {
 namespace {
@@ -100,6 +111,24 @@ int Migrate(const std::string& url) {
   return 0;
 }
 
+// Serves /metrics per --metrics_listen. A malformed address is an error; an
+// address in use only turns metrics off (with a log line), since serving
+// RPCs matters more. Null when there is no endpoint.
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> ServeMetrics(
+    metrics::Registry* registry) {
+  const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (listen.empty()) return nullptr;
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
+      MetricsHttpServer::Start(listen, registry);
+  if (server.ok()) {
+    Log(absl::StrCat("metrics on http://", (*server)->address(), "/metrics"));
+  } else if (absl::IsUnavailable(server.status())) {
+    Log(absl::StrCat(server.status().message(), "; metrics are off"));
+    return nullptr;
+  }
+  return server;
+}
+
 int Serve(const std::string& url) {
   std::string token;
   if (!AuthToken(&token)) {
@@ -126,16 +155,30 @@ int Serve(const std::string& url) {
   MaintenanceLoop maintenance(
       &store, {.interval = absl::GetFlag(FLAGS_maintenance_interval),
                .retention = absl::GetFlag(FLAGS_retention)});
+  metrics::Registry registry;
+  QueueStats queue_stats({.url = url});
+  ServiceMetrics metrics(&registry, &queue_stats);
   JobQueueService service(
       &store, &notifier,
       {.max_payload_bytes =
            static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
        .auth_token = token,
-       .default_deadline = absl::GetFlag(FLAGS_default_deadline)});
+       .default_deadline = absl::GetFlag(FLAGS_default_deadline),
+       .on_claim = [&metrics](absl::Duration waited, size_t jobs) {
+         metrics.RecordClaim(waited, jobs);
+       }});
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics_server =
+      ServeMetrics(&registry);
+  if (!metrics_server.ok()) {
+    Log(metrics_server.status().ToString());
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
       &service, {.listen = absl::GetFlag(FLAGS_listen),
                  .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
-                 .tls_key_file = absl::GetFlag(FLAGS_tls_key_file)});
+                 .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
+                 .metrics = &metrics,
+                 .log_requests = absl::GetFlag(FLAGS_log_requests)});
   if (!server.ok()) {
     Log(server.status().ToString());
     return 1;

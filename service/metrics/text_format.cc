@@ -39,9 +39,14 @@ std::string EscapeHelp(absl::string_view help) {
 std::string FormatValue(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  char buffer[32];
+  // Plain decimals where they stay short, as Prometheus clients write them.
+  const double magnitude = std::fabs(value);
+  const bool fixed = value == 0 || (magnitude >= 1e-4 && magnitude < 1e15);
+  char buffer[64];
   const std::to_chars_result r =
-      std::to_chars(buffer, buffer + sizeof(buffer), value);
+      fixed ? std::to_chars(buffer, buffer + sizeof(buffer), value,
+                            std::chars_format::fixed)
+            : std::to_chars(buffer, buffer + sizeof(buffer), value);
   return std::string(buffer, r.ptr);
 }
 

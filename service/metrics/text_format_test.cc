@@ -20,6 +20,8 @@ TEST(TextFormatTest, FormatsValuesExactlyAndNamesInfinities) {
   EXPECT_EQ(FormatValue(0), "0");
   EXPECT_EQ(FormatValue(3), "3");
   EXPECT_EQ(FormatValue(0.005), "0.005");
+  EXPECT_EQ(FormatValue(0.0005), "0.0005");
+  EXPECT_EQ(FormatValue(1e20), "1e+20");
   EXPECT_EQ(FormatValue(1234567.25), "1234567.25");
   EXPECT_EQ(FormatValue(std::numeric_limits<double>::infinity()), "+Inf");
   EXPECT_EQ(FormatValue(-std::numeric_limits<double>::infinity()), "-Inf");

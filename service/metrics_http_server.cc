@@ -1,0 +1,70 @@
+#include "service/metrics_http_server.h"
+
+#include <sys/socket.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace jobqueue {
+namespace {
+
+// Scrapes are rare and short; two threads answer them.
+constexpr int kThreads = 2;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
+    const std::string& listen, metrics::Registry* registry) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics address must be host:port, got \"", listen, "\""));
+  }
+  absl::string_view host = absl::string_view(listen).substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+
+  std::unique_ptr<MetricsHttpServer> s(new MetricsHttpServer());
+  s->host_ = std::string(host);
+  s->server_.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
+  // cpp-httplib's default adds SO_REUSEPORT, which would let a second server
+  // share the port and answer half the scrapes.
+  s->server_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  s->server_.Get("/metrics", [registry](const httplib::Request&,
+                                        httplib::Response& response) {
+    response.set_content(registry->Render(), metrics::kTextContentType);
+  });
+  s->port_ = port == 0 ? s->server_.bind_to_any_port(s->host_)
+                       : (s->server_.bind_to_port(s->host_, port) ? port : -1);
+  if (s->port_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen, " for metrics"));
+  }
+  MetricsHttpServer* raw = s.get();
+  s->thread_ = std::thread([raw] {
+    raw->server_.listen_after_bind();
+    raw->stopped_.Notify();
+  });
+  return s;
+}
+
+MetricsHttpServer::~MetricsHttpServer() {
+  if (!thread_.joinable()) return;  // Start failed
+  // cpp-httplib ignores stop() until it listens, so repeat it until it has.
+  do {
+    server_.stop();
+  } while (!stopped_.WaitForNotificationWithTimeout(absl::Milliseconds(5)));
+  thread_.join();
+}
+
+std::string MetricsHttpServer::address() const {
+  return absl::StrCat(host_, ":", port_);
+}
+
+}  // namespace jobqueue

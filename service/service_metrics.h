@@ -1,0 +1,61 @@
+// The JobQueue server's metrics, registered on a metrics::Registry and
+// rendered at /metrics. The names and their meaning are listed in README.md
+// ("Metrics and logs"). Recording is lock-free apart from a reader lock to
+// find a labelled series; the storage gauges are sampled at each scrape.
+//
+//   metrics::Registry registry;
+//   QueueStats queue_stats({.url = url});
+//   ServiceMetrics metrics(&registry, &queue_stats);
+//   metrics.RecordRpc("GetJob", "OK", absl::Milliseconds(2));
+
+#ifndef JOBQUEUE_SERVICE_SERVICE_METRICS_H_
+#define JOBQUEUE_SERVICE_SERVICE_METRICS_H_
+
+#include <cstddef>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "service/metrics/registry.h"
+#include "storage/queue_stats.h"
+
+namespace jobqueue {
+
+class ServiceMetrics {
+ public:
+  // Registers every family on `registry`, which must outlive this object.
+  // Each scrape samples the process's connection pools and, unless
+  // `queue_stats` is null, the jobs table; `queue_stats` must outlive this.
+  ServiceMetrics(metrics::Registry* registry, const QueueStats* queue_stats);
+
+  // One answered RPC: its method label (see MethodLabel), its status code
+  // name ("OK", "NOT_FOUND", ...) and how long it took.
+  void RecordRpc(absl::string_view method, absl::string_view code,
+                 absl::Duration latency);
+
+  // One successful ClaimJobs: how long it claimed and waited for work, and
+  // how many jobs it leased.
+  void RecordClaim(absl::Duration waited, size_t jobs);
+
+  // One group-committed enqueue statement and the rows it inserted. For the
+  // store's batching to call; nothing calls it before that exists.
+  void RecordEnqueueBatch(size_t rows);
+
+ private:
+  void SampleStorage(const QueueStats* queue_stats);
+
+  metrics::Family<metrics::Counter>* const rpcs_;
+  metrics::Family<metrics::Histogram>* const rpc_seconds_;
+  metrics::Family<metrics::Histogram>* const claim_wait_seconds_;
+  metrics::Counter& claimed_jobs_;
+  metrics::Histogram& enqueue_batch_size_;
+  metrics::Family<metrics::Gauge>* const pool_connections_;
+  metrics::Gauge& pool_max_;
+  metrics::Gauge& pool_waiting_;
+  metrics::Family<metrics::Gauge>* jobs_ = nullptr;
+  metrics::Gauge* oldest_pending_seconds_ = nullptr;
+  metrics::Gauge* queue_stats_up_ = nullptr;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_SERVICE_METRICS_H_
