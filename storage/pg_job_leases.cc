@@ -86,6 +86,8 @@ constexpr char kCompleteJobsSql[] =
     ") UPDATE jobs SET status = 'complete', lease_token = NULL,"
     " lease_expires_at = NULL, last_error = NULL FROM input"
     " WHERE id = input_id AND status = 'processing' AND lease_token = token"
+    // Leads the planner to the primary key, whatever its row estimates.
+    " AND id = ANY($1::uuid[])"
     " RETURNING " JOB_COLUMNS;
 
 // $3 error, $4 retryable, $5 base and $6 max backoff in milliseconds.

@@ -108,7 +108,10 @@ constexpr char kListJobsSql[] =
     " AND ($3 = '' OR source_channel_id = $3) AND ($4 = '' OR source_type = $4)"
     " AND created_at >= $5::timestamptz AND created_at < $6::timestamptz"
     " AND (created_at, id) < ($7::timestamptz, $8::uuid)"
-    " ORDER BY created_at DESC, id DESC LIMIT $9";
+    // Qualified: the select list has columns named created_at and id too
+    // (micros, text), and ordering by those would sort instead of scanning
+    // the index.
+    " ORDER BY jobs.created_at DESC, jobs.id DESC LIMIT $9";
 
 constexpr char kRecordDeadLetter[] = "record_dead_letter";
 constexpr char kRecordDeadLetterSql[] =
