@@ -1,0 +1,269 @@
+// loadgen: drives a JobQueue server with many calls in flight (gRPC's
+// callback API) and prints one result line per run:
+//
+//   result scenario=enqueue concurrency=64 ops=51234 seconds=10.0
+//     ops_per_sec=5123.4 p50_ms=1.2 p99_ms=4.5 errors=0
+//
+//   loadgen --server=127.0.0.1:50051 --scenario=enqueue --concurrency=64
+//   loadgen --scenario=work --workers=8 --batch=50 --jobs=20000
+//   loadgen --scenario=list --concurrency=1 --duration=5s
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "JobQueue address");
+ABSL_FLAG(std::string, scenario, "enqueue", "enqueue, work or list");
+ABSL_FLAG(int, concurrency, 8, "calls in flight (enqueue, list)");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
+          "run time (enqueue, list)");
+ABSL_FLAG(int, conversations, 1000,
+          "distinct source channels to spread jobs over");
+ABSL_FLAG(int, workers, 8, "claiming workers (work)");
+ABSL_FLAG(int, batch, 50, "jobs per claim (work)");
+ABSL_FLAG(int, jobs, 10000, "jobs to enqueue and then drain (work)");
+ABSL_FLAG(bool, ignore_order, false, "claims ignore conversation order (work)");
+
+namespace {
+
+using jobqueue::v1::JobQueue;
+
+// Latencies of completed calls, and errors.
+class Recorder {
+ public:
+  void Add(absl::Duration latency, bool ok) {
+    absl::MutexLock lock(&mu_);
+    if (ok) {
+      latencies_.push_back(latency);
+    } else {
+      ++errors_;
+    }
+  }
+  void Print(const std::string& head, absl::Duration elapsed) {
+    absl::MutexLock lock(&mu_);
+    std::sort(latencies_.begin(), latencies_.end());
+    auto pct = [&](double p) {
+      if (latencies_.empty()) return 0.0;
+      size_t i = std::min(latencies_.size() - 1,
+                          static_cast<size_t>(p * latencies_.size()));
+      return absl::ToDoubleMilliseconds(latencies_[i]);
+    };
+    std::printf(
+        "result %s ops=%zu seconds=%.2f ops_per_sec=%.1f p50_ms=%.3f "
+        "p99_ms=%.3f errors=%d\n",
+        head.c_str(), latencies_.size(), absl::ToDoubleSeconds(elapsed),
+        latencies_.size() / absl::ToDoubleSeconds(elapsed), pct(0.50),
+        pct(0.99), errors_);
+    std::fflush(stdout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::Duration> latencies_;
+  int errors_ = 0;
+};
+
+jobqueue::v1::EnqueueJobRequest AJob(int64_t n) {
+  jobqueue::v1::EnqueueJobRequest r;
+  r.set_user_phone(absl::StrCat("+1555", 1000000 + n % 1000));
+  r.set_source_channel_id(
+      absl::StrCat("bench-", n % absl::GetFlag(FLAGS_conversations)));
+  r.set_source_type(jobqueue::v1::SOURCE_TYPE_DM);
+  auto& fields = *r.mutable_payload()->mutable_fields();
+  fields["Body"].set_string_value("benchmark message body of a typical size");
+  fields["MessageSid"].set_string_value(absl::StrCat("SMbench", n));
+  return r;
+}
+
+// Keeps `concurrency` calls in flight until `until`; `start_call` issues one
+// call and runs its argument when the call completes.
+void RunClosedLoop(
+    int concurrency, absl::Time until,
+    const std::function<void(std::function<void(bool)>)>& start_call,
+    Recorder& recorder) {
+  absl::Mutex mu;
+  int running = concurrency;
+  std::function<void()> next;
+  next = [&] {
+    const absl::Time start = absl::Now();
+    start_call([&, start](bool ok) {
+      recorder.Add(absl::Now() - start, ok);
+      if (absl::Now() < until) {
+        next();
+      } else {
+        absl::MutexLock lock(&mu);
+        --running;
+      }
+    });
+  };
+  for (int i = 0; i < concurrency; ++i) next();
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(
+      +[](int* r) { return *r == 0; }, &running));
+}
+
+void Enqueue(JobQueue::Stub& stub) {
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  Recorder recorder;
+  std::atomic<int64_t> n{absl::ToUnixMicros(absl::Now())};
+  const absl::Time start = absl::Now();
+  RunClosedLoop(
+      concurrency, start + absl::GetFlag(FLAGS_duration),
+      [&](std::function<void(bool)> done) {
+        auto* context = new grpc::ClientContext();
+        auto* request = new jobqueue::v1::EnqueueJobRequest(AJob(n++));
+        auto* response = new jobqueue::v1::EnqueueJobResponse();
+        stub.async()->EnqueueJob(
+            context, request, response,
+            [context, request, response, done](grpc::Status s) {
+              done(s.ok() && response->created());
+              delete context;
+              delete request;
+              delete response;
+            });
+      },
+      recorder);
+  recorder.Print(absl::StrCat("scenario=enqueue concurrency=", concurrency),
+                 absl::Now() - start);
+}
+
+void List(JobQueue::Stub& stub) {
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  Recorder recorder;
+  const absl::Time start = absl::Now();
+  std::atomic<int64_t> n{0};
+  RunClosedLoop(
+      concurrency, start + absl::GetFlag(FLAGS_duration),
+      [&](std::function<void(bool)> done) {
+        auto* context = new grpc::ClientContext();
+        auto* request = new jobqueue::v1::ListJobsRequest();
+        // Alternate between the whole table and one conversation.
+        if (n++ % 2 == 1) {
+          request->set_source_channel_id(
+              absl::StrCat("bench-", n % absl::GetFlag(FLAGS_conversations)));
+        }
+        request->set_page_size(50);
+        auto* response = new jobqueue::v1::ListJobsResponse();
+        stub.async()->ListJobs(
+            context, request, response,
+            [context, request, response, done](grpc::Status s) {
+              done(s.ok());
+              delete context;
+              delete request;
+              delete response;
+            });
+      },
+      recorder);
+  recorder.Print(absl::StrCat("scenario=list concurrency=", concurrency),
+                 absl::Now() - start);
+}
+
+// Enqueues --jobs, then --workers claim batches and complete every job
+// (completions of a batch in flight together) until all are done.
+void Work(JobQueue::Stub& stub) {
+  const int jobs = absl::GetFlag(FLAGS_jobs);
+  {
+    absl::Mutex mu;
+    int left = jobs;
+    std::atomic<int64_t> n{absl::ToUnixMicros(absl::Now())};
+    std::atomic<int> issued{0};
+    std::function<void()> next = [&] {
+      if (issued++ >= jobs) return;
+      auto* context = new grpc::ClientContext();
+      auto* request = new jobqueue::v1::EnqueueJobRequest(AJob(n++));
+      auto* response = new jobqueue::v1::EnqueueJobResponse();
+      stub.async()->EnqueueJob(context, request, response,
+                               [&, context, request, response](grpc::Status) {
+                                 delete context;
+                                 delete request;
+                                 delete response;
+                                 next();
+                                 // Last: the waiter may return right after.
+                                 absl::MutexLock lock(&mu);
+                                 --left;
+                               });
+    };
+    for (int i = 0; i < 64; ++i) next();
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* l) { return *l <= 0; }, &left));
+  }
+  std::atomic<int> completed{0};
+  Recorder recorder;
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < absl::GetFlag(FLAGS_workers); ++w) {
+    workers.emplace_back([&, w] {
+      while (completed < jobs && absl::Now() < start + absl::Minutes(5)) {
+        jobqueue::v1::ClaimJobsRequest claim;
+        claim.set_worker_id(absl::StrCat("bench-", w));
+        claim.set_max_jobs(absl::GetFlag(FLAGS_batch));
+        claim.set_ignore_conversation_order(absl::GetFlag(FLAGS_ignore_order));
+        claim.mutable_wait_timeout()->set_nanos(200 * 1000 * 1000);
+        jobqueue::v1::ClaimJobsResponse claimed;
+        grpc::ClientContext context;
+        if (!stub.ClaimJobs(&context, claim, &claimed).ok()) continue;
+        absl::Mutex mu;
+        int pending = claimed.jobs_size();
+        for (const auto& job : claimed.jobs()) {
+          const absl::Time begin = absl::Now();
+          auto* c = new grpc::ClientContext();
+          auto* r = new jobqueue::v1::CompleteJobRequest();
+          r->set_job_id(job.id());
+          r->set_lease_token(job.lease_token());
+          auto* out = new jobqueue::v1::Job();
+          stub.async()->CompleteJob(c, r, out,
+                                    [&, c, r, out, begin](grpc::Status s) {
+                                      recorder.Add(absl::Now() - begin, s.ok());
+                                      if (s.ok()) ++completed;
+                                      delete c;
+                                      delete r;
+                                      delete out;
+                                      absl::MutexLock lock(&mu);
+                                      --pending;
+                                    });
+        }
+        absl::MutexLock lock(&mu);
+        mu.Await(absl::Condition(
+            +[](int* p) { return *p == 0; }, &pending));
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  recorder.Print(
+      absl::StrCat("scenario=work workers=", absl::GetFlag(FLAGS_workers),
+                   " batch=", absl::GetFlag(FLAGS_batch)),
+      absl::Now() - start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  auto stub = JobQueue::NewStub(grpc::CreateChannel(
+      absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials()));
+  const std::string scenario = absl::GetFlag(FLAGS_scenario);
+  if (scenario == "enqueue") {
+    Enqueue(*stub);
+  } else if (scenario == "work") {
+    Work(*stub);
+  } else if (scenario == "list") {
+    List(*stub);
+  } else {
+    std::fprintf(stderr, "unknown --scenario=%s\n", scenario.c_str());
+    return 2;
+  }
+  return 0;
+}
