@@ -145,19 +145,22 @@ int Serve(const std::string& url) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  metrics::Registry registry;
+  QueueStats queue_stats({.url = url});
+  ServiceMetrics metrics(&registry, &queue_stats);
   PgJobStore store(
       {.url = url,
        .pool_size = absl::GetFlag(FLAGS_pool_size),
        .statement_timeout = absl::GetFlag(FLAGS_default_deadline),
        .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
-                         .max = absl::GetFlag(FLAGS_retry_max_delay)}});
+                         .max = absl::GetFlag(FLAGS_retry_max_delay)},
+       .on_enqueue_batch = [&metrics](int rows) {
+         metrics.RecordEnqueueBatch(rows);
+       }});
   JobNotifier notifier(url);
   MaintenanceLoop maintenance(
       &store, {.interval = absl::GetFlag(FLAGS_maintenance_interval),
                .retention = absl::GetFlag(FLAGS_retention)});
-  metrics::Registry registry;
-  QueueStats queue_stats({.url = url});
-  ServiceMetrics metrics(&registry, &queue_stats);
   JobQueueService service(
       &store, &notifier,
       {.max_payload_bytes =

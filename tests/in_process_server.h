@@ -1,6 +1,7 @@
 // A JobQueue server in the test's own process, on a loopback port, over a
 // real PostgreSQL: the store, the LISTEN notifier, optionally the
-// maintenance loop, and the gRPC server, wired as jobqueue_server wires them.
+// maintenance loop, the gRPC server and its metrics (served over HTTP on
+// another loopback port), wired as jobqueue_server wires them.
 //
 //   auto server = InProcessServer::Start({.database_url = db->url()});
 //   auto stub = (*server)->NewStub();
@@ -20,8 +21,13 @@
 #include "service/grpc_server.h"
 #include "service/job_queue_service.h"
 #include "service/maintenance_loop.h"
+#include "service/metrics/registry.h"
+#include "service/metrics_http_server.h"
+#include "service/request_log.h"
+#include "service/service_metrics.h"
 #include "storage/job_notifier.h"
 #include "storage/pg_job_store.h"
+#include "storage/queue_stats.h"
 
 namespace jobqueue {
 
@@ -33,6 +39,7 @@ class InProcessServer {
     // Zero: no maintenance loop.
     absl::Duration maintenance_interval = absl::ZeroDuration();
     RetryBackoff retry_backoff;
+    RequestLogLevel log_requests = RequestLogLevel::kErrors;
   };
 
   static absl::StatusOr<std::unique_ptr<InProcessServer>> Start(
@@ -41,6 +48,8 @@ class InProcessServer {
   ~InProcessServer();
 
   const std::string& address() const { return address_; }
+  // host:port of the HTTP server answering GET /metrics.
+  std::string metrics_address() const { return metrics_server_->address(); }
   JobQueueService* service() { return service_.get(); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<v1::JobQueue::Stub> NewStub() const;
@@ -48,11 +57,15 @@ class InProcessServer {
  private:
   InProcessServer() = default;
 
+  metrics::Registry registry_;
+  std::unique_ptr<QueueStats> queue_stats_;
+  std::unique_ptr<ServiceMetrics> metrics_;
   std::unique_ptr<PgJobStore> store_;
   std::unique_ptr<JobNotifier> notifier_;
   std::unique_ptr<MaintenanceLoop> maintenance_;
   std::unique_ptr<JobQueueService> service_;
   std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_server_;
   std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
 };
