@@ -34,11 +34,14 @@ namespace {
   ") SELECT * FROM claimed ORDER BY seq"
 
 constexpr char kClaimInOrder[] = "claim_in_order";
+// The head test is a correlated subquery on purpose: it always runs as one
+// index probe per candidate, where a NOT EXISTS anti join may be planned as
+// a scan of every active job per candidate when statistics are stale.
 constexpr char kClaimInOrderSql[] = CLAIM_SQL(
-    " AND NOT EXISTS (SELECT 1 FROM jobs earlier"
-    " WHERE earlier.source_channel_id = j.source_channel_id"
-    " AND earlier.seq < j.seq"
-    " AND earlier.status IN ('pending', 'processing'))");
+    " AND seq = (SELECT head.seq FROM jobs head"
+    " WHERE head.source_channel_id = j.source_channel_id"
+    " AND head.status IN ('pending', 'processing')"
+    " ORDER BY head.seq LIMIT 1)");
 constexpr char kClaimAnyOrder[] = "claim_any_order";
 constexpr char kClaimAnyOrderSql[] = CLAIM_SQL("");
 
@@ -85,9 +88,9 @@ constexpr char kCompleteJobsSql[] =
     " SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS t(input_id, token)"
     ") UPDATE jobs SET status = 'complete', lease_token = NULL,"
     " lease_expires_at = NULL, last_error = NULL FROM input"
-    " WHERE id = input_id AND status = 'processing' AND lease_token = token"
-    // Leads the planner to the primary key, whatever its row estimates.
-    " AND id = ANY($1::uuid[])"
+    // A lease token implies processing (jobs_lease_only_when_processing);
+    // leaving status out keeps the planner on the primary key.
+    " WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])"
     " RETURNING " JOB_COLUMNS;
 
 // $3 error, $4 retryable, $5 base and $6 max backoff in milliseconds.
