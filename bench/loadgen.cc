@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bench/recorder.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "JobQueue address");
@@ -38,42 +39,8 @@ ABSL_FLAG(bool, ignore_order, false, "claims ignore conversation order (work)");
 
 namespace {
 
+using jobqueue::bench::Recorder;
 using jobqueue::v1::JobQueue;
-
-// Latencies of completed calls, and errors.
-class Recorder {
- public:
-  void Add(absl::Duration latency, bool ok) {
-    absl::MutexLock lock(&mu_);
-    if (ok) {
-      latencies_.push_back(latency);
-    } else {
-      ++errors_;
-    }
-  }
-  void Print(const std::string& head, absl::Duration elapsed) {
-    absl::MutexLock lock(&mu_);
-    std::sort(latencies_.begin(), latencies_.end());
-    auto pct = [&](double p) {
-      if (latencies_.empty()) return 0.0;
-      size_t i = std::min(latencies_.size() - 1,
-                          static_cast<size_t>(p * latencies_.size()));
-      return absl::ToDoubleMilliseconds(latencies_[i]);
-    };
-    std::printf(
-        "result %s ops=%zu seconds=%.2f ops_per_sec=%.1f p50_ms=%.3f "
-        "p99_ms=%.3f errors=%d\n",
-        head.c_str(), latencies_.size(), absl::ToDoubleSeconds(elapsed),
-        latencies_.size() / absl::ToDoubleSeconds(elapsed), pct(0.50),
-        pct(0.99), errors_);
-    std::fflush(stdout);
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<absl::Duration> latencies_;
-  int errors_ = 0;
-};
 
 jobqueue::v1::EnqueueJobRequest AJob(int64_t n) {
   jobqueue::v1::EnqueueJobRequest r;

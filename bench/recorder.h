@@ -1,0 +1,56 @@
+// Latencies and errors of a load run, printed as one result line:
+//
+//   result <head> ops=N seconds=S ops_per_sec=R p50_ms=A p99_ms=B errors=E
+
+#ifndef JOBQUEUE_BENCH_RECORDER_H_
+#define JOBQUEUE_BENCH_RECORDER_H_
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace jobqueue::bench {
+
+class Recorder {
+ public:
+  // A completed operation: its latency when it succeeded, else an error.
+  void Add(absl::Duration latency, bool ok) {
+    absl::MutexLock lock(&mu_);
+    if (ok) {
+      latencies_.push_back(latency);
+    } else {
+      ++errors_;
+    }
+  }
+
+  void Print(const std::string& head, absl::Duration elapsed) {
+    absl::MutexLock lock(&mu_);
+    std::sort(latencies_.begin(), latencies_.end());
+    auto pct = [&](double p) {
+      if (latencies_.empty()) return 0.0;
+      size_t i = std::min(latencies_.size() - 1,
+                          static_cast<size_t>(p * latencies_.size()));
+      return absl::ToDoubleMilliseconds(latencies_[i]);
+    };
+    std::printf(
+        "result %s ops=%zu seconds=%.2f ops_per_sec=%.1f p50_ms=%.3f "
+        "p99_ms=%.3f errors=%d\n",
+        head.c_str(), latencies_.size(), absl::ToDoubleSeconds(elapsed),
+        latencies_.size() / absl::ToDoubleSeconds(elapsed), pct(0.50),
+        pct(0.99), errors_);
+    std::fflush(stdout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::Duration> latencies_;
+  int errors_ = 0;
+};
+
+}  // namespace jobqueue::bench
+
+#endif  // JOBQUEUE_BENCH_RECORDER_H_
