@@ -83,6 +83,14 @@ absl::Status SpoolReplayer::ReplaySegment(const std::string& segment) {
     SpooledDelivery& delivery = deliveries[cursor_index_];
     const absl::Status status = AttemptDelivery(
         *backend_, &delivery, {options_.rpc_timeout, /*wait_for_ready=*/true});
+    ShimMetrics* const metrics = options_.metrics;
+    if (metrics != nullptr) {
+      (status.ok() ? metrics->replays_succeeded : metrics->replays_failed)
+          ->Increment();
+      if (status.ok() && delivery.has_record_dead_letter()) {
+        metrics->dead_letters->Increment();
+      }
+    }
     if (IsPermanentRejection(status)) {
       absl::FPrintF(stderr,
                     "twilio_shim: the service rejected %s even as a dead "
@@ -92,9 +100,13 @@ absl::Status SpoolReplayer::ReplaySegment(const std::string& segment) {
       if (absl::Status kept = spool_->Reject(delivery); !kept.ok()) {
         return kept;
       }
+      if (metrics != nullptr) metrics->spool_depth->Add(-1);
     } else if (!status.ok()) {
       return status;
-    } else if (delivery.has_record_dead_letter()) {
+    } else if (metrics != nullptr) {
+      metrics->spool_depth->Add(-1);
+    }
+    if (status.ok() && delivery.has_record_dead_letter()) {
       absl::FPrintF(stderr, "twilio_shim: replayed %s: %s\n",
                     DescribeDelivery(delivery),
                     delivery.record_dead_letter().reason());

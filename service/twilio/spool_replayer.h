@@ -27,6 +27,7 @@
 #include "service/twilio/backoff.h"
 #include "service/twilio/delivery_spool.h"
 #include "service/twilio/job_queue_backend.h"
+#include "service/twilio/shim_metrics.h"
 
 namespace jobqueue::twilio {
 
@@ -42,6 +43,9 @@ class SpoolReplayer {
     absl::Duration max_backoff = absl::Seconds(10);
     // How often an idle replayer looks for new spool content.
     absl::Duration idle_poll = absl::Seconds(1);
+    // Where replays, dead letters and the spool depth are counted; none when
+    // null. Must outlive the replayer.
+    ShimMetrics* metrics = nullptr;
   };
 
   // `spool` and `backend` must outlive the replayer.

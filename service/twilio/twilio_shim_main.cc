@@ -29,8 +29,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "service/metrics/registry.h"
 #include "service/twilio/delivery_spool.h"
 #include "service/twilio/grpc_job_queue_backend.h"
+#include "service/twilio/shim_metrics.h"
 #include "service/twilio/spool_replayer.h"
 #include "service/twilio/webhook_handler.h"
 #include "service/twilio/webhook_http_server.h"
@@ -152,13 +154,24 @@ int Run(const ShimConfig& config) {
   absl::StatusOr<std::unique_ptr<DeliverySpool>> spool =
       DeliverySpool::Open(config.spool_dir);
   if (!spool.ok()) return Fail(spool.status());
+  metrics::Registry registry;
+  ShimMetrics metrics(&registry);
+  // Segments left by an earlier run (Open sealed them) start the depth.
+  size_t spooled = 0;
+  for (const std::string& segment : (*spool)->Seal()) {
+    absl::StatusOr<SpoolSegmentContents> contents = (*spool)->Read(segment);
+    if (contents.ok()) spooled += contents->deliveries.size();
+  }
+  metrics.spool_depth->Set(static_cast<double>(spooled));
   GrpcJobQueueBackend backend(
       GrpcJobQueueBackend::CreateChannel(config.backend), config.bearer_token);
   SpoolReplayer::Options replay_options;
   replay_options.max_backoff = config.replay_max_backoff;
+  replay_options.metrics = &metrics;
   SpoolReplayer replayer(spool->get(), &backend, replay_options);
 
-  WebhookHttpServer server(config.max_body_bytes);
+  // GET /metrics is served beside the webhooks, without a signature.
+  WebhookHttpServer server(config.max_body_bytes, &registry, &metrics);
   absl::StatusOr<int> port = server.Bind(config.host, config.port);
   if (!port.ok()) return Fail(port.status());
   const std::string local_url = absl::StrFormat(
@@ -172,6 +185,7 @@ int Run(const ShimConfig& config) {
   options.public_base_url =
       config.public_base_url.empty() ? local_url : config.public_base_url;
   options.on_delivered = [&replayer] { replayer.Wake(); };
+  options.metrics = &metrics;
   WebhookHandler handler(&verifier, &backend, spool->get(), options);
 
   std::atomic<bool> served{false};

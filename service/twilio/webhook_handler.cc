@@ -107,6 +107,7 @@ WebhookResponse WebhookHandler::HandleDelivery(const WebhookRequest& request,
 std::variant<google::protobuf::Struct, WebhookResponse>
 WebhookHandler::VerifiedPayload(const WebhookRequest& request) const {
   if (request.signature.empty()) {
+    CountSignatureRejection();
     Log(request, "403: no X-Twilio-Signature header");
     return Text(403, "missing X-Twilio-Signature");
   }
@@ -114,6 +115,7 @@ WebhookHandler::VerifiedPayload(const WebhookRequest& request) const {
       absl::StrCat(options_.public_base_url, request.target);
   if (absl::StrContains(request.target, "bodySHA256=")) {
     if (!verifier_->VerifyJsonBody(request.signature, url, request.body)) {
+      CountSignatureRejection();
       Log(request, "403: the signature or bodySHA256 does not match");
       return Text(403, "invalid X-Twilio-Signature");
     }
@@ -137,10 +139,17 @@ WebhookHandler::VerifiedPayload(const WebhookRequest& request) const {
     return Text(400, params.status().message());
   }
   if (!verifier_->VerifyForm(request.signature, url, *params)) {
+    CountSignatureRejection();
     Log(request, "403: the signature does not match");
     return Text(403, "invalid X-Twilio-Signature");
   }
   return FormToPayload(*params);
+}
+
+void WebhookHandler::CountSignatureRejection() const {
+  if (options_.metrics != nullptr) {
+    options_.metrics->signature_rejections->Increment();
+  }
 }
 
 SpooledDelivery WebhookHandler::ToDelivery(
@@ -170,6 +179,9 @@ WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
       *backend_, &delivery, {timeout, /*wait_for_ready=*/false});
   if (status.ok()) {
     if (delivery.has_record_dead_letter()) {
+      if (options_.metrics != nullptr) {
+        options_.metrics->dead_letters->Increment();
+      }
       absl::FPrintF(stderr, "twilio_shim: recorded %s: %s\n",
                     DescribeDelivery(delivery),
                     delivery.record_dead_letter().reason());
@@ -187,6 +199,10 @@ WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
                   DescribeDelivery(delivery), status.ToString(),
                   kept.ToString());
     return Text(503, "the delivery could not be stored; retry");
+  }
+  if (!rejected && options_.metrics != nullptr) {
+    options_.metrics->deliveries_spooled->Increment();
+    options_.metrics->spool_depth->Add(1);
   }
   absl::FPrintF(stderr, "twilio_shim: %s %s: %s\n",
                 rejected ? "kept in rejected/" : "spooled",

@@ -30,6 +30,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "service/twilio/delivery_spool.h"
 #include "service/twilio/job_queue_backend.h"
+#include "service/twilio/shim_metrics.h"
 #include "service/twilio/webhook_signature.h"
 
 namespace jobqueue::twilio {
@@ -70,6 +71,9 @@ class WebhookHandler {
     // Called after the service took a delivery directly: it is up, so the
     // replayer may stop waiting.
     std::function<void()> on_delivered;
+    // Where signature rejections, spooled deliveries and dead letters are
+    // counted; none when null. Must outlive the handler.
+    ShimMetrics* metrics = nullptr;
   };
 
   // The pointers must outlive the handler.
@@ -93,6 +97,7 @@ class WebhookHandler {
   // that refuses it (400, 403, 415).
   std::variant<google::protobuf::Struct, WebhookResponse> VerifiedPayload(
       const WebhookRequest& request) const;
+  void CountSignatureRejection() const;
   // The job the payload becomes, or its dead letter when it cannot be one.
   static SpooledDelivery ToDelivery(const google::protobuf::Struct& payload,
                                     bool conversations);

@@ -8,10 +8,46 @@
 
 namespace jobqueue::twilio {
 
-WebhookHttpServer::WebhookHttpServer(size_t max_body_bytes) {
+namespace {
+
+// When the request this thread is answering was routed; InfinitePast before
+// routing (e.g. for a request line cpp-httplib could not parse).
+thread_local absl::Time request_start = absl::InfinitePast();
+
+}  // namespace
+
+WebhookHttpServer::WebhookHttpServer(size_t max_body_bytes,
+                                     metrics::Registry* registry,
+                                     ShimMetrics* metrics) {
   server_.set_payload_max_length(max_body_bytes);
+  if (metrics != nullptr) {
+    // Called once each answer is written, on the thread that answered.
+    server_.set_logger([metrics](const httplib::Request& request,
+                                 const httplib::Response& response) {
+      const absl::Time start = request_start;
+      request_start = absl::InfinitePast();
+      metrics->RecordRequest(request.path, response.status,
+                             start == absl::InfinitePast()
+                                 ? -absl::Seconds(1)
+                                 : absl::Now() - start);
+    });
+  }
   server_.set_pre_routing_handler(
-      [this](const httplib::Request& request, httplib::Response& response) {
+      [this, registry](const httplib::Request& request,
+                       httplib::Response& response) {
+        request_start = absl::Now();
+        if (registry != nullptr && request.path == "/metrics") {
+          if (request.method == "GET" || request.method == "HEAD") {
+            response.set_content(registry->Render(), metrics::kTextContentType);
+          } else {
+            response.status = 405;
+            response.set_header("Allow", "GET, HEAD");
+            response.set_header("Connection", "close");
+            response.set_content("method not allowed\n",
+                                 "text/plain; charset=utf-8");
+          }
+          return httplib::Server::HandlerResponse::Handled;
+        }
         std::optional<WebhookResponse> early =
             handler_->Screen(request.method, request.target);
         if (!early.has_value()) {

@@ -3,6 +3,10 @@
 //   WebhookHttpServer server(64 << 10);
 //   absl::StatusOr<int> port = server.Bind("127.0.0.1", 0);
 //   server.Serve(&handler);  // until another thread calls server.Stop()
+//
+// With a metrics registry it also answers GET /metrics with the registry's
+// Prometheus text, without a signature, and counts every answer (including
+// cpp-httplib's own 400s and 413s) in ShimMetrics.
 #ifndef SERVICE_TWILIO_WEBHOOK_HTTP_SERVER_H_
 #define SERVICE_TWILIO_WEBHOOK_HTTP_SERVER_H_
 
@@ -13,6 +17,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "httplib.h"
+#include "service/metrics/registry.h"
+#include "service/twilio/shim_metrics.h"
 #include "service/twilio/webhook_handler.h"
 
 namespace jobqueue::twilio {
@@ -21,7 +27,11 @@ class WebhookHttpServer {
  public:
   // A body longer than `max_body_bytes` is answered 413 without reaching the
   // handler.
-  explicit WebhookHttpServer(size_t max_body_bytes);
+  // `registry` (serving /metrics) and `metrics` (recording requests) are
+  // optional and must outlive the server.
+  explicit WebhookHttpServer(size_t max_body_bytes,
+                             metrics::Registry* registry = nullptr,
+                             ShimMetrics* metrics = nullptr);
 
   // Binds `host`:`port`; port 0 picks a free one. Returns the bound port.
   absl::StatusOr<int> Bind(const std::string& host, int port);

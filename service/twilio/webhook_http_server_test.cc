@@ -11,6 +11,7 @@
 #include "httplib.h"
 #include "service/twilio/delivery_payload.h"
 #include "service/twilio/fake_job_queue_backend.h"
+#include "service/twilio/spool_replayer.h"
 
 namespace jobqueue::twilio {
 namespace {
@@ -34,9 +35,11 @@ class WebhookHttpServerTest : public ::testing::Test {
     spool_ = *std::move(spool);
     WebhookHandler::Options options;
     options.public_base_url = kPublicBase;
+    options.metrics = &metrics_;
     handler_ = std::make_unique<WebhookHandler>(&verifier_, &backend_,
                                                 spool_.get(), options);
-    server_ = std::make_unique<WebhookHttpServer>(kMaxBody);
+    server_ =
+        std::make_unique<WebhookHttpServer>(kMaxBody, &registry_, &metrics_);
     absl::StatusOr<int> port = server_->Bind("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
@@ -58,6 +61,18 @@ class WebhookHttpServerTest : public ::testing::Test {
                        "application/x-www-form-urlencoded");
   }
 
+  // What a scrape of GET /metrics returns; empty when it fails.
+  std::string Scrape() {
+    httplib::Client client("127.0.0.1", port_);
+    httplib::Result result = client.Get("/metrics");
+    if (!result || result->status != 200) return "";
+    EXPECT_EQ(result->get_header_value("Content-Type"),
+              "text/plain; version=0.0.4");
+    return result->body;
+  }
+
+  metrics::Registry registry_;
+  ShimMetrics metrics_{&registry_};
   WebhookSignatureVerifier verifier_{kToken};
   FakeJobQueueBackend backend_;
   std::unique_ptr<DeliverySpool> spool_;
@@ -142,6 +157,69 @@ TEST_F(WebhookHttpServerTest, HealthzReportsTheBackend) {
   ASSERT_TRUE(down);
   EXPECT_EQ(down->status, 503);
   EXPECT_THAT(down->body, HasSubstr("connection refused"));
+}
+
+TEST_F(WebhookHttpServerTest, MetricsCountForgedAndRefusedRequests) {
+  EXPECT_THAT(Scrape(),
+              HasSubstr("twilio_shim_signature_rejections_total 0\n"));
+  httplib::Client client("127.0.0.1", port_);
+  httplib::Result forged =
+      client.Post("/twilio/messages", {{"X-Twilio-Signature", "Zm9yZ2Vk"}},
+                  "MessageSid=SM5&From=%2B14158675309",
+                  "application/x-www-form-urlencoded");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 403);
+  ASSERT_TRUE(client.Post("/twilio/nope", "a=1", "text/plain"));
+  ASSERT_TRUE(PostSigned(
+      "/twilio/messages",
+      absl::StrCat("MessageSid=SM6&Body=", std::string(kMaxBody, 'a'))));
+
+  const std::string text = Scrape();
+  EXPECT_THAT(text, HasSubstr("# TYPE twilio_shim_signature_rejections_total "
+                              "counter\ntwilio_shim_signature_rejections_total "
+                              "1\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_requests_total{endpoint=\"/twilio/"
+                              "messages\",status=\"403\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_requests_total{endpoint=\"/twilio/"
+                              "messages\",status=\"413\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_requests_total{endpoint=\"other\","
+                              "status=\"404\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_requests_total{endpoint=\"/"
+                              "metrics\",status=\"200\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_request_duration_seconds_count{"
+                              "endpoint=\"/twilio/messages\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_deliveries_spooled_total 0\n"));
+  EXPECT_THAT(backend_.attempts(), SizeIs(0));
+
+  httplib::Result post = client.Post("/metrics", "", "text/plain");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+}
+
+TEST_F(WebhookHttpServerTest, MetricsFollowTheSpoolAndItsReplay) {
+  backend_.AnswerEnqueue(absl::UnavailableError("down"));
+  for (const char* sid : {"SM7", "SM8"}) {
+    httplib::Result result = PostSigned(
+        "/twilio/messages",
+        absl::StrCat("MessageSid=", sid, "&From=%2B14158675309&Body=hi"));
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 200);
+  }
+  std::string text = Scrape();
+  EXPECT_THAT(text, HasSubstr("twilio_shim_deliveries_spooled_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_spool_depth 2\n"));
+
+  SpoolReplayer::Options options;
+  options.metrics = &metrics_;
+  SpoolReplayer replayer(spool_.get(), &backend_, options);
+  EXPECT_FALSE(replayer.ReplayPass().ok());
+  backend_.AnswerEnqueue(absl::OkStatus());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  text = Scrape();
+  EXPECT_THAT(text, HasSubstr("twilio_shim_replays_failed_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_replays_succeeded_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_spool_depth 0\n"));
+  EXPECT_THAT(text, HasSubstr("twilio_shim_dead_letters_total 0\n"));
 }
 
 TEST_F(WebhookHttpServerTest, StopEndsServe) {

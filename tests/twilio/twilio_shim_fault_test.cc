@@ -18,6 +18,7 @@
 namespace jobqueue::twilio {
 namespace {
 
+using ::testing::HasSubstr;
 using Params = std::vector<std::pair<std::string, std::string>>;
 
 // `count` distinct SMS deliveries from 10 senders, signed by Twilio's Node
@@ -102,6 +103,30 @@ void ExpectEachExactlyOnce(const std::map<std::string, int>& per_key,
   EXPECT_EQ(wrong, 0) << "deliveries without exactly one job";
 }
 
+// The shim's GET /metrics text; empty when the scrape fails.
+std::string Scrape(ShimStack& stack) {
+  httplib::Result result = stack.Get("/metrics");
+  return result && result->status == 200 ? result->body : "";
+}
+
+// Waits, bounded, until a scrape holds every one of `lines`; returns the last
+// scrape.
+std::string AwaitMetrics(ShimStack& stack,
+                         const std::vector<std::string>& lines,
+                         absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string text;
+  while (true) {
+    text = Scrape(stack);
+    bool all = true;
+    for (const std::string& line : lines) {
+      all = all && text.find(line + "\n") != std::string::npos;
+    }
+    if (all || absl::Now() >= deadline) return text;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+}
+
 TEST(TwilioShimFaultTest, DeliveriesDuringAnOutageAllBecomeJobsOnce) {
   absl::StatusOr<std::unique_ptr<ShimStack>> started = ShimStack::Start();
   ASSERT_TRUE(started.ok()) << started.status();
@@ -116,11 +141,20 @@ TEST(TwilioShimFaultTest, DeliveriesDuringAnOutageAllBecomeJobsOnce) {
   EXPECT_EQ(PostAll(stack, deliveries), 100) << stack.Outputs();
   EXPECT_LT(absl::Now() - start, absl::Seconds(60))
       << "answers must come well within Twilio's budget";
+  std::string metrics = Scrape(stack);
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_spool_depth 100\n"));
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_deliveries_spooled_total 100\n"));
 
   ASSERT_TRUE(stack.StartService().ok()) << stack.Outputs();
   std::map<std::string, int> per_key = AwaitJobs(stack, 101, absl::Seconds(60));
   EXPECT_EQ(per_key.erase(before.message_sids[0]), 1u);
   ExpectEachExactlyOnce(per_key, deliveries);
+  metrics = AwaitMetrics(
+      stack,
+      {"twilio_shim_spool_depth 0", "twilio_shim_replays_succeeded_total 100"},
+      absl::Seconds(10));
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_spool_depth 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_replays_succeeded_total 100\n"));
 
   // Twilio retrying all of them now changes nothing.
   EXPECT_EQ(PostAll(stack, deliveries), 100);
@@ -138,11 +172,19 @@ TEST(TwilioShimFaultTest, ARestartedShimResumesItsSpool) {
 
   ASSERT_TRUE(stack.StopService().ok()) << stack.Outputs();
   EXPECT_EQ(PostAll(stack, deliveries), 20) << stack.Outputs();
+  EXPECT_THAT(Scrape(stack), HasSubstr("twilio_shim_spool_depth 20\n"));
   ASSERT_TRUE(stack.StopShim().ok()) << stack.Outputs();
 
   ASSERT_TRUE(stack.StartService().ok()) << stack.Outputs();
   ASSERT_TRUE(stack.StartShim().ok()) << stack.Outputs();
   ExpectEachExactlyOnce(AwaitJobs(stack, 20, absl::Seconds(60)), deliveries);
+  // The restarted shim counted the spool it resumed.
+  const std::string metrics = AwaitMetrics(
+      stack,
+      {"twilio_shim_spool_depth 0", "twilio_shim_replays_succeeded_total 20"},
+      absl::Seconds(10));
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_spool_depth 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_replays_succeeded_total 20\n"));
 }
 
 }  // namespace
