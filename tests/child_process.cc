@@ -68,7 +68,7 @@ ChildProcess::~ChildProcess() {
     int status;
     waitpid(pid_, &status, 0);
   }
-  reader_.join();
+  if (reader_.joinable()) reader_.join();
   close(output_fd_);
 }
 
@@ -99,6 +99,8 @@ absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
       exited_ = true;
       exit_code_ =
           WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+      // Everything it wrote is read once the pipe reports end of file.
+      if (reader_.joinable()) reader_.join();
     } else if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError("process still running");
     } else {

@@ -37,6 +37,7 @@ class ChildProcess {
 
   absl::Status Signal(int sig);
   // The exit code (128 + signal when killed by one), or DEADLINE_EXCEEDED.
+  // Once it returns a code, output() holds everything the process wrote.
   absl::StatusOr<int> Wait(absl::Duration timeout);
   // Combined stdout and stderr so far.
   std::string output();
