@@ -51,14 +51,13 @@ class GroupCommit {
     if (static_cast<int>(batch->requests.size()) >= options_.max_batch) {
       open_ = nullptr;  // full: later callers start a new one
     }
+    // Condition variables, not Mutex::Await: with many callers waiting,
+    // Await would re-evaluate every waiter's condition on each unlock.
     if (index > 0) {
-      mu_.Await(absl::Condition(&batch->done));
+      while (!batch->done) batch->finished.Wait(&mu_);
       return batch->results[index];
     }
-    auto slot_free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> bool {
-      return in_flight_ < options_.max_in_flight;
-    };
-    mu_.Await(absl::Condition(&slot_free));
+    while (in_flight_ >= options_.max_in_flight) slot_free_.Wait(&mu_);
     if (open_ == batch) open_ = nullptr;
     ++in_flight_;
     mu_.Unlock();
@@ -72,6 +71,8 @@ class GroupCommit {
     --in_flight_;
     batch->results = std::move(results);
     batch->done = true;
+    batch->finished.SignalAll();
+    slot_free_.Signal();
     return batch->results[0];
   }
 
@@ -80,6 +81,7 @@ class GroupCommit {
     std::vector<const Request*> requests;
     std::vector<absl::StatusOr<Result>> results;
     bool done = false;
+    absl::CondVar finished;
   };
 
   const Options options_;
@@ -87,6 +89,7 @@ class GroupCommit {
   absl::Mutex mu_;
   std::shared_ptr<Batch> open_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::CondVar slot_free_;
 };
 
 }  // namespace jobqueue
