@@ -5,6 +5,7 @@
 //
 //   example_worker --server=127.0.0.1:50051 --work=200ms
 
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -38,9 +39,8 @@ using jobqueue::v1::JobQueue;
 std::atomic<bool> stopping{false};
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  out->set_seconds(absl::ToInt64Seconds(d));
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(d - absl::Seconds(out->seconds()))));
+  *out = google::protobuf::util::TimeUtil::NanosecondsToDuration(
+      absl::ToInt64Nanoseconds(d));
 }
 
 // A context with a deadline and, when JOBQUEUE_AUTH_TOKEN is set, the token.

@@ -2,7 +2,7 @@
 // server reflection always on (so `grpcurl -plaintext HOST:PORT list` works).
 //
 //   auto server = GrpcServer::Start(&service, {.listen = "127.0.0.1:0"});
-//   ... (*server)->port() ...
+//   ... (*server)->address() ...
 //   (*server)->Shutdown(absl::Seconds(10));
 
 #ifndef JOBQUEUE_SERVICE_GRPC_SERVER_H_
@@ -41,7 +41,6 @@ class GrpcServer {
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
       v1::JobQueue::Service* service, const Options& options);
 
-  int port() const { return port_; }
   // "host:port" with the port actually bound.
   std::string address() const;
 

@@ -1,6 +1,7 @@
 #include "service/job_mapping.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 
 #include <utility>
 
@@ -105,19 +106,13 @@ absl::Status JsonToStruct(absl::string_view json,
 }
 
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t micros = absl::ToUnixMicros(t);
-  int64_t seconds = micros / 1000000;
-  int64_t rest = micros % 1000000;
-  if (rest < 0) {
-    rest += 1000000;
-    --seconds;
-  }
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(rest * 1000));
+  *out = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(t));
 }
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  return absl::FromUnixNanos(
+      google::protobuf::util::TimeUtil::TimestampToNanoseconds(t));
 }
 
 absl::Status ToProto(const Job& job, v1::Job* out) {

@@ -74,8 +74,6 @@ class ConnectionPool {
   // are closed when returned.
   void Close();
 
-  int max_size() const { return options_.max_size; }
-
   // A moment's occupancy, for metrics.
   struct Stats {
     int in_use = 0;   // leased or being opened

@@ -43,11 +43,6 @@ uint64_t JobNotifier::generation() {
   return generation_;
 }
 
-bool JobNotifier::listening() {
-  absl::MutexLock lock(&mu_);
-  return listening_;
-}
-
 bool JobNotifier::WaitForChange(uint64_t seen, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> bool {
@@ -57,10 +52,9 @@ bool JobNotifier::WaitForChange(uint64_t seen, absl::Time deadline) {
   return !closed_ && generation_ != seen;
 }
 
-void JobNotifier::Bump(bool connected) {
+void JobNotifier::Bump() {
   absl::MutexLock lock(&mu_);
   ++generation_;
-  listening_ = connected;
 }
 
 void JobNotifier::Run() {
@@ -72,20 +66,20 @@ void JobNotifier::Run() {
   while (!closed()) {
     try {
       pqxx::connection c(url_);
-      Receiver receiver(c, [this] { Bump(true); });
+      Receiver receiver(c, [this] { Bump(); });
       // Anything may have changed while not listening.
-      Bump(true);
+      Bump();
       backoff = absl::Milliseconds(100);
       // Waits on the socket; the timeout only bounds how late Close() is
       // noticed.
       while (!closed()) c.await_notification(0, 200 * 1000);
     } catch (const std::exception&) {
-      Bump(false);
+      Bump();
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Seconds(5));
     }
   }
-  Bump(false);
+  Bump();
 }
 
 }  // namespace jobqueue

@@ -43,18 +43,14 @@ class JobNotifier {
   // Stops listening and releases every waiter.
   void Close();
 
-  // True while the LISTEN connection is up.
-  bool listening();
-
  private:
   void Run();
-  void Bump(bool connected);
+  void Bump();
 
   const std::string url_;
   absl::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  bool listening_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -69,10 +69,6 @@ constexpr char kJobsByIdempotencyKeys[] = "jobs_by_idempotency_keys";
 constexpr char kJobsByIdempotencyKeysSql[] =
     "SELECT " JOB_COLUMNS " FROM jobs WHERE idempotency_key = ANY($1::text[])";
 
-constexpr char kJobByIdempotencyKey[] = "job_by_idempotency_key";
-constexpr char kJobByIdempotencyKeySql[] =
-    "SELECT " JOB_COLUMNS " FROM jobs WHERE idempotency_key = $1";
-
 constexpr char kGetJob[] = "get_job";
 constexpr char kGetJobSql[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1";
 
@@ -132,7 +128,6 @@ void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
   c.prepare(kUpsertUser, kUpsertUserSql);
   c.prepare(kEnqueueKeepName, kEnqueueKeepNameSql);
   c.prepare(kEnqueueSetName, kEnqueueSetNameSql);
-  c.prepare(kJobByIdempotencyKey, kJobByIdempotencyKeySql);
   c.prepare(kEnqueueBatch, kEnqueueBatchSql);
   c.prepare(kJobsByIdempotencyKeys, kJobsByIdempotencyKeysSql);
   c.prepare(kGetJob, kGetJobSql);
@@ -284,8 +279,8 @@ absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,
           return EnqueueResult{JobFromRow(inserted[0], 0), true};
         // The key was taken. ON CONFLICT waited for its owner to commit, so
         // a fresh snapshot sees that job.
-        pqxx::result existing =
-            txn.exec_prepared(kJobByIdempotencyKey, job.idempotency_key);
+        pqxx::result existing = txn.exec_prepared(
+            kJobsByIdempotencyKeys, PgArray({job.idempotency_key}));
         if (existing.empty()) {
           return absl::AbortedError(
               absl::StrCat("idempotency_key ", job.idempotency_key,

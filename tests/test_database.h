@@ -27,7 +27,6 @@ class TestDatabase {
 
   // URL of the new database.
   const std::string& url() const { return url_; }
-  const std::string& name() const { return name_; }
 
  private:
   TestDatabase(std::string admin_url, std::string name, std::string url)

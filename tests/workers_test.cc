@@ -1,6 +1,8 @@
 // Workers over real gRPC channels and PostgreSQL: exactly-once claims,
 // per-conversation order, leases that lapse, fencing, retries and waiting.
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -20,9 +22,8 @@ namespace {
 using v1::JobQueue;
 
 void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  out->set_seconds(absl::ToInt64Seconds(d));
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(d - absl::Seconds(out->seconds()))));
+  *out = google::protobuf::util::TimeUtil::NanosecondsToDuration(
+      absl::ToInt64Nanoseconds(d));
 }
 
 v1::EnqueueJobRequest AJob(const std::string& channel, int n) {
@@ -306,7 +307,9 @@ TEST_F(WorkersTest, AWaitingClaimReturnsSoonAfterAnEnqueue) {
       auto jobs = Claim(*stub_, AClaim("w", 1, absl::Seconds(10)));
       returned_at = absl::ToUnixMicros(absl::Now());
       EXPECT_EQ(jobs.size(), 1u);
-      if (!jobs.empty()) EXPECT_TRUE(Complete(*stub_, jobs[0]).ok());
+      if (!jobs.empty()) {
+        EXPECT_TRUE(Complete(*stub_, jobs[0]).ok());
+      }
     });
     absl::SleepFor(absl::Milliseconds(300));  // the claim is waiting now
     const absl::Time enqueued = absl::Now();
