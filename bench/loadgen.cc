@@ -7,6 +7,7 @@
 //   loadgen --server=127.0.0.1:50051 --scenario=enqueue --concurrency=64
 //   loadgen --scenario=work --workers=8 --batch=50 --jobs=20000
 //   loadgen --scenario=list --concurrency=1 --duration=5s
+//   loadgen --scenario=health --concurrency=1  # a bare gRPC round trip
 
 #include <grpcpp/grpcpp.h>
 
@@ -23,10 +24,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "bench/recorder.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "JobQueue address");
-ABSL_FLAG(std::string, scenario, "enqueue", "enqueue, work or list");
+ABSL_FLAG(std::string, scenario, "enqueue", "enqueue, work, list or health");
 ABSL_FLAG(int, concurrency, 8, "calls in flight (enqueue, list)");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
           "run time (enqueue, list)");
@@ -137,6 +139,32 @@ void List(JobQueue::Stub& stub) {
                  absl::Now() - start);
 }
 
+// Health checks: the cost of a gRPC round trip with no database work.
+void Health(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  Recorder recorder;
+  const absl::Time start = absl::Now();
+  RunClosedLoop(
+      concurrency, start + absl::GetFlag(FLAGS_duration),
+      [&](std::function<void(bool)> done) {
+        auto* context = new grpc::ClientContext();
+        auto* request = new grpc::health::v1::HealthCheckRequest();
+        auto* response = new grpc::health::v1::HealthCheckResponse();
+        stub->async()->Check(
+            context, request, response,
+            [context, request, response, done](grpc::Status s) {
+              done(s.ok());
+              delete context;
+              delete request;
+              delete response;
+            });
+      },
+      recorder);
+  recorder.Print(absl::StrCat("scenario=health concurrency=", concurrency),
+                 absl::Now() - start);
+}
+
 // Enqueues --jobs, then --workers claim batches and complete every job
 // (completions of a batch in flight together) until all are done.
 void Work(JobQueue::Stub& stub) {
@@ -219,8 +247,9 @@ void Work(JobQueue::Stub& stub) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  auto stub = JobQueue::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials()));
+  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_server),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = JobQueue::NewStub(channel);
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
   if (scenario == "enqueue") {
     Enqueue(*stub);
@@ -228,6 +257,8 @@ int main(int argc, char** argv) {
     Work(*stub);
   } else if (scenario == "list") {
     List(*stub);
+  } else if (scenario == "health") {
+    Health(channel);
   } else {
     std::fprintf(stderr, "unknown --scenario=%s\n", scenario.c_str());
     return 2;

@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "service/grpc_server.h"
 #include "service/job_queue_service.h"
 #include "service/maintenance_loop.h"
@@ -208,6 +209,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "serves the JobQueue gRPC API or applies its migrations\n"
       "usage: jobqueue_server [serve|migrate] [--flags]");
+  // Debian's abseil checks every Mutex (gRPC's too) for lock-order cycles,
+  // a debugging aid that costs each lock a graph lookup.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "serve";
   if (args.size() > 2 || (command != "serve" && command != "migrate")) {
