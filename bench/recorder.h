@@ -17,11 +17,13 @@ namespace jobqueue::bench {
 
 class Recorder {
  public:
-  // A completed operation: its latency when it succeeded, else an error.
-  void Add(absl::Duration latency, bool ok) {
+  // A completed call: its latency when it succeeded, else an error. A call
+  // may count as several operations (e.g. a batch of jobs).
+  void Add(absl::Duration latency, bool ok, int ops = 1) {
     absl::MutexLock lock(&mu_);
     if (ok) {
       latencies_.push_back(latency);
+      ops_ += ops;
     } else {
       ++errors_;
     }
@@ -39,15 +41,15 @@ class Recorder {
     std::printf(
         "result %s ops=%zu seconds=%.2f ops_per_sec=%.1f p50_ms=%.3f "
         "p99_ms=%.3f errors=%d\n",
-        head.c_str(), latencies_.size(), absl::ToDoubleSeconds(elapsed),
-        latencies_.size() / absl::ToDoubleSeconds(elapsed), pct(0.50),
-        pct(0.99), errors_);
+        head.c_str(), ops_, absl::ToDoubleSeconds(elapsed),
+        ops_ / absl::ToDoubleSeconds(elapsed), pct(0.50), pct(0.99), errors_);
     std::fflush(stdout);
   }
 
  private:
   absl::Mutex mu_;
   std::vector<absl::Duration> latencies_;
+  size_t ops_ = 0;
   int errors_ = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "service/job_mapping.h"
@@ -24,6 +25,7 @@ constexpr int kMaxPageSize = 1000;
 constexpr int kDefaultMaxAttempts = 5;
 constexpr int kMaxMaxAttempts = 100;
 constexpr int kMaxClaimBatch = 100;
+constexpr int kMaxCompleteBatch = 1000;
 constexpr absl::Duration kDefaultLease = absl::Seconds(30);
 constexpr absl::Duration kMinLease = absl::Seconds(1);
 constexpr absl::Duration kMaxLease = absl::Hours(1);
@@ -366,6 +368,40 @@ grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
       job, store_->CompleteJob(request->job_id(), request->lease_token(),
                                Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));
+}
+
+grpc::Status JobQueueService::CompleteJobs(
+    grpc::ServerContext* context, const v1::CompleteJobsRequest* request,
+    v1::CompleteJobsResponse* response) {
+  RETURN_IF_ERROR(auth_.Check(*context));
+  RETURN_IF_ERROR(
+      CheckRange("number of jobs", request->jobs_size(), 1, kMaxCompleteBatch));
+  std::vector<JobLease> leases;
+  absl::flat_hash_map<std::string, int> first_index;
+  for (int i = 0; i < request->jobs_size(); ++i) {
+    const v1::CompleteJobRequest& job = request->jobs(i);
+    const std::string entry = absl::StrCat("jobs[", i, "]");
+    RETURN_IF_ERROR(CheckUuid(absl::StrCat(entry, ".job_id"), job.job_id()));
+    RETURN_IF_ERROR(
+        CheckUuid(absl::StrCat(entry, ".lease_token"), job.lease_token()));
+    if (auto [it, added] = first_index.emplace(job.job_id(), i); !added) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat(entry, ".job_id repeats jobs[", it->second, "]")));
+    }
+    leases.push_back({job.job_id(), job.lease_token()});
+  }
+  const std::vector<absl::Status> done =
+      store_->CompleteJobs(leases, Deadline(*context));
+  for (size_t i = 0; i < leases.size(); ++i) {
+    v1::CompleteJobResult* result = response->add_results();
+    result->set_job_id(leases[i].job_id);
+    const absl::Status s = i < done.size()
+                               ? done[i]
+                               : absl::InternalError("no result for this job");
+    result->set_code(static_cast<int>(s.code()));
+    result->set_message(std::string(s.message()));
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,

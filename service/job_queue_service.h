@@ -66,6 +66,9 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status CompleteJob(grpc::ServerContext* context,
                            const v1::CompleteJobRequest* request,
                            v1::Job* response) override;
+  grpc::Status CompleteJobs(grpc::ServerContext* context,
+                            const v1::CompleteJobsRequest* request,
+                            v1::CompleteJobsResponse* response) override;
   grpc::Status FailJob(grpc::ServerContext* context,
                        const v1::FailJobRequest* request,
                        v1::Job* response) override;

@@ -94,6 +94,12 @@ struct JobPage {
   std::optional<JobCursor> next;  // set when more rows may follow
 };
 
+// A claimed job as its worker holds it.
+struct JobLease {
+  std::string job_id;
+  std::string lease_token;
+};
+
 struct ClaimRequest {
   std::string worker_id;
   int max_jobs = 1;
@@ -184,6 +190,10 @@ class JobStore {
   virtual absl::StatusOr<Job> CompleteJob(const std::string& id,
                                           const std::string& lease_token,
                                           absl::Time deadline) = 0;
+  // CompleteJob for each lease, in one statement: one status per lease, in
+  // order. Leases must name distinct jobs.
+  virtual std::vector<absl::Status> CompleteJobs(
+      const std::vector<JobLease>& leases, absl::Time deadline) = 0;
   // Retryable with attempts left: pending after a backoff. Otherwise failed,
   // with a copy in dlq_jobs (source "jobqueue.jobs").
   virtual absl::StatusOr<Job> FailJob(const std::string& id,

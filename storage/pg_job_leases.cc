@@ -225,22 +225,23 @@ absl::StatusOr<Job> PgJobStore::CompleteJob(const std::string& id,
   return completions_.Call({id, lease_token}, deadline);
 }
 
-absl::StatusOr<Job> PgJobStore::CompleteOne(const LeasedJob& job,
+absl::StatusOr<Job> PgJobStore::CompleteOne(const JobLease& job,
                                             absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
         return UpdatedJob(
-            txn.exec_prepared(kCompleteJob, job.id, job.lease_token), job.id,
+            txn.exec_prepared(kCompleteJob, job.job_id, job.lease_token),
+            job.job_id,
             /*retry=*/false);
       });
 }
 
 std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
-    const std::vector<const LeasedJob*>& jobs, absl::Time deadline) {
+    const std::vector<const JobLease*>& jobs, absl::Time deadline) {
   std::vector<std::string> ids, tokens;
-  for (const LeasedJob* job : jobs) {
-    ids.push_back(job->id);
+  for (const JobLease* job : jobs) {
+    ids.push_back(job->job_id);
     tokens.push_back(job->lease_token);
   }
   absl::StatusOr<absl::flat_hash_map<std::string, Job>> completed =
@@ -259,13 +260,13 @@ std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
                   return by_id;
                 });
   std::vector<absl::StatusOr<Job>> results;
-  for (const LeasedJob* job : jobs) {
+  for (const JobLease* job : jobs) {
     if (!completed.ok() &&
         (completed.status().code() == absl::StatusCode::kUnavailable ||
          completed.status().code() == absl::StatusCode::kUnknown)) {
       results.push_back(completed.status());  // outcome unknown: no retry
-    } else if (completed.ok() && completed->contains(job->id)) {
-      results.push_back(completed->at(job->id));
+    } else if (completed.ok() && completed->contains(job->job_id)) {
+      results.push_back(completed->at(job->job_id));
     } else {
       // Not completed in the batch: one at a time tells why (stale token,
       // unknown job), or completes it if the batch itself failed.
@@ -273,6 +274,17 @@ std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
     }
   }
   return results;
+}
+
+std::vector<absl::Status> PgJobStore::CompleteJobs(
+    const std::vector<JobLease>& leases, absl::Time deadline) {
+  std::vector<const JobLease*> batch;
+  for (const JobLease& lease : leases) batch.push_back(&lease);
+  std::vector<absl::Status> statuses;
+  for (const absl::StatusOr<Job>& done : CompleteBatch(batch, deadline)) {
+    statuses.push_back(done.status());
+  }
+  return statuses;
 }
 
 absl::StatusOr<Job> PgJobStore::FailJob(const std::string& id,

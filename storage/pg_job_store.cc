@@ -156,7 +156,7 @@ PgJobStore::PgJobStore(const Options& options)
       completions_(
           {.max_batch = std::max(1, options.enqueue_batch),
            .max_in_flight = std::max(1, options.enqueue_batches_in_flight)},
-          [this](const std::vector<const LeasedJob*>& jobs,
+          [this](const std::vector<const JobLease*>& jobs,
                  absl::Time deadline) {
             return CompleteBatch(jobs, deadline);
           }) {}

@@ -74,6 +74,8 @@ class PgJobStore final : public JobStore {
   absl::StatusOr<Job> CompleteJob(const std::string& id,
                                   const std::string& lease_token,
                                   absl::Time deadline) override;
+  std::vector<absl::Status> CompleteJobs(const std::vector<JobLease>& leases,
+                                         absl::Time deadline) override;
   absl::StatusOr<Job> FailJob(const std::string& id,
                               const std::string& lease_token,
                               const std::string& error, bool retryable,
@@ -95,14 +97,10 @@ class PgJobStore final : public JobStore {
       absl::Time deadline, bool retry_safe,
       const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body);
 
-  struct LeasedJob {
-    std::string id;
-    std::string lease_token;
-  };
-  absl::StatusOr<Job> CompleteOne(const LeasedJob& job, absl::Time deadline);
+  absl::StatusOr<Job> CompleteOne(const JobLease& job, absl::Time deadline);
   // A group-commit batch of completions (pg_job_leases.cc).
   std::vector<absl::StatusOr<Job>> CompleteBatch(
-      const std::vector<const LeasedJob*>& jobs, absl::Time deadline);
+      const std::vector<const JobLease*>& jobs, absl::Time deadline);
 
   // One single-row enqueue.
   absl::StatusOr<EnqueueResult> EnqueueOne(const NewJob& job,
@@ -118,7 +116,7 @@ class PgJobStore final : public JobStore {
   const std::function<void(int)> on_enqueue_batch_;
   ConnectionPool pool_;
   GroupCommit<NewJob, EnqueueResult> enqueues_;
-  GroupCommit<LeasedJob, Job> completions_;
+  GroupCommit<JobLease, Job> completions_;
 };
 
 template <typename T>

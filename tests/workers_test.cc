@@ -360,5 +360,63 @@ TEST_F(WorkersTest, BadClaimsAreRejectedByField) {
   EXPECT_NE(s.error_message().find("lease_token"), std::string::npos);
 }
 
+TEST_F(WorkersTest, CompleteJobsAnswersEachJobAndSkipsStaleLeases) {
+  for (int n = 0; n < 3; ++n) Enqueue(AJob(absl::StrCat("batch-", n), n));
+  std::vector<v1::Job> jobs = Claim(*stub_, AClaim("w", 3, absl::Seconds(5)));
+  ASSERT_EQ(jobs.size(), 3u);
+  v1::CompleteJobsRequest request;
+  for (const v1::Job& job : jobs) {
+    v1::CompleteJobRequest* entry = request.add_jobs();
+    entry->set_job_id(job.id());
+    entry->set_lease_token(job.lease_token());
+  }
+  // The second worker's lease is not the current one.
+  request.mutable_jobs(1)->set_lease_token(
+      "7d3f2f0c-2b9e-4a55-9c1e-0123456789ab");
+  v1::CompleteJobsResponse response;
+  grpc::Status s = stub_->CompleteJobs(CallContext().get(), request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(response.results_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(response.results(i).job_id(), jobs[i].id());
+  }
+  EXPECT_EQ(response.results(0).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(response.results(1).code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(response.results(1).message().find("lease"), std::string::npos)
+      << response.results(1).message();
+  EXPECT_EQ(response.results(2).code(), grpc::StatusCode::OK);
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete'"), 2);
+  EXPECT_EQ(Sql(absl::StrCat("SELECT count(*) FROM jobs WHERE id = '",
+                             jobs[1].id(), "' AND status = 'processing'")),
+            1);
+  // Its own worker can still complete it.
+  EXPECT_TRUE(Complete(*stub_, jobs[1]).ok());
+}
+
+TEST_F(WorkersTest, CompleteJobsRejectsAMalformedBatchWhole) {
+  Enqueue(AJob("malformed", 0));
+  std::vector<v1::Job> jobs = Claim(*stub_, AClaim("w", 1, absl::Seconds(5)));
+  ASSERT_EQ(jobs.size(), 1u);
+  auto rejection = [&](const v1::CompleteJobsRequest& r) {
+    v1::CompleteJobsResponse response;
+    grpc::Status s = stub_->CompleteJobs(CallContext().get(), r, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return s.error_message();
+  };
+  EXPECT_NE(rejection({}).find("number of jobs"), std::string::npos);
+  v1::CompleteJobsRequest r;
+  for (int i = 0; i < 2; ++i) {
+    r.add_jobs()->set_job_id(jobs[0].id());
+    r.mutable_jobs(i)->set_lease_token(jobs[0].lease_token());
+  }
+  EXPECT_NE(rejection(r).find("jobs[1].job_id repeats jobs[0]"),
+            std::string::npos);
+  r.mutable_jobs(1)->set_job_id("7d3f2f0c-2b9e-4a55-9c1e-0123456789ab");
+  r.mutable_jobs(1)->set_lease_token("stale");
+  EXPECT_NE(rejection(r).find("jobs[1].lease_token"), std::string::npos);
+  // The well-formed first entry was not applied either.
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'processing'"), 1);
+}
+
 }  // namespace
 }  // namespace jobqueue
