@@ -14,12 +14,23 @@ namespace {
 // routing (e.g. for a request line cpp-httplib could not parse).
 thread_local absl::Time request_start = absl::InfinitePast();
 
+// cpp-httplib gives each connection a thread for as long as it stays open,
+// so its default of 8 threads makes a ninth keep-alive connection wait for
+// one of the others to close; and it closes a connection after 5 requests.
+// Twilio opens many connections at once.
+constexpr size_t kConnectionThreads = 64;
+constexpr size_t kRequestsPerConnection = 1000;
+
 }  // namespace
 
 WebhookHttpServer::WebhookHttpServer(size_t max_body_bytes,
                                      metrics::Registry* registry,
                                      ShimMetrics* metrics) {
   server_.set_payload_max_length(max_body_bytes);
+  server_.new_task_queue = [] {
+    return new httplib::ThreadPool(kConnectionThreads);
+  };
+  server_.set_keep_alive_max_count(kRequestsPerConnection);
   if (metrics != nullptr) {
     // Called once each answer is written, on the thread that answered.
     server_.set_logger([metrics](const httplib::Request& request,

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -94,6 +95,30 @@ TEST_F(WebhookHttpServerTest, ASignedDeliveryGetsTwiml) {
   ASSERT_THAT(backend_.accepted(), SizeIs(1));
   EXPECT_EQ(PayloadText(backend_.accepted()[0].enqueue_job().payload(), "Body"),
             "Hello over HTTP");
+}
+
+TEST_F(WebhookHttpServerTest, OpenKeepAliveConnectionsDoNotStarveANewOne) {
+  // Twilio keeps many connections open; idle ones must not hold up others
+  // (cpp-httplib's defaults would hold the new one until an idle one timed
+  // out after 5 s).
+  std::vector<std::unique_ptr<httplib::Client>> open;
+  for (int i = 0; i < 32; ++i) {
+    open.push_back(std::make_unique<httplib::Client>("127.0.0.1", port_));
+    open.back()->set_keep_alive(true);
+    open.back()->set_read_timeout(2, 0);
+    httplib::Result result = open.back()->Get("/healthz");
+    ASSERT_TRUE(result) << i << ": " << httplib::to_string(result.error());
+  }
+  httplib::Client late("127.0.0.1", port_);
+  late.set_read_timeout(2, 0);
+  httplib::Result result = late.Get("/healthz");
+  ASSERT_TRUE(result) << httplib::to_string(result.error());
+  EXPECT_EQ(result->status, 200);
+  for (auto& client : open) {
+    result = client->Get("/healthz");
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    EXPECT_EQ(result->status, 200);
+  }
 }
 
 TEST_F(WebhookHttpServerTest, BodiesUpToTheLimitAreAccepted) {
