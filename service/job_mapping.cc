@@ -1,11 +1,11 @@
 #include "service/job_mapping.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "service/struct_json.h"
 
 namespace jobqueue {
 namespace {
@@ -86,23 +86,6 @@ v1::SourceType SourceTypeFromColumn(absl::string_view column) {
 
 v1::ContentType ContentTypeFromColumn(absl::string_view column) {
   return FromColumn(kContentTypes, column);
-}
-
-std::string StructToJson(const google::protobuf::Struct& value) {
-  std::string json;
-  // A Struct always has a JSON form; only invalid UTF-8 could fail, and
-  // protobuf rejects that when parsing the request.
-  (void)google::protobuf::util::MessageToJsonString(value, &json);
-  return json;
-}
-
-absl::Status JsonToStruct(absl::string_view json,
-                          google::protobuf::Struct* value) {
-  auto status = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), value);
-  if (status.ok()) return absl::OkStatus();
-  return absl::InternalError(
-      absl::StrCat("stored JSON is not an object: ", status.ToString()));
 }
 
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {

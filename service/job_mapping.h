@@ -1,6 +1,6 @@
 // Conversions between the API's messages and the storage layer's rows:
-// enum values <-> column values, JSON text <-> google.protobuf.Struct,
-// absl::Time <-> google.protobuf.Timestamp.
+// enum values <-> column values, absl::Time <-> google.protobuf.Timestamp
+// (JSON text <-> google.protobuf.Struct is in struct_json.h).
 //
 //   absl::StatusOr<std::string> status = StatusColumn(v1::JOB_STATUS_PENDING);
 //   absl::Status s = ToProto(job, response.mutable_job());
@@ -34,10 +34,6 @@ absl::StatusOr<std::string> ContentTypeColumn(absl::string_view field,
 v1::JobStatus JobStatusFromColumn(absl::string_view column);
 v1::SourceType SourceTypeFromColumn(absl::string_view column);
 v1::ContentType ContentTypeFromColumn(absl::string_view column);
-
-std::string StructToJson(const google::protobuf::Struct& value);
-absl::Status JsonToStruct(absl::string_view json,
-                          google::protobuf::Struct* value);
 
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t);

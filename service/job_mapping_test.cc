@@ -38,19 +38,6 @@ TEST(EnumColumnsTest, UnknownNumbersAreRejectedByName) {
   EXPECT_EQ(JobStatusFromColumn("archived"), v1::JOB_STATUS_UNSPECIFIED);
 }
 
-TEST(JsonTest, StructRoundTripsThroughJson) {
-  google::protobuf::Struct in;
-  (*in.mutable_fields())["Body"].set_string_value("héllo \"x\"");
-  (*in.mutable_fields())["NumMedia"].set_number_value(2);
-  std::string json = StructToJson(in);
-  google::protobuf::Struct out;
-  ASSERT_TRUE(JsonToStruct(json, &out).ok());
-  EXPECT_EQ(out.fields().at("Body").string_value(), "héllo \"x\"");
-  EXPECT_EQ(out.fields().at("NumMedia").number_value(), 2);
-  EXPECT_EQ(StructToJson(google::protobuf::Struct()), "{}");
-  EXPECT_FALSE(JsonToStruct("[1]", &out).ok());
-}
-
 TEST(TimestampTest, KeepsMicrosecondsIncludingBeforeTheEpoch) {
   for (absl::Time t : {absl::FromUnixMicros(1795557617127713),
                        absl::FromUnixMicros(-1500001)}) {

@@ -11,6 +11,7 @@
 #include "service/job_mapping.h"
 #include "service/page_token.h"
 #include "service/status_convert.h"
+#include "service/struct_json.h"
 #include "service/validation.h"
 
 namespace jobqueue {
@@ -120,10 +121,13 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
       SourceTypeColumn("source_type", request.source_type());
   absl::StatusOr<std::string> content_type =
       ContentTypeColumn("content_type", request.content_type());
+  absl::StatusOr<std::string> payload =
+      StructToJson("payload", request.payload());
+  if (!payload.ok()) return payload.status();
   NewJob job{.user_phone = request.user_phone(),
              .user_first_name = request.user_first_name(),
              .source_channel_id = request.source_channel_id(),
-             .payload_json = StructToJson(request.payload()),
+             .payload_json = *std::move(payload),
              .idempotency_key = request.idempotency_key()};
   if (absl::Status s = FirstError({
           CheckE164("user_phone", job.user_phone),
@@ -292,11 +296,12 @@ grpc::Status JobQueueService::RecordDeadLetter(
   RETURN_IF_ERROR(CheckMaxLength("delivery_id", request->delivery_id(),
                                  kMaxIdentifierBytes));
   RETURN_IF_ERROR(CheckRequired("reason", request->reason(), kMaxReasonBytes));
-  NewDeadLetter letter{
-      .source = request->source(),
-      .delivery_id = request->delivery_id(),
-      .reason = request->reason(),
-      .raw_payload_json = StructToJson(request->raw_payload())};
+  ASSIGN_OR_RETURN(raw_payload,
+                   StructToJson("raw_payload", request->raw_payload()));
+  NewDeadLetter letter{.source = request->source(),
+                       .delivery_id = request->delivery_id(),
+                       .reason = request->reason(),
+                       .raw_payload_json = std::move(raw_payload)};
   RETURN_IF_ERROR(
       CheckPayloadSize(letter.raw_payload_json, options_.max_payload_bytes));
   ASSIGN_OR_RETURN(stored,

@@ -1,0 +1,76 @@
+#include "service/struct_json.h"
+
+#include <cmath>
+#include <limits>
+
+#include "gtest/gtest.h"
+
+namespace jobqueue {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+Struct AllKinds() {
+  Struct s;
+  auto& f = *s.mutable_fields();
+  f["Body"].set_string_value("héllo \"x\"\n\\ / \x01");
+  f["NumMedia"].set_number_value(2);
+  f["price"].set_number_value(-0.1);
+  f["big"].set_number_value(1e300);
+  f["ok"].set_bool_value(true);
+  f["none"].set_null_value(google::protobuf::NULL_VALUE);
+  auto* list = f["media"].mutable_list_value();
+  list->add_values()->set_string_value("a.jpg");
+  (*list->add_values()->mutable_struct_value()->mutable_fields())["n"]
+      .set_number_value(1);
+  f["empty"].mutable_struct_value();
+  return s;
+}
+
+TEST(StructJsonTest, EveryKindRoundTrips) {
+  absl::StatusOr<std::string> json = StructToJson("payload", AllKinds());
+  ASSERT_TRUE(json.ok()) << json.status();
+  Struct out;
+  ASSERT_TRUE(JsonToStruct(*json, &out).ok()) << *json;
+  EXPECT_EQ(out.DebugString(), AllKinds().DebugString()) << *json;
+}
+
+TEST(StructJsonTest, WritesIntegersWithoutAFractionAndEscapes) {
+  Struct s;
+  (*s.mutable_fields())["n"].set_number_value(2);
+  (*s.mutable_fields())["q"].set_string_value("say \"hi\"");
+  std::string json = *StructToJson("payload", s);
+  // Map order is unspecified; both members must be there as written.
+  EXPECT_NE(json.find("\"n\":2"), std::string::npos) << json;
+  EXPECT_EQ(json.find("2.0"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("q":"say \"hi\"")"), std::string::npos) << json;
+  EXPECT_EQ(*StructToJson("payload", Struct()), "{}");
+}
+
+TEST(StructJsonTest, NumbersJsonCannotHoldAreRejectedByField) {
+  for (double d : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    Struct s;
+    (*s.mutable_fields())["deep"]
+        .mutable_list_value()
+        ->add_values()
+        ->set_number_value(d);
+    absl::StatusOr<std::string> json = StructToJson("raw_payload", s);
+    EXPECT_EQ(json.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(json.status().message().find("raw_payload"), std::string::npos);
+  }
+}
+
+TEST(StructJsonTest, OnlyAJsonObjectParses) {
+  Struct out;
+  EXPECT_FALSE(JsonToStruct("[1]", &out).ok());
+  EXPECT_FALSE(JsonToStruct("{\"a\": ", &out).ok());
+  EXPECT_FALSE(JsonToStruct("", &out).ok());
+  // jsonb's own text form, with spaces and exact decimals.
+  ASSERT_TRUE(JsonToStruct(R"({"a": 1.5, "b": [true, null]})", &out).ok());
+  EXPECT_EQ(out.fields().at("a").number_value(), 1.5);
+  EXPECT_TRUE(out.fields().at("b").list_value().values(0).bool_value());
+}
+
+}  // namespace
+}  // namespace jobqueue
