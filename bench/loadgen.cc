@@ -59,19 +59,43 @@ jobqueue::v1::EnqueueJobRequest AJob(int64_t n) {
   return r;
 }
 
-// Keeps `concurrency` calls in flight until `until`; `start_call` issues one
-// call and runs its argument when the call completes.
+// One asynchronous unary call: `start(context, request, response, callback)`
+// issues it on heap-held objects; `done(status, response)` runs when it
+// completes, after which they are freed.
+template <typename Response, typename Request, typename Start, typename Done>
+void CallAsync(Request request, Start start, Done done) {
+  struct Call {
+    grpc::ClientContext context;
+    Request request;
+    Response response;
+  };
+  auto* call = new Call;
+  call->request = std::move(request);
+  start(&call->context, &call->request, &call->response,
+        [call, done = std::move(done)](grpc::Status s) {
+          done(s, call->response);
+          delete call;
+        });
+}
+
+// Keeps --concurrency calls in flight for --duration and prints the result
+// line of `scenario`. `start_call(n, done)` issues call number n and runs
+// `done(ok)` when it completes.
 void RunClosedLoop(
-    int concurrency, absl::Time until,
-    const std::function<void(std::function<void(bool)>)>& start_call,
-    Recorder& recorder) {
+    const std::string& scenario,
+    const std::function<void(int64_t, std::function<void(bool)>)>& start_call) {
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  Recorder recorder;
+  const absl::Time start = absl::Now();
+  const absl::Time until = start + absl::GetFlag(FLAGS_duration);
+  std::atomic<int64_t> n{0};
   absl::Mutex mu;
   int running = concurrency;
   std::function<void()> next;
   next = [&] {
-    const absl::Time start = absl::Now();
-    start_call([&, start](bool ok) {
-      recorder.Add(absl::Now() - start, ok);
+    const absl::Time sent = absl::Now();
+    start_call(n++, [&, sent](bool ok) {
+      recorder.Add(absl::Now() - sent, ok);
       if (absl::Now() < until) {
         next();
       } else {
@@ -81,91 +105,53 @@ void RunClosedLoop(
     });
   };
   for (int i = 0; i < concurrency; ++i) next();
-  absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(
-      +[](int* r) { return *r == 0; }, &running));
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* r) { return *r == 0; }, &running));
+  }
+  recorder.Print(
+      absl::StrCat("scenario=", scenario, " concurrency=", concurrency),
+      absl::Now() - start);
 }
 
 void Enqueue(JobQueue::Stub& stub) {
-  const int concurrency = absl::GetFlag(FLAGS_concurrency);
-  Recorder recorder;
-  std::atomic<int64_t> n{absl::ToUnixMicros(absl::Now())};
-  const absl::Time start = absl::Now();
-  RunClosedLoop(
-      concurrency, start + absl::GetFlag(FLAGS_duration),
-      [&](std::function<void(bool)> done) {
-        auto* context = new grpc::ClientContext();
-        auto* request = new jobqueue::v1::EnqueueJobRequest(AJob(n++));
-        auto* response = new jobqueue::v1::EnqueueJobResponse();
-        stub.async()->EnqueueJob(
-            context, request, response,
-            [context, request, response, done](grpc::Status s) {
-              done(s.ok() && response->created());
-              delete context;
-              delete request;
-              delete response;
-            });
-      },
-      recorder);
-  recorder.Print(absl::StrCat("scenario=enqueue concurrency=", concurrency),
-                 absl::Now() - start);
+  const int64_t first = absl::ToUnixMicros(absl::Now());
+  RunClosedLoop("enqueue", [&](int64_t n, std::function<void(bool)> done) {
+    CallAsync<jobqueue::v1::EnqueueJobResponse>(
+        AJob(first + n),
+        [&](auto... call) { stub.async()->EnqueueJob(call...); },
+        [done](const grpc::Status& s, const auto& response) {
+          done(s.ok() && response.created());
+        });
+  });
 }
 
 void List(JobQueue::Stub& stub) {
-  const int concurrency = absl::GetFlag(FLAGS_concurrency);
-  Recorder recorder;
-  const absl::Time start = absl::Now();
-  std::atomic<int64_t> n{0};
-  RunClosedLoop(
-      concurrency, start + absl::GetFlag(FLAGS_duration),
-      [&](std::function<void(bool)> done) {
-        auto* context = new grpc::ClientContext();
-        auto* request = new jobqueue::v1::ListJobsRequest();
-        // Alternate between the whole table and one conversation.
-        if (n++ % 2 == 1) {
-          request->set_source_channel_id(
-              absl::StrCat("bench-", n % absl::GetFlag(FLAGS_conversations)));
-        }
-        request->set_page_size(50);
-        auto* response = new jobqueue::v1::ListJobsResponse();
-        stub.async()->ListJobs(
-            context, request, response,
-            [context, request, response, done](grpc::Status s) {
-              done(s.ok());
-              delete context;
-              delete request;
-              delete response;
-            });
-      },
-      recorder);
-  recorder.Print(absl::StrCat("scenario=list concurrency=", concurrency),
-                 absl::Now() - start);
+  RunClosedLoop("list", [&](int64_t n, std::function<void(bool)> done) {
+    jobqueue::v1::ListJobsRequest request;
+    // Alternate between the whole table and one conversation.
+    if (n % 2 == 1) {
+      request.set_source_channel_id(
+          absl::StrCat("bench-", n % absl::GetFlag(FLAGS_conversations)));
+    }
+    request.set_page_size(50);
+    CallAsync<jobqueue::v1::ListJobsResponse>(
+        std::move(request),
+        [&](auto... call) { stub.async()->ListJobs(call...); },
+        [done](const grpc::Status& s, const auto&) { done(s.ok()); });
+  });
 }
 
 // Health checks: the cost of a gRPC round trip with no database work.
 void Health(const std::shared_ptr<grpc::Channel>& channel) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
-  const int concurrency = absl::GetFlag(FLAGS_concurrency);
-  Recorder recorder;
-  const absl::Time start = absl::Now();
-  RunClosedLoop(
-      concurrency, start + absl::GetFlag(FLAGS_duration),
-      [&](std::function<void(bool)> done) {
-        auto* context = new grpc::ClientContext();
-        auto* request = new grpc::health::v1::HealthCheckRequest();
-        auto* response = new grpc::health::v1::HealthCheckResponse();
-        stub->async()->Check(
-            context, request, response,
-            [context, request, response, done](grpc::Status s) {
-              done(s.ok());
-              delete context;
-              delete request;
-              delete response;
-            });
-      },
-      recorder);
-  recorder.Print(absl::StrCat("scenario=health concurrency=", concurrency),
-                 absl::Now() - start);
+  RunClosedLoop("health", [&](int64_t, std::function<void(bool)> done) {
+    CallAsync<grpc::health::v1::HealthCheckResponse>(
+        grpc::health::v1::HealthCheckRequest(),
+        [&](auto... call) { stub->async()->Check(call...); },
+        [done](const grpc::Status& s, const auto&) { done(s.ok()); });
+  });
 }
 
 // Completes `jobs` with one CompleteJobs call; returns how many completed.
@@ -195,19 +181,17 @@ int CompleteEach(
   int pending = jobs.size();
   int completed = 0;
   for (const auto& job : jobs) {
-    auto* c = new grpc::ClientContext();
-    auto* r = new jobqueue::v1::CompleteJobRequest();
-    r->set_job_id(job.id());
-    r->set_lease_token(job.lease_token());
-    auto* out = new jobqueue::v1::Job();
-    stub.async()->CompleteJob(c, r, out, [&, c, r, out](grpc::Status s) {
-      delete c;
-      delete r;
-      delete out;
-      absl::MutexLock lock(&mu);
-      if (s.ok()) ++completed;
-      --pending;
-    });
+    jobqueue::v1::CompleteJobRequest request;
+    request.set_job_id(job.id());
+    request.set_lease_token(job.lease_token());
+    CallAsync<jobqueue::v1::Job>(
+        std::move(request),
+        [&](auto... call) { stub.async()->CompleteJob(call...); },
+        [&](const grpc::Status& s, const auto&) {
+          absl::MutexLock lock(&mu);
+          if (s.ok()) ++completed;
+          --pending;
+        });
   }
   absl::MutexLock lock(&mu);
   mu.Await(absl::Condition(
@@ -226,19 +210,14 @@ void Work(JobQueue::Stub& stub) {
     std::atomic<int> issued{0};
     std::function<void()> next = [&] {
       if (issued++ >= jobs) return;
-      auto* context = new grpc::ClientContext();
-      auto* request = new jobqueue::v1::EnqueueJobRequest(AJob(n++));
-      auto* response = new jobqueue::v1::EnqueueJobResponse();
-      stub.async()->EnqueueJob(context, request, response,
-                               [&, context, request, response](grpc::Status) {
-                                 delete context;
-                                 delete request;
-                                 delete response;
-                                 next();
-                                 // Last: the waiter may return right after.
-                                 absl::MutexLock lock(&mu);
-                                 --left;
-                               });
+      CallAsync<jobqueue::v1::EnqueueJobResponse>(
+          AJob(n++), [&](auto... call) { stub.async()->EnqueueJob(call...); },
+          [&](const grpc::Status&, const auto&) {
+            next();
+            // Last: the waiter may return right after.
+            absl::MutexLock lock(&mu);
+            --left;
+          });
     };
     for (int i = 0; i < 64; ++i) next();
     absl::MutexLock lock(&mu);
