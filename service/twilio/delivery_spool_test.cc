@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -12,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "service/twilio/test_dir.h"
 
 namespace jobqueue::twilio {
 namespace {
@@ -21,12 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
 // A spool directory of its own for each test.
-std::string SpoolDir() {
-  return absl::StrCat(
-      std::getenv("TEST_TMPDIR"), "/",
-      ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-      "/spool");
-}
+std::string SpoolDir() { return TestDir("/spool"); }
 
 SpooledDelivery Delivery(absl::string_view message_sid) {
   SpooledDelivery delivery;

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/twilio/test_dir.h"
 
 namespace jobqueue::twilio {
 namespace {
@@ -19,10 +19,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string TestPath(absl::string_view name) {
-  const std::string path = absl::StrCat(
-      std::getenv("TEST_TMPDIR"), "/",
-      ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
-      name);
+  const std::string path = TestDir(absl::StrCat("-", name));
   unlink(path.c_str());
   return path;
 }

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -12,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/twilio/fake_job_queue_backend.h"
+#include "service/twilio/test_dir.h"
 
 namespace jobqueue::twilio {
 namespace {
@@ -62,9 +62,7 @@ int CountFiles(const std::string& dir) {
 class SpoolReplayerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(
-        std::getenv("TEST_TMPDIR"), "/",
-        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = TestDir();
     Reopen();
   }
 

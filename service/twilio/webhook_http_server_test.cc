@@ -1,6 +1,5 @@
 #include "service/twilio/webhook_http_server.h"
 
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,6 +12,7 @@
 #include "service/twilio/delivery_payload.h"
 #include "service/twilio/fake_job_queue_backend.h"
 #include "service/twilio/spool_replayer.h"
+#include "service/twilio/test_dir.h"
 
 namespace jobqueue::twilio {
 namespace {
@@ -29,9 +29,7 @@ class WebhookHttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::unique_ptr<DeliverySpool>> spool =
-        DeliverySpool::Open(absl::StrCat(
-            std::getenv("TEST_TMPDIR"), "/",
-            testing::UnitTest::GetInstance()->current_test_info()->name()));
+        DeliverySpool::Open(TestDir());
     ASSERT_TRUE(spool.ok()) << spool.status();
     spool_ = *std::move(spool);
     WebhookHandler::Options options;

@@ -1,0 +1,25 @@
+// A path of its own for each test, under Bazel's $TEST_TMPDIR:
+//
+//   DeliverySpool::Open(TestDir());              // .../<test name>
+//   SpoolFile::Open(TestDir("-deliveries"));     // .../<test name>-deliveries
+#ifndef SERVICE_TWILIO_TEST_DIR_H_
+#define SERVICE_TWILIO_TEST_DIR_H_
+
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
+
+namespace jobqueue::twilio {
+
+inline std::string TestDir(absl::string_view suffix = "") {
+  return absl::StrCat(
+      std::getenv("TEST_TMPDIR"), "/",
+      ::testing::UnitTest::GetInstance()->current_test_info()->name(), suffix);
+}
+
+}  // namespace jobqueue::twilio
+
+#endif  // SERVICE_TWILIO_TEST_DIR_H_
