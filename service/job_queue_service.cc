@@ -400,11 +400,8 @@ grpc::Status JobQueueService::CompleteJobs(
   for (size_t i = 0; i < leases.size(); ++i) {
     v1::CompleteJobResult* result = response->add_results();
     result->set_job_id(leases[i].job_id);
-    const absl::Status s = i < done.size()
-                               ? done[i]
-                               : absl::InternalError("no result for this job");
-    result->set_code(static_cast<int>(s.code()));
-    result->set_message(std::string(s.message()));
+    result->set_code(static_cast<int>(done[i].code()));
+    result->set_message(std::string(done[i].message()));
   }
   return grpc::Status::OK;
 }
