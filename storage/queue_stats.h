@@ -1,6 +1,8 @@
 // Reads how many jobs are in each status and how old the oldest pending one
-// is, for metrics scraped a few times a minute. Uses a connection of its own,
-// opened for each Read, so a scrape never takes one from the service's pool.
+// is, for metrics scraped a few times a minute. Completed jobs are counted
+// exactly up to Options::exact_count_limit rows, then estimated. Uses a
+// connection of its own, opened for each Read, so a scrape never takes one from
+// the service's pool.
 //
 //   QueueStats stats({.url = database_url});
 //   absl::StatusOr<QueueSnapshot> s = stats.Read(absl::Now() +
@@ -31,12 +33,18 @@ class QueueStats {
  public:
   struct Options {
     std::string url;
+    // Above this many rows in jobs (PostgreSQL's estimate), `complete` is
+    // the estimate minus the other statuses instead of an exact count,
+    // which would scan every completed job on each scrape (about a second
+    // at 5,000,000 rows).
+    int64_t exact_count_limit = 1000000;
   };
 
   explicit QueueStats(Options options) : options_(std::move(options)) {}
 
-  // Counting is a scan of the (status, created_at) index, so its cost grows
-  // with the table. UNAVAILABLE when the database cannot be reached,
+  // pending, processing and failed are exact counts over the (status,
+  // created_at) index, so their cost grows with the active jobs only.
+  // UNAVAILABLE when the database cannot be reached,
   // DEADLINE_EXCEEDED when the statements outlast `deadline`.
   absl::StatusOr<QueueSnapshot> Read(absl::Time deadline) const;
 

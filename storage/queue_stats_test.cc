@@ -66,5 +66,23 @@ TEST_F(QueueStatsTest, AnUnreachableDatabaseIsUnavailable) {
   EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST_F(QueueStatsTest, ABigTableCountsCompletedJobsFromTheEstimate) {
+  for (int i = 0; i < 10; ++i) InsertJob("complete", "1 hour");
+  InsertJob("pending", "1 second");
+  pqxx::connection c(db_->url());
+  pqxx::nontransaction(c).exec0("ANALYZE jobs");  // the estimate: 11 rows
+  for (int i = 0; i < 5; ++i) InsertJob("complete", "1 minute");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  auto exact = QueueStats({.url = db_->url()}).Read(deadline);
+  ASSERT_TRUE(exact.ok()) << exact.status();
+  EXPECT_EQ(exact->jobs_by_status["complete"], 15);
+  auto estimated =
+      QueueStats({.url = db_->url(), .exact_count_limit = 5}).Read(deadline);
+  ASSERT_TRUE(estimated.ok()) << estimated.status();
+  EXPECT_EQ(estimated->jobs_by_status["complete"], 10);
+  // The active statuses stay exact.
+  EXPECT_EQ(estimated->jobs_by_status["pending"], 1);
+}
+
 }  // namespace
 }  // namespace jobqueue
