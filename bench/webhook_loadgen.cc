@@ -2,7 +2,7 @@
 // connections at once and prints one result line (see recorder.h). A 200
 // means the delivery is durable: a job, or fsync'd in the shim's spool.
 //
-//   webhook_loadgen --shim=http://127.0.0.1:8080 --auth_token=TOKEN
+//   webhook_loadgen --shim=http://127.0.0.1:8080 --twilio_auth_token=TOKEN
 //       --concurrency=16 --duration=10s [--rate=1000]
 //
 // Without --rate (or --rate=0) it is closed-loop: each of the --concurrency
@@ -33,7 +33,7 @@
 ABSL_FLAG(std::string, shim, "http://127.0.0.1:8080", "the shim's base URL");
 ABSL_FLAG(std::string, public_base_url, "",
           "the URL the shim checks signatures against; defaults to --shim");
-ABSL_FLAG(std::string, auth_token, "", "the shim's TWILIO_AUTH_TOKEN");
+ABSL_FLAG(std::string, twilio_auth_token, "", "the shim's TWILIO_AUTH_TOKEN");
 ABSL_FLAG(int, concurrency, 16, "connections posting at once");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "run time");
 ABSL_FLAG(double, rate, 0,
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   std::string base = absl::GetFlag(FLAGS_public_base_url);
   if (base.empty()) base = shim;
   const std::string url = base + "/twilio/messages";
-  const std::string token = absl::GetFlag(FLAGS_auth_token);
+  const std::string token = absl::GetFlag(FLAGS_twilio_auth_token);
   const int concurrency = absl::GetFlag(FLAGS_concurrency);
   const double rate = absl::GetFlag(FLAGS_rate);
 

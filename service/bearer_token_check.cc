@@ -22,7 +22,8 @@ std::string Digest(absl::string_view text) {
 BearerTokenCheck::BearerTokenCheck(absl::string_view token)
     : enabled_(!token.empty()), token_digest_(Digest(token)) {}
 
-absl::Status BearerTokenCheck::Check(const grpc::ServerContext& context) const {
+absl::Status BearerTokenCheck::Check(
+    const grpc::ServerContextBase& context) const {
   if (!enabled_) return absl::OkStatus();
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");

@@ -6,6 +6,8 @@
 //
 //   BearerTokenCheck check(token);
 //   if (absl::Status s = check.Check(*context); !s.ok()) return ...;
+//
+// AuthenticatedService runs it on every JobQueue call.
 
 #ifndef JOBQUEUE_SERVICE_BEARER_TOKEN_CHECK_H_
 #define JOBQUEUE_SERVICE_BEARER_TOKEN_CHECK_H_
@@ -26,7 +28,7 @@ class BearerTokenCheck {
   bool enabled() const { return enabled_; }
 
   // OK, or UNAUTHENTICATED saying whether the token was missing or wrong.
-  absl::Status Check(const grpc::ServerContext& context) const;
+  absl::Status Check(const grpc::ServerContextBase& context) const;
   // The same check on an `authorization` header value.
   absl::Status CheckHeader(absl::string_view authorization) const;
 

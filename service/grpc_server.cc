@@ -3,7 +3,10 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -16,6 +19,25 @@ namespace jobqueue {
 namespace {
 
 constexpr int kMaxIdleThreads = 64;
+
+// Drops the reflection plugin that InitProtoReflectionServerBuilderPlugin
+// adds to every server of the process.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                         return p->name() == kReflectionPlugin;
+                       }),
+        plugins->end());
+  }
+
+ private:
+  static constexpr char kReflectionPlugin[] = "proto_server_reflection";
+};
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -47,7 +69,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    v1::JobQueue::Service* service, const Options& options) {
+    grpc::Service* service, const Options& options) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       Credentials(options);
   if (!credentials.ok()) return credentials.status();
@@ -57,6 +79,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   int port = 0;
   builder.AddListeningPort(options.listen, *credentials, &port);
   builder.RegisterService(service);
+  if (!options.reflection) {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
   // gRPC's sync server lets at most 2 idle threads wait for calls and ends
   // the others as soon as their call is answered. Under many concurrent
   // calls that ends and starts a thread per call; keeping idle threads

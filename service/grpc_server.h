@@ -1,5 +1,7 @@
-// Serves the JobQueue service over gRPC, with grpc.health.v1.Health and
-// server reflection always on (so `grpcurl -plaintext HOST:PORT list` works).
+// Serves one gRPC service (JobQueueServer passes the JobQueue behind its
+// bearer-token check) with grpc.health.v1.Health always on, and server
+// reflection unless turned off (so `grpcurl -plaintext HOST:PORT list`
+// works). Health and reflection need no token.
 //
 //   auto server = GrpcServer::Start(&service, {.listen = "127.0.0.1:0"});
 //   ... (*server)->address() ...
@@ -8,6 +10,7 @@
 #ifndef JOBQUEUE_SERVICE_GRPC_SERVER_H_
 #define JOBQUEUE_SERVICE_GRPC_SERVER_H_
 
+#include <grpcpp/impl/service_type.h>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -15,7 +18,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "service/request_log.h"
 #include "service/service_metrics.h"
 
@@ -34,12 +36,15 @@ class GrpcServer {
     ServiceMetrics* metrics = nullptr;
     // Which RPCs get a line on stderr (see request_log.h).
     RequestLogLevel log_requests = RequestLogLevel::kNone;
+    // grpc.reflection.v1alpha.ServerReflection, which describes the API
+    // (never data) to tools such as grpcurl.
+    bool reflection = true;
   };
 
   // `service` must outlive the server. INVALID_ARGUMENT for a bad TLS
   // setting, UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
-      v1::JobQueue::Service* service, const Options& options);
+      grpc::Service* service, const Options& options);
 
   // "host:port" with the port actually bound.
   std::string address() const;

@@ -61,9 +61,15 @@ Enum FromColumn(const Name<Enum> (&names)[N], absl::string_view column) {
 
 }  // namespace
 
-absl::StatusOr<std::string> StatusColumn(absl::string_view field,
-                                         v1::JobStatus status) {
-  return ToColumn(kStatuses, field, status);
+absl::StatusOr<JobStatus> ToJobStatus(absl::string_view field,
+                                      v1::JobStatus status) {
+  absl::StatusOr<std::string> column = ToColumn(kStatuses, field, status);
+  if (!column.ok()) return column.status();
+  return *ParseJobStatus(*column);  // every name in kStatuses parses
+}
+
+v1::JobStatus ProtoStatus(JobStatus status) {
+  return FromColumn(kStatuses, JobStatusName(status));
 }
 
 absl::StatusOr<std::string> SourceTypeColumn(absl::string_view field,
@@ -74,10 +80,6 @@ absl::StatusOr<std::string> SourceTypeColumn(absl::string_view field,
 absl::StatusOr<std::string> ContentTypeColumn(absl::string_view field,
                                               v1::ContentType type) {
   return ToColumn(kContentTypes, field, type);
-}
-
-v1::JobStatus JobStatusFromColumn(absl::string_view column) {
-  return FromColumn(kStatuses, column);
 }
 
 v1::SourceType SourceTypeFromColumn(absl::string_view column) {
@@ -108,7 +110,7 @@ absl::Status ToProto(const Job& job, v1::Job* out) {
       !s.ok()) {
     return s;
   }
-  out->set_status(JobStatusFromColumn(job.status));
+  out->set_status(ProtoStatus(job.status));
   out->set_content_type(ContentTypeFromColumn(job.content_type));
   out->set_idempotency_key(job.idempotency_key);
   ToTimestamp(job.created_at, out->mutable_created_at());

@@ -1,8 +1,9 @@
 // Conversions between the API's messages and the storage layer's rows:
-// enum values <-> column values, absl::Time <-> google.protobuf.Timestamp
-// (JSON text <-> google.protobuf.Struct is in struct_json.h).
+// enum values <-> JobStatus and column values, absl::Time <->
+// google.protobuf.Timestamp (JSON text <-> google.protobuf.Struct is in
+// struct_json.h).
 //
-//   absl::StatusOr<std::string> status = StatusColumn(v1::JOB_STATUS_PENDING);
+//   absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
 //   absl::Status s = ToProto(job, response.mutable_job());
 
 #ifndef JOBQUEUE_SERVICE_JOB_MAPPING_H_
@@ -20,18 +21,20 @@
 
 namespace jobqueue {
 
+// The JobStatus of a known, specified enum value; INVALID_ARGUMENT naming
+// `field` otherwise.
+absl::StatusOr<JobStatus> ToJobStatus(absl::string_view field,
+                                      v1::JobStatus status);
 // Column value of a known, specified enum value; INVALID_ARGUMENT naming
 // `field` otherwise.
-absl::StatusOr<std::string> StatusColumn(absl::string_view field,
-                                         v1::JobStatus status);
 absl::StatusOr<std::string> SourceTypeColumn(absl::string_view field,
                                              v1::SourceType type);
 // CONTENT_TYPE_UNSPECIFIED is "text".
 absl::StatusOr<std::string> ContentTypeColumn(absl::string_view field,
                                               v1::ContentType type);
 
+v1::JobStatus ProtoStatus(JobStatus status);
 // Column values back to enums; unknown values become _UNSPECIFIED.
-v1::JobStatus JobStatusFromColumn(absl::string_view column);
 v1::SourceType SourceTypeFromColumn(absl::string_view column);
 v1::ContentType ContentTypeFromColumn(absl::string_view column);
 

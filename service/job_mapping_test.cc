@@ -8,16 +8,17 @@ namespace {
 TEST(EnumColumnsTest, EveryStatusRoundTrips) {
   for (v1::JobStatus s : {v1::JOB_STATUS_PENDING, v1::JOB_STATUS_PROCESSING,
                           v1::JOB_STATUS_COMPLETE, v1::JOB_STATUS_FAILED}) {
-    absl::StatusOr<std::string> column = StatusColumn("status", s);
-    ASSERT_TRUE(column.ok());
-    EXPECT_EQ(JobStatusFromColumn(*column), s);
+    absl::StatusOr<JobStatus> status = ToJobStatus("status", s);
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(ProtoStatus(*status), s);
   }
-  EXPECT_EQ(*StatusColumn("status", v1::JOB_STATUS_PROCESSING), "processing");
+  EXPECT_EQ(*ToJobStatus("status", v1::JOB_STATUS_PROCESSING),
+            JobStatus::kProcessing);
 }
 
 TEST(EnumColumnsTest, UnspecifiedIsRequiredExceptForContentType) {
   EXPECT_EQ(
-      StatusColumn("status", v1::JOB_STATUS_UNSPECIFIED).status().message(),
+      ToJobStatus("status", v1::JOB_STATUS_UNSPECIFIED).status().message(),
       "status is required");
   EXPECT_EQ(SourceTypeColumn("source_type", v1::SOURCE_TYPE_UNSPECIFIED)
                 .status()
@@ -35,7 +36,9 @@ TEST(EnumColumnsTest, UnknownNumbersAreRejectedByName) {
       SourceTypeColumn("source_type", static_cast<v1::SourceType>(9)).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "source_type has an unknown value 9");
-  EXPECT_EQ(JobStatusFromColumn("archived"), v1::JOB_STATUS_UNSPECIFIED);
+  EXPECT_EQ(
+      ToJobStatus("status", static_cast<v1::JobStatus>(9)).status().message(),
+      "status has an unknown value 9");
 }
 
 TEST(TimestampTest, KeepsMicrosecondsIncludingBeforeTheEpoch) {

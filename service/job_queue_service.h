@@ -1,21 +1,21 @@
-// The JobQueue gRPC service: validates each request, calls the JobStore,
-// and maps the result. Holds no state between calls, so any number of
-// replicas can serve one database.
+// The JobQueue gRPC handlers: each validates its request (request_checks.h),
+// calls the JobStore, and maps the result. Holds no state between calls, so
+// any number of replicas can serve one database. The bearer token is not
+// checked here: JobQueueServer registers the service behind
+// AuthenticatedService, which checks every method.
 //
 //   PgJobStore store({.url = url});
-//   JobQueueService service(&store, {.max_payload_bytes = 256 * 1024});
-//   builder.RegisterService(&service);
+//   JobQueueService service(&store, &notifier, {.max_payload_bytes = 1024});
 
 #ifndef JOBQUEUE_SERVICE_JOB_QUEUE_SERVICE_H_
 #define JOBQUEUE_SERVICE_JOB_QUEUE_SERVICE_H_
 
 #include <cstddef>
 #include <functional>
-#include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "service/bearer_token_check.h"
 #include "storage/job_notifier.h"
 #include "storage/job_store.h"
 
@@ -26,8 +26,6 @@ class JobQueueService final : public v1::JobQueue::Service {
   struct Options {
     // Largest payload, measured as JSON text.
     size_t max_payload_bytes = 256 * 1024;
-    // When not empty, every call needs "authorization: Bearer <token>".
-    std::string auth_token;
     // Bounds a call that came without a deadline.
     absl::Duration default_deadline = absl::Seconds(30);
     // When set, called after each successful ClaimJobs with the time spent
@@ -88,7 +86,6 @@ class JobQueueService final : public v1::JobQueue::Service {
   JobStore* const store_;
   JobNotifier* const notifier_;
   const Options options_;
-  const BearerTokenCheck auth_;
 };
 
 }  // namespace jobqueue

@@ -31,8 +31,10 @@ absl::Status Malformed() {
 
 std::string FilterFingerprint(const JobFilter& filter) {
   const std::string text = absl::StrCat(
-      filter.user_id, "\n", filter.status, "\n", filter.source_channel_id, "\n",
-      filter.source_type, "\n", MicrosOrSentinel(filter.created_after), "\n",
+      filter.user_id, "\n",
+      filter.status.has_value() ? JobStatusName(*filter.status) : "", "\n",
+      filter.source_channel_id, "\n", filter.source_type, "\n",
+      MicrosOrSentinel(filter.created_after), "\n",
       MicrosOrSentinel(filter.created_before));
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),

@@ -10,7 +10,7 @@ const JobCursor kCursor{absl::FromUnixMicros(1795557617127713),
                         "7d3f2f0c-2b9e-4a55-9c1e-0123456789ab"};
 
 TEST(PageTokenTest, RoundTripsTheCursor) {
-  JobFilter filter{.user_id = "+15551234567", .status = "pending"};
+  JobFilter filter{.user_id = "+15551234567", .status = JobStatus::kPending};
   const std::string fp = FilterFingerprint(filter);
   absl::StatusOr<JobCursor> c =
       DecodePageToken(EncodePageToken(kCursor, fp), fp);
@@ -23,7 +23,7 @@ TEST(PageTokenTest, FingerprintDependsOnEveryFilter) {
   const std::string base = FilterFingerprint({});
   EXPECT_EQ(base, FilterFingerprint({}));
   EXPECT_NE(base, FilterFingerprint({.user_id = "+15551234567"}));
-  EXPECT_NE(base, FilterFingerprint({.status = "failed"}));
+  EXPECT_NE(base, FilterFingerprint({.status = JobStatus::kFailed}));
   EXPECT_NE(base, FilterFingerprint({.source_channel_id = "c"}));
   EXPECT_NE(base, FilterFingerprint({.source_type = "dm"}));
   EXPECT_NE(base, FilterFingerprint({.created_after = absl::UnixEpoch()}));
@@ -31,10 +31,10 @@ TEST(PageTokenTest, FingerprintDependsOnEveryFilter) {
 }
 
 TEST(PageTokenTest, ATokenForOtherFiltersIsRejected) {
-  const std::string token =
-      EncodePageToken(kCursor, FilterFingerprint({.status = "pending"}));
+  const std::string token = EncodePageToken(
+      kCursor, FilterFingerprint({.status = JobStatus::kPending}));
   absl::StatusOr<JobCursor> c =
-      DecodePageToken(token, FilterFingerprint({.status = "failed"}));
+      DecodePageToken(token, FilterFingerprint({.status = JobStatus::kFailed}));
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(c.status().message().find("different filters"), std::string::npos);
 }

@@ -18,18 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "service/grpc_server.h"
-#include "service/job_queue_service.h"
-#include "service/maintenance_loop.h"
-#include "service/metrics/registry.h"
-#include "service/metrics_http_server.h"
+#include "service/job_queue_server.h"
 #include "service/request_log.h"
-#include "service/service_metrics.h"
 #include "storage/embedded_migrations.h"
-#include "storage/job_notifier.h"
 #include "storage/migrator.h"
-#include "storage/pg_job_store.h"
-#include "storage/queue_stats.h"
 
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL URL; defaults to $DATABASE_URL");
@@ -43,14 +35,21 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
           "deadline of calls that come without one, and the longest any "
           "statement may run");
-ABSL_FLAG(std::string, auth_token_file, "",
+ABSL_FLAG(std::string, bearer_token_file, "",
           "file holding the bearer token callers must send; defaults to "
-          "$JOBQUEUE_AUTH_TOKEN; no token means no auth");
+          "$JOBQUEUE_BEARER_TOKEN (or $JOBQUEUE_AUTH_TOKEN); no token means "
+          "no auth");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "the old name of --bearer_token_file, still accepted");
+ABSL_FLAG(jobqueue::ReflectionMode, reflection, jobqueue::ReflectionMode::kOpen,
+          "gRPC server reflection: open (served without a token; it describes "
+          "the API, never data) or off");
 ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate; enables TLS");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for TLS");
 ABSL_FLAG(bool, migrate, false, "apply pending migrations before serving");
 ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(1),
-          "how often lapsed leases are rescued and old completed jobs deleted");
+          "how often lapsed leases are rescued and old completed jobs "
+          "deleted; 0 runs no maintenance in this process");
 ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 7),
           "completed jobs older than this are deleted; 0 keeps them");
 ABSL_FLAG(absl::Duration, retry_base_delay, absl::Seconds(1),
@@ -82,11 +81,15 @@ std::string DatabaseUrl() {
   return url.empty() ? Env("DATABASE_URL") : url;
 }
 
-// The token from --auth_token_file or $JOBQUEUE_AUTH_TOKEN; never logged.
-bool AuthToken(std::string* token) {
-  const std::string path = absl::GetFlag(FLAGS_auth_token_file);
+// The token from --bearer_token_file (or its old name --auth_token_file),
+// else $JOBQUEUE_BEARER_TOKEN, else $JOBQUEUE_AUTH_TOKEN; never logged.
+// False when a named file has no token.
+bool BearerToken(std::string* token) {
+  std::string path = absl::GetFlag(FLAGS_bearer_token_file);
+  if (path.empty()) path = absl::GetFlag(FLAGS_auth_token_file);
   if (path.empty()) {
-    *token = Env("JOBQUEUE_AUTH_TOKEN");
+    *token = Env("JOBQUEUE_BEARER_TOKEN");
+    if (token->empty()) *token = Env("JOBQUEUE_AUTH_TOKEN");
     return true;
   }
   std::ifstream in(path);
@@ -112,28 +115,10 @@ int Migrate(const std::string& url) {
   return 0;
 }
 
-// Serves /metrics per --metrics_listen. A malformed address is an error; an
-// address in use only turns metrics off (with a log line), since serving
-// RPCs matters more. Null when there is no endpoint.
-absl::StatusOr<std::unique_ptr<MetricsHttpServer>> ServeMetrics(
-    metrics::Registry* registry) {
-  const std::string listen = absl::GetFlag(FLAGS_metrics_listen);
-  if (listen.empty()) return nullptr;
-  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
-      MetricsHttpServer::Start(listen, registry);
-  if (server.ok()) {
-    Log(absl::StrCat("metrics on http://", (*server)->address(), "/metrics"));
-  } else if (absl::IsUnavailable(server.status())) {
-    Log(absl::StrCat(server.status().message(), "; metrics are off"));
-    return nullptr;
-  }
-  return server;
-}
-
 int Serve(const std::string& url) {
   std::string token;
-  if (!AuthToken(&token)) {
-    Log("cannot read a token from --auth_token_file");
+  if (!BearerToken(&token)) {
+    Log("cannot read a token from --bearer_token_file");
     return 2;
   }
   if (absl::GetFlag(FLAGS_migrate) && Migrate(url) != 0) return 1;
@@ -146,58 +131,35 @@ int Serve(const std::string& url) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  metrics::Registry registry;
-  QueueStats queue_stats({.url = url});
-  ServiceMetrics metrics(&registry, &queue_stats);
-  PgJobStore store(
-      {.url = url,
-       .pool_size = absl::GetFlag(FLAGS_pool_size),
-       .statement_timeout = absl::GetFlag(FLAGS_default_deadline),
-       .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
-                         .max = absl::GetFlag(FLAGS_retry_max_delay)},
-       .on_enqueue_batch = [&metrics](int rows) {
-         metrics.RecordEnqueueBatch(rows);
-       }});
-  JobNotifier notifier(url);
-  MaintenanceLoop maintenance(
-      &store, {.interval = absl::GetFlag(FLAGS_maintenance_interval),
-               .retention = absl::GetFlag(FLAGS_retention)});
-  JobQueueService service(
-      &store, &notifier,
-      {.max_payload_bytes =
-           static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
-       .auth_token = token,
-       .default_deadline = absl::GetFlag(FLAGS_default_deadline),
-       .on_claim = [&metrics](absl::Duration waited, size_t jobs) {
-         metrics.RecordClaim(waited, jobs);
-       }});
-  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics_server =
-      ServeMetrics(&registry);
-  if (!metrics_server.ok()) {
-    Log(metrics_server.status().ToString());
-    return 2;
-  }
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
-      &service, {.listen = absl::GetFlag(FLAGS_listen),
-                 .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
-                 .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
-                 .metrics = &metrics,
-                 .log_requests = absl::GetFlag(FLAGS_log_requests)});
+  absl::StatusOr<std::unique_ptr<JobQueueServer>> server =
+      JobQueueServer::Start({
+          .database_url = url,
+          .listen = absl::GetFlag(FLAGS_listen),
+          .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+          .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
+          .bearer_token = token,
+          .reflection = absl::GetFlag(FLAGS_reflection),
+          .pool_size = absl::GetFlag(FLAGS_pool_size),
+          .max_payload_bytes =
+              static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
+          .default_deadline = absl::GetFlag(FLAGS_default_deadline),
+          .maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval),
+          .retention = absl::GetFlag(FLAGS_retention),
+          .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
+                            .max = absl::GetFlag(FLAGS_retry_max_delay)},
+          .metrics_listen = absl::GetFlag(FLAGS_metrics_listen),
+          .log_requests = absl::GetFlag(FLAGS_log_requests),
+          .log = Log,
+      });
   if (!server.ok()) {
     Log(server.status().ToString());
-    return 1;
+    return absl::IsUnavailable(server.status()) ? 1 : 2;
   }
-  Log(absl::StrCat("serving on ", (*server)->address(),
-                   token.empty() ? "" : " (bearer token required)",
-                   absl::GetFlag(FLAGS_tls_cert_file).empty() ? "" : " (TLS)"));
   int sig = 0;
   sigwait(&stop_signals, &sig);
   Log(absl::StrCat("received ", sig == SIGINT ? "SIGINT" : "SIGTERM",
                    "; draining calls in flight"));
-  notifier.Close();  // waiting claims return now
-  (*server)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
-  maintenance.Stop();
-  store.Close();
+  (*server)->Stop(absl::GetFlag(FLAGS_shutdown_grace));
   Log("stopped");
   return 0;
 }

@@ -1,6 +1,6 @@
 #include "service/service_metrics.h"
 
-#include "storage/connection_pool.h"
+#include <utility>
 
 namespace jobqueue {
 namespace {
@@ -16,8 +16,7 @@ constexpr absl::Duration kQueueStatsTimeout = absl::Seconds(5);
 
 }  // namespace
 
-ServiceMetrics::ServiceMetrics(metrics::Registry* registry,
-                               const QueueStats* queue_stats)
+ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
     : rpcs_(registry->AddCounter("jobqueue_rpcs_total",
                                  "RPCs answered, by method and status code.",
                                  {"method", "code"})),
@@ -40,19 +39,23 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry,
                              "Rows per group-committed enqueue statement.", {},
                              kBatchBounds)
               ->WithLabels({})),
-      pool_connections_(registry->AddGauge(
-          "jobqueue_db_pool_connections",
-          "Database connections of the pool, by state (in_use or idle).",
-          {"state"})),
-      pool_max_(registry
-                    ->AddGauge("jobqueue_db_pool_max_connections",
-                               "Most connections the pool may hold.")
-                    ->WithLabels({})),
-      pool_waiting_(registry
-                        ->AddGauge("jobqueue_db_pool_waiting",
-                                   "Calls waiting for a free connection.")
-                        ->WithLabels({})) {
-  if (queue_stats != nullptr) {
+      sources_(std::move(sources)) {
+  if (sources_.pool) {
+    pool_connections_ = registry->AddGauge(
+        "jobqueue_db_pool_connections",
+        "Database connections of the pool, by state (in_use or idle).",
+        {"state"});
+    pool_max_ = &registry
+                     ->AddGauge("jobqueue_db_pool_max_connections",
+                                "Most connections the pool may hold.")
+                     ->WithLabels({});
+    pool_waiting_ = &registry
+                         ->AddGauge("jobqueue_db_pool_waiting",
+                                    "Calls waiting for a free connection.")
+                         ->WithLabels({});
+    registry->AddScrapeHook([this] { SamplePool(); });
+  }
+  if (sources_.queue_stats != nullptr) {
     jobs_ = registry->AddGauge("jobqueue_jobs", "Jobs by status.", {"status"});
     oldest_pending_seconds_ =
         &registry
@@ -65,8 +68,8 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry,
                         "1 when the last scrape read the jobs table; when 0, "
                         "the job gauges keep their previous values.")
              ->WithLabels({});
+    registry->AddScrapeHook([this] { SampleQueue(); });
   }
-  registry->AddScrapeHook([this, queue_stats] { SampleStorage(queue_stats); });
 }
 
 void ServiceMetrics::RecordRpc(absl::string_view method, absl::string_view code,
@@ -85,15 +88,17 @@ void ServiceMetrics::RecordEnqueueBatch(size_t rows) {
   enqueue_batch_size_.Observe(static_cast<double>(rows));
 }
 
-void ServiceMetrics::SampleStorage(const QueueStats* queue_stats) {
-  const ConnectionPool::Stats pool = ConnectionPool::ProcessStats();
+void ServiceMetrics::SamplePool() {
+  const ConnectionPool::Stats pool = sources_.pool();
   pool_connections_->WithLabels({"in_use"}).Set(pool.in_use);
   pool_connections_->WithLabels({"idle"}).Set(pool.idle);
-  pool_max_.Set(pool.max_size);
-  pool_waiting_.Set(pool.waiting);
-  if (queue_stats == nullptr) return;
+  pool_max_->Set(pool.max_size);
+  pool_waiting_->Set(pool.waiting);
+}
+
+void ServiceMetrics::SampleQueue() {
   absl::StatusOr<QueueSnapshot> snapshot =
-      queue_stats->Read(absl::Now() + kQueueStatsTimeout);
+      sources_.queue_stats->Read(absl::Now() + kQueueStatsTimeout);
   queue_stats_up_->Set(snapshot.ok() ? 1 : 0);
   if (!snapshot.ok()) return;
   for (const auto& [status, count] : snapshot->jobs_by_status) {

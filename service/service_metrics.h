@@ -4,28 +4,38 @@
 // find a labelled series; the storage gauges are sampled at each scrape.
 //
 //   metrics::Registry registry;
-//   QueueStats queue_stats({.url = url});
-//   ServiceMetrics metrics(&registry, &queue_stats);
+//   ServiceMetrics metrics(&registry, {.pool = [&] { return store.pool_stats();
+//   },
+//                                      .queue_stats = &queue_stats});
 //   metrics.RecordRpc("GetJob", "OK", absl::Milliseconds(2));
 
 #ifndef JOBQUEUE_SERVICE_SERVICE_METRICS_H_
 #define JOBQUEUE_SERVICE_SERVICE_METRICS_H_
 
 #include <cstddef>
+#include <functional>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "service/metrics/registry.h"
+#include "storage/connection_pool.h"
 #include "storage/queue_stats.h"
 
 namespace jobqueue {
 
 class ServiceMetrics {
  public:
+  // What each scrape samples; either may be left out, and then its gauges
+  // are not registered. Both must outlive this object.
+  struct Sources {
+    // The occupancy of the server's own connection pool.
+    std::function<ConnectionPool::Stats()> pool;
+    // The jobs table.
+    const QueueStats* queue_stats = nullptr;
+  };
+
   // Registers every family on `registry`, which must outlive this object.
-  // Each scrape samples the process's connection pools and, unless
-  // `queue_stats` is null, the jobs table; `queue_stats` must outlive this.
-  ServiceMetrics(metrics::Registry* registry, const QueueStats* queue_stats);
+  ServiceMetrics(metrics::Registry* registry, Sources sources);
 
   // One answered RPC: its method label (see MethodLabel), its status code
   // name ("OK", "NOT_FOUND", ...) and how long it took.
@@ -36,21 +46,23 @@ class ServiceMetrics {
   // how many jobs it leased.
   void RecordClaim(absl::Duration waited, size_t jobs);
 
-  // One group-committed enqueue statement and the rows it inserted. For the
-  // store's batching to call; nothing calls it before that exists.
+  // One group-committed enqueue statement and the rows it inserted (the
+  // store's on_enqueue_batch).
   void RecordEnqueueBatch(size_t rows);
 
  private:
-  void SampleStorage(const QueueStats* queue_stats);
+  void SamplePool();
+  void SampleQueue();
 
   metrics::Family<metrics::Counter>* const rpcs_;
   metrics::Family<metrics::Histogram>* const rpc_seconds_;
   metrics::Family<metrics::Histogram>* const claim_wait_seconds_;
   metrics::Counter& claimed_jobs_;
   metrics::Histogram& enqueue_batch_size_;
-  metrics::Family<metrics::Gauge>* const pool_connections_;
-  metrics::Gauge& pool_max_;
-  metrics::Gauge& pool_waiting_;
+  const Sources sources_;
+  metrics::Family<metrics::Gauge>* pool_connections_ = nullptr;
+  metrics::Gauge* pool_max_ = nullptr;
+  metrics::Gauge* pool_waiting_ = nullptr;
   metrics::Family<metrics::Gauge>* jobs_ = nullptr;
   metrics::Gauge* oldest_pending_seconds_ = nullptr;
   metrics::Gauge* queue_stats_up_ = nullptr;

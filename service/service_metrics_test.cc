@@ -11,7 +11,7 @@ bool Has(const std::string& text, const std::string& line) {
 
 TEST(ServiceMetricsTest, CountsAndTimesRpcsByMethodAndCode) {
   metrics::Registry registry;
-  ServiceMetrics metrics(&registry, nullptr);
+  ServiceMetrics metrics(&registry, {});
   metrics.RecordRpc("GetJob", "OK", absl::Microseconds(300));
   metrics.RecordRpc("GetJob", "OK", absl::Milliseconds(3));
   metrics.RecordRpc("GetJob", "INVALID_ARGUMENT", absl::Microseconds(100));
@@ -31,7 +31,7 @@ TEST(ServiceMetricsTest, CountsAndTimesRpcsByMethodAndCode) {
 
 TEST(ServiceMetricsTest, ClaimsAndBatchesHaveTheirOwnSeries) {
   metrics::Registry registry;
-  ServiceMetrics metrics(&registry, nullptr);
+  ServiceMetrics metrics(&registry, {});
   metrics.RecordClaim(absl::Seconds(2), 3);
   metrics.RecordClaim(absl::Seconds(20), 0);
   metrics.RecordEnqueueBatch(10);
@@ -45,12 +45,27 @@ TEST(ServiceMetricsTest, ClaimsAndBatchesHaveTheirOwnSeries) {
   EXPECT_TRUE(Has(text, "jobqueue_enqueue_batch_size_bucket{le=\"16\"} 1"));
 }
 
-TEST(ServiceMetricsTest, WithoutQueueStatsThePoolIsStillSampled) {
+TEST(ServiceMetricsTest, EachScrapeSamplesThePoolItIsGiven) {
   metrics::Registry registry;
-  ServiceMetrics metrics(&registry, nullptr);
-  const std::string text = registry.Render();
-  EXPECT_TRUE(Has(text, "jobqueue_db_pool_connections{state=\"in_use\"} 0"));
+  ConnectionPool::Stats stats{.in_use = 2, .idle = 1, .max_size = 5};
+  ServiceMetrics metrics(&registry, {.pool = [&] { return stats; }});
+  std::string text = registry.Render();
+  EXPECT_TRUE(Has(text, "jobqueue_db_pool_connections{state=\"in_use\"} 2"))
+      << text;
+  EXPECT_TRUE(Has(text, "jobqueue_db_pool_connections{state=\"idle\"} 1"));
+  EXPECT_TRUE(Has(text, "jobqueue_db_pool_max_connections 5"));
   EXPECT_TRUE(Has(text, "jobqueue_db_pool_waiting 0"));
+  stats.waiting = 3;
+  text = registry.Render();
+  EXPECT_TRUE(Has(text, "jobqueue_db_pool_waiting 3")) << text;
+  EXPECT_EQ(text.find("jobqueue_jobs"), std::string::npos);
+}
+
+TEST(ServiceMetricsTest, WithoutSourcesNoStorageGauges) {
+  metrics::Registry registry;
+  ServiceMetrics metrics(&registry, {});
+  const std::string text = registry.Render();
+  EXPECT_EQ(text.find("jobqueue_db_pool"), std::string::npos) << text;
   EXPECT_EQ(text.find("jobqueue_jobs"), std::string::npos);
 }
 

@@ -63,4 +63,38 @@ absl::Status CheckMaxLength(absl::string_view field, absl::string_view value,
       field, " is ", value.size(), " bytes; the limit is ", max_bytes));
 }
 
+absl::Status CheckRange(absl::string_view field, int value, int min, int max) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " must be between ", min, " and ", max, ", got ", value));
+}
+
+absl::Status CheckPayloadSize(absl::string_view field, absl::string_view json,
+                              size_t limit) {
+  if (json.size() <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " is ", json.size(), " bytes as JSON; the limit is ", limit));
+}
+
+absl::StatusOr<absl::Duration> DurationField(
+    absl::string_view field, bool set, const google::protobuf::Duration& d,
+    absl::Duration fallback, absl::Duration min, absl::Duration max) {
+  if (!set) return fallback;
+  const absl::Duration value =
+      absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  if (value < min || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " must be between ", absl::FormatDuration(min), " and ",
+        absl::FormatDuration(max), ", got ", absl::FormatDuration(value)));
+  }
+  return value;
+}
+
+absl::Status FirstError(std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& s : checks) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace jobqueue

@@ -1,5 +1,5 @@
-// Checks on request fields, shared by the RPC handlers. Each returns OK or
-// INVALID_ARGUMENT with a message that names the field.
+// Checks on single request fields, the parts request_checks.h is built of. Each
+// returns OK or INVALID_ARGUMENT with a message that names the field.
 //
 //   if (absl::Status s = CheckE164("user_phone", req.user_phone()); !s.ok())
 //     return s;
@@ -8,9 +8,13 @@
 #define JOBQUEUE_SERVICE_VALIDATION_H_
 
 #include <cstddef>
+#include <initializer_list>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/duration.pb.h"
 
 namespace jobqueue {
 
@@ -27,6 +31,19 @@ absl::Status CheckRequired(absl::string_view field, absl::string_view value,
 // At most `max_bytes` long (may be empty).
 absl::Status CheckMaxLength(absl::string_view field, absl::string_view value,
                             size_t max_bytes);
+// min <= value <= max.
+absl::Status CheckRange(absl::string_view field, int value, int min, int max);
+// A JSON text of at most `limit` bytes.
+absl::Status CheckPayloadSize(absl::string_view field, absl::string_view json,
+                              size_t limit);
+// A google.protobuf.Duration field: `fallback` when unset, else within
+// [min, max].
+absl::StatusOr<absl::Duration> DurationField(
+    absl::string_view field, bool set, const google::protobuf::Duration& d,
+    absl::Duration fallback, absl::Duration min, absl::Duration max);
+
+// The first error among `checks`, all of which are cheap to evaluate.
+absl::Status FirstError(std::initializer_list<absl::Status> checks);
 
 }  // namespace jobqueue
 

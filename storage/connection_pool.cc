@@ -1,6 +1,5 @@
 #include "storage/connection_pool.h"
 
-#include <set>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -8,20 +7,6 @@
 #include "storage/sql_error.h"
 
 namespace jobqueue {
-namespace {
-
-// Every live pool, for ConnectionPool::ProcessStats().
-struct LivePools {
-  absl::Mutex mu;
-  std::set<const ConnectionPool*> pools ABSL_GUARDED_BY(mu);
-};
-
-LivePools& Live() {
-  static LivePools* live = new LivePools;
-  return *live;
-}
-
-}  // namespace
 
 ConnectionPool::Lease::Lease(ConnectionPool* pool,
                              std::unique_ptr<pqxx::connection> connection,
@@ -38,18 +23,10 @@ ConnectionPool::Lease::~Lease() {
   if (connection_ != nullptr) pool_->Return(std::move(connection_), broken_);
 }
 
-ConnectionPool::ConnectionPool(Options options) : options_(std::move(options)) {
-  absl::MutexLock lock(&Live().mu);
-  Live().pools.insert(this);
-}
+ConnectionPool::ConnectionPool(Options options)
+    : options_(std::move(options)) {}
 
-ConnectionPool::~ConnectionPool() {
-  {
-    absl::MutexLock lock(&Live().mu);
-    Live().pools.erase(this);
-  }
-  Close();
-}
+ConnectionPool::~ConnectionPool() { Close(); }
 
 ConnectionPool::Stats ConnectionPool::stats() const {
   absl::MutexLock lock(&mu_);
@@ -58,19 +35,6 @@ ConnectionPool::Stats ConnectionPool::stats() const {
           .idle = idle,
           .waiting = waiting_,
           .max_size = options_.max_size};
-}
-
-ConnectionPool::Stats ConnectionPool::ProcessStats() {
-  Stats total;
-  absl::MutexLock lock(&Live().mu);
-  for (const ConnectionPool* pool : Live().pools) {
-    const Stats s = pool->stats();
-    total.in_use += s.in_use;
-    total.idle += s.idle;
-    total.waiting += s.waiting;
-    total.max_size += s.max_size;
-  }
-  return total;
 }
 
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(

@@ -83,10 +83,6 @@ class ConnectionPool {
   };
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The sum of stats() over every pool alive in this process. Exists because
-  // the pool of PgJobStore is private; jobqueue_server has only that pool.
-  static Stats ProcessStats();
-
  private:
   void Return(std::unique_ptr<pqxx::connection> connection, bool broken);
 

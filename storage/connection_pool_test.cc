@@ -115,15 +115,15 @@ TEST_F(ConnectionPoolTest, StatsCountLeasedIdleAndWaiting) {
   EXPECT_EQ(pool.stats().idle, 1);
 }
 
-TEST_F(ConnectionPoolTest, ProcessStatsSumEveryLivePool) {
-  const ConnectionPool::Stats before = ConnectionPool::ProcessStats();
+TEST_F(ConnectionPoolTest, EachPoolReportsOnlyItsOwnConnections) {
   ConnectionPool a({.url = db_->url(), .max_size = 2});
   ConnectionPool b({.url = db_->url(), .max_size = 3});
   auto lease = a.Acquire(absl::Now() + absl::Seconds(5));
   ASSERT_TRUE(lease.ok()) << lease.status();
-  const ConnectionPool::Stats during = ConnectionPool::ProcessStats();
-  EXPECT_EQ(during.max_size - before.max_size, 5);
-  EXPECT_EQ(during.in_use - before.in_use, 1);
+  EXPECT_EQ(a.stats().in_use, 1);
+  EXPECT_EQ(a.stats().max_size, 2);
+  EXPECT_EQ(b.stats().in_use, 0);
+  EXPECT_EQ(b.stats().max_size, 3);
 }
 
 }  // namespace

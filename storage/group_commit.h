@@ -27,13 +27,16 @@
 
 namespace jobqueue {
 
+// How one GroupCommit batches; max_batch 1 turns batching off.
+struct GroupCommitOptions {
+  int max_batch = 128;
+  int max_in_flight = 2;
+};
+
 template <typename Request, typename Result>
 class GroupCommit {
  public:
-  struct Options {
-    int max_batch = 128;
-    int max_in_flight = 2;
-  };
+  using Options = GroupCommitOptions;
   // Runs a batch; must return exactly one result per request, in order.
   using RunBatch = std::function<std::vector<absl::StatusOr<Result>>(
       const std::vector<const Request*>&, absl::Time deadline)>;

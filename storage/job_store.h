@@ -1,8 +1,8 @@
 // The persistence interface of the service: users, jobs and dead letters.
 //
-// Statuses, source types and content types are the column values ("pending",
-// "dm", "text", ...). Every method takes the caller's deadline, which bounds
-// the wait for a database connection. Errors are absl::Status codes:
+// Source types and content types are the column values ("dm", "text", ...);
+// statuses are JobStatus. Every method takes the caller's deadline, which
+// bounds the wait for a database connection. Errors are absl::Status codes:
 //   INVALID_ARGUMENT  a constraint rejected the input; nothing was written
 //   NOT_FOUND         the row (or a referenced row) does not exist
 //   ALREADY_EXISTS    a unique key is taken
@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "storage/job_status.h"
 
 namespace jobqueue {
 
@@ -38,7 +39,7 @@ struct Job {
   std::string source_type;
   std::string user_phone;
   std::string payload_json;
-  std::string status;
+  JobStatus status = JobStatus::kPending;
   std::string content_type;
   std::string idempotency_key;  // empty when none
   absl::Time created_at;
@@ -76,7 +77,7 @@ struct EnqueueResult {
 // Filters of ListJobs; empty strings and infinite times mean "any".
 struct JobFilter {
   std::string user_id;
-  std::string status;
+  std::optional<JobStatus> status;
   std::string source_channel_id;
   std::string source_type;
   absl::Time created_after = absl::InfinitePast();     // inclusive
@@ -92,6 +93,15 @@ struct JobCursor {
 struct JobPage {
   std::vector<Job> jobs;
   std::optional<JobCursor> next;  // set when more rows may follow
+};
+
+// UpdateStatus's request: move `job_id` to `to`, only from `expected` when
+// set, and, for a leased job, only with its current `lease_token`.
+struct StatusChange {
+  std::string job_id;
+  JobStatus to = JobStatus::kPending;
+  std::optional<JobStatus> expected;
+  std::string lease_token;  // empty for a job that is not leased
 };
 
 // A claimed job as its worker holds it.
@@ -159,14 +169,10 @@ class JobStore {
   virtual absl::StatusOr<Job> GetJob(const std::string& id,
                                      absl::Time deadline) = 0;
 
-  // Moves job `id` to `status` when the transition is allowed and, if
-  // `expected_status` is not empty, the job is in it; else
-  // FAILED_PRECONDITION naming both states. Atomic under concurrency.
-  // A leased job moves only with its current `lease_token`.
-  virtual absl::StatusOr<Job> UpdateStatus(const std::string& id,
-                                           const std::string& status,
-                                           const std::string& expected_status,
-                                           const std::string& lease_token,
+  // Applies `change` when the transition is allowed and the job is in
+  // `change.expected` (when set); else FAILED_PRECONDITION naming both
+  // states. Atomic under concurrency.
+  virtual absl::StatusOr<Job> UpdateStatus(const StatusChange& change,
                                            absl::Time deadline) = 0;
 
   // Up to `limit` jobs matching `filter`, newest first, after `after`.

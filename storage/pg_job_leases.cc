@@ -1,5 +1,4 @@
-// PgJobStore's workers' calls: claims, leases, failures with backoff, and
-// the maintenance that rescues lapsed leases and trims completed jobs.
+// PgJobStore's workers' calls: claims, leases, and failures with backoff.
 
 #include <utility>
 
@@ -59,17 +58,6 @@ constexpr char kClaimAnyOrderSql[] = CLAIM_SQL("");
   " RETURNING " JOB_COLUMNS ")" more_ctes                            \
   " SELECT current_status, updated.* FROM current LEFT JOIN updated ON true"
 
-// A copy of each job that failed for good, once per job.
-#define DEAD_LETTER_CTE(rows)                                                \
-  ", dead AS ("                                                              \
-  " INSERT INTO dlq_jobs (source, delivery_id, reason, raw_payload, job_id)" \
-  " SELECT 'jobqueue.jobs', id, last_error, payload::jsonb, id::uuid"        \
-  " FROM " rows                                                              \
-  " WHERE status = 'failed'"                                                 \
-  " ON CONFLICT (source, delivery_id) DO UPDATE"                             \
-  " SET attempts = dlq_jobs.attempts + 1, last_seen_at = now(),"             \
-  " reason = EXCLUDED.reason)"
-
 constexpr char kExtendLease[] = "extend_lease";
 constexpr char kExtendLeaseSql[] = LEASED_UPDATE_SQL(
     "lease_expires_at = now() + $3 * interval '1 millisecond'", "");
@@ -103,7 +91,7 @@ constexpr char kFailJobSql[] = LEASED_UPDATE_SQL(
     " THEN now() + least($6, $5 * power(2, attempts - 1))"
     " * (0.5 + random() / 2) * interval '1 millisecond' ELSE run_after END,"
     " lease_token = NULL, lease_expires_at = NULL, last_error = $3",
-    DEAD_LETTER_CTE("updated"));
+    JOBQUEUE_DEAD_LETTER_CTE("updated"));
 
 constexpr char kRetryJob[] = "retry_job";
 constexpr char kRetryJobSql[] =
@@ -115,45 +103,6 @@ constexpr char kRetryJobSql[] =
     " FROM current WHERE id = current_id AND current_status = 'failed'"
     " RETURNING " JOB_COLUMNS
     ") SELECT current_status, updated.* FROM current LEFT JOIN updated ON true";
-
-// Both maintenance statements run only in the process that wins the
-// transaction-scoped advisory lock; the others skip this round.
-#define MAINTENANCE_LOCK \
-  "lock AS (SELECT pg_try_advisory_xact_lock(7170393851237) AS held)"
-
-constexpr char kRescueLeases[] = "rescue_leases";
-constexpr char kRescueLeasesSql[] =
-    "WITH " MAINTENANCE_LOCK
-    ", expired AS ("
-    " SELECT id AS expired_id FROM jobs, lock"
-    " WHERE held AND status = 'processing' AND lease_expires_at < now()"
-    " ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE OF jobs SKIP LOCKED"
-    "), updated AS ("
-    " UPDATE jobs SET"
-    " status = CASE WHEN attempts >= max_attempts THEN 'failed'"
-    " ELSE 'pending' END,"
-    " last_error = 'lease expired (worker ' || coalesce(worker_id, '') || ')',"
-    " lease_token = NULL, lease_expires_at = NULL, run_after = now()"
-    " FROM expired WHERE id = expired_id"
-    // Re-checked on the row's latest version: a job completed meanwhile is
-    // left alone.
-    " AND status = 'processing' AND lease_expires_at < now()"
-    " RETURNING id::text AS id, status, payload::text AS payload, last_error"
-    ")" DEAD_LETTER_CTE("updated")
-    " SELECT (SELECT held FROM lock),"
-    " count(*) FILTER (WHERE status = 'pending'),"
-    " count(*) FILTER (WHERE status = 'failed') FROM updated";
-
-constexpr char kDeleteCompleted[] = "delete_completed";
-constexpr char kDeleteCompletedSql[] =
-    "WITH " MAINTENANCE_LOCK
-    ", old AS ("
-    " SELECT id AS old_id FROM jobs, lock"
-    " WHERE held AND status = 'complete'"
-    " AND updated_at < now() - $1 * interval '1 millisecond'"
-    " LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED"
-    "), deleted AS (DELETE FROM jobs USING old WHERE id = old_id RETURNING 1)"
-    " SELECT count(*) FROM deleted";
 
 absl::Status NotLeased(const std::string& id, const std::string& status) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -174,8 +123,6 @@ absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
   return NotLeased(id, status);
 }
 
-int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
-
 }  // namespace
 
 void PrepareLeaseStatements(pqxx::connection& c) {
@@ -186,8 +133,6 @@ void PrepareLeaseStatements(pqxx::connection& c) {
   c.prepare(kCompleteJobs, kCompleteJobsSql);
   c.prepare(kFailJob, kFailJobSql);
   c.prepare(kRetryJob, kRetryJobSql);
-  c.prepare(kRescueLeases, kRescueLeasesSql);
-  c.prepare(kDeleteCompleted, kDeleteCompletedSql);
 }
 
 absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(
@@ -308,25 +253,6 @@ absl::StatusOr<Job> PgJobStore::RetryJob(const std::string& id,
       [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
         return UpdatedJob(txn.exec_prepared(kRetryJob, id), id,
                           /*retry=*/true);
-      });
-}
-
-absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(
-    absl::Duration retention, int max_deletes, absl::Time deadline) {
-  return WithConnection<MaintenanceReport>(
-      deadline, /*retry_safe=*/true,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<MaintenanceReport> {
-        MaintenanceReport report;
-        pqxx::row rescued = txn.exec_prepared1(kRescueLeases);
-        report.skipped = !rescued[0].as<bool>();
-        report.rescued = rescued[1].as<int>();
-        report.dead_lettered = rescued[2].as<int>();
-        if (!report.skipped && retention > absl::ZeroDuration()) {
-          report.deleted = txn.exec_prepared1(kDeleteCompleted,
-                                              Millis(retention), max_deletes)[0]
-                               .as<int>();
-        }
-        return report;
       });
 }
 

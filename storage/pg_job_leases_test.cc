@@ -71,7 +71,7 @@ TEST_F(PgJobLeasesTest, AClaimLeasesTheOldestJobToTheWorker) {
   ASSERT_EQ(jobs.size(), 1u);
   const Job& job = jobs[0];
   EXPECT_EQ(job.id, first);
-  EXPECT_EQ(job.status, "processing");
+  EXPECT_EQ(job.status, JobStatus::kProcessing);
   EXPECT_EQ(job.attempts, 1);
   EXPECT_EQ(job.worker_id, "worker-1");
   EXPECT_EQ(job.lease_token.size(), 36u);
@@ -103,7 +103,7 @@ TEST_F(PgJobLeasesTest, OnlyTheCurrentLeaseTokenCompletesAJob) {
   EXPECT_NE(wrong.status().message().find("lease_token"), std::string::npos);
   auto right = store_->CompleteJob(job.id, job.lease_token, Deadline());
   ASSERT_TRUE(right.ok()) << right.status();
-  EXPECT_EQ(right->status, "complete");
+  EXPECT_EQ(right->status, JobStatus::kComplete);
   EXPECT_TRUE(right->lease_token.empty());
   auto again = store_->CompleteJob(job.id, job.lease_token, Deadline());
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -118,11 +118,14 @@ TEST_F(PgJobLeasesTest, OnlyTheCurrentLeaseTokenCompletesAJob) {
 TEST_F(PgJobLeasesTest, UpdateStatusOfALeasedJobNeedsItsToken) {
   Enqueue("a");
   Job job = Claim(1).at(0);
-  auto without = store_->UpdateStatus(job.id, "complete", "", "", Deadline());
+  auto without = store_->UpdateStatus(
+      {.job_id = job.id, .to = JobStatus::kComplete}, Deadline());
   EXPECT_EQ(without.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(without.status().message().find("leased"), std::string::npos);
-  auto with =
-      store_->UpdateStatus(job.id, "complete", "", job.lease_token, Deadline());
+  auto with = store_->UpdateStatus({.job_id = job.id,
+                                    .to = JobStatus::kComplete,
+                                    .lease_token = job.lease_token},
+                                   Deadline());
   ASSERT_TRUE(with.ok()) << with.status();
   EXPECT_TRUE(with->lease_token.empty());
 }
@@ -161,10 +164,10 @@ TEST_F(PgJobLeasesTest, RetryDelaysGrowUntilAttemptsRunOutThenTheJobIsDead) {
     ASSERT_TRUE(failed.ok()) << failed.status();
     EXPECT_EQ(failed->last_error, absl::StrCat("boom ", attempt));
     if (attempt < 4) {
-      EXPECT_EQ(failed->status, "pending");
+      EXPECT_EQ(failed->status, JobStatus::kPending);
       delays.push_back(failed->run_after - failed->updated_at);
     } else {
-      EXPECT_EQ(failed->status, "failed");
+      EXPECT_EQ(failed->status, JobStatus::kFailed);
     }
   }
   ASSERT_EQ(delays.size(), 3u);
@@ -190,7 +193,7 @@ TEST_F(PgJobLeasesTest, ANonRetryableFailureIsDeadAtOnce) {
   auto failed =
       store_->FailJob(id, job.lease_token, "bad input", false, Deadline());
   ASSERT_TRUE(failed.ok()) << failed.status();
-  EXPECT_EQ(failed->status, "failed");
+  EXPECT_EQ(failed->status, JobStatus::kFailed);
   EXPECT_EQ(Sql("SELECT count(*) FROM dlq_jobs")[0][0].as<int>(), 1);
 }
 
@@ -203,7 +206,7 @@ TEST_F(PgJobLeasesTest, RetryJobRequeuesAFailedJobWithFreshAttempts) {
       store_->FailJob(id, job.lease_token, "bad", false, Deadline()).ok());
   auto retried = store_->RetryJob(id, Deadline());
   ASSERT_TRUE(retried.ok()) << retried.status();
-  EXPECT_EQ(retried->status, "pending");
+  EXPECT_EQ(retried->status, JobStatus::kPending);
   EXPECT_EQ(retried->attempts, 0);
   EXPECT_EQ(Ids(Claim(1)), IdList{id});
 }
@@ -228,7 +231,7 @@ TEST_F(PgJobLeasesTest, MaintenanceRescuesLapsedLeasesAndFencesTheOldWorker) {
   EXPECT_TRUE(store_->CompleteJob(id, again[0].lease_token, Deadline()).ok());
 
   auto dead = store_->GetJob(last_chance, Deadline());
-  EXPECT_EQ(dead->status, "failed");
+  EXPECT_EQ(dead->status, JobStatus::kFailed);
   EXPECT_NE(dead->last_error.find("lease expired"), std::string::npos);
   EXPECT_EQ(Sql("SELECT count(*) FROM dlq_jobs")[0][0].as<int>(), 1);
 }
@@ -241,7 +244,7 @@ TEST_F(PgJobLeasesTest, MaintenanceLeavesAJobThatCompletedAlone) {
   auto report = store_->RunMaintenance(absl::ZeroDuration(), 100, Deadline());
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->rescued, 0);
-  EXPECT_EQ(store_->GetJob(id, Deadline())->status, "complete");
+  EXPECT_EQ(store_->GetJob(id, Deadline())->status, JobStatus::kComplete);
 }
 
 TEST_F(PgJobLeasesTest, RetentionDeletesOnlyOldCompletedJobs) {
@@ -296,7 +299,7 @@ TEST_F(PgJobLeasesTest, ConcurrentCompletionsEachGetTheirOwnAnswer) {
     }
     ASSERT_TRUE(results[i].ok()) << results[i].status();
     EXPECT_EQ(results[i]->id, jobs[i].id);
-    EXPECT_EQ(results[i]->status, "complete");
+    EXPECT_EQ(results[i]->status, JobStatus::kComplete);
   }
   EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete'")[0][0]
                 .as<int>(),

@@ -134,6 +134,13 @@ void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
   c.prepare(kUpdateStatus, kUpdateStatusSql);
   c.prepare(kRecordDeadLetter, kRecordDeadLetterSql);
   PrepareLeaseStatements(c);
+  PrepareMaintenanceStatements(c);
+}
+
+// At least one per batch and one batch at a time.
+GroupCommitOptions BatchOptions(const GroupCommitOptions& options) {
+  return {.max_batch = std::max(1, options.max_batch),
+          .max_in_flight = std::max(1, options.max_in_flight)};
 }
 
 }  // namespace
@@ -148,18 +155,15 @@ PgJobStore::PgJobStore(const Options& options)
                    SetUpConnection(c, timeout);
                  }}),
       enqueues_(
-          {.max_batch = std::max(1, options.enqueue_batch),
-           .max_in_flight = std::max(1, options.enqueue_batches_in_flight)},
+          BatchOptions(options.group_commit),
           [this](const std::vector<const NewJob*>& jobs, absl::Time deadline) {
             return EnqueueBatch(jobs, deadline);
           }),
-      completions_(
-          {.max_batch = std::max(1, options.enqueue_batch),
-           .max_in_flight = std::max(1, options.enqueue_batches_in_flight)},
-          [this](const std::vector<const JobLease*>& jobs,
-                 absl::Time deadline) {
-            return CompleteBatch(jobs, deadline);
-          }) {}
+      completions_(BatchOptions(options.group_commit),
+                   [this](const std::vector<const JobLease*>& jobs,
+                          absl::Time deadline) {
+                     return CompleteBatch(jobs, deadline);
+                   }) {}
 
 absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(
     const std::string& phone_number, const std::string& first_name,
@@ -301,31 +305,32 @@ absl::StatusOr<Job> PgJobStore::GetJob(const std::string& id,
       });
 }
 
-absl::StatusOr<Job> PgJobStore::UpdateStatus(const std::string& id,
-                                             const std::string& status,
-                                             const std::string& expected_status,
-                                             const std::string& lease_token,
+absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
                                              absl::Time deadline) {
+  const std::string& id = change.job_id;
+  const std::string to(JobStatusName(change.to));
+  const std::string expected(
+      change.expected.has_value() ? JobStatusName(*change.expected) : "");
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        pqxx::result r = txn.exec_prepared(kUpdateStatus, id, status,
-                                           expected_status, lease_token);
+        pqxx::result r = txn.exec_prepared(kUpdateStatus, id, to, expected,
+                                           change.lease_token);
         if (r.empty()) return JobNotFound(id);
         if (!r[0][2].is_null()) return JobFromRow(r[0], 2);
         const std::string current = r[0][0].as<std::string>();
         const std::string current_lease = r[0][1].as<std::string>();
-        if (!expected_status.empty() && current != expected_status) {
+        if (!expected.empty() && current != expected) {
           return absl::FailedPreconditionError(
               absl::StrCat("job ", id, " is '", current,
-                           "', not the expected '", expected_status, "'"));
+                           "', not the expected '", expected, "'"));
         }
-        if (!current_lease.empty() && current_lease != lease_token) {
+        if (!current_lease.empty() && current_lease != change.lease_token) {
           return absl::FailedPreconditionError(absl::StrCat(
               "job ", id, " is leased; pass its current lease_token"));
         }
         return absl::FailedPreconditionError(absl::StrCat(
-            "job ", id, " cannot move from '", current, "' to '", status, "'"));
+            "job ", id, " cannot move from '", current, "' to '", to, "'"));
       });
 }
 
@@ -336,16 +341,17 @@ absl::StatusOr<JobPage> PgJobStore::ListJobs(
       after.has_value() ? after->created_at : absl::InfiniteFuture());
   const std::string cursor_id =
       after.has_value() ? after->id : "ffffffff-ffff-ffff-ffff-ffffffffffff";
+  const std::string status(
+      filter.status.has_value() ? JobStatusName(*filter.status) : "");
   return WithConnection<JobPage>(
       deadline, /*retry_safe=*/true,
       [&](pqxx::nontransaction& txn) -> absl::StatusOr<JobPage> {
         // One extra row tells whether another page follows.
-        pqxx::result r =
-            txn.exec_params(kListJobsSql, filter.user_id, filter.status,
-                            filter.source_channel_id, filter.source_type,
-                            TimestampParam(filter.created_after),
-                            TimestampParam(filter.created_before), cursor_time,
-                            cursor_id, limit + 1);
+        pqxx::result r = txn.exec_params(
+            kListJobsSql, filter.user_id, status, filter.source_channel_id,
+            filter.source_type, TimestampParam(filter.created_after),
+            TimestampParam(filter.created_before), cursor_time, cursor_id,
+            limit + 1);
         JobPage page;
         for (const pqxx::row& row : r) {
           if (static_cast<int>(page.jobs.size()) == limit) break;

@@ -35,11 +35,11 @@ class PgJobStore final : public JobStore {
     // cancels it; the call then fails with DEADLINE_EXCEEDED.
     absl::Duration statement_timeout = absl::Seconds(30);
     RetryBackoff retry_backoff;
-    // Group commit of Enqueue and CompleteJob (see group_commit.h):
-    // concurrent calls go to the database as one multi-row statement; each
-    // caller still gets its own job or its own error. 1 turns it off.
-    int enqueue_batch = 128;
-    int enqueue_batches_in_flight = 2;
+    // Group commit of Enqueue and of CompleteJob, each batched on its own
+    // with these settings (see group_commit.h): concurrent calls go to the
+    // database as one multi-row statement; each caller still gets its own
+    // job or its own error.
+    GroupCommitOptions group_commit;
     // Called with the size of every enqueue batch (e.g. for metrics).
     std::function<void(int)> on_enqueue_batch;
   };
@@ -53,10 +53,7 @@ class PgJobStore final : public JobStore {
                                         absl::Time deadline) override;
   absl::StatusOr<Job> GetJob(const std::string& id,
                              absl::Time deadline) override;
-  absl::StatusOr<Job> UpdateStatus(const std::string& id,
-                                   const std::string& status,
-                                   const std::string& expected_status,
-                                   const std::string& lease_token,
+  absl::StatusOr<Job> UpdateStatus(const StatusChange& change,
                                    absl::Time deadline) override;
   absl::StatusOr<JobPage> ListJobs(const JobFilter& filter,
                                    const std::optional<JobCursor>& after,
@@ -87,6 +84,9 @@ class PgJobStore final : public JobStore {
 
   // Closes the pool: later calls get UNAVAILABLE.
   void Close() { pool_.Close(); }
+
+  // The occupancy of this store's connection pool, for metrics.
+  ConnectionPool::Stats pool_stats() const { return pool_.stats(); }
 
  private:
   // Runs `body` on a pooled connection in autocommit mode: every method is

@@ -1,5 +1,8 @@
 #include "storage/pg_job_store_internal.h"
 
+#include <optional>
+#include <stdexcept>
+
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 
@@ -56,7 +59,12 @@ Job JobFromRow(const pqxx::row& row, int first) {
   job.source_type = text(3);
   job.user_phone = text(4);
   job.payload_json = text(5);
-  job.status = text(6);
+  const std::string status = text(6);
+  const std::optional<JobStatus> parsed = ParseJobStatus(status);
+  if (!parsed.has_value()) {
+    throw std::runtime_error(absl::StrCat("unknown job status '", status, "'"));
+  }
+  job.status = *parsed;
   job.content_type = text(7);
   job.idempotency_key = text(8);
   job.created_at = FromMicros(row[first + 9]);

@@ -1,5 +1,5 @@
-// Internals shared by PgJobStore's two files: reading jobs out of rows, and
-// preparing the workers' statements.
+// Internals shared by PgJobStore's files: reading jobs out of rows, the
+// dead-letter step, and preparing each file's statements.
 //
 //   "SELECT " JOBQUEUE_JOB_COLUMNS " FROM jobs WHERE id = $1"
 //   Job job = JobFromRow(result[0], 0);
@@ -31,6 +31,17 @@
   "coalesce(worker_id, '') AS worker_id, "                                \
   "coalesce(last_error, '') AS last_error"
 
+// A copy of each job that failed for good, once per job.
+#define JOBQUEUE_DEAD_LETTER_CTE(rows)                                       \
+  ", dead AS ("                                                              \
+  " INSERT INTO dlq_jobs (source, delivery_id, reason, raw_payload, job_id)" \
+  " SELECT 'jobqueue.jobs', id, last_error, payload::jsonb, id::uuid"        \
+  " FROM " rows                                                              \
+  " WHERE status = 'failed'"                                                 \
+  " ON CONFLICT (source, delivery_id) DO UPDATE"                             \
+  " SET attempts = dlq_jobs.attempts + 1, last_seen_at = now(),"             \
+  " reason = EXCLUDED.reason)"
+
 namespace jobqueue {
 
 // The job whose JOBQUEUE_JOB_COLUMNS start at column `first` of `row`.
@@ -50,8 +61,12 @@ std::string PgArray(const std::vector<std::string>& values);
 // A random (version 4) UUID in canonical text form.
 std::string NewUuid();
 
-// Prepares the statements of pg_job_leases.cc on a new connection.
+// Prepare the statements of pg_job_leases.cc and pg_job_maintenance.cc on a
+// new connection.
 void PrepareLeaseStatements(pqxx::connection& c);
+void PrepareMaintenanceStatements(pqxx::connection& c);
+
+inline int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
 }  // namespace jobqueue
 

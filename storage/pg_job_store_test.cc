@@ -49,7 +49,7 @@ TEST_F(PgJobStoreTest, EnqueueStoresAPendingJobAndCreatesItsUser) {
   auto r = store_->Enqueue(job, Deadline());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->created);
-  EXPECT_EQ(r->job.status, "pending");
+  EXPECT_EQ(r->job.status, JobStatus::kPending);
   EXPECT_EQ(r->job.user_id, "+15551234567");
   EXPECT_EQ(r->job.user_phone, "+15551234567");
   EXPECT_EQ(r->job.source_type, "dm");
@@ -136,38 +136,49 @@ TEST_F(PgJobStoreTest, UpdateStatusFollowsTheAllowedTransitions) {
   auto job = store_->Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());
   const std::string id = job->job.id;
-  auto processing = store_->UpdateStatus(id, "processing", "", "", Deadline());
+  auto processing = store_->UpdateStatus(
+      {.job_id = id, .to = JobStatus::kProcessing}, Deadline());
   ASSERT_TRUE(processing.ok()) << processing.status();
-  EXPECT_EQ(processing->status, "processing");
+  EXPECT_EQ(processing->status, JobStatus::kProcessing);
   EXPECT_GE(processing->updated_at, processing->created_at);
-  auto complete = store_->UpdateStatus(id, "complete", "", "", Deadline());
+  auto complete = store_->UpdateStatus(
+      {.job_id = id, .to = JobStatus::kComplete}, Deadline());
   ASSERT_TRUE(complete.ok()) << complete.status();
-  auto back = store_->UpdateStatus(id, "pending", "", "", Deadline());
+  auto back = store_->UpdateStatus({.job_id = id, .to = JobStatus::kPending},
+                                   Deadline());
   EXPECT_EQ(back.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(
       back.status().message(),
       absl::StrCat("job ", id, " cannot move from 'complete' to 'pending'"));
   auto stored = store_->GetJob(id, Deadline());
   ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->status, "complete");
+  EXPECT_EQ(stored->status, JobStatus::kComplete);
 }
 
 TEST_F(PgJobStoreTest, ExpectedStatusMakesUpdateACompareAndSet) {
   auto job = store_->Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());
   const std::string id = job->job.id;
-  auto wrong =
-      store_->UpdateStatus(id, "complete", "processing", "", Deadline());
+  auto wrong = store_->UpdateStatus({.job_id = id,
+                                     .to = JobStatus::kComplete,
+                                     .expected = JobStatus::kProcessing},
+                                    Deadline());
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(wrong.status().message().find("not the expected 'processing'"),
             std::string::npos);
-  EXPECT_TRUE(
-      store_->UpdateStatus(id, "processing", "pending", "", Deadline()).ok());
+  EXPECT_TRUE(store_
+                  ->UpdateStatus({.job_id = id,
+                                  .to = JobStatus::kProcessing,
+                                  .expected = JobStatus::kPending},
+                                 Deadline())
+                  .ok());
 }
 
 TEST_F(PgJobStoreTest, UpdateStatusOfAnUnknownIdIsNotFound) {
-  auto r = store_->UpdateStatus("7d3f2f0c-2b9e-4a55-9c1e-000000000000",
-                                "processing", "", "", Deadline());
+  auto r =
+      store_->UpdateStatus({.job_id = "7d3f2f0c-2b9e-4a55-9c1e-000000000000",
+                            .to = JobStatus::kProcessing},
+                           Deadline());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -212,7 +223,10 @@ TEST_F(PgJobStoreTest, ListJobsAppliesEveryFilter) {
   auto b = store_->Enqueue(group, Deadline());
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_TRUE(
-      store_->UpdateStatus(b->job.id, "processing", "", "", Deadline()).ok());
+      store_
+          ->UpdateStatus({.job_id = b->job.id, .to = JobStatus::kProcessing},
+                         Deadline())
+          .ok());
 
   auto ids_for = [&](const JobFilter& f) {
     std::vector<std::string> ids;
@@ -225,7 +239,7 @@ TEST_F(PgJobStoreTest, ListJobsAppliesEveryFilter) {
   };
   using Ids = std::vector<std::string>;
   EXPECT_EQ(ids_for({.user_id = "+15550000001"}), Ids{a->job.id});
-  EXPECT_EQ(ids_for({.status = "processing"}), Ids{b->job.id});
+  EXPECT_EQ(ids_for({.status = JobStatus::kProcessing}), Ids{b->job.id});
   EXPECT_EQ(ids_for({.source_channel_id = "CH123"}), Ids{b->job.id});
   EXPECT_EQ(ids_for({.source_type = "dm"}), Ids{a->job.id});
   EXPECT_EQ(ids_for({.created_after = b->job.created_at + absl::Seconds(1)}),
@@ -274,7 +288,8 @@ TEST_F(PgJobStoreTest, AStatementStuckOnALockEndsAtTheStatementTimeout) {
   pqxx::work lock(locker);
   lock.exec("SELECT 1 FROM jobs FOR UPDATE");
   const absl::Time start = absl::Now();
-  auto r = store.UpdateStatus(job->job.id, "processing", "", "", Deadline());
+  auto r = store.UpdateStatus(
+      {.job_id = job->job.id, .to = JobStatus::kProcessing}, Deadline());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded)
       << r.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
@@ -283,7 +298,7 @@ TEST_F(PgJobStoreTest, AStatementStuckOnALockEndsAtTheStatementTimeout) {
 TEST_F(PgJobStoreTest, GroupCommitGivesEveryCallerItsOwnAnswer) {
   std::atomic<int> largest_batch{0};
   PgJobStore store({.url = db_->url(),
-                    .enqueue_batches_in_flight = 1,
+                    .group_commit = {.max_in_flight = 1},
                     .on_enqueue_batch = [&](int size) {
                       largest_batch = std::max(largest_batch.load(), size);
                     }});

@@ -1,7 +1,6 @@
-// A JobQueue server in the test's own process, on a loopback port, over a
-// real PostgreSQL: the store, the LISTEN notifier, optionally the
-// maintenance loop, the gRPC server and its metrics (served over HTTP on
-// another loopback port), wired as jobqueue_server wires them.
+// A JobQueue server in the test's own process: JobQueueServer, exactly as
+// `jobqueue_server serve` runs it, on loopback ports (gRPC and /metrics)
+// over a real PostgreSQL, with a client channel to it.
 //
 //   auto server = InProcessServer::Start({.database_url = db->url()});
 //   auto stub = (*server)->NewStub();
@@ -18,16 +17,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "service/grpc_server.h"
-#include "service/job_queue_service.h"
-#include "service/maintenance_loop.h"
-#include "service/metrics/registry.h"
-#include "service/metrics_http_server.h"
+#include "service/job_queue_server.h"
 #include "service/request_log.h"
-#include "service/service_metrics.h"
-#include "storage/job_notifier.h"
-#include "storage/pg_job_store.h"
-#include "storage/queue_stats.h"
+#include "storage/job_store.h"
 
 namespace jobqueue {
 
@@ -35,37 +27,30 @@ class InProcessServer {
  public:
   struct Options {
     std::string database_url;
-    std::string auth_token;
+    std::string bearer_token;
     // Zero: no maintenance loop.
     absl::Duration maintenance_interval = absl::ZeroDuration();
     RetryBackoff retry_backoff;
     RequestLogLevel log_requests = RequestLogLevel::kErrors;
+    ReflectionMode reflection = ReflectionMode::kOpen;
+    int pool_size = 8;
   };
 
   static absl::StatusOr<std::unique_ptr<InProcessServer>> Start(
       const Options& options);
-  // Stops everything, as SIGTERM does.
+  // Stops the server as SIGTERM does, with a second of grace.
   ~InProcessServer();
 
   const std::string& address() const { return address_; }
   // host:port of the HTTP server answering GET /metrics.
-  std::string metrics_address() const { return metrics_server_->address(); }
-  JobQueueService* service() { return service_.get(); }
+  std::string metrics_address() const { return server_->metrics_address(); }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<v1::JobQueue::Stub> NewStub() const;
 
  private:
   InProcessServer() = default;
 
-  metrics::Registry registry_;
-  std::unique_ptr<QueueStats> queue_stats_;
-  std::unique_ptr<ServiceMetrics> metrics_;
-  std::unique_ptr<PgJobStore> store_;
-  std::unique_ptr<JobNotifier> notifier_;
-  std::unique_ptr<MaintenanceLoop> maintenance_;
-  std::unique_ptr<JobQueueService> service_;
-  std::unique_ptr<GrpcServer> server_;
-  std::unique_ptr<MetricsHttpServer> metrics_server_;
+  std::unique_ptr<JobQueueServer> server_;
   std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
 };

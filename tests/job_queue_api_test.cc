@@ -17,7 +17,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "service/grpc_server.h"
+#include "service/job_queue_server.h"
 #include "tests/in_process_server.h"
 #include "tests/test_database.h"
 
@@ -38,7 +38,7 @@ class ApiTest : public ::testing::Test {
   void StartServer(const std::string& url, const std::string& token) {
     server_.reset();
     auto server =
-        InProcessServer::Start({.database_url = url, .auth_token = token});
+        InProcessServer::Start({.database_url = url, .bearer_token = token});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     channel_ = server_->channel();
@@ -70,12 +70,7 @@ class ApiTest : public ::testing::Test {
     return response.job();
   }
 
-  int64_t Rows(const std::string& table) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c)
-        .exec1("SELECT count(*) FROM " + table)[0]
-        .as<int64_t>();
-  }
+  int64_t Rows(const std::string& table) { return db_->Rows(table); }
 
   std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<InProcessServer> server_;
@@ -460,9 +455,11 @@ TEST_F(ApiTest, ServesTlsWhenGivenACertificateAndKey) {
       "-addext subjectAltName=IP:127.0.0.1 -keyout " +
       key + " -out " + cert + " 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  auto tls = GrpcServer::Start(
-      server_->service(),
-      {.listen = "127.0.0.1:0", .tls_cert_file = cert, .tls_key_file = key});
+  auto tls = JobQueueServer::Start({.database_url = db_->url(),
+                                    .listen = "127.0.0.1:0",
+                                    .tls_cert_file = cert,
+                                    .tls_key_file = key,
+                                    .metrics_listen = ""});
   ASSERT_TRUE(tls.ok()) << tls.status();
   std::ifstream cert_file(cert);
   std::stringstream pem;
@@ -481,11 +478,13 @@ TEST_F(ApiTest, ServesTlsWhenGivenACertificateAndKey) {
                                std::chrono::seconds(2));
   EXPECT_FALSE(
       plaintext->EnqueueJob(short_deadline.get(), AJob(), &response).ok());
-  (*tls)->Shutdown(absl::Seconds(1));
+  (*tls)->Stop(absl::Seconds(1));
   EXPECT_EQ(Rows("jobs"), 1);
 
-  EXPECT_EQ(GrpcServer::Start(server_->service(),
-                              {.listen = "127.0.0.1:0", .tls_cert_file = cert})
+  EXPECT_EQ(JobQueueServer::Start({.database_url = db_->url(),
+                                   .listen = "127.0.0.1:0",
+                                   .tls_cert_file = cert,
+                                   .metrics_listen = ""})
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);

@@ -34,7 +34,7 @@ class MetricsTest : public ::testing::Test {
 
   void StartServer(RequestLogLevel log_requests) {
     auto server = InProcessServer::Start({.database_url = db_->url(),
-                                          .auth_token = kToken,
+                                          .bearer_token = kToken,
                                           .log_requests = log_requests});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -86,8 +86,9 @@ class MetricsTest : public ::testing::Test {
   }
 
   // The body of GET /metrics, checked to be Prometheus text.
-  std::string Scrape() {
-    httplib::Client client(absl::StrCat("http://", server_->metrics_address()));
+  std::string Scrape() { return Scrape(*server_); }
+  static std::string Scrape(const InProcessServer& server) {
+    httplib::Client client(absl::StrCat("http://", server.metrics_address()));
     httplib::Result response = client.Get("/metrics");
     if (!response) {
       ADD_FAILURE() << "GET /metrics: " << httplib::to_string(response.error());
@@ -186,6 +187,28 @@ TEST_F(MetricsTest, ShowsThePoolJobsByStatusAndTheOldestPendingJob) {
   // One caller at a time: each enqueue was a batch of one.
   EXPECT_EQ(Value(text, "jobqueue_enqueue_batch_size_count"), 3);
   EXPECT_EQ(Value(text, R"(jobqueue_enqueue_batch_size_bucket{le="1"})"), 3);
+}
+
+TEST_F(MetricsTest, TwoServersInOneProcessReportTheirOwnPools) {
+  auto small = InProcessServer::Start(
+      {.database_url = db_->url(), .bearer_token = kToken, .pool_size = 3});
+  ASSERT_TRUE(small.ok()) << small.status();
+  auto large = InProcessServer::Start(
+      {.database_url = db_->url(), .bearer_token = kToken, .pool_size = 5});
+  ASSERT_TRUE(large.ok()) << large.status();
+  stub_ = (*small)->NewStub();
+  Enqueue("job");  // one connection of the small server's pool
+
+  const std::string small_text = Scrape(**small);
+  const std::string large_text = Scrape(**large);
+  EXPECT_EQ(Value(small_text, "jobqueue_db_pool_max_connections"), 3)
+      << small_text;
+  EXPECT_EQ(Value(large_text, "jobqueue_db_pool_max_connections"), 5)
+      << large_text;
+  EXPECT_EQ(Value(small_text, R"(jobqueue_db_pool_connections{state="idle"})"),
+            1);
+  EXPECT_EQ(Value(large_text, R"(jobqueue_db_pool_connections{state="idle"})"),
+            0);
 }
 
 TEST_F(MetricsTest, MethodsTheServerDoesNotHaveShareOneLabel) {

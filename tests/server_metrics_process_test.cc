@@ -37,7 +37,7 @@ class ServerMetricsProcessTest : public ::testing::Test {
                                      "--listen=" + address_};
     args.insert(args.end(), flags.begin(), flags.end());
     auto p = ChildProcess::Start(RunfilePath("service/jobqueue_server"), args,
-                                 {{"JOBQUEUE_AUTH_TOKEN", kToken}});
+                                 {{"JOBQUEUE_BEARER_TOKEN", kToken}});
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? std::move(*p) : nullptr;
   }

@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <future>
 #include <pqxx/pqxx>
 
@@ -58,6 +60,49 @@ TEST(ServerProcessTest, RefusesToStartWithoutADatabase) {
   auto p = StartServer({"serve"}, {{"DATABASE_URL", ""}});
   EXPECT_EQ(*p->Wait(absl::Seconds(10)), 2);
   EXPECT_NE(p->output().find("DATABASE_URL"), std::string::npos);
+}
+
+TEST(ServerProcessTest, ReadsTheBearerTokenFromAFile) {
+  auto db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string path =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/bearer-token");
+  std::ofstream(path) << "  file-t0ken \n";
+  const std::string address = absl::StrCat("127.0.0.1:", UnusedTcpPort());
+  auto server = StartServer(
+      {"serve", "--database_url=" + (*db)->url(), "--listen=" + address,
+       "--metrics_listen=", "--bearer_token_file=" + path});
+  ASSERT_TRUE(
+      server->WaitForOutput("(bearer token required)", absl::Seconds(20)))
+      << server->output();
+  auto stub = v1::JobQueue::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::GetJobRequest get;
+  get.set_id("7d3f2f0c-2b9e-4a55-9c1e-0123456789ab");
+  v1::Job job;
+  EXPECT_EQ(stub->GetJob(Context().get(), get, &job).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto context = Context();
+  context->AddMetadata("authorization", "Bearer file-t0ken");
+  EXPECT_EQ(stub->GetJob(context.get(), get, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ServerProcessTest, RefusesAnEmptyTokenFileAndAnUnknownReflectionMode) {
+  const std::string path =
+      absl::StrCat(std::getenv("TEST_TMPDIR"), "/empty-token");
+  std::ofstream(path) << "\n";
+  auto empty = StartServer({"serve", "--bearer_token_file=" + path},
+                           {{"DATABASE_URL", "postgresql://127.0.0.1:1/x"}});
+  EXPECT_EQ(*empty->Wait(absl::Seconds(10)), 2) << empty->output();
+  EXPECT_NE(empty->output().find("--bearer_token_file"), std::string::npos);
+
+  auto reflection =
+      StartServer({"serve", "--reflection=auth"},
+                  {{"DATABASE_URL", "postgresql://127.0.0.1:1/x"}});
+  EXPECT_NE(*reflection->Wait(absl::Seconds(10)), 0);
+  EXPECT_NE(reflection->output().find("must be open or off"), std::string::npos)
+      << reflection->output();
 }
 
 TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {

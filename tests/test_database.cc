@@ -55,6 +55,13 @@ absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create() {
   return db;
 }
 
+int64_t TestDatabase::Rows(const std::string& table) const {
+  pqxx::connection c(url_);
+  pqxx::nontransaction txn(c);
+  return txn.exec1("SELECT count(*) FROM " + txn.quote_name(table))[0]
+      .as<int64_t>();
+}
+
 TestDatabase::~TestDatabase() {
   try {
     pqxx::connection c(admin_url_);

@@ -10,6 +10,7 @@
 #ifndef JOBQUEUE_TESTS_TEST_DATABASE_H_
 #define JOBQUEUE_TESTS_TEST_DATABASE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,9 @@ class TestDatabase {
 
   // URL of the new database.
   const std::string& url() const { return url_; }
+
+  // How many rows `table` has now.
+  int64_t Rows(const std::string& table) const;
 
  private:
   TestDatabase(std::string admin_url, std::string name, std::string url)

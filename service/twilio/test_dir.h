@@ -1,7 +1,8 @@
 // A path of its own for each test, under Bazel's $TEST_TMPDIR:
 //
 //   DeliverySpool::Open(TestDir());              // .../<test name>
-//   SpoolFile::Open(TestDir("-deliveries"));     // .../<test name>-deliveries
+//   SpoolFileWriter::Create(TestDir("-deliveries"));  // .../<test
+//   name>-deliveries
 #ifndef SERVICE_TWILIO_TEST_DIR_H_
 #define SERVICE_TWILIO_TEST_DIR_H_
 

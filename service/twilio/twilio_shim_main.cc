@@ -7,7 +7,8 @@
 //       --backend=127.0.0.1:50051 --public_base_url=https://hooks.example.com
 //
 // Environment: TWILIO_AUTH_TOKEN (required; never logged) and
-// JOBQUEUE_AUTH_TOKEN (optional bearer token for the service). Stops
+// JOBQUEUE_BEARER_TOKEN (optional bearer token for the service; the old name
+// JOBQUEUE_AUTH_TOKEN is still read). Stops
 // gracefully on SIGINT or SIGTERM.
 #include <signal.h>
 
@@ -66,8 +67,8 @@ struct ShimConfig {
   std::string spool_dir;
   size_t max_body_bytes = 0;
   absl::Duration replay_max_backoff;
-  std::string auth_token;
-  std::string bearer_token;
+  std::string twilio_auth_token;  // Twilio's signing key
+  std::string bearer_token;       // the service's token
 };
 
 // Splits "host:port" ("[::1]:8080" for IPv6).
@@ -87,15 +88,20 @@ bool ParseListen(absl::string_view listen, std::string* host, int* port) {
 // The configuration, or INVALID_ARGUMENT saying which setting is wrong.
 absl::StatusOr<ShimConfig> ReadConfig() {
   ShimConfig config;
-  const char* auth_token = std::getenv("TWILIO_AUTH_TOKEN");
-  if (auth_token == nullptr || *auth_token == '\0') {
+  const char* twilio_auth_token = std::getenv("TWILIO_AUTH_TOKEN");
+  if (twilio_auth_token == nullptr || *twilio_auth_token == '\0') {
     return absl::InvalidArgumentError(
         "TWILIO_AUTH_TOKEN is not set; it is required to verify Twilio's "
         "signatures");
   }
-  config.auth_token = auth_token;
-  const char* bearer_token = std::getenv("JOBQUEUE_AUTH_TOKEN");
-  if (bearer_token != nullptr) config.bearer_token = bearer_token;
+  config.twilio_auth_token = twilio_auth_token;
+  for (const char* name : {"JOBQUEUE_BEARER_TOKEN", "JOBQUEUE_AUTH_TOKEN"}) {
+    const char* bearer_token = std::getenv(name);
+    if (bearer_token != nullptr && *bearer_token != '\0') {
+      config.bearer_token = bearer_token;
+      break;
+    }
+  }
   if (!ParseListen(absl::GetFlag(FLAGS_listen), &config.host, &config.port)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--listen=", absl::GetFlag(FLAGS_listen), " is not host:port"));
@@ -180,7 +186,7 @@ int Run(const ShimConfig& config) {
                                           : config.host,
       *port);
 
-  const WebhookSignatureVerifier verifier(config.auth_token);
+  const WebhookSignatureVerifier verifier(config.twilio_auth_token);
   WebhookHandler::Options options;
   options.public_base_url =
       config.public_base_url.empty() ? local_url : config.public_base_url;

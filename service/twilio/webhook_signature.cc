@@ -72,7 +72,7 @@ std::string QueryParameter(absl::string_view url, absl::string_view name) {
 
 }  // namespace
 
-std::string ComputeTwilioSignature(absl::string_view auth_token,
+std::string ComputeTwilioSignature(absl::string_view twilio_auth_token,
                                    absl::string_view url,
                                    const FormParams& params) {
   std::map<std::string, std::set<std::string>> sorted;
@@ -83,7 +83,8 @@ std::string ComputeTwilioSignature(absl::string_view auth_token,
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_length = 0;
-  HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
+  HMAC(EVP_sha1(), twilio_auth_token.data(),
+       static_cast<int>(twilio_auth_token.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest,
        &digest_length);
   return absl::Base64Escape(
@@ -113,8 +114,9 @@ std::string BodySha256Hex(absl::string_view body) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
-WebhookSignatureVerifier::WebhookSignatureVerifier(std::string auth_token)
-    : auth_token_(std::move(auth_token)) {}
+WebhookSignatureVerifier::WebhookSignatureVerifier(
+    std::string twilio_auth_token)
+    : twilio_auth_token_(std::move(twilio_auth_token)) {}
 
 bool WebhookSignatureVerifier::VerifyForm(absl::string_view signature,
                                           absl::string_view url,
@@ -123,7 +125,8 @@ bool WebhookSignatureVerifier::VerifyForm(absl::string_view signature,
   // Every candidate is computed, so timing does not tell which one matched.
   for (const std::string& candidate : SignedUrlCandidates(url)) {
     valid |= ConstantTimeEquals(
-        signature, ComputeTwilioSignature(auth_token_, candidate, params));
+        signature,
+        ComputeTwilioSignature(twilio_auth_token_, candidate, params));
   }
   return valid;
 }

@@ -1,7 +1,7 @@
 // Checks the X-Twilio-Signature header the way Twilio's own request
 // validators (twilio-node, twilio-python) do.
 //
-//   WebhookSignatureVerifier verifier(auth_token);
+//   WebhookSignatureVerifier verifier(twilio_auth_token);
 //   if (!verifier.VerifyForm(header, "https://example.com/twilio/messages",
 //                            params)) {
 //     // 403: not from Twilio.
@@ -17,10 +17,10 @@
 
 namespace jobqueue::twilio {
 
-// Base64 of HMAC-SHA1, keyed with `auth_token`, over `url` followed by every
-// parameter name immediately followed by its value: names in byte order, a
-// repeated name once per distinct value, values in byte order.
-std::string ComputeTwilioSignature(absl::string_view auth_token,
+// Base64 of HMAC-SHA1, keyed with `twilio_auth_token`, over `url` followed by
+// every parameter name immediately followed by its value: names in byte order,
+// a repeated name once per distinct value, values in byte order.
+std::string ComputeTwilioSignature(absl::string_view twilio_auth_token,
                                    absl::string_view url,
                                    const FormParams& params);
 
@@ -36,7 +36,7 @@ std::string BodySha256Hex(absl::string_view body);
 // the signature's content. The token is never logged or returned.
 class WebhookSignatureVerifier {
  public:
-  explicit WebhookSignatureVerifier(std::string auth_token);
+  explicit WebhookSignatureVerifier(std::string twilio_auth_token);
 
   // True when `signature` signs `url` (any of SignedUrlCandidates) with the
   // form parameters `params`. `url` is the full URL Twilio called, query
@@ -51,7 +51,7 @@ class WebhookSignatureVerifier {
                       absl::string_view body) const;
 
  private:
-  std::string auth_token_;
+  std::string twilio_auth_token_;
 };
 
 }  // namespace jobqueue::twilio

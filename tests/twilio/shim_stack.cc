@@ -62,7 +62,7 @@ absl::Status ShimStack::StartService() {
   absl::StatusOr<std::unique_ptr<ChildProcess>> service = ChildProcess::Start(
       RunfilePath("service/jobqueue_server"),
       {"serve", "--database_url=" + database_->url(), "--listen=" + listen},
-      {{"JOBQUEUE_AUTH_TOKEN", kBearerToken}});
+      {{"JOBQUEUE_BEARER_TOKEN", kBearerToken}});
   if (!service.ok()) return service.status();
   service_ = *std::move(service);
   if (!service_->WaitForOutput("jobqueue: serving on " + listen,
@@ -86,7 +86,7 @@ absl::Status ShimStack::StartShim() {
        absl::StrCat("--public_base_url=", kPublicBaseUrl),
        "--spool_dir=" + spool_dir_, "--replay_max_backoff=1s"},
       {{"TWILIO_AUTH_TOKEN", kAuthToken},
-       {"JOBQUEUE_AUTH_TOKEN", kBearerToken}});
+       {"JOBQUEUE_BEARER_TOKEN", kBearerToken}});
   if (!shim.ok()) return shim.status();
   shim_ = *std::move(shim);
   if (!shim_->WaitForOutput("twilio_shim: listening on http://" + listen,

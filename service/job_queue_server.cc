@@ -1,0 +1,121 @@
+#include "service/job_queue_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+
+namespace jobqueue {
+
+bool AbslParseFlag(absl::string_view text, ReflectionMode* mode,
+                   std::string* error) {
+  if (text == "open") {
+    *mode = ReflectionMode::kOpen;
+  } else if (text == "off") {
+    *mode = ReflectionMode::kOff;
+  } else {
+    *error = "must be open or off";
+    return false;
+  }
+  return true;
+}
+
+std::string AbslUnparseFlag(ReflectionMode mode) {
+  return mode == ReflectionMode::kOpen ? "open" : "off";
+}
+
+JobQueueServer::JobQueueServer(Config config)
+    : config_(std::move(config)),
+      queue_stats_({.url = config_.database_url}),
+      store_({.url = config_.database_url,
+              .pool_size = config_.pool_size,
+              .statement_timeout = config_.default_deadline,
+              .retry_backoff = config_.retry_backoff,
+              .group_commit = config_.group_commit,
+              .on_enqueue_batch =
+                  [this](int rows) { metrics_.RecordEnqueueBatch(rows); }}),
+      metrics_(&registry_, {.pool = [this] { return store_.pool_stats(); },
+                            .queue_stats = &queue_stats_}),
+      notifier_(config_.database_url),
+      service_(&store_, &notifier_,
+               {.max_payload_bytes = config_.max_payload_bytes,
+                .default_deadline = config_.default_deadline,
+                .on_claim =
+                    [this](absl::Duration waited, size_t jobs) {
+                      metrics_.RecordClaim(waited, jobs);
+                    }}),
+      bearer_token_(config_.bearer_token),
+      authenticated_service_(
+          &service_,
+          google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+              v1::JobQueue::service_full_name()),
+          &bearer_token_) {
+  if (config_.maintenance_interval > absl::ZeroDuration()) {
+    maintenance_ = std::make_unique<MaintenanceLoop>(
+        &store_,
+        MaintenanceLoop::Options{.interval = config_.maintenance_interval,
+                                 .retention = config_.retention});
+  }
+}
+
+absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
+    Config config) {
+  if (config.database_url.empty()) {
+    return absl::InvalidArgumentError("no database URL");
+  }
+  if (config.pool_size < 1) {
+    return absl::InvalidArgumentError("pool size must be at least 1");
+  }
+  std::unique_ptr<JobQueueServer> s(new JobQueueServer(std::move(config)));
+  const Config& c = s->config_;
+  if (!c.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics =
+        MetricsHttpServer::Start(c.metrics_listen, &s->registry_);
+    if (metrics.ok()) {
+      s->metrics_server_ = *std::move(metrics);
+      s->Log(absl::StrCat("metrics on http://", s->metrics_server_->address(),
+                          "/metrics"));
+    } else if (absl::IsUnavailable(metrics.status())) {
+      s->Log(absl::StrCat(metrics.status().message(), "; metrics are off"));
+    } else {
+      return metrics.status();
+    }
+  }
+  absl::StatusOr<std::unique_ptr<GrpcServer>> grpc_server =
+      GrpcServer::Start(&s->authenticated_service_,
+                        {.listen = c.listen,
+                         .tls_cert_file = c.tls_cert_file,
+                         .tls_key_file = c.tls_key_file,
+                         .metrics = &s->metrics_,
+                         .log_requests = c.log_requests,
+                         .reflection = c.reflection == ReflectionMode::kOpen});
+  if (!grpc_server.ok()) return grpc_server.status();
+  s->grpc_server_ = *std::move(grpc_server);
+  s->Log(absl::StrCat("serving on ", s->address(),
+                      c.bearer_token.empty() ? "" : " (bearer token required)",
+                      c.tls_cert_file.empty() ? "" : " (TLS)"));
+  return s;
+}
+
+JobQueueServer::~JobQueueServer() { Stop(absl::ZeroDuration()); }
+
+void JobQueueServer::Stop(absl::Duration grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  notifier_.Close();  // waiting claims return now
+  if (grpc_server_ != nullptr) grpc_server_->Shutdown(grace);
+  if (maintenance_ != nullptr) maintenance_->Stop();
+  store_.Close();
+  metrics_server_.reset();
+}
+
+std::string JobQueueServer::metrics_address() const {
+  return metrics_server_ == nullptr ? "" : metrics_server_->address();
+}
+
+void JobQueueServer::Log(const std::string& line) const {
+  if (config_.log) config_.log(line);
+}
+
+}  // namespace jobqueue

@@ -1,0 +1,116 @@
+// The whole JobQueue server, assembled in one place: the store and its
+// connection pool, the LISTEN notifier, the maintenance loop, the service
+// behind the bearer-token check, the gRPC server, and the metrics (with
+// their HTTP endpoint). `jobqueue_server serve` and the tests' in-process
+// server both run this, so nothing is wired twice.
+//
+//   auto server = JobQueueServer::Start({.database_url = url,
+//                                        .listen = "127.0.0.1:0"});
+//   ... (*server)->address() ...
+//   (*server)->Stop(absl::Seconds(10));
+
+#ifndef JOBQUEUE_SERVICE_JOB_QUEUE_SERVER_H_
+#define JOBQUEUE_SERVICE_JOB_QUEUE_SERVER_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "service/authenticated_service.h"
+#include "service/bearer_token_check.h"
+#include "service/grpc_server.h"
+#include "service/job_queue_service.h"
+#include "service/maintenance_loop.h"
+#include "service/metrics/registry.h"
+#include "service/metrics_http_server.h"
+#include "service/request_log.h"
+#include "service/service_metrics.h"
+#include "storage/group_commit.h"
+#include "storage/job_notifier.h"
+#include "storage/pg_job_store.h"
+#include "storage/queue_stats.h"
+
+namespace jobqueue {
+
+// Whether gRPC server reflection is served: "open" (no token needed; it
+// describes the API, never data) or "off".
+enum class ReflectionMode { kOpen, kOff };
+bool AbslParseFlag(absl::string_view text, ReflectionMode* mode,
+                   std::string* error);
+std::string AbslUnparseFlag(ReflectionMode mode);
+
+class JobQueueServer {
+ public:
+  struct Config {
+    std::string database_url;
+    // host:port; port 0 picks a free one.
+    std::string listen = "127.0.0.1:50051";
+    // PEM files; TLS when both are set.
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // Empty: no auth. Otherwise every JobQueue call needs
+    // "authorization: Bearer <token>"; health and reflection do not.
+    std::string bearer_token;
+    ReflectionMode reflection = ReflectionMode::kOpen;
+    int pool_size = 8;
+    // Largest payload, measured as JSON text.
+    size_t max_payload_bytes = 256 * 1024;
+    // Deadline of calls that come without one, and the longest any
+    // statement may run.
+    absl::Duration default_deadline = absl::Seconds(30);
+    // Zero: no maintenance loop in this process.
+    absl::Duration maintenance_interval = absl::Seconds(1);
+    // Completed jobs older than this are deleted; zero keeps them.
+    absl::Duration retention = absl::Hours(24 * 7);
+    RetryBackoff retry_backoff;
+    GroupCommitOptions group_commit;
+    // host:port of GET /metrics (port 0: any free port); empty: none. An
+    // address in use turns metrics off with a log line: RPCs matter more.
+    std::string metrics_listen = "127.0.0.1:9090";
+    RequestLogLevel log_requests = RequestLogLevel::kErrors;
+    // Receives start-up and shutdown lines; none when unset.
+    std::function<void(const std::string&)> log;
+  };
+
+  // INVALID_ARGUMENT for a bad setting, UNAVAILABLE when an address cannot
+  // be bound.
+  static absl::StatusOr<std::unique_ptr<JobQueueServer>> Start(Config config);
+  // Stop(0) unless Stop was called.
+  ~JobQueueServer();
+
+  // Waiting claims return, health turns NOT_SERVING, calls in flight get
+  // `grace` to finish; then maintenance stops and the pool closes.
+  // Idempotent.
+  void Stop(absl::Duration grace);
+
+  // "host:port" of the gRPC server, with the port actually bound.
+  std::string address() const { return grpc_server_->address(); }
+  // "host:port" of GET /metrics; empty when there is no endpoint.
+  std::string metrics_address() const;
+
+ private:
+  explicit JobQueueServer(Config config);
+  void Log(const std::string& line) const;
+
+  const Config config_;
+  metrics::Registry registry_;
+  QueueStats queue_stats_;
+  PgJobStore store_;
+  ServiceMetrics metrics_;
+  JobNotifier notifier_;
+  std::unique_ptr<MaintenanceLoop> maintenance_;
+  JobQueueService service_;
+  BearerTokenCheck bearer_token_;
+  AuthenticatedService authenticated_service_;
+  std::unique_ptr<GrpcServer> grpc_server_;
+  std::unique_ptr<MetricsHttpServer> metrics_server_;
+  bool stopped_ = false;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_JOB_QUEUE_SERVER_H_

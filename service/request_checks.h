@@ -1,0 +1,71 @@
+// The API's limits, and the checks that turn each JobQueue request into the
+// store's input or INVALID_ARGUMENT naming the field. Pure: no I/O, so
+// every rule here is unit-tested without a database.
+//
+//   absl::StatusOr<NewJob> job = ToNewJob(request, max_payload_bytes);
+
+#ifndef JOBQUEUE_SERVICE_REQUEST_CHECKS_H_
+#define JOBQUEUE_SERVICE_REQUEST_CHECKS_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jobqueue/v1/jobqueue.pb.h"
+#include "storage/job_store.h"
+
+namespace jobqueue {
+
+inline constexpr size_t kMaxIdentifierBytes = 255;
+inline constexpr size_t kMaxChannelBytes = 512;
+inline constexpr size_t kMaxNameBytes = 256;
+inline constexpr size_t kMaxReasonBytes = 4096;
+inline constexpr int kDefaultPageSize = 50;
+inline constexpr int kMaxPageSize = 1000;
+inline constexpr int kDefaultMaxAttempts = 5;
+inline constexpr int kMaxMaxAttempts = 100;
+inline constexpr int kMaxClaimBatch = 100;
+inline constexpr int kMaxCompleteBatch = 1000;
+inline constexpr absl::Duration kDefaultLease = absl::Seconds(30);
+inline constexpr absl::Duration kMinLease = absl::Seconds(1);
+inline constexpr absl::Duration kMaxLease = absl::Hours(1);
+inline constexpr absl::Duration kMaxClaimWait = absl::Seconds(60);
+
+absl::Status CheckCreateUser(const v1::CreateUserRequest& request);
+
+absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
+                                size_t max_payload_bytes);
+
+absl::StatusOr<StatusChange> ToStatusChange(
+    const v1::UpdateStatusRequest& request);
+
+absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request);
+// 0 is the default page size.
+absl::StatusOr<int> PageSize(int requested);
+
+absl::StatusOr<NewDeadLetter> ToNewDeadLetter(
+    const v1::RecordDeadLetterRequest& request, size_t max_payload_bytes);
+
+absl::StatusOr<ClaimRequest> ToClaimRequest(
+    const v1::ClaimJobsRequest& request);
+// How long a claim may wait for work: zero when unset.
+absl::StatusOr<absl::Duration> ClaimWait(const v1::ClaimJobsRequest& request);
+
+// job_id and lease_token, both UUIDs; `entry` prefixes the field names
+// ("jobs[3]." in a batch).
+absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
+                                    absl::string_view entry = "");
+// 1 to kMaxCompleteBatch well-formed leases of distinct jobs.
+absl::StatusOr<std::vector<JobLease>> ToJobLeases(
+    const v1::CompleteJobsRequest& request);
+
+// The new lease length of an ExtendLease, after its job_id and lease_token.
+absl::StatusOr<absl::Duration> ToLeaseExtension(
+    const v1::ExtendLeaseRequest& request);
+
+absl::Status CheckFailJob(const v1::FailJobRequest& request);
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_REQUEST_CHECKS_H_

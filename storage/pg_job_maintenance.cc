@@ -1,0 +1,77 @@
+// PgJobStore's maintenance: returns lapsed leases to pending (or to failed
+// plus a dead letter) and deletes completed jobs past their retention, in
+// one process at a time.
+
+#include "absl/status/status.h"
+#include "storage/pg_job_store.h"
+#include "storage/pg_job_store_internal.h"
+
+namespace jobqueue {
+namespace {
+
+// Both maintenance statements run only in the process that wins the
+// transaction-scoped advisory lock; the others skip this round.
+#define MAINTENANCE_LOCK \
+  "lock AS (SELECT pg_try_advisory_xact_lock(7170393851237) AS held)"
+
+constexpr char kRescueLeases[] = "rescue_leases";
+constexpr char kRescueLeasesSql[] =
+    "WITH " MAINTENANCE_LOCK
+    ", expired AS ("
+    " SELECT id AS expired_id FROM jobs, lock"
+    " WHERE held AND status = 'processing' AND lease_expires_at < now()"
+    " ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE OF jobs SKIP LOCKED"
+    "), updated AS ("
+    " UPDATE jobs SET"
+    " status = CASE WHEN attempts >= max_attempts THEN 'failed'"
+    " ELSE 'pending' END,"
+    " last_error = 'lease expired (worker ' || coalesce(worker_id, '') || ')',"
+    " lease_token = NULL, lease_expires_at = NULL, run_after = now()"
+    " FROM expired WHERE id = expired_id"
+    // Re-checked on the row's latest version: a job completed meanwhile is
+    // left alone.
+    " AND status = 'processing' AND lease_expires_at < now()"
+    " RETURNING id::text AS id, status, payload::text AS payload, last_error"
+    ")" JOBQUEUE_DEAD_LETTER_CTE("updated")
+    " SELECT (SELECT held FROM lock),"
+    " count(*) FILTER (WHERE status = 'pending'),"
+    " count(*) FILTER (WHERE status = 'failed') FROM updated";
+
+constexpr char kDeleteCompleted[] = "delete_completed";
+constexpr char kDeleteCompletedSql[] =
+    "WITH " MAINTENANCE_LOCK
+    ", old AS ("
+    " SELECT id AS old_id FROM jobs, lock"
+    " WHERE held AND status = 'complete'"
+    " AND updated_at < now() - $1 * interval '1 millisecond'"
+    " LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED"
+    "), deleted AS (DELETE FROM jobs USING old WHERE id = old_id RETURNING 1)"
+    " SELECT count(*) FROM deleted";
+
+}  // namespace
+
+void PrepareMaintenanceStatements(pqxx::connection& c) {
+  c.prepare(kRescueLeases, kRescueLeasesSql);
+  c.prepare(kDeleteCompleted, kDeleteCompletedSql);
+}
+
+absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(
+    absl::Duration retention, int max_deletes, absl::Time deadline) {
+  return WithConnection<MaintenanceReport>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::nontransaction& txn) -> absl::StatusOr<MaintenanceReport> {
+        MaintenanceReport report;
+        pqxx::row rescued = txn.exec_prepared1(kRescueLeases);
+        report.skipped = !rescued[0].as<bool>();
+        report.rescued = rescued[1].as<int>();
+        report.dead_lettered = rescued[2].as<int>();
+        if (!report.skipped && retention > absl::ZeroDuration()) {
+          report.deleted = txn.exec_prepared1(kDeleteCompleted,
+                                              Millis(retention), max_deletes)[0]
+                               .as<int>();
+        }
+        return report;
+      });
+}
+
+}  // namespace jobqueue
