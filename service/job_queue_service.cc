@@ -70,7 +70,10 @@ grpc::Status JobQueueService::UpdateStatus(
     v1::Job* response) {
   ASSIGN_OR_RETURN(change, ToStatusChange(*request));
   ASSIGN_OR_RETURN(job, store_->UpdateStatus(change, Deadline(*context)));
-  return ToGrpcStatus(ToProto(job, response));
+  RETURN_IF_ERROR(ToProto(job, response));
+  // A move to processing leased the job to this caller.
+  response->set_lease_token(job.lease_token);
+  return grpc::Status::OK;
 }
 
 grpc::Status JobQueueService::ListJobs(grpc::ServerContext* context,

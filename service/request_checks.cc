@@ -60,7 +60,8 @@ absl::StatusOr<StatusChange> ToStatusChange(
   if (absl::Status s = CheckUuid("id", request.id()); !s.ok()) return s;
   absl::StatusOr<JobStatus> to = ToJobStatus("status", request.status());
   if (!to.ok()) return to.status();
-  StatusChange change{.job_id = request.id(), .to = *to};
+  StatusChange change{
+      .job_id = request.id(), .to = *to, .lease = kDefaultLease};
   if (request.expected_status() != v1::JOB_STATUS_UNSPECIFIED) {
     absl::StatusOr<JobStatus> expected =
         ToJobStatus("expected_status", request.expected_status());

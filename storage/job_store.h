@@ -102,6 +102,8 @@ struct StatusChange {
   JobStatus to = JobStatus::kPending;
   std::optional<JobStatus> expected;
   std::string lease_token;  // empty for a job that is not leased
+  // The lease a move to processing creates.
+  absl::Duration lease = absl::Seconds(30);
 };
 
 // A claimed job as its worker holds it.
@@ -171,7 +173,11 @@ class JobStore {
 
   // Applies `change` when the transition is allowed and the job is in
   // `change.expected` (when set); else FAILED_PRECONDITION naming both
-  // states. Atomic under concurrency.
+  // states. Atomic under concurrency. A move to processing leases the job
+  // like a claim (a new lease_token in the result, `change.lease`, an
+  // attempt counted) and only for its conversation's head when nothing else
+  // of the conversation is processing. Back to pending from failed, a job
+  // goes to the end of its conversation.
   virtual absl::StatusOr<Job> UpdateStatus(const StatusChange& change,
                                            absl::Time deadline) = 0;
 
@@ -180,10 +186,12 @@ class JobStore {
       const JobFilter& filter, const std::optional<JobCursor>& after, int limit,
       absl::Time deadline) = 0;
 
-  // Leases up to max_jobs claimable jobs, oldest first, in one statement:
-  // pending, past run_after, and (unless ignore_conversation_order) with no
-  // earlier pending or processing job of the same source_channel_id. Each
-  // claim counts an attempt and gets a new lease token.
+  // Leases up to max_jobs claimable jobs in one statement: pending, past
+  // run_after, and (unless ignore_conversation_order) the head of a
+  // conversation none of whose jobs is processing, the longest-ready
+  // conversation first. A conversation's jobs are heads in the order their
+  // enqueues committed. Each claim counts an attempt and gets a new lease
+  // token.
   virtual absl::StatusOr<std::vector<Job>> ClaimJobs(
       const ClaimRequest& request, absl::Time deadline) = 0;
 
@@ -206,7 +214,8 @@ class JobStore {
                                       const std::string& lease_token,
                                       const std::string& error, bool retryable,
                                       absl::Time deadline) = 0;
-  // failed -> pending with attempts reset; FAILED_PRECONDITION otherwise.
+  // failed -> pending with attempts reset, at the end of its conversation;
+  // FAILED_PRECONDITION otherwise.
   virtual absl::StatusOr<Job> RetryJob(const std::string& id,
                                        absl::Time deadline) = 0;
 

@@ -13,36 +13,49 @@ namespace {
 
 #define JOB_COLUMNS JOBQUEUE_JOB_COLUMNS
 
-// Claimable: pending, due, and (when ordered) no earlier unfinished job of
-// its conversation. SKIP LOCKED lets concurrent claims take different jobs;
-// a job another claim is taking still counts as unfinished for the rest of
-// its conversation, so order holds across workers and replicas.
-#define CLAIM_SQL(order_condition)                                   \
-  "WITH candidates AS ("                                             \
-  " SELECT id AS candidate_id FROM jobs j"                           \
-  " WHERE status = 'pending' AND run_after <= now()"                 \
-  " AND ($4 = '' OR source_type = $4)" order_condition               \
-  " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED"                    \
+// Leases the jobs of a `candidates` CTE that are still pending ($2 lease in
+// milliseconds, $3 worker id), counting an attempt each.
+#define CLAIM_CANDIDATES                                             \
   "), claimed AS ("                                                  \
   " UPDATE jobs SET status = 'processing', attempts = attempts + 1," \
   " lease_token = gen_random_uuid(), worker_id = $3,"                \
   " lease_expires_at = now() + $2 * interval '1 millisecond'"        \
-  " FROM candidates WHERE id = candidate_id"                         \
+  " FROM candidates WHERE id = candidate_id AND status = 'pending'"  \
   " RETURNING " JOB_COLUMNS                                          \
   ", seq"                                                            \
   ") SELECT * FROM claimed ORDER BY seq"
 
+// Claims in conversation order: the heads of ready conversations (some
+// pending job, none processing), the longest-ready first, each its
+// conversation's pending job with the lowest position and due. Only ready
+// conversations are read, however many jobs wait in blocked ones. SKIP
+// LOCKED on the conversation and on the job lets concurrent claims take
+// different heads without waiting; the triggers on jobs update the counts.
 constexpr char kClaimInOrder[] = "claim_in_order";
-// The head test is a correlated subquery on purpose: it always runs as one
-// index probe per candidate, where a NOT EXISTS anti join may be planned as
-// a scan of every active job per candidate when statistics are stale.
-constexpr char kClaimInOrderSql[] = CLAIM_SQL(
-    " AND seq = (SELECT head.seq FROM jobs head"
-    " WHERE head.source_channel_id = j.source_channel_id"
-    " AND head.status IN ('pending', 'processing')"
-    " ORDER BY head.seq LIMIT 1)");
+constexpr char kClaimInOrderSql[] =
+    "WITH ready AS ("
+    " SELECT head.id AS head_id FROM conversations c"
+    " CROSS JOIN LATERAL (SELECT id, status, run_after, source_type FROM jobs j"
+    " WHERE j.source_channel_id = c.source_channel_id"
+    " AND j.status IN ('pending', 'processing')"
+    " ORDER BY j.position LIMIT 1) head"
+    " WHERE c.pending_jobs > 0 AND c.processing_jobs = 0"
+    " AND head.status = 'pending' AND head.run_after <= now()"
+    " AND ($4 = '' OR head.source_type = $4)"
+    " ORDER BY c.ready_since LIMIT $1 FOR UPDATE OF c SKIP LOCKED"
+    "), candidates AS ("
+    " SELECT id AS candidate_id FROM jobs"
+    " WHERE id IN (SELECT head_id FROM ready) FOR UPDATE SKIP "
+    "LOCKED" CLAIM_CANDIDATES;
+
+// Claims any due pending jobs, oldest first, ignoring conversation order.
 constexpr char kClaimAnyOrder[] = "claim_any_order";
-constexpr char kClaimAnyOrderSql[] = CLAIM_SQL("");
+constexpr char kClaimAnyOrderSql[] =
+    "WITH candidates AS ("
+    " SELECT id AS candidate_id FROM jobs"
+    " WHERE status = 'pending' AND run_after <= now()"
+    " AND ($4 = '' OR source_type = $4)"
+    " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED" CLAIM_CANDIDATES;
 
 // Applies `set_clause` to job $1 only while it is processing under lease
 // token $2, and reports the status found, so a refusal can say why.
@@ -124,6 +137,8 @@ absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
 }
 
 }  // namespace
+
+const char* ClaimInOrderSql() { return kClaimInOrderSql; }
 
 void PrepareLeaseStatements(pqxx::connection& c) {
   c.prepare(kClaimInOrder, kClaimInOrderSql);

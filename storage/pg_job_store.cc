@@ -42,8 +42,10 @@ constexpr char kEnqueueSetNameSql[] = ENQUEUE_SQL(
     " WHERE users.first_name IS DISTINCT FROM EXCLUDED.first_name");
 
 // Many jobs in one statement: the arrays hold one element per job, in
-// arrival order, which the insert keeps (so seq follows it). Ids are chosen
-// by the caller to match rows to jobs; a job whose key is taken is skipped.
+// arrival order. Rows go in by conversation, then arrival: each conversation
+// gets its positions in arrival order, and concurrent batches lock
+// conversations in the same order (no deadlock). Ids are chosen by the
+// caller to match rows to jobs; a job whose key is taken is skipped.
 constexpr char kEnqueueBatch[] = "enqueue_batch";
 constexpr char kEnqueueBatchSql[] =
     "WITH input AS ("
@@ -62,7 +64,7 @@ constexpr char kEnqueueBatchSql[] =
     " source_type, payload, content_type, idempotency_key, max_attempts)"
     " SELECT id, user_phone, user_phone, source_channel_id, source_type,"
     " payload, content_type, NULLIF(idempotency_key, ''), max_attempts"
-    " FROM input ORDER BY ord"
+    " FROM input ORDER BY source_channel_id, ord"
     " ON CONFLICT (idempotency_key) DO NOTHING RETURNING " JOB_COLUMNS;
 
 constexpr char kJobsByIdempotencyKeys[] = "jobs_by_idempotency_keys";
@@ -74,25 +76,39 @@ constexpr char kGetJobSql[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1";
 
 // One statement: lock the row, apply the transition when allowed (and, for
 // a leased job, when the caller holds the lease), and report what was found,
-// so a refusal can say why. Leaving processing ends the lease.
+// so a refusal can say why. Moving to processing is a claim by hand: only a
+// conversation's head with nothing else of it processing, with a new lease
+// of $5 milliseconds and an attempt counted. Leaving processing ends the
+// lease.
 constexpr char kUpdateStatus[] = "update_status";
 constexpr char kUpdateStatusSql[] =
     "WITH current AS ("
     " SELECT id AS current_id, status AS current_status,"
-    " coalesce(lease_token::text, '') AS current_lease FROM jobs"
-    " WHERE id = $1 FOR UPDATE"
+    " coalesce(lease_token::text, '') AS current_lease,"
+    " source_channel_id AS current_channel, position AS current_position"
+    " FROM jobs WHERE id = $1 FOR UPDATE"
+    "), blocker AS ("
+    " SELECT e.id AS blocker_id FROM jobs e, current"
+    " WHERE $2 = 'processing' AND e.source_channel_id = current_channel"
+    " AND e.status IN ('pending', 'processing') AND e.id <> current_id"
+    " AND (e.position < current_position OR e.status = 'processing')"
+    " LIMIT 1"
     "), updated AS ("
     " UPDATE jobs SET status = $2,"
-    " lease_token = CASE WHEN $2 = 'processing' THEN lease_token END,"
-    " lease_expires_at = CASE WHEN $2 = 'processing' THEN lease_expires_at END"
+    " lease_token = CASE WHEN $2 = 'processing' THEN gen_random_uuid() END,"
+    " lease_expires_at = CASE WHEN $2 = 'processing'"
+    " THEN now() + $5 * interval '1 millisecond' END,"
+    " attempts = attempts + ($2 = 'processing')::int"
     " FROM current"
     " WHERE id = current_id AND ($3 = '' OR current_status = $3)"
     " AND (current_lease = '' OR current_lease = $4)"
+    " AND NOT EXISTS (SELECT 1 FROM blocker)"
     " AND (current_status, $2) IN (VALUES ('pending', 'processing'),"
     " ('processing', 'complete'), ('processing', 'failed'),"
     " ('processing', 'pending'), ('failed', 'pending'))"
     " RETURNING " JOB_COLUMNS
-    ") SELECT current_status, current_lease, updated.*"
+    ") SELECT current_status, current_lease,"
+    " coalesce((SELECT blocker_id::text FROM blocker), ''), updated.*"
     " FROM current LEFT JOIN updated ON true";
 
 // Filters that are empty strings drop out when the statement is planned with
@@ -314,12 +330,14 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        pqxx::result r = txn.exec_prepared(kUpdateStatus, id, to, expected,
-                                           change.lease_token);
+        pqxx::result r =
+            txn.exec_prepared(kUpdateStatus, id, to, expected,
+                              change.lease_token, Millis(change.lease));
         if (r.empty()) return JobNotFound(id);
-        if (!r[0][2].is_null()) return JobFromRow(r[0], 2);
+        if (!r[0][3].is_null()) return JobFromRow(r[0], 3);
         const std::string current = r[0][0].as<std::string>();
         const std::string current_lease = r[0][1].as<std::string>();
+        const std::string blocker = r[0][2].as<std::string>();
         if (!expected.empty() && current != expected) {
           return absl::FailedPreconditionError(
               absl::StrCat("job ", id, " is '", current,
@@ -328,6 +346,12 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
         if (!current_lease.empty() && current_lease != change.lease_token) {
           return absl::FailedPreconditionError(absl::StrCat(
               "job ", id, " is leased; pass its current lease_token"));
+        }
+        if (current == "pending" && change.to == JobStatus::kProcessing &&
+            !blocker.empty()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job ", id, " waits for job ", blocker,
+                           " of its conversation (earlier, or processing)"));
         }
         return absl::FailedPreconditionError(absl::StrCat(
             "job ", id, " cannot move from '", current, "' to '", to, "'"));

@@ -61,6 +61,10 @@ std::string PgArray(const std::vector<std::string>& values);
 // A random (version 4) UUID in canonical text form.
 std::string NewUuid();
 
+// The in-order claim statement ($1 max jobs, $2 lease in milliseconds, $3
+// worker id, $4 source type or ''), for tests that examine its plan.
+const char* ClaimInOrderSql();
+
 // Prepare the statements of pg_job_leases.cc and pg_job_maintenance.cc on a
 // new connection.
 void PrepareLeaseStatements(pqxx::connection& c);

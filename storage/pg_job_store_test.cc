@@ -141,8 +141,18 @@ TEST_F(PgJobStoreTest, UpdateStatusFollowsTheAllowedTransitions) {
   ASSERT_TRUE(processing.ok()) << processing.status();
   EXPECT_EQ(processing->status, JobStatus::kProcessing);
   EXPECT_GE(processing->updated_at, processing->created_at);
-  auto complete = store_->UpdateStatus(
+  // Processing always has a lease: the caller holds it.
+  EXPECT_FALSE(processing->lease_token.empty());
+  EXPECT_GT(processing->lease_expires_at, absl::Now());
+  EXPECT_EQ(processing->attempts, 1);
+  auto without_lease = store_->UpdateStatus(
       {.job_id = id, .to = JobStatus::kComplete}, Deadline());
+  EXPECT_EQ(without_lease.status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto complete = store_->UpdateStatus({.job_id = id,
+                                        .to = JobStatus::kComplete,
+                                        .lease_token = processing->lease_token},
+                                       Deadline());
   ASSERT_TRUE(complete.ok()) << complete.status();
   auto back = store_->UpdateStatus({.job_id = id, .to = JobStatus::kPending},
                                    Deadline());

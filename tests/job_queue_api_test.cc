@@ -230,13 +230,21 @@ TEST_F(ApiTest, GetJobChecksTheIdAndReportsUnknownOnes) {
 
 TEST_F(ApiTest, UpdateStatusAllowsOnlyTheDocumentedTransitions) {
   const std::string id = MustEnqueue(AJob()).id();
+  std::string lease;  // from the latest move to processing
   auto update = [&](v1::JobStatus to, v1::JobStatus expected = {}) {
     v1::UpdateStatusRequest r;
     r.set_id(id);
     r.set_status(to);
     r.set_expected_status(expected);
+    r.set_lease_token(lease);
     v1::Job job;
-    return stub_->UpdateStatus(Context().get(), r, &job);
+    grpc::Status s = stub_->UpdateStatus(Context().get(), r, &job);
+    if (s.ok() && to == v1::JOB_STATUS_PROCESSING) {
+      EXPECT_FALSE(job.lease_token().empty());
+      EXPECT_TRUE(job.has_lease_expires_at());
+      lease = job.lease_token();
+    }
+    return s;
   };
   grpc::Status s = update(v1::JOB_STATUS_COMPLETE);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);

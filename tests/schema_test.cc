@@ -89,7 +89,9 @@ TEST_F(SchemaTest, JobsHaveTheSeedColumnsAndTheEpicsAdditions) {
                 "idempotency_key", "created_at", "updated_at",
                 // Workers' columns.
                 "seq", "attempts", "max_attempts", "run_after", "lease_token",
-                "lease_expires_at", "worker_id", "last_error"}));
+                "lease_expires_at", "worker_id", "last_error",
+                // Conversation order.
+                "position"}));
   pqxx::result defaults = Query(
       "INSERT INTO users (phone_number) VALUES ('+15550000000');"
       "INSERT INTO jobs (user_id, source_channel_id, source_type, "
@@ -149,16 +151,17 @@ TEST_F(SchemaTest, RlsShowsAnonAndAuthenticatedNothingAndServiceRoleAll) {
             "");
   for (const std::string& role :
        std::vector<std::string>{"anon", "authenticated"}) {
-    for (const std::string& table :
-         std::vector<std::string>{"users", "jobs", "dlq_jobs"}) {
+    for (const std::string& table : std::vector<std::string>{
+             "users", "jobs", "dlq_jobs", "conversations"}) {
       pqxx::work txn(*conn_);
       txn.exec("SET LOCAL ROLE " + role);
       EXPECT_EQ(txn.exec1("SELECT count(*) FROM " + table)[0].as<int>(), 0)
           << role << " sees rows of " << table;
       EXPECT_EQ(txn.exec("UPDATE " + table + " SET " +
-                         (table == "users"  ? "first_name = 'x'"
-                          : table == "jobs" ? "status = 'failed'"
-                                            : "reason = 'x'"))
+                         (table == "users"           ? "first_name = 'x'"
+                          : table == "jobs"          ? "status = 'failed'"
+                          : table == "conversations" ? "pending_jobs = 0"
+                                                     : "reason = 'x'"))
                     .affected_rows(),
                 0u)
           << role << " updated " << table;
@@ -175,6 +178,42 @@ TEST_F(SchemaTest, RlsShowsAnonAndAuthenticatedNothingAndServiceRoleAll) {
   EXPECT_EQ(txn.exec("UPDATE users SET first_name = 'Ada'").affected_rows(),
             1u);
   txn.exec("INSERT INTO users (phone_number) VALUES ('+15550002222')");
+}
+
+// Jobs written by plain SQL, as the seed's validation does, take their place
+// in their conversation and keep its counts, which claims rely on.
+TEST_F(SchemaTest, PlainSqlKeepsConversationPositionsAndCounts) {
+  Query("INSERT INTO users (phone_number) VALUES ('+15550000000')");
+  for (int i = 0; i < 3; ++i) {
+    Query(
+        "INSERT INTO jobs (user_id, source_channel_id, source_type, "
+        "user_phone, payload) VALUES ('+15550000000', 'group-123', 'group', "
+        "'+15550000000', '{}')");
+  }
+  auto counts = [&] {
+    pqxx::result r = Query(
+        "SELECT last_position, pending_jobs, processing_jobs "
+        "FROM conversations WHERE source_channel_id = 'group-123'");
+    return std::vector<int>{r[0][0].as<int>(), r[0][1].as<int>(),
+                            r[0][2].as<int>()};
+  };
+  EXPECT_EQ(counts(), (std::vector<int>{3, 3, 0}));
+  pqxx::result positions = Query("SELECT position FROM jobs ORDER BY seq");
+  ASSERT_EQ(positions.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(positions[i][0].as<int>(), i + 1);
+
+  Query("UPDATE jobs SET status = 'processing' WHERE position = 1");
+  EXPECT_EQ(counts(), (std::vector<int>{3, 2, 1}));
+  Query("UPDATE jobs SET status = 'failed' WHERE position = 1");
+  EXPECT_EQ(counts(), (std::vector<int>{3, 2, 0}));
+  // Made pending again, the failed job goes to the end of the conversation.
+  pqxx::result retried = Query(
+      "UPDATE jobs SET status = 'pending' WHERE position = 1 "
+      "RETURNING position");
+  EXPECT_EQ(retried[0][0].as<int>(), 4);
+  EXPECT_EQ(counts(), (std::vector<int>{4, 3, 0}));
+  Query("DELETE FROM jobs WHERE position = 2");
+  EXPECT_EQ(counts(), (std::vector<int>{4, 2, 0}));
 }
 
 TEST_F(SchemaTest, RlsIsEnabledOnEveryTable) {
