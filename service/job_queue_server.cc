@@ -41,6 +41,7 @@ JobQueueServer::JobQueueServer(Config config)
       service_(&store_, &notifier_,
                {.max_payload_bytes = config_.max_payload_bytes,
                 .default_deadline = config_.default_deadline,
+                .max_claim_response_bytes = config_.max_claim_response_bytes,
                 .on_claim =
                     [this](absl::Duration waited, size_t jobs) {
                       metrics_.RecordClaim(waited, jobs);
@@ -63,6 +64,11 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
     Config config) {
   if (config.database_url.empty()) {
     return absl::InvalidArgumentError("no database URL");
+  }
+  if (config.max_claim_response_bytes < 1024 ||
+      config.max_claim_response_bytes > (size_t{1} << 30)) {
+    return absl::InvalidArgumentError(
+        "max claim response bytes must be between 1 KiB and 1 GiB");
   }
   if (config.pool_size < 1) {
     return absl::InvalidArgumentError("pool size must be at least 1");

@@ -59,6 +59,8 @@ class JobQueueServer {
     int pool_size = 8;
     // Largest payload, measured as JSON text.
     size_t max_payload_bytes = 256 * 1024;
+    // Most bytes of jobs in one ClaimJobs response (see JobQueueService).
+    size_t max_claim_response_bytes = 3584 * 1024;
     // Deadline of calls that come without one, and the longest any
     // statement may run.
     absl::Duration default_deadline = absl::Seconds(30);

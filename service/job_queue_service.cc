@@ -60,8 +60,8 @@ grpc::Status JobQueueService::EnqueueJob(grpc::ServerContext* context,
 grpc::Status JobQueueService::GetJob(grpc::ServerContext* context,
                                      const v1::GetJobRequest* request,
                                      v1::Job* response) {
-  RETURN_IF_ERROR(CheckUuid("id", request->id()));
-  ASSIGN_OR_RETURN(job, store_->GetJob(request->id(), Deadline(*context)));
+  ASSIGN_OR_RETURN(id, ToUuid("id", request->id()));
+  ASSIGN_OR_RETURN(job, store_->GetJob(id, Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));
 }
 
@@ -113,6 +113,7 @@ absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
     grpc::ServerContext& context, const ClaimRequest& request,
     absl::Time wait_until) {
   while (true) {
+    if (context.IsCancelled()) return std::vector<Job>();
     const uint64_t seen = notifier_ != nullptr ? notifier_->generation() : 0;
     absl::StatusOr<std::vector<Job>> jobs =
         store_->ClaimJobs(request, Deadline(context));
@@ -125,6 +126,40 @@ absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
   }
 }
 
+absl::StatusOr<size_t> JobQueueService::Respond(
+    grpc::ServerContext& context, const std::vector<Job>& jobs,
+    v1::ClaimJobsResponse* response) {
+  absl::Status mapped;
+  size_t bytes = 0;
+  size_t sent = 0;
+  for (const Job& job : jobs) {
+    v1::Job out;
+    mapped = ToProto(job, &out);
+    if (!mapped.ok()) break;
+    out.set_lease_token(job.lease_token);
+    // The job's bytes plus its field tag and length.
+    const size_t size = out.ByteSizeLong() + 8;
+    if (sent > 0 && bytes + size > options_.max_claim_response_bytes) break;
+    bytes += size;
+    *response->add_jobs() = std::move(out);
+    ++sent;
+  }
+  if (!mapped.ok() || context.IsCancelled()) {
+    response->clear_jobs();
+    sent = 0;
+  }
+  std::vector<JobLease> unsent;
+  for (size_t i = sent; i < jobs.size(); ++i) {
+    unsent.push_back({jobs[i].id, jobs[i].lease_token});
+  }
+  // A failed hand-back leaves those leases to lapse and be rescued.
+  if (!unsent.empty())
+    store_->ReleaseJobs(unsent, Deadline(context)).IgnoreError();
+  if (!mapped.ok()) return mapped;
+  if (context.IsCancelled()) return absl::CancelledError("the caller left");
+  return sent;
+}
+
 grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
                                         const v1::ClaimJobsRequest* request,
                                         v1::ClaimJobsResponse* response) {
@@ -134,22 +169,18 @@ grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
   const absl::Time wait_until =
       std::min(start + wait, Deadline(*context) - kAnswerMargin);
   ASSIGN_OR_RETURN(jobs, ClaimOrWait(*context, claim, wait_until));
-  if (options_.on_claim) options_.on_claim(absl::Now() - start, jobs.size());
-  for (const Job& job : jobs) {
-    v1::Job* out = response->add_jobs();
-    RETURN_IF_ERROR(ToProto(job, out));
-    out->set_lease_token(job.lease_token);
-  }
+  ASSIGN_OR_RETURN(sent, Respond(*context, jobs, response));
+  if (options_.on_claim) options_.on_claim(absl::Now() - start, sent);
   return grpc::Status::OK;
 }
 
 grpc::Status JobQueueService::ExtendLease(grpc::ServerContext* context,
                                           const v1::ExtendLeaseRequest* request,
                                           v1::Job* response) {
-  ASSIGN_OR_RETURN(lease, ToLeaseExtension(*request));
-  ASSIGN_OR_RETURN(
-      job, store_->ExtendLease(request->job_id(), request->lease_token(), lease,
-                               Deadline(*context)));
+  ASSIGN_OR_RETURN(extension, ToLeaseExtension(*request));
+  ASSIGN_OR_RETURN(job, store_->ExtendLease(
+                            extension.lease.job_id, extension.lease.lease_token,
+                            extension.duration, Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));
 }
 
@@ -180,20 +211,18 @@ grpc::Status JobQueueService::CompleteJobs(
 grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,
                                       const v1::FailJobRequest* request,
                                       v1::Job* response) {
-  RETURN_IF_ERROR(CheckFailJob(*request));
-  ASSIGN_OR_RETURN(job,
-                   store_->FailJob(request->job_id(), request->lease_token(),
-                                   request->error(), request->retryable(),
-                                   Deadline(*context)));
+  ASSIGN_OR_RETURN(lease, ToFailedLease(*request));
+  ASSIGN_OR_RETURN(
+      job, store_->FailJob(lease.job_id, lease.lease_token, request->error(),
+                           request->retryable(), Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));
 }
 
 grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
                                        const v1::RetryJobRequest* request,
                                        v1::Job* response) {
-  RETURN_IF_ERROR(CheckUuid("job_id", request->job_id()));
-  ASSIGN_OR_RETURN(job,
-                   store_->RetryJob(request->job_id(), Deadline(*context)));
+  ASSIGN_OR_RETURN(id, ToUuid("job_id", request->job_id()));
+  ASSIGN_OR_RETURN(job, store_->RetryJob(id, Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));
 }
 

@@ -28,6 +28,10 @@ class JobQueueService final : public v1::JobQueue::Service {
     size_t max_payload_bytes = 256 * 1024;
     // Bounds a call that came without a deadline.
     absl::Duration default_deadline = absl::Seconds(30);
+    // Most bytes of jobs one ClaimJobs response carries, under gRPC's
+    // default 4 MiB receive limit of clients; further claimed jobs are
+    // handed back at once. A response always carries at least one job.
+    size_t max_claim_response_bytes = 3584 * 1024;
     // When set, called after each successful ClaimJobs with the time spent
     // claiming and waiting, and the number of jobs leased.
     std::function<void(absl::Duration waited, size_t jobs)> on_claim;
@@ -78,10 +82,15 @@ class JobQueueService final : public v1::JobQueue::Service {
   // The call's deadline, or now + default_deadline when it has none.
   absl::Time Deadline(const grpc::ServerContext& context) const;
   // Claims until some job is leased, `wait_until` passes, or the caller
-  // goes away.
+  // goes away (then nothing is claimed).
   absl::StatusOr<std::vector<Job>> ClaimOrWait(grpc::ServerContext& context,
                                                const ClaimRequest& request,
                                                absl::Time wait_until);
+  // Puts `jobs` in `response` up to the byte budget and hands back the rest,
+  // or all of them when the caller is gone; returns how many it sent.
+  absl::StatusOr<size_t> Respond(grpc::ServerContext& context,
+                                 const std::vector<Job>& jobs,
+                                 v1::ClaimJobsResponse* response);
 
   JobStore* const store_;
   JobNotifier* const notifier_;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "service/job_mapping.h"
 #include "service/struct_json.h"
@@ -16,6 +17,12 @@ absl::Status CheckCreateUser(const v1::CreateUserRequest& request) {
       CheckE164("phone_number", request.phone_number()),
       CheckMaxLength("first_name", request.first_name(), kMaxNameBytes),
   });
+}
+
+absl::StatusOr<std::string> ToUuid(absl::string_view field,
+                                   absl::string_view value) {
+  if (absl::Status s = CheckUuid(field, value); !s.ok()) return s;
+  return absl::AsciiStrToLower(value);
 }
 
 absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
@@ -69,11 +76,10 @@ absl::StatusOr<StatusChange> ToStatusChange(
     change.expected = *expected;
   }
   if (!request.lease_token().empty()) {
-    if (absl::Status s = CheckUuid("lease_token", request.lease_token());
-        !s.ok()) {
-      return s;
-    }
-    change.lease_token = request.lease_token();
+    absl::StatusOr<std::string> token =
+        ToUuid("lease_token", request.lease_token());
+    if (!token.ok()) return token.status();
+    change.lease_token = *std::move(token);
   }
   return change;
 }
@@ -177,14 +183,13 @@ absl::StatusOr<absl::Duration> ClaimWait(const v1::ClaimJobsRequest& request) {
 
 absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
                                     absl::string_view entry) {
-  if (absl::Status s = FirstError({
-          CheckUuid(absl::StrCat(entry, "job_id"), request.job_id()),
-          CheckUuid(absl::StrCat(entry, "lease_token"), request.lease_token()),
-      });
-      !s.ok()) {
-    return s;
-  }
-  return JobLease{request.job_id(), request.lease_token()};
+  absl::StatusOr<std::string> id =
+      ToUuid(absl::StrCat(entry, "job_id"), request.job_id());
+  if (!id.ok()) return id.status();
+  absl::StatusOr<std::string> token =
+      ToUuid(absl::StrCat(entry, "lease_token"), request.lease_token());
+  if (!token.ok()) return token.status();
+  return JobLease{*std::move(id), *std::move(token)};
 }
 
 absl::StatusOr<std::vector<JobLease>> ToJobLeases(
@@ -210,26 +215,31 @@ absl::StatusOr<std::vector<JobLease>> ToJobLeases(
   return leases;
 }
 
-absl::StatusOr<absl::Duration> ToLeaseExtension(
+absl::StatusOr<LeaseExtension> ToLeaseExtension(
     const v1::ExtendLeaseRequest& request) {
-  if (absl::Status s = FirstError({
-          CheckUuid("job_id", request.job_id()),
-          CheckUuid("lease_token", request.lease_token()),
-      });
+  v1::CompleteJobRequest named;
+  named.set_job_id(request.job_id());
+  named.set_lease_token(request.lease_token());
+  absl::StatusOr<JobLease> lease = ToJobLease(named);
+  if (!lease.ok()) return lease.status();
+  absl::StatusOr<absl::Duration> duration = DurationField(
+      "lease_duration", request.has_lease_duration(), request.lease_duration(),
+      kDefaultLease, kMinLease, kMaxLease);
+  if (!duration.ok()) return duration.status();
+  return LeaseExtension{*std::move(lease), *duration};
+}
+
+absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request) {
+  v1::CompleteJobRequest named;
+  named.set_job_id(request.job_id());
+  named.set_lease_token(request.lease_token());
+  absl::StatusOr<JobLease> lease = ToJobLease(named);
+  if (!lease.ok()) return lease.status();
+  if (absl::Status s = CheckRequired("error", request.error(), kMaxReasonBytes);
       !s.ok()) {
     return s;
   }
-  return DurationField("lease_duration", request.has_lease_duration(),
-                       request.lease_duration(), kDefaultLease, kMinLease,
-                       kMaxLease);
-}
-
-absl::Status CheckFailJob(const v1::FailJobRequest& request) {
-  return FirstError({
-      CheckUuid("job_id", request.job_id()),
-      CheckUuid("lease_token", request.lease_token()),
-      CheckRequired("error", request.error(), kMaxReasonBytes),
-  });
+  return lease;
 }
 
 }  // namespace jobqueue

@@ -34,6 +34,11 @@ inline constexpr absl::Duration kMaxClaimWait = absl::Seconds(60);
 
 absl::Status CheckCreateUser(const v1::CreateUserRequest& request);
 
+// A UUID field in canonical (lowercase) form, so ids and lease tokens
+// compare as the database stores them.
+absl::StatusOr<std::string> ToUuid(absl::string_view field,
+                                   absl::string_view value);
+
 absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
                                 size_t max_payload_bytes);
 
@@ -52,19 +57,23 @@ absl::StatusOr<ClaimRequest> ToClaimRequest(
 // How long a claim may wait for work: zero when unset.
 absl::StatusOr<absl::Duration> ClaimWait(const v1::ClaimJobsRequest& request);
 
-// job_id and lease_token, both UUIDs; `entry` prefixes the field names
-// ("jobs[3]." in a batch).
+// job_id and lease_token, both UUIDs, canonical; `entry` prefixes the field
+// names ("jobs[3]." in a batch).
 absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
                                     absl::string_view entry = "");
 // 1 to kMaxCompleteBatch well-formed leases of distinct jobs.
 absl::StatusOr<std::vector<JobLease>> ToJobLeases(
     const v1::CompleteJobsRequest& request);
 
-// The new lease length of an ExtendLease, after its job_id and lease_token.
-absl::StatusOr<absl::Duration> ToLeaseExtension(
+struct LeaseExtension {
+  JobLease lease;
+  absl::Duration duration;
+};
+absl::StatusOr<LeaseExtension> ToLeaseExtension(
     const v1::ExtendLeaseRequest& request);
 
-absl::Status CheckFailJob(const v1::FailJobRequest& request);
+// The lease a FailJob names, after checking its error text.
+absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request);
 
 }  // namespace jobqueue
 

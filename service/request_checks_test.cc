@@ -164,6 +164,21 @@ TEST(ToJobLeasesTest, RejectsTheWholeBatchNamingTheEntry) {
             "jobs[1].lease_token must be a UUID, got \"x\"");
 }
 
+TEST(ToUuidTest, UuidsAreComparedInCanonicalForm) {
+  EXPECT_EQ(*ToUuid("id", "7D3F2F0C-2B9E-4A55-9C1E-0123456789AB"), kUuid);
+  v1::CompleteJobsRequest r;
+  for (const std::string& id :
+       {std::string(kUuid),
+        std::string("7D3F2F0C-2B9E-4A55-9C1E-0123456789AB")}) {
+    v1::CompleteJobRequest* job = r.add_jobs();
+    job->set_job_id(id);
+    job->set_lease_token("0B7C3A4E-54F1-4C53-8A8E-4F1E9B2A7C11");
+  }
+  EXPECT_EQ(Invalid(ToJobLeases(r)), "jobs[1].job_id repeats jobs[0]");
+  r.mutable_jobs()->RemoveLast();
+  EXPECT_EQ((*ToJobLeases(r))[0].lease_token, kOtherUuid);
+}
+
 TEST(OtherRequestsTest, EachNamesItsField) {
   v1::CreateUserRequest user;
   user.set_phone_number("+15551234567");
@@ -184,7 +199,7 @@ TEST(OtherRequestsTest, EachNamesItsField) {
   v1::ExtendLeaseRequest extend;
   extend.set_job_id(kUuid);
   extend.set_lease_token(kOtherUuid);
-  EXPECT_EQ(*ToLeaseExtension(extend), kDefaultLease);
+  EXPECT_EQ(ToLeaseExtension(extend)->duration, kDefaultLease);
   extend.mutable_lease_duration()->set_seconds(7200);
   EXPECT_NE(Invalid(ToLeaseExtension(extend)).find("lease_duration"),
             std::string::npos);
@@ -192,7 +207,7 @@ TEST(OtherRequestsTest, EachNamesItsField) {
   v1::FailJobRequest fail;
   fail.set_job_id(kUuid);
   fail.set_lease_token(kOtherUuid);
-  EXPECT_EQ(Invalid(CheckFailJob(fail)), "error is required");
+  EXPECT_EQ(Invalid(ToFailedLease(fail)), "error is required");
 }
 
 }  // namespace

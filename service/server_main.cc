@@ -30,6 +30,9 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(int, pool_size, 8, "most database connections held at once");
 ABSL_FLAG(int64_t, max_payload_bytes, 256 * 1024,
           "largest job payload, measured as JSON text");
+ABSL_FLAG(int64_t, max_claim_response_bytes, 3584 * 1024,
+          "most bytes of jobs in one ClaimJobs response (clients receive at "
+          "most 4 MiB by default); the other claimed jobs are handed back");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "on SIGTERM/SIGINT, how long calls in flight may take to finish");
 ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
@@ -142,6 +145,8 @@ int Serve(const std::string& url) {
           .pool_size = absl::GetFlag(FLAGS_pool_size),
           .max_payload_bytes =
               static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
+          .max_claim_response_bytes = static_cast<size_t>(
+              absl::GetFlag(FLAGS_max_claim_response_bytes)),
           .default_deadline = absl::GetFlag(FLAGS_default_deadline),
           .maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval),
           .retention = absl::GetFlag(FLAGS_retention),

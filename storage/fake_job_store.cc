@@ -62,7 +62,7 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
   claim_ = request;
   calls_.push_back({"ClaimJobs", deadline});
   if (!error.ok()) return error;
-  return std::vector<Job>();
+  return std::move(claimable);
 }
 
 absl::StatusOr<Job> FakeJobStore::ExtendLease(const std::string& id,
@@ -92,6 +92,13 @@ absl::StatusOr<Job> FakeJobStore::FailJob(const std::string& id,
                                           const std::string& last_error,
                                           bool retryable, absl::Time deadline) {
   return Answer("FailJob", deadline, JobStatus::kFailed);
+}
+
+absl::Status FakeJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
+                                       absl::Time deadline) {
+  calls_.push_back({"ReleaseJobs", deadline});
+  released_.insert(released_.end(), leases.begin(), leases.end());
+  return error;
 }
 
 absl::StatusOr<Job> FakeJobStore::RetryJob(const std::string& id,

@@ -35,6 +35,10 @@ class FakeJobStore final : public JobStore {
   const JobFilter& filter() const { return filter_; }
   const ClaimRequest& claim() const { return claim_; }
   const std::vector<JobLease>& leases() const { return leases_; }
+  const std::vector<JobLease>& released() const { return released_; }
+
+  // What ClaimJobs hands out.
+  std::vector<Job> claimable;
 
   // When not OK, every call fails with it.
   absl::Status error;
@@ -70,6 +74,8 @@ class FakeJobStore final : public JobStore {
                               const std::string& lease_token,
                               const std::string& last_error, bool retryable,
                               absl::Time deadline) override;
+  absl::Status ReleaseJobs(const std::vector<JobLease>& leases,
+                           absl::Time deadline) override;
   absl::StatusOr<Job> RetryJob(const std::string& id,
                                absl::Time deadline) override;
   absl::StatusOr<MaintenanceReport> RunMaintenance(
@@ -88,6 +94,7 @@ class FakeJobStore final : public JobStore {
   JobFilter filter_;
   ClaimRequest claim_;
   std::vector<JobLease> leases_;
+  std::vector<JobLease> released_;
 };
 
 }  // namespace jobqueue

@@ -214,6 +214,11 @@ class JobStore {
                                       const std::string& lease_token,
                                       const std::string& error, bool retryable,
                                       absl::Time deadline) = 0;
+  // Hands leased jobs back as if they had not been claimed: pending again,
+  // the attempt not counted, the lease gone. A lease that is no longer
+  // current is left alone. For claims whose caller cannot take the jobs.
+  virtual absl::Status ReleaseJobs(const std::vector<JobLease>& leases,
+                                   absl::Time deadline) = 0;
   // failed -> pending with attempts reset, at the end of its conversation;
   // FAILED_PRECONDITION otherwise.
   virtual absl::StatusOr<Job> RetryJob(const std::string& id,

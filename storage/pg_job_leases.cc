@@ -94,6 +94,14 @@ constexpr char kCompleteJobsSql[] =
     " WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])"
     " RETURNING " JOB_COLUMNS;
 
+// Hands back leased jobs (ids $1, tokens $2) as if never claimed.
+constexpr char kReleaseJobs[] = "release_jobs";
+constexpr char kReleaseJobsSql[] =
+    "UPDATE jobs SET status = 'pending', attempts = greatest(attempts - 1, 0),"
+    " lease_token = NULL, lease_expires_at = NULL"
+    " FROM unnest($1::uuid[], $2::uuid[]) AS t(input_id, token)"
+    " WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])";
+
 // $3 error, $4 retryable, $5 base and $6 max backoff in milliseconds.
 #define RETRY_LEFT "$4 AND attempts < max_attempts"
 constexpr char kFailJob[] = "fail_job";
@@ -147,6 +155,7 @@ void PrepareLeaseStatements(pqxx::connection& c) {
   c.prepare(kCompleteJob, kCompleteJobSql);
   c.prepare(kCompleteJobs, kCompleteJobsSql);
   c.prepare(kFailJob, kFailJobSql);
+  c.prepare(kReleaseJobs, kReleaseJobsSql);
   c.prepare(kRetryJob, kRetryJobSql);
 }
 
@@ -259,6 +268,22 @@ absl::StatusOr<Job> PgJobStore::FailJob(const std::string& id,
                               Millis(backoff_.base), Millis(backoff_.max)),
             id, /*retry=*/false);
       });
+}
+
+absl::Status PgJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
+                                     absl::Time deadline) {
+  std::vector<std::string> ids, tokens;
+  for (const JobLease& lease : leases) {
+    ids.push_back(lease.job_id);
+    tokens.push_back(lease.lease_token);
+  }
+  return WithConnection<bool>(
+             deadline, /*retry_safe=*/true,
+             [&](pqxx::nontransaction& txn) -> absl::StatusOr<bool> {
+               txn.exec_prepared(kReleaseJobs, PgArray(ids), PgArray(tokens));
+               return true;
+             })
+      .status();
 }
 
 absl::StatusOr<Job> PgJobStore::RetryJob(const std::string& id,

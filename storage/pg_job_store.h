@@ -77,6 +77,8 @@ class PgJobStore final : public JobStore {
                               const std::string& lease_token,
                               const std::string& error, bool retryable,
                               absl::Time deadline) override;
+  absl::Status ReleaseJobs(const std::vector<JobLease>& leases,
+                           absl::Time deadline) override;
   absl::StatusOr<Job> RetryJob(const std::string& id,
                                absl::Time deadline) override;
   absl::StatusOr<MaintenanceReport> RunMaintenance(

@@ -1,0 +1,135 @@
+// No lease without a worker that can take it: a claim whose caller left, a
+// claim larger than the client can receive, and ids written in capitals.
+// Real gRPC channels and PostgreSQL.
+
+#include <google/protobuf/util/time_util.h>
+
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/in_process_server.h"
+#include "tests/test_database.h"
+
+namespace jobqueue {
+namespace {
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  *out = google::protobuf::util::TimeUtil::NanosecondsToDuration(
+      absl::ToInt64Nanoseconds(d));
+}
+
+class LeaseEdgesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto server = InProcessServer::Start({.database_url = db_->url()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    stub_ = server_->NewStub();
+  }
+
+  std::string Enqueue(const std::string& channel, size_t body_bytes = 2) {
+    v1::EnqueueJobRequest r;
+    r.set_user_phone("+15551234567");
+    r.set_source_channel_id(channel);
+    r.set_source_type(v1::SOURCE_TYPE_DM);
+    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value(
+        std::string(body_bytes, 'x'));
+    v1::EnqueueJobResponse response;
+    grpc::Status s = stub_->EnqueueJob(CallContext().get(), r, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return response.job().id();
+  }
+
+  int64_t Sql(const std::string& sql) {
+    pqxx::connection c(db_->url());
+    return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<InProcessServer> server_;
+  std::unique_ptr<v1::JobQueue::Stub> stub_;
+};
+
+TEST_F(LeaseEdgesTest, AClaimWhoseCallerLeftLeasesNothing) {
+  v1::ClaimJobsRequest claim;
+  claim.set_worker_id("gone");
+  SetDuration(absl::Seconds(20), claim.mutable_wait_timeout());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(25)));
+  v1::ClaimJobsResponse response;
+  std::thread waiting([&] { stub_->ClaimJobs(&context, claim, &response); });
+  absl::SleepFor(absl::Milliseconds(500));
+  context.TryCancel();
+  waiting.join();
+  absl::SleepFor(absl::Milliseconds(300));
+
+  const std::string id = Enqueue("c");
+  absl::SleepFor(absl::Milliseconds(500));  // the abandoned wait wakes up
+  EXPECT_EQ(Sql(absl::StrCat("SELECT count(*) FROM jobs WHERE id = '", id,
+                             "' AND status = 'pending' AND attempts = 0")),
+            1)
+      << "the job was leased to a caller that had left";
+}
+
+TEST_F(LeaseEdgesTest, AClaimFillsItsResponseOnlyUpToWhatTheClientReceives) {
+  constexpr int kJobs = 20;
+  for (int i = 0; i < kJobs; ++i) {
+    Enqueue(absl::StrCat("c", i), 250 * 1024);
+  }
+  v1::ClaimJobsRequest claim;
+  claim.set_worker_id("w");
+  claim.set_max_jobs(kJobs);
+  v1::ClaimJobsResponse response;
+  grpc::Status s =
+      stub_->ClaimJobs(CallContext(absl::Seconds(20)).get(), claim, &response);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_GT(response.jobs_size(), 0);
+  EXPECT_LT(response.jobs_size(), kJobs);
+  EXPECT_LE(response.ByteSizeLong(), 4u * 1024 * 1024);
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'processing'"),
+            response.jobs_size());
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'pending'"
+                " AND attempts = 0"),
+            kJobs - response.jobs_size());
+}
+
+TEST_F(LeaseEdgesTest, IdsInCapitalsAreTheSameIds) {
+  Enqueue("a");
+  Enqueue("b");
+  v1::ClaimJobsRequest claim;
+  claim.set_worker_id("w");
+  claim.set_max_jobs(2);
+  v1::ClaimJobsResponse claimed;
+  ASSERT_TRUE(stub_->ClaimJobs(CallContext().get(), claim, &claimed).ok());
+  ASSERT_EQ(claimed.jobs_size(), 2);
+  v1::CompleteJobsRequest complete;
+  for (const v1::Job& job : claimed.jobs()) {
+    v1::CompleteJobRequest* entry = complete.add_jobs();
+    entry->set_job_id(absl::AsciiStrToUpper(job.id()));
+    entry->set_lease_token(absl::AsciiStrToUpper(job.lease_token()));
+  }
+  v1::CompleteJobsResponse results;
+  ASSERT_TRUE(
+      stub_->CompleteJobs(CallContext().get(), complete, &results).ok());
+  for (const v1::CompleteJobResult& result : results.results()) {
+    EXPECT_EQ(result.code(), 0) << result.message();
+    EXPECT_EQ(result.job_id(), absl::AsciiStrToLower(result.job_id()));
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete'"), 2);
+
+  v1::GetJobRequest get;
+  get.set_id(absl::AsciiStrToUpper(claimed.jobs(0).id()));
+  v1::Job job;
+  ASSERT_TRUE(stub_->GetJob(CallContext().get(), get, &job).ok());
+  EXPECT_EQ(job.id(), claimed.jobs(0).id());
+}
+
+}  // namespace
+}  // namespace jobqueue
