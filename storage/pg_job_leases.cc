@@ -92,7 +92,7 @@ constexpr char kCompleteJobsSql[] =
     // A lease token implies processing (jobs_lease_only_when_processing);
     // leaving status out keeps the planner on the primary key.
     " WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])"
-    " RETURNING " JOB_COLUMNS;
+    " RETURNING " JOB_COLUMNS ", token::text";
 
 // Hands back leased jobs (ids $1, tokens $2) as if never claimed.
 constexpr char kReleaseJobs[] = "release_jobs";
@@ -213,29 +213,36 @@ std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
     ids.push_back(job->job_id);
     tokens.push_back(job->lease_token);
   }
-  absl::StatusOr<absl::flat_hash_map<std::string, Job>> completed =
+  // Keyed by job and token: two calls for one job in a batch, one with a
+  // stale token, must not both be answered by the one that completed it.
+  using Completed =
+      absl::flat_hash_map<std::pair<std::string, std::string>, Job>;
+  absl::StatusOr<Completed> completed =
       jobs.size() == 1
-          ? absl::flat_hash_map<std::string, Job>()
-          : WithConnection<absl::flat_hash_map<std::string, Job>>(
+          ? Completed()
+          : WithConnection<Completed>(
                 deadline, /*retry_safe=*/false,
-                [&](pqxx::nontransaction& txn)
-                    -> absl::StatusOr<absl::flat_hash_map<std::string, Job>> {
-                  absl::flat_hash_map<std::string, Job> by_id;
+                [&](pqxx::nontransaction& txn) -> absl::StatusOr<Completed> {
+                  Completed done;
                   for (const pqxx::row& row : txn.exec_prepared(
                            kCompleteJobs, PgArray(ids), PgArray(tokens))) {
                     Job job = JobFromRow(row, 0);
-                    by_id.emplace(job.id, std::move(job));
+                    std::pair<std::string, std::string> key(
+                        job.id, row[row.size() - 1].as<std::string>());
+                    done.emplace(std::move(key), std::move(job));
                   }
-                  return by_id;
+                  return done;
                 });
   std::vector<absl::StatusOr<Job>> results;
   for (const JobLease* job : jobs) {
+    const std::pair<std::string, std::string> key(job->job_id,
+                                                  job->lease_token);
     if (!completed.ok() &&
         (completed.status().code() == absl::StatusCode::kUnavailable ||
          completed.status().code() == absl::StatusCode::kUnknown)) {
       results.push_back(completed.status());  // outcome unknown: no retry
-    } else if (completed.ok() && completed->contains(job->job_id)) {
-      results.push_back(completed->at(job->job_id));
+    } else if (completed.ok() && completed->contains(key)) {
+      results.push_back(completed->at(key));
     } else {
       // Not completed in the batch: one at a time tells why (stale token,
       // unknown job), or completes it if the batch itself failed.

@@ -207,9 +207,9 @@ std::vector<absl::StatusOr<EnqueueResult>> PgJobStore::EnqueueBatch(
     const std::vector<const NewJob*>& jobs, absl::Time deadline) {
   if (on_enqueue_batch_) on_enqueue_batch_(static_cast<int>(jobs.size()));
   if (jobs.size() > 1) {
-    absl::StatusOr<std::vector<EnqueueResult>> all =
+    absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>> all =
         InsertBatch(jobs, deadline);
-    if (all.ok()) return {all->begin(), all->end()};
+    if (all.ok()) return *std::move(all);
     // The connection failed or the deadline passed: the outcome is the same
     // for every job, and a retry might insert a job twice.
     const absl::StatusCode code = all.status().code();
@@ -219,16 +219,18 @@ std::vector<absl::StatusOr<EnqueueResult>> PgJobStore::EnqueueBatch(
       return std::vector<absl::StatusOr<EnqueueResult>>(jobs.size(),
                                                         all.status());
     }
-    // The statement was rolled back (a constraint, a deadlock): one job at a
-    // time, so each caller gets its own answer.
+    // The server refused the statement (a constraint, a deadlock), so
+    // nothing was inserted: one job at a time, so each caller gets its own
+    // answer.
   }
   std::vector<absl::StatusOr<EnqueueResult>> results;
   for (const NewJob* job : jobs) results.push_back(EnqueueOne(*job, deadline));
   return results;
 }
 
-absl::StatusOr<std::vector<EnqueueResult>> PgJobStore::InsertBatch(
-    const std::vector<const NewJob*>& jobs, absl::Time deadline) {
+absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>>
+PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
+                        absl::Time deadline) {
   std::vector<std::string> ids, phones, names, channels, types, payloads,
       contents, keys, max_attempts;
   for (const NewJob* job : jobs) {
@@ -242,46 +244,61 @@ absl::StatusOr<std::vector<EnqueueResult>> PgJobStore::InsertBatch(
     keys.push_back(job->idempotency_key);
     max_attempts.push_back(absl::StrCat(job->max_attempts));
   }
-  return WithConnection<std::vector<EnqueueResult>>(
-      deadline, /*retry_safe=*/false,
-      [&](pqxx::nontransaction& txn)
-          -> absl::StatusOr<std::vector<EnqueueResult>> {
-        pqxx::result inserted = txn.exec_prepared(
-            kEnqueueBatch, PgArray(ids), PgArray(phones), PgArray(names),
-            PgArray(channels), PgArray(types), PgArray(payloads),
-            PgArray(contents), PgArray(keys), PgArray(max_attempts));
-        absl::flat_hash_map<std::string, Job> by_id;
-        for (const pqxx::row& row : inserted) {
-          Job j = JobFromRow(row, 0);
-          by_id.emplace(j.id, std::move(j));
-        }
-        std::vector<std::string> taken;
-        for (size_t i = 0; i < jobs.size(); ++i) {
-          if (!by_id.contains(ids[i])) taken.push_back(keys[i]);
-        }
-        absl::flat_hash_map<std::string, Job> by_key;
-        if (!taken.empty()) {
-          // As in EnqueueOne: the conflicting rows are committed by now.
+  absl::StatusOr<absl::flat_hash_map<std::string, Job>> inserted =
+      WithConnection<absl::flat_hash_map<std::string, Job>>(
+          deadline, /*retry_safe=*/false,
+          [&](pqxx::nontransaction& txn)
+              -> absl::StatusOr<absl::flat_hash_map<std::string, Job>> {
+            absl::flat_hash_map<std::string, Job> by_id;
+            for (const pqxx::row& row : txn.exec_prepared(
+                     kEnqueueBatch, PgArray(ids), PgArray(phones),
+                     PgArray(names), PgArray(channels), PgArray(types),
+                     PgArray(payloads), PgArray(contents), PgArray(keys),
+                     PgArray(max_attempts))) {
+              Job j = JobFromRow(row, 0);
+              by_id.emplace(j.id, std::move(j));
+            }
+            return by_id;
+          });
+  if (!inserted.ok()) return inserted.status();
+  // From here on the inserted jobs are committed: whatever happens to the
+  // lookup below, none is inserted again.
+  std::vector<std::string> taken;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!inserted->contains(ids[i])) taken.push_back(keys[i]);
+  }
+  absl::StatusOr<absl::flat_hash_map<std::string, Job>> by_key =
+      absl::flat_hash_map<std::string, Job>();
+  if (!taken.empty()) {
+    // The conflicting rows were committed before the insert skipped them.
+    by_key = WithConnection<absl::flat_hash_map<std::string, Job>>(
+        deadline, /*retry_safe=*/true,
+        [&](pqxx::nontransaction& txn)
+            -> absl::StatusOr<absl::flat_hash_map<std::string, Job>> {
+          absl::flat_hash_map<std::string, Job> found;
           for (const pqxx::row& row :
                txn.exec_prepared(kJobsByIdempotencyKeys, PgArray(taken))) {
             Job j = JobFromRow(row, 0);
-            by_key.emplace(j.idempotency_key, std::move(j));
+            found.emplace(j.idempotency_key, std::move(j));
           }
-        }
-        std::vector<EnqueueResult> results;
-        for (size_t i = 0; i < jobs.size(); ++i) {
-          if (auto it = by_id.find(ids[i]); it != by_id.end()) {
-            results.push_back({it->second, true});
-          } else if (auto k = by_key.find(keys[i]); k != by_key.end()) {
-            results.push_back({k->second, false});
-          } else {
-            return absl::AbortedError(
-                absl::StrCat("idempotency_key ", keys[i],
-                             " was taken by a job that is gone; retry"));
-          }
-        }
-        return results;
-      });
+          return found;
+        });
+  }
+  std::vector<absl::StatusOr<EnqueueResult>> results;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (auto it = inserted->find(ids[i]); it != inserted->end()) {
+      results.push_back(EnqueueResult{it->second, true});
+    } else if (!by_key.ok()) {
+      results.push_back(by_key.status());
+    } else if (auto k = by_key->find(keys[i]); k != by_key->end()) {
+      results.push_back(EnqueueResult{k->second, false});
+    } else {
+      results.push_back(absl::AbortedError(
+          absl::StrCat("idempotency_key ", keys[i],
+                       " was taken by a job that is gone; retry")));
+    }
+  }
+  return results;
 }
 
 absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,

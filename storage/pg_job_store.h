@@ -108,10 +108,12 @@ class PgJobStore final : public JobStore {
   absl::StatusOr<EnqueueResult> EnqueueOne(const NewJob& job,
                                            absl::Time deadline);
   // A group-commit batch: one statement for all, or one each when the
-  // statement fails for a reason that is not the connection.
+  // server refused that statement (so nothing of it was inserted).
   std::vector<absl::StatusOr<EnqueueResult>> EnqueueBatch(
       const std::vector<const NewJob*>& jobs, absl::Time deadline);
-  absl::StatusOr<std::vector<EnqueueResult>> InsertBatch(
+  // The batch statement, then a lookup of the jobs whose idempotency key
+  // was taken; an error only when the statement itself failed.
+  absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>> InsertBatch(
       const std::vector<const NewJob*>& jobs, absl::Time deadline);
 
   const RetryBackoff backoff_;

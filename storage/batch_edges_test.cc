@@ -1,0 +1,131 @@
+// Group commit at its edges: a batch whose follow-up lookup fails inserts
+// no job twice, and a stale lease batched with the current one is refused.
+// Batches are formed deterministically by holding a row lock that the
+// batch in flight needs, so the next calls queue up into one batch.
+
+#include <future>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "storage/pg_job_store.h"
+#include "tests/test_database.h"
+
+namespace jobqueue {
+namespace {
+
+absl::Time Deadline() { return absl::Now() + absl::Seconds(20); }
+
+NewJob AJob(const std::string& channel, const std::string& key = "",
+            const std::string& payload = "{}") {
+  return {.user_phone = "+15551234567",
+          .source_channel_id = channel,
+          .source_type = "dm",
+          .payload_json = payload,
+          .content_type = "text",
+          .idempotency_key = key};
+}
+
+class BatchEdgesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    // One batch at a time, so calls made while one runs form the next.
+    store_ = std::make_unique<PgJobStore>(PgJobStore::Options{
+        .url = db_->url(), .group_commit = {.max_in_flight = 1}});
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::connection c(db_->url());
+    return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<PgJobStore> store_;
+};
+
+TEST_F(BatchEdgesTest, ABatchWhoseLookupFailsInsertsNoJobTwice) {
+  ASSERT_TRUE(store_->Enqueue(AJob("k", "SM-TAKEN"), Deadline()).ok());
+  ASSERT_TRUE(store_->Enqueue(AJob("hold"), Deadline()).ok());
+  // When the marked job is inserted, the job holding SM-TAKEN disappears,
+  // so the batch's lookup of that key finds nothing.
+  pqxx::connection admin(db_->url());
+  pqxx::nontransaction(admin).exec(
+      "CREATE FUNCTION drop_taken() RETURNS trigger LANGUAGE plpgsql AS $$"
+      " BEGIN DELETE FROM jobs WHERE idempotency_key = 'SM-TAKEN';"
+      " RETURN NULL; END $$;"
+      "CREATE TRIGGER drop_taken AFTER INSERT ON jobs FOR EACH ROW"
+      " WHEN (NEW.payload ? 'marker') EXECUTE FUNCTION drop_taken()");
+
+  pqxx::work hold(admin);
+  hold.exec(
+      "SELECT 1 FROM conversations WHERE source_channel_id = 'hold'"
+      " FOR UPDATE");
+  auto first = std::async(std::launch::async, [&] {
+    return store_->Enqueue(AJob("hold"), Deadline());
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  auto marked = std::async(std::launch::async, [&] {
+    return store_->Enqueue(AJob("a", "", R"({"marker": true})"), Deadline());
+  });
+  auto taken = std::async(std::launch::async, [&] {
+    return store_->Enqueue(AJob("b", "SM-TAKEN"), Deadline());
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  hold.commit();
+
+  EXPECT_TRUE(first.get().ok());
+  absl::StatusOr<EnqueueResult> marked_result = marked.get();
+  ASSERT_TRUE(marked_result.ok()) << marked_result.status();
+  EXPECT_TRUE(marked_result->created);
+  EXPECT_EQ(taken.get().status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE payload ? 'marker'"), 1)
+      << "the batch's inserted job was inserted again";
+}
+
+TEST_F(BatchEdgesTest, AStaleLeaseBatchedWithTheCurrentOneIsRefused) {
+  ASSERT_TRUE(store_->Enqueue(AJob("x"), Deadline()).ok());
+  ASSERT_TRUE(store_->Enqueue(AJob("j"), Deadline()).ok());
+  auto x = store_->ClaimJobs({.worker_id = "w", .max_jobs = 1}, Deadline());
+  ASSERT_TRUE(x.ok() && x->size() == 1u);
+  // j's first lease lapses and is rescued; the second claim holds it now.
+  auto stale = store_->ClaimJobs(
+      {.worker_id = "w1", .max_jobs = 1, .lease = absl::Seconds(1)},
+      Deadline());
+  ASSERT_TRUE(stale.ok() && stale->size() == 1u);
+  absl::SleepFor(absl::Milliseconds(1200));
+  ASSERT_TRUE(
+      store_->RunMaintenance(absl::ZeroDuration(), 10, Deadline()).ok());
+  auto current =
+      store_->ClaimJobs({.worker_id = "w2", .max_jobs = 1}, Deadline());
+  ASSERT_TRUE(current.ok() && current->size() == 1u);
+  const Job& j = (*current)[0];
+  ASSERT_EQ(j.id, (*stale)[0].id);
+
+  pqxx::connection admin(db_->url());
+  pqxx::work hold(admin);
+  hold.exec(absl::StrCat("SELECT 1 FROM jobs WHERE id = '", (*x)[0].id,
+                         "' FOR UPDATE"));
+  auto first = std::async(std::launch::async, [&] {
+    return store_->CompleteJob((*x)[0].id, (*x)[0].lease_token, Deadline());
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  auto late = std::async(std::launch::async, [&] {
+    return store_->CompleteJob(j.id, (*stale)[0].lease_token, Deadline());
+  });
+  auto on_time = std::async(std::launch::async, [&] {
+    return store_->CompleteJob(j.id, j.lease_token, Deadline());
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  hold.commit();
+
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_TRUE(on_time.get().ok());
+  EXPECT_EQ(late.get().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace jobqueue
