@@ -5,6 +5,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/resource_quota.h>
 
 #include <algorithm>
 #include <fstream>
@@ -19,6 +20,9 @@ namespace jobqueue {
 namespace {
 
 constexpr int kMaxIdleThreads = 64;
+// A hard bound on the server's threads: calls beyond it are refused with
+// RESOURCE_EXHAUSTED instead of growing the process without limit.
+constexpr int kMaxThreads = 512;
 
 // Drops the reflection plugin that InitProtoReflectionServerBuilderPlugin
 // adds to every server of the process.
@@ -88,6 +92,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // around costs a little memory and saves about a third of the CPU.
   builder.SetSyncServerOption(
       grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleThreads);
+  grpc::ResourceQuota quota("jobqueue");
+  quota.SetMaxThreads(kMaxThreads);
+  builder.SetResourceQuota(quota);
   if (options.metrics != nullptr ||
       options.log_requests != RequestLogLevel::kNone) {
     std::vector<

@@ -1,12 +1,25 @@
 #include "service/job_queue_server.h"
 
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "google/protobuf/descriptor.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "storage/client_limits.h"
 
 namespace jobqueue {
+
+namespace {
+
+// Every connection of the server gets the client-side limits.
+JobQueueServer::Config WithLimits(JobQueueServer::Config config) {
+  config.database_url = WithClientLimits(config.database_url);
+  return config;
+}
+
+}  // namespace
 
 bool AbslParseFlag(absl::string_view text, ReflectionMode* mode,
                    std::string* error) {
@@ -26,7 +39,7 @@ std::string AbslUnparseFlag(ReflectionMode mode) {
 }
 
 JobQueueServer::JobQueueServer(Config config)
-    : config_(std::move(config)),
+    : config_(WithLimits(std::move(config))),
       queue_stats_({.url = config_.database_url}),
       store_({.url = config_.database_url,
               .pool_size = config_.pool_size,
@@ -109,11 +122,23 @@ JobQueueServer::~JobQueueServer() { Stop(absl::ZeroDuration()); }
 void JobQueueServer::Stop(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
-  notifier_.Close();  // waiting claims return now
+  notifier_.StartClose();  // waiting claims return now
+  // Once the grace is over, calls still waiting on the database are cut off,
+  // so a database that does not answer cannot hold the stop.
+  absl::Notification stopped;
+  std::thread cutoff([&] {
+    if (!stopped.WaitForNotificationWithTimeout(grace)) {
+      store_.Interrupt();
+      queue_stats_.Interrupt();
+    }
+  });
   if (grpc_server_ != nullptr) grpc_server_->Shutdown(grace);
   if (maintenance_ != nullptr) maintenance_->Stop();
-  store_.Close();
   metrics_server_.reset();
+  stopped.Notify();
+  cutoff.join();
+  store_.Close();
+  notifier_.Close();
 }
 
 std::string JobQueueServer::metrics_address() const {

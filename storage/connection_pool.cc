@@ -1,5 +1,6 @@
 #include "storage/connection_pool.h"
 
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -10,23 +11,28 @@ namespace jobqueue {
 
 ConnectionPool::Lease::Lease(ConnectionPool* pool,
                              std::unique_ptr<pqxx::connection> connection,
-                             bool fresh)
-    : pool_(pool), connection_(std::move(connection)), fresh_(fresh) {}
-
-ConnectionPool::Lease::Lease(Lease&& other) noexcept
-    : pool_(other.pool_),
-      connection_(std::move(other.connection_)),
-      fresh_(other.fresh_),
-      broken_(other.broken_) {}
+                             bool fresh, DeadlineWatch::Guard guard)
+    : pool_(pool),
+      connection_(std::move(connection)),
+      fresh_(fresh),
+      guard_(std::move(guard)) {}
 
 ConnectionPool::Lease::~Lease() {
-  if (connection_ != nullptr) pool_->Return(std::move(connection_), broken_);
+  if (connection_ == nullptr) return;
+  // Stop watching before the connection can go to another caller.
+  const bool cut_off = guard_.fired();
+  guard_ = DeadlineWatch::Guard();
+  pool_->Return(std::move(connection_), broken_ || cut_off);
 }
 
 ConnectionPool::ConnectionPool(Options options)
     : options_(std::move(options)) {}
 
-ConnectionPool::~ConnectionPool() { Close(); }
+ConnectionPool::~ConnectionPool() {
+  Close();
+  absl::MutexLock lock(&mu_);
+  while (opening_ > 0) changed_.Wait(&mu_);
+}
 
 ConnectionPool::Stats ConnectionPool::stats() const {
   absl::MutexLock lock(&mu_);
@@ -37,8 +43,16 @@ ConnectionPool::Stats ConnectionPool::stats() const {
           .max_size = options_.max_size};
 }
 
+ConnectionPool::Lease ConnectionPool::Watched(
+    std::unique_ptr<pqxx::connection> connection, bool fresh,
+    absl::Time deadline) {
+  DeadlineWatch::Guard guard = watch_.Watch(connection->sock(), deadline);
+  return Lease(this, std::move(connection), fresh, std::move(guard));
+}
+
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     absl::Time deadline) {
+  std::shared_ptr<Opening> opening;
   {
     absl::MutexLock lock(&mu_);
     while (true) {
@@ -46,11 +60,11 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
       if (!idle_.empty()) {
         std::unique_ptr<pqxx::connection> c = std::move(idle_.back());
         idle_.pop_back();
-        return Lease(this, std::move(c), /*fresh=*/false);
+        return Watched(std::move(c), /*fresh=*/false, deadline);
       }
       if (open_ < options_.max_size) break;
       ++waiting_;
-      const bool timed_out = returned_.WaitWithDeadline(&mu_, deadline);
+      const bool timed_out = changed_.WaitWithDeadline(&mu_, deadline);
       --waiting_;
       if (timed_out && absl::Now() >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
@@ -59,22 +73,52 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
       }
     }
     ++open_;
-  }
-  // Open outside the lock: connecting takes a round trip or a timeout.
-  try {
-    auto c = std::make_unique<pqxx::connection>(options_.url);
-    if (options_.on_connect) options_.on_connect(*c);
-    return Lease(this, std::move(c), /*fresh=*/true);
-  } catch (...) {
-    absl::Status status = StatusFromCurrentException();
-    absl::MutexLock lock(&mu_);
-    --open_;
-    returned_.Signal();
-    if (status.code() == absl::StatusCode::kInternal) {
-      return absl::UnavailableError(status.message());
+    ++opening_;
+    opening = std::make_shared<Opening>();
+    std::thread([this, opening] { Open(opening); }).detach();
+    while (!opening->done) {
+      if (changed_.WaitWithDeadline(&mu_, deadline) && !opening->done &&
+          absl::Now() >= deadline) {
+        // The connection joins the pool when it is ready.
+        opening->abandoned = true;
+        return absl::DeadlineExceededError(
+            "the database did not accept a connection before the deadline");
+      }
     }
-    return status;
+    if (!opening->status.ok()) return opening->status;
   }
+  return Watched(std::move(opening->connection), /*fresh=*/true, deadline);
+}
+
+void ConnectionPool::Open(std::shared_ptr<Opening> opening) {
+  std::unique_ptr<pqxx::connection> connection;
+  absl::Status status;
+  try {
+    connection = std::make_unique<pqxx::connection>(options_.url);
+    DeadlineWatch::Guard guard =
+        watch_.Watch(connection->sock(), absl::Now() + options_.open_timeout);
+    if (options_.on_connect) options_.on_connect(*connection);
+    if (guard.fired()) status = absl::UnavailableError("opening timed out");
+  } catch (...) {
+    status = StatusFromCurrentException();
+    if (status.code() == absl::StatusCode::kInternal) {
+      status = absl::UnavailableError(status.message());
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  --opening_;
+  if (!status.ok() || opening->abandoned) {
+    if (status.ok() && !closed_) {
+      idle_.push_back(std::move(connection));
+    } else {
+      --open_;
+    }
+  } else {
+    opening->connection = std::move(connection);
+  }
+  opening->status = status;
+  opening->done = true;
+  changed_.SignalAll();
 }
 
 void ConnectionPool::Return(std::unique_ptr<pqxx::connection> connection,
@@ -86,7 +130,7 @@ void ConnectionPool::Return(std::unique_ptr<pqxx::connection> connection,
   } else {
     idle_.push_back(std::move(connection));
   }
-  returned_.Signal();
+  changed_.SignalAll();
 }
 
 void ConnectionPool::Close() {
@@ -96,7 +140,7 @@ void ConnectionPool::Close() {
     closed_ = true;
     idle.swap(idle_);
     open_ -= static_cast<int>(idle.size());
-    returned_.SignalAll();
+    changed_.SignalAll();
   }
 }
 

@@ -5,6 +5,13 @@
 // marked broken is closed instead of returned, and the next caller opens a
 // fresh one, so a restarted database heals the pool by itself.
 //
+// Every wait ends by the caller's deadline, whatever the database does: a
+// connection is opened on a thread of its own (the caller stops waiting at
+// its deadline and the connection joins the pool when ready), and a leased
+// connection's socket is shut down when the lease's deadline passes (see
+// DeadlineWatch), so a statement blocked on a database that does not answer
+// fails then with a broken connection and Lease::timed_out().
+//
 //   ConnectionPool pool({.url = url, .max_size = 8});
 //   absl::StatusOr<ConnectionPool::Lease> lease = pool.Acquire(deadline);
 //   pqxx::work txn(lease->connection());
@@ -22,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/deadline_watch.h"
 
 namespace jobqueue {
 
@@ -31,14 +39,16 @@ class ConnectionPool {
     std::string url;
     int max_size = 8;
     // Runs on every new connection (e.g. to prepare statements); an
-    // exception from it fails the Acquire that opened the connection.
+    // exception from it fails the open.
     std::function<void(pqxx::connection&)> on_connect;
+    // Longest an open (connect plus on_connect) may take.
+    absl::Duration open_timeout = absl::Seconds(10);
   };
 
   // Returns its connection to the pool when destroyed.
   class Lease {
    public:
-    Lease(Lease&& other) noexcept;
+    Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
 
@@ -47,20 +57,24 @@ class ConnectionPool {
     bool fresh() const { return fresh_; }
     // The connection will be closed instead of reused.
     void MarkBroken() { broken_ = true; }
+    // True when the lease's deadline (or Interrupt) cut the connection off.
+    bool timed_out() const { return guard_.fired(); }
 
    private:
     friend class ConnectionPool;
     Lease(ConnectionPool* pool, std::unique_ptr<pqxx::connection> connection,
-          bool fresh);
+          bool fresh, DeadlineWatch::Guard guard);
 
     ConnectionPool* pool_;
     std::unique_ptr<pqxx::connection> connection_;
     bool fresh_;
     bool broken_ = false;
+    DeadlineWatch::Guard guard_;
   };
 
   explicit ConnectionPool(Options options);
-  // All leases must have been returned.
+  // All leases must have been returned. Waits for opens in progress (each
+  // bounded by open_timeout).
   ~ConnectionPool();
 
   ConnectionPool(const ConnectionPool&) = delete;
@@ -74,6 +88,10 @@ class ConnectionPool {
   // are closed when returned.
   void Close();
 
+  // Cuts off every leased connection now, so calls blocked on the database
+  // fail at once (a server whose shutdown grace is over).
+  void Interrupt() { watch_.FireAll(); }
+
   // A moment's occupancy, for metrics.
   struct Stats {
     int in_use = 0;   // leased or being opened
@@ -84,13 +102,27 @@ class ConnectionPool {
   Stats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // One connection being opened; shared by the opening thread and the
+  // caller waiting for it, which may stop waiting at its deadline.
+  struct Opening {
+    bool done = false;
+    bool abandoned = false;
+    std::unique_ptr<pqxx::connection> connection;
+    absl::Status status;
+  };
+
+  void Open(std::shared_ptr<Opening> opening);
   void Return(std::unique_ptr<pqxx::connection> connection, bool broken);
+  Lease Watched(std::unique_ptr<pqxx::connection> connection, bool fresh,
+                absl::Time deadline);
 
   const Options options_;
+  DeadlineWatch watch_;
   mutable absl::Mutex mu_;
-  absl::CondVar returned_;
+  absl::CondVar changed_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being opened
+  int opening_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -44,48 +44,75 @@ class GroupCommit {
   GroupCommit(Options options, RunBatch run)
       : options_(options), run_(std::move(run)) {}
 
-  // `request` must stay valid until the call returns.
+  // Returns by `deadline`: a caller whose batch is still running then gets
+  // DEADLINE_EXCEEDED (the outcome is unknown), and a batch that could not
+  // start before its leader's deadline fails whole, unsent.
   absl::StatusOr<Result> Call(const Request& request, absl::Time deadline) {
     absl::MutexLock lock(&mu_);
     if (open_ == nullptr) open_ = std::make_shared<Batch>();
     std::shared_ptr<Batch> batch = open_;
     const size_t index = batch->requests.size();
-    batch->requests.push_back(&request);
+    // A copy: a caller may leave at its deadline while its batch runs.
+    batch->requests.push_back(request);
     if (static_cast<int>(batch->requests.size()) >= options_.max_batch) {
       open_ = nullptr;  // full: later callers start a new one
     }
     // Condition variables, not Mutex::Await: with many callers waiting,
     // Await would re-evaluate every waiter's condition on each unlock.
     if (index > 0) {
-      while (!batch->done) batch->finished.Wait(&mu_);
+      while (!batch->done) {
+        if (batch->finished.WaitWithDeadline(&mu_, deadline) && !batch->done &&
+            absl::Now() >= deadline) {
+          return absl::DeadlineExceededError(
+              "the database did not finish this call's batch before the "
+              "deadline; the change may or may not have been made");
+        }
+      }
       return batch->results[index];
     }
-    while (in_flight_ >= options_.max_in_flight) slot_free_.Wait(&mu_);
+    while (in_flight_ >= options_.max_in_flight) {
+      if (slot_free_.WaitWithDeadline(&mu_, deadline) &&
+          in_flight_ >= options_.max_in_flight && absl::Now() >= deadline) {
+        if (open_ == batch) open_ = nullptr;
+        Finish(*batch, std::vector<absl::StatusOr<Result>>(
+                           batch->requests.size(),
+                           absl::DeadlineExceededError(
+                               "earlier batches held the database until the "
+                               "deadline; nothing was written")));
+        return batch->results[0];
+      }
+    }
     if (open_ == batch) open_ = nullptr;
     ++in_flight_;
     mu_.Unlock();
-    std::vector<absl::StatusOr<Result>> results =
-        run_(batch->requests, deadline);
-    if (results.size() != batch->requests.size()) {
-      results.assign(batch->requests.size(),
+    std::vector<const Request*> requests;
+    for (const Request& r : batch->requests) requests.push_back(&r);
+    std::vector<absl::StatusOr<Result>> results = run_(requests, deadline);
+    if (results.size() != requests.size()) {
+      results.assign(requests.size(),
                      absl::InternalError("batch returned a wrong count"));
     }
     mu_.Lock();
     --in_flight_;
-    batch->results = std::move(results);
-    batch->done = true;
-    batch->finished.SignalAll();
     slot_free_.Signal();
+    Finish(*batch, std::move(results));
     return batch->results[0];
   }
 
  private:
   struct Batch {
-    std::vector<const Request*> requests;
+    std::vector<Request> requests;
     std::vector<absl::StatusOr<Result>> results;
     bool done = false;
     absl::CondVar finished;
   };
+
+  void Finish(Batch& batch, std::vector<absl::StatusOr<Result>> results)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    batch.results = std::move(results);
+    batch.done = true;
+    batch.finished.SignalAll();
+  }
 
   const Options options_;
   const RunBatch run_;

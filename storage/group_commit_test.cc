@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
 namespace jobqueue {
@@ -81,6 +82,60 @@ TEST(GroupCommitTest, AWrongResultCountBecomesAnErrorForEveryone) {
   });
   EXPECT_EQ(commit.Call(1, absl::InfiniteFuture()).status().code(),
             absl::StatusCode::kInternal);
+}
+
+// A batch that never ends, as against a database that does not answer,
+// until the test releases it.
+struct Stuck {
+  absl::Notification release;
+  std::atomic<int> batches{0};
+  Doubler::RunBatch Run() {
+    return [this](const std::vector<const int*>& in, absl::Time) {
+      ++batches;
+      release.WaitForNotification();
+      return std::vector<absl::StatusOr<int>>(in.size(), 0);
+    };
+  }
+};
+
+TEST(GroupCommitTest, EveryCallerReturnsByItsDeadlineWhileABatchHangs) {
+  Stuck stuck;
+  Doubler commit({.max_batch = 8, .max_in_flight = 1}, stuck.Run());
+  std::thread leader(
+      [&] { commit.Call(1, absl::InfiniteFuture()).IgnoreError(); });
+  while (stuck.batches == 0) absl::SleepFor(absl::Milliseconds(1));
+
+  // Joins a batch that cannot start: it fails whole, nothing sent.
+  const absl::Time start = absl::Now();
+  absl::StatusOr<int> waiting = commit.Call(2, start + absl::Milliseconds(200));
+  EXPECT_EQ(waiting.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(waiting.status().message().find("nothing was written"),
+            std::string::npos);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  EXPECT_EQ(stuck.batches, 1);
+  stuck.release.Notify();
+  leader.join();
+}
+
+TEST(GroupCommitTest, AFollowerOfAHungBatchLeavesAtItsDeadline) {
+  Stuck stuck;
+  Doubler commit({.max_batch = 8, .max_in_flight = 1}, stuck.Run());
+  std::thread first(
+      [&] { commit.Call(1, absl::InfiniteFuture()).IgnoreError(); });
+  while (stuck.batches == 0) absl::SleepFor(absl::Milliseconds(1));
+  // The second batch: a leader with a long deadline and a follower with a
+  // short one. The leader's batch starts once the first one ends.
+  std::thread leader(
+      [&] { commit.Call(2, absl::InfiniteFuture()).IgnoreError(); });
+  absl::SleepFor(absl::Milliseconds(50));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<int> follower =
+      commit.Call(3, start + absl::Milliseconds(200));
+  EXPECT_EQ(follower.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  stuck.release.Notify();
+  first.join();
+  leader.join();
 }
 
 }  // namespace

@@ -30,11 +30,16 @@ JobNotifier::JobNotifier(std::string database_url)
 
 JobNotifier::~JobNotifier() { Close(); }
 
-void JobNotifier::Close() {
+void JobNotifier::StartClose() {
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
   }
+  watch_.FireAll();
+}
+
+void JobNotifier::Close() {
+  StartClose();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -66,6 +71,10 @@ void JobNotifier::Run() {
   while (!closed()) {
     try {
       pqxx::connection c(url_);
+      // Close() cuts the socket off, whatever the database does.
+      const DeadlineWatch::Guard guard =
+          watch_.Watch(c.sock(), absl::InfiniteFuture());
+      if (closed()) break;
       Receiver receiver(c, [this] { Bump(); });
       // Anything may have changed while not listening.
       Bump();

@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/deadline_watch.h"
 
 namespace jobqueue {
 
@@ -40,7 +41,11 @@ class JobNotifier {
   // `deadline` or once the notifier is closed.
   bool WaitForChange(uint64_t seen, absl::Time deadline);
 
-  // Stops listening and releases every waiter.
+  // Releases every waiter and stops listening at once (cutting off a
+  // database that does not answer); does not wait for the listener.
+  void StartClose();
+  // StartClose, then waits for the listener to end (at most the connect
+  // timeout when it was connecting).
   void Close();
 
  private:
@@ -48,6 +53,7 @@ class JobNotifier {
   void Bump();
 
   const std::string url_;
+  DeadlineWatch watch_;
   absl::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

@@ -138,9 +138,11 @@ constexpr char kRecordDeadLetterSql[] =
     " (extract(epoch FROM last_seen_at) * 1000000)::bigint";
 
 void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
-  pqxx::nontransaction(c).exec(
-      absl::StrCat("SET statement_timeout = ",
-                   absl::ToInt64Milliseconds(statement_timeout)));
+  // The server abandons a statement within a second of its caller being cut
+  // off (see DeadlineWatch) instead of running it to the end.
+  pqxx::nontransaction(c).exec(absl::StrCat(
+      "SET statement_timeout = ", absl::ToInt64Milliseconds(statement_timeout),
+      "; SET client_connection_check_interval = 1000"));
   c.prepare(kUpsertUser, kUpsertUserSql);
   c.prepare(kEnqueueKeepName, kEnqueueKeepNameSql);
   c.prepare(kEnqueueSetName, kEnqueueSetNameSql);
@@ -180,6 +182,13 @@ PgJobStore::PgJobStore(const Options& options)
                           absl::Time deadline) {
                      return CompleteBatch(jobs, deadline);
                    }) {}
+
+absl::Status PgJobStore::NoAnswerBeforeDeadline() {
+  return absl::DeadlineExceededError(
+      "PostgreSQL did not answer before the call's deadline; the change may "
+      "or may not have been made (retrying with the same idempotency_key is "
+      "safe)");
+}
 
 absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(
     const std::string& phone_number, const std::string& first_name,

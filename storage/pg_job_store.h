@@ -86,11 +86,17 @@ class PgJobStore final : public JobStore {
 
   // Closes the pool: later calls get UNAVAILABLE.
   void Close() { pool_.Close(); }
+  // Cuts off the calls waiting on the database now (see
+  // ConnectionPool::Interrupt).
+  void Interrupt() { pool_.Interrupt(); }
 
   // The occupancy of this store's connection pool, for metrics.
   ConnectionPool::Stats pool_stats() const { return pool_.stats(); }
 
  private:
+  // DEADLINE_EXCEEDED for a statement the deadline cut off.
+  static absl::Status NoAnswerBeforeDeadline();
+
   // Runs `body` on a pooled connection in autocommit mode: every method is
   // one atomic statement (Enqueue's second one only reads). `retry_safe` says
   // the call may be repeated once after a stale connection broke.
@@ -135,12 +141,14 @@ absl::StatusOr<T> PgJobStore::WithConnection(
       return body(txn);
     } catch (const pqxx::broken_connection&) {
       lease->MarkBroken();
+      if (lease->timed_out()) return NoAnswerBeforeDeadline();
       // An idle connection the server dropped (e.g. it restarted): try once
       // more on a fresh one when repeating the call is harmless.
       if (retry_safe && !lease->fresh() && attempt == 0) continue;
       return StatusFromCurrentException();
     } catch (...) {
       if (!lease->connection().is_open()) lease->MarkBroken();
+      if (lease->timed_out()) return NoAnswerBeforeDeadline();
       return StatusFromCurrentException();
     }
   }

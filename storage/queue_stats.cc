@@ -33,6 +33,8 @@ absl::StatusOr<QueueSnapshot> QueueStats::Read(absl::Time deadline) const {
       std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - absl::Now()));
   try {
     pqxx::connection connection(options_.url);
+    const DeadlineWatch::Guard guard =
+        watch_.Watch(connection.sock(), deadline);
     pqxx::read_transaction txn(connection);
     txn.exec0(absl::StrCat("SET LOCAL statement_timeout = ", timeout_ms));
     QueueSnapshot snapshot;

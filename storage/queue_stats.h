@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "storage/deadline_watch.h"
 
 namespace jobqueue {
 
@@ -46,10 +47,15 @@ class QueueStats {
   // created_at) index, so their cost grows with the active jobs only.
   // UNAVAILABLE when the database cannot be reached,
   // DEADLINE_EXCEEDED when the statements outlast `deadline`.
+  // A database that does not answer is cut off at `deadline`.
   absl::StatusOr<QueueSnapshot> Read(absl::Time deadline) const;
+
+  // Cuts off a Read in progress now (a server that must stop).
+  void Interrupt() const { watch_.FireAll(); }
 
  private:
   const Options options_;
+  mutable DeadlineWatch watch_;
 };
 
 }  // namespace jobqueue
