@@ -26,58 +26,58 @@ ConnectionPool::Lease::~Lease() {
 }
 
 ConnectionPool::ConnectionPool(Options options)
-    : options_(std::move(options)) {}
+    : core_(std::make_shared<Core>(std::move(options))) {}
 
-ConnectionPool::~ConnectionPool() {
-  Close();
-  absl::MutexLock lock(&mu_);
-  while (opening_ > 0) changed_.Wait(&mu_);
-}
+ConnectionPool::~ConnectionPool() { Close(); }
 
 ConnectionPool::Stats ConnectionPool::stats() const {
-  absl::MutexLock lock(&mu_);
-  const int idle = static_cast<int>(idle_.size());
-  return {.in_use = open_ - idle,
+  absl::MutexLock lock(&core_->mu);
+  const int idle = static_cast<int>(core_->idle.size());
+  return {.in_use = core_->open - idle,
           .idle = idle,
-          .waiting = waiting_,
-          .max_size = options_.max_size};
+          .waiting = core_->waiting,
+          .max_size = core_->options.max_size};
 }
 
 ConnectionPool::Lease ConnectionPool::Watched(
     std::unique_ptr<pqxx::connection> connection, bool fresh,
     absl::Time deadline) {
-  DeadlineWatch::Guard guard = watch_.Watch(connection->sock(), deadline);
+  DeadlineWatch::Guard guard = core_->watch.Watch(connection->sock(), deadline);
   return Lease(this, std::move(connection), fresh, std::move(guard));
 }
 
 absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
     absl::Time deadline) {
+  Core& c = *core_;
   std::shared_ptr<Opening> opening;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&c.mu);
     while (true) {
-      if (closed_) return absl::UnavailableError("connection pool is closed");
-      if (!idle_.empty()) {
-        std::unique_ptr<pqxx::connection> c = std::move(idle_.back());
-        idle_.pop_back();
-        return Watched(std::move(c), /*fresh=*/false, deadline);
+      if (c.closed) return absl::UnavailableError("connection pool is closed");
+      if (!c.idle.empty()) {
+        std::unique_ptr<pqxx::connection> idle = std::move(c.idle.back());
+        c.idle.pop_back();
+        return Watched(std::move(idle), /*fresh=*/false, deadline);
       }
-      if (open_ < options_.max_size) break;
-      ++waiting_;
-      const bool timed_out = changed_.WaitWithDeadline(&mu_, deadline);
-      --waiting_;
+      if (c.open < c.options.max_size) break;
+      ++c.waiting;
+      const bool timed_out = c.changed.WaitWithDeadline(&c.mu, deadline);
+      --c.waiting;
       if (timed_out && absl::Now() >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             "no database connection became free before the deadline (all ",
-            options_.max_size, " in use)"));
+            c.options.max_size, " in use)"));
       }
     }
-    ++open_;
-    ++opening_;
+    ++c.open;
     opening = std::make_shared<Opening>();
-    std::thread([this, opening] { Open(opening); }).detach();
+    std::thread(Open, core_, opening).detach();
     while (!opening->done) {
-      if (changed_.WaitWithDeadline(&mu_, deadline) && !opening->done &&
+      if (c.closed) {
+        opening->abandoned = true;
+        return absl::UnavailableError("connection pool is closed");
+      }
+      if (c.changed.WaitWithDeadline(&c.mu, deadline) && !opening->done &&
           absl::Now() >= deadline) {
         // The connection joins the pool when it is ready.
         opening->abandoned = true;
@@ -90,14 +90,15 @@ absl::StatusOr<ConnectionPool::Lease> ConnectionPool::Acquire(
   return Watched(std::move(opening->connection), /*fresh=*/true, deadline);
 }
 
-void ConnectionPool::Open(std::shared_ptr<Opening> opening) {
+void ConnectionPool::Open(std::shared_ptr<Core> core,
+                          std::shared_ptr<Opening> opening) {
   std::unique_ptr<pqxx::connection> connection;
   absl::Status status;
   try {
-    connection = std::make_unique<pqxx::connection>(options_.url);
-    DeadlineWatch::Guard guard =
-        watch_.Watch(connection->sock(), absl::Now() + options_.open_timeout);
-    if (options_.on_connect) options_.on_connect(*connection);
+    connection = std::make_unique<pqxx::connection>(core->options.url);
+    DeadlineWatch::Guard guard = core->watch.Watch(
+        connection->sock(), absl::Now() + core->options.open_timeout);
+    if (core->options.on_connect) core->options.on_connect(*connection);
     if (guard.fired()) status = absl::UnavailableError("opening timed out");
   } catch (...) {
     status = StatusFromCurrentException();
@@ -105,43 +106,46 @@ void ConnectionPool::Open(std::shared_ptr<Opening> opening) {
       status = absl::UnavailableError(status.message());
     }
   }
-  absl::MutexLock lock(&mu_);
-  --opening_;
+  absl::MutexLock lock(&core->mu);
   if (!status.ok() || opening->abandoned) {
-    if (status.ok() && !closed_) {
-      idle_.push_back(std::move(connection));
+    if (status.ok() && !core->closed) {
+      core->idle.push_back(std::move(connection));
     } else {
-      --open_;
+      --core->open;
+      connection.reset();
     }
   } else {
     opening->connection = std::move(connection);
   }
   opening->status = status;
   opening->done = true;
-  changed_.SignalAll();
+  core->changed.SignalAll();
 }
 
 void ConnectionPool::Return(std::unique_ptr<pqxx::connection> connection,
                             bool broken) {
-  absl::MutexLock lock(&mu_);
-  if (broken || closed_ || !connection->is_open()) {
+  absl::MutexLock lock(&core_->mu);
+  if (broken || core_->closed || !connection->is_open()) {
     connection.reset();
-    --open_;
+    --core_->open;
   } else {
-    idle_.push_back(std::move(connection));
+    core_->idle.push_back(std::move(connection));
   }
-  changed_.SignalAll();
+  core_->changed.SignalAll();
+}
+
+void ConnectionPool::Interrupt() {
+  Close();
+  core_->watch.FireAll();
 }
 
 void ConnectionPool::Close() {
   std::vector<std::unique_ptr<pqxx::connection>> idle;
-  {
-    absl::MutexLock lock(&mu_);
-    closed_ = true;
-    idle.swap(idle_);
-    open_ -= static_cast<int>(idle.size());
-    changed_.SignalAll();
-  }
+  absl::MutexLock lock(&core_->mu);
+  core_->closed = true;
+  idle.swap(core_->idle);
+  core_->open -= static_cast<int>(idle.size());
+  core_->changed.SignalAll();
 }
 
 }  // namespace jobqueue

@@ -73,8 +73,8 @@ class ConnectionPool {
   };
 
   explicit ConnectionPool(Options options);
-  // All leases must have been returned. Waits for opens in progress (each
-  // bounded by open_timeout).
+  // All leases must have been returned. An open still in progress ends by
+  // itself (within the connect timeout) and is then discarded.
   ~ConnectionPool();
 
   ConnectionPool(const ConnectionPool&) = delete;
@@ -88,9 +88,10 @@ class ConnectionPool {
   // are closed when returned.
   void Close();
 
-  // Cuts off every leased connection now, so calls blocked on the database
-  // fail at once (a server whose shutdown grace is over).
-  void Interrupt() { watch_.FireAll(); }
+  // Closes the pool and cuts off every leased connection now, so calls
+  // blocked on the database, or waiting for a connection, fail at once (a
+  // server whose shutdown grace is over).
+  void Interrupt();
 
   // A moment's occupancy, for metrics.
   struct Stats {
@@ -111,20 +112,27 @@ class ConnectionPool {
     absl::Status status;
   };
 
-  void Open(std::shared_ptr<Opening> opening);
+  // The pool's state, shared with threads still opening connections, which
+  // may outlive the pool.
+  struct Core {
+    explicit Core(Options options) : options(std::move(options)) {}
+    const Options options;
+    DeadlineWatch watch;
+    mutable absl::Mutex mu;
+    absl::CondVar changed;
+    std::vector<std::unique_ptr<pqxx::connection>> idle ABSL_GUARDED_BY(mu);
+    int open ABSL_GUARDED_BY(mu) = 0;  // idle + leased + being opened
+    int waiting ABSL_GUARDED_BY(mu) = 0;
+    bool closed ABSL_GUARDED_BY(mu) = false;
+  };
+
+  static void Open(std::shared_ptr<Core> core,
+                   std::shared_ptr<Opening> opening);
   void Return(std::unique_ptr<pqxx::connection> connection, bool broken);
   Lease Watched(std::unique_ptr<pqxx::connection> connection, bool fresh,
                 absl::Time deadline);
 
-  const Options options_;
-  DeadlineWatch watch_;
-  mutable absl::Mutex mu_;
-  absl::CondVar changed_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
-  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased + being opened
-  int opening_ ABSL_GUARDED_BY(mu_) = 0;
-  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  const std::shared_ptr<Core> core_;
 };
 
 }  // namespace jobqueue

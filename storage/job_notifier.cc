@@ -24,71 +24,88 @@ class Receiver final : public pqxx::notification_receiver {
 }  // namespace
 
 JobNotifier::JobNotifier(std::string database_url)
-    : url_(std::move(database_url)) {
-  thread_ = std::thread([this] { Run(); });
-}
+    : state_(std::make_shared<State>(std::move(database_url))),
+      thread_([state = state_] { Run(state); }) {}
 
 JobNotifier::~JobNotifier() { Close(); }
 
 void JobNotifier::StartClose() {
   {
-    absl::MutexLock lock(&mu_);
-    closed_ = true;
+    absl::MutexLock lock(&state_->mu);
+    state_->closed = true;
   }
-  watch_.FireAll();
+  state_->watch.FireAll();
 }
 
 void JobNotifier::Close() {
   StartClose();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  bool ended;
+  {
+    absl::MutexLock lock(&state_->mu);
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
+      return state_->ended;
+    };
+    ended = state_->mu.AwaitWithTimeout(absl::Condition(&done),
+                                        absl::Milliseconds(500));
+  }
+  if (ended) {
+    thread_.join();
+  } else {
+    thread_.detach();
+  }
 }
 
 uint64_t JobNotifier::generation() {
-  absl::MutexLock lock(&mu_);
-  return generation_;
+  absl::MutexLock lock(&state_->mu);
+  return state_->generation;
 }
 
 bool JobNotifier::WaitForChange(uint64_t seen, absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
-  auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) -> bool {
-    return closed_ || generation_ != seen;
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> bool {
+    return s.closed || s.generation != seen;
   };
-  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
-  return !closed_ && generation_ != seen;
+  s.mu.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  return !s.closed && s.generation != seen;
 }
 
-void JobNotifier::Bump() {
-  absl::MutexLock lock(&mu_);
-  ++generation_;
+void JobNotifier::Bump(State& state) {
+  absl::MutexLock lock(&state.mu);
+  ++state.generation;
 }
 
-void JobNotifier::Run() {
+void JobNotifier::Run(std::shared_ptr<State> state) {
   absl::Duration backoff = absl::Milliseconds(100);
-  auto closed = [this] {
-    absl::MutexLock lock(&mu_);
-    return closed_;
+  auto closed = [&state] {
+    absl::MutexLock lock(&state->mu);
+    return state->closed;
   };
   while (!closed()) {
     try {
-      pqxx::connection c(url_);
+      pqxx::connection c(state->url);
       // Close() cuts the socket off, whatever the database does.
       const DeadlineWatch::Guard guard =
-          watch_.Watch(c.sock(), absl::InfiniteFuture());
+          state->watch.Watch(c.sock(), absl::InfiniteFuture());
       if (closed()) break;
-      Receiver receiver(c, [this] { Bump(); });
+      Receiver receiver(c, [&state] { Bump(*state); });
       // Anything may have changed while not listening.
-      Bump();
+      Bump(*state);
       backoff = absl::Milliseconds(100);
       // Waits on the socket; the timeout only bounds how late Close() is
       // noticed.
       while (!closed()) c.await_notification(0, 200 * 1000);
     } catch (const std::exception&) {
-      Bump();
+      Bump(*state);
+      if (closed()) break;
       absl::SleepFor(backoff);
       backoff = std::min(backoff * 2, absl::Seconds(5));
     }
   }
-  Bump();
+  Bump(*state);
+  absl::MutexLock lock(&state->mu);
+  state->ended = true;
 }
 
 }  // namespace jobqueue

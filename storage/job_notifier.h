@@ -14,6 +14,7 @@
 #define JOBQUEUE_STORAGE_JOB_NOTIFIER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -41,22 +42,30 @@ class JobNotifier {
   // `deadline` or once the notifier is closed.
   bool WaitForChange(uint64_t seen, absl::Time deadline);
 
-  // Releases every waiter and stops listening at once (cutting off a
-  // database that does not answer); does not wait for the listener.
+  // Releases every waiter and stops listening at once, cutting off a
+  // database that does not answer; does not wait for the listener.
   void StartClose();
-  // StartClose, then waits for the listener to end (at most the connect
-  // timeout when it was connecting).
+  // StartClose, then waits briefly for the listener to end. A listener
+  // still connecting to a database that does not answer is left to end by
+  // itself (within the connect timeout); it owns what it uses.
   void Close();
 
  private:
-  void Run();
-  void Bump();
+  // What the listener thread shares with the notifier, kept alive by both.
+  struct State {
+    explicit State(std::string url) : url(std::move(url)) {}
+    const std::string url;
+    DeadlineWatch watch;
+    absl::Mutex mu;
+    uint64_t generation ABSL_GUARDED_BY(mu) = 0;
+    bool closed ABSL_GUARDED_BY(mu) = false;
+    bool ended ABSL_GUARDED_BY(mu) = false;
+  };
 
-  const std::string url_;
-  DeadlineWatch watch_;
-  absl::Mutex mu_;
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  static void Run(std::shared_ptr<State> state);
+  static void Bump(State& state);
+
+  const std::shared_ptr<State> state_;
   std::thread thread_;
 };
 
