@@ -29,20 +29,24 @@ class Recorder {
     }
   }
 
-  void Print(const std::string& head, absl::Duration elapsed) {
+  // The p-th latency in milliseconds (p in [0, 1]); 0 when none.
+  double Percentile(double p) {
     absl::MutexLock lock(&mu_);
     std::sort(latencies_.begin(), latencies_.end());
-    auto pct = [&](double p) {
-      if (latencies_.empty()) return 0.0;
-      size_t i = std::min(latencies_.size() - 1,
-                          static_cast<size_t>(p * latencies_.size()));
-      return absl::ToDoubleMilliseconds(latencies_[i]);
-    };
+    if (latencies_.empty()) return 0.0;
+    const size_t i = std::min(latencies_.size() - 1,
+                              static_cast<size_t>(p * latencies_.size()));
+    return absl::ToDoubleMilliseconds(latencies_[i]);
+  }
+
+  void Print(const std::string& head, absl::Duration elapsed) {
+    const double p50 = Percentile(0.50), p99 = Percentile(0.99);
+    absl::MutexLock lock(&mu_);
     std::printf(
         "result %s ops=%zu seconds=%.2f ops_per_sec=%.1f p50_ms=%.3f "
         "p99_ms=%.3f errors=%d\n",
         head.c_str(), ops_, absl::ToDoubleSeconds(elapsed),
-        ops_ / absl::ToDoubleSeconds(elapsed), pct(0.50), pct(0.99), errors_);
+        ops_ / absl::ToDoubleSeconds(elapsed), p50, p99, errors_);
     std::fflush(stdout);
   }
 
