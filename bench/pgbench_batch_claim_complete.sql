@@ -1,20 +1,24 @@
 -- Reference: what PostgreSQL alone does with the service's batching. Claims
--- up to 50 jobs in conversation order with the service's claim statement,
+-- up to 50 conversation heads with the service's in-order claim statement,
 -- then completes them with one UPDATE, each statement its own transaction.
 -- Jobs per second = tps * 50.
-WITH candidates AS (
-  SELECT id AS candidate_id FROM jobs j
-  WHERE status = 'pending' AND run_after <= now()
-    AND seq = (SELECT head.seq FROM jobs head
-               WHERE head.source_channel_id = j.source_channel_id
-                 AND head.status IN ('pending', 'processing')
-               ORDER BY head.seq LIMIT 1)
-  ORDER BY seq LIMIT 50 FOR UPDATE SKIP LOCKED
+WITH ready AS (
+  SELECT head.id AS head_id FROM conversations c
+  CROSS JOIN LATERAL (SELECT id, status, run_after FROM jobs j
+    WHERE j.source_channel_id = c.source_channel_id
+      AND j.status IN ('pending', 'processing')
+    ORDER BY j.position LIMIT 1) head
+  WHERE c.pending_jobs > 0 AND c.processing_jobs = 0
+    AND head.status = 'pending' AND head.run_after <= now()
+  ORDER BY c.ready_since LIMIT 50 FOR UPDATE OF c SKIP LOCKED
+), candidates AS (
+  SELECT id AS candidate_id FROM jobs
+  WHERE id IN (SELECT head_id FROM ready) FOR UPDATE SKIP LOCKED
 ), claimed AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,
     lease_token = gen_random_uuid(), worker_id = 'pgbench',
     lease_expires_at = now() + interval '30 seconds'
-  FROM candidates WHERE id = candidate_id
+  FROM candidates WHERE id = candidate_id AND status = 'pending'
   RETURNING id, lease_token
 ) SELECT array_agg(id)::text AS ids, array_agg(lease_token)::text AS tokens
   FROM claimed \gset

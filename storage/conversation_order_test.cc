@@ -212,5 +212,35 @@ TEST_F(ConversationOrderTest, AHeadInBackoffHoldsOnlyItsOwnConversation) {
   EXPECT_EQ(Claim(), std::vector<std::string>{other});
 }
 
+// A row counted by the insert trigger and then skipped by ON CONFLICT makes
+// its conversation look ready with nothing to hand out; maintenance recounts.
+TEST_F(ConversationOrderTest, MaintenanceRecountsAConversationThatDrifted) {
+  auto first = store_->Enqueue({.user_phone = "+15551234567",
+                                .source_channel_id = "p",
+                                .source_type = "dm",
+                                .payload_json = "{}",
+                                .content_type = "text",
+                                .idempotency_key = "SM-1"},
+                               Deadline());
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(Claim(), std::vector<std::string>{first->job.id});
+  Complete(first->job.id);
+  Sql("INSERT INTO jobs (user_id, source_channel_id, source_type, user_phone,"
+      " payload, idempotency_key) VALUES ('+15551234567', 'p', 'dm',"
+      " '+15551234567', '{}', 'SM-1') ON CONFLICT DO NOTHING");
+  auto counts = [&] {
+    return Sql("SELECT pending_jobs FROM conversations"
+               " WHERE source_channel_id = 'p'")[0][0]
+        .as<int>();
+  };
+  ASSERT_EQ(counts(), 1) << "the skipped row was not counted; no drift";
+  auto report = store_->RunMaintenance(absl::ZeroDuration(), 10, Deadline());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->recounted, 1);
+  EXPECT_EQ(counts(), 0);
+  const std::string next = Enqueue("p");
+  EXPECT_EQ(Claim(), std::vector<std::string>{next});
+}
+
 }  // namespace
 }  // namespace jobqueue

@@ -132,6 +132,7 @@ struct MaintenanceReport {
   int rescued = 0;        // lapsed leases returned to pending
   int dead_lettered = 0;  // lapsed leases with no attempts left
   int deleted = 0;        // completed jobs past retention
+  int recounted = 0;      // conversations whose counts were set again
   bool skipped = false;   // another process held the maintenance lock
 };
 

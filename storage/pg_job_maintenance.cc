@@ -1,6 +1,6 @@
 // PgJobStore's maintenance: returns lapsed leases to pending (or to failed
-// plus a dead letter) and deletes completed jobs past their retention, in
-// one process at a time.
+// plus a dead letter), deletes completed jobs past their retention, and
+// recounts conversations whose counts drifted, in one process at a time.
 
 #include "absl/status/status.h"
 #include "storage/pg_job_store.h"
@@ -48,11 +48,15 @@ constexpr char kDeleteCompletedSql[] =
     "), deleted AS (DELETE FROM jobs USING old WHERE id = old_id RETURNING 1)"
     " SELECT count(*) FROM deleted";
 
+constexpr char kRecountConversations[] = "recount_conversations";
+constexpr char kRecountConversationsSql[] = "SELECT recount_conversations(100)";
+
 }  // namespace
 
 void PrepareMaintenanceStatements(pqxx::connection& c) {
   c.prepare(kRescueLeases, kRescueLeasesSql);
   c.prepare(kDeleteCompleted, kDeleteCompletedSql);
+  c.prepare(kRecountConversations, kRecountConversationsSql);
 }
 
 absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(
@@ -69,6 +73,10 @@ absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(
           report.deleted = txn.exec_prepared1(kDeleteCompleted,
                                               Millis(retention), max_deletes)[0]
                                .as<int>();
+        }
+        if (!report.skipped) {
+          report.recounted =
+              txn.exec_prepared1(kRecountConversations)[0].as<int>();
         }
         return report;
       });

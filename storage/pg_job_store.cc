@@ -22,16 +22,37 @@ constexpr char kUpsertUserSql[] =
     "RETURNING phone_number, coalesce(first_name, ''), "
     "(extract(epoch FROM created_at) * 1000000)::bigint, xmax = 0";
 
+// Takes `n` positions of each conversation of `counts` (rows of
+// source_channel_id and n) and counts them as pending, locking the
+// conversations in one order so that concurrent statements cannot deadlock.
+// The row lock, held until commit, makes positions follow commit order.
+#define TAKE_POSITIONS_CTE(counts)                                        \
+  "conversation AS ("                                                     \
+  " INSERT INTO conversations AS c"                                       \
+  " (source_channel_id, last_position, pending_jobs)"                     \
+  " SELECT source_channel_id, n, n FROM " counts                          \
+  " ORDER BY source_channel_id"                                           \
+  " ON CONFLICT (source_channel_id) DO UPDATE"                            \
+  " SET last_position = c.last_position + EXCLUDED.last_position,"        \
+  " pending_jobs = c.pending_jobs + EXCLUDED.pending_jobs,"               \
+  " ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0" \
+  " THEN now() ELSE c.ready_since END"                                    \
+  " RETURNING c.source_channel_id AS channel, c.last_position AS last)"
+
 // Creates the user when missing, then the job unless its idempotency key is
 // taken (then no row is returned). The user insert and the foreign key check
 // run in the same statement, so one round trip does both.
-#define ENQUEUE_SQL(on_user_conflict)                                         \
-  "WITH new_user AS ("                                                        \
+#define ENQUEUE_SQL(on_user_conflict) \
+  "WITH fresh AS (SELECT $3::text AS source_channel_id, 1 AS n"               \
+  " WHERE $7 = '' OR NOT EXISTS"                                              \
+  " (SELECT 1 FROM jobs WHERE idempotency_key = $7)), " TAKE_POSITIONS_CTE(   \
+      "fresh") ", new_user AS ("                                              \
   " INSERT INTO users (phone_number, first_name)"                             \
   " VALUES ($1, NULLIF($2, '')) ON CONFLICT (phone_number) " on_user_conflict \
   ") INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,"  \
-  " payload, content_type, idempotency_key, max_attempts)"                    \
-  " VALUES ($1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8)"               \
+  " payload, content_type, idempotency_key, max_attempts, position)"          \
+  " SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, last"           \
+  " FROM conversation"                                                        \
   " ON CONFLICT (idempotency_key) DO NOTHING RETURNING " JOB_COLUMNS
 
 constexpr char kEnqueueKeepName[] = "enqueue_keep_name";
@@ -42,10 +63,9 @@ constexpr char kEnqueueSetNameSql[] = ENQUEUE_SQL(
     " WHERE users.first_name IS DISTINCT FROM EXCLUDED.first_name");
 
 // Many jobs in one statement: the arrays hold one element per job, in
-// arrival order. Rows go in by conversation, then arrival: each conversation
-// gets its positions in arrival order, and concurrent batches lock
-// conversations in the same order (no deadlock). Ids are chosen by the
-// caller to match rows to jobs; a job whose key is taken is skipped.
+// arrival order, which gives each conversation its positions. A job whose
+// key is taken (or repeats an earlier one of the batch) is skipped. Ids are
+// chosen by the caller to match rows to jobs.
 constexpr char kEnqueueBatch[] = "enqueue_batch";
 constexpr char kEnqueueBatchSql[] =
     "WITH input AS ("
@@ -53,7 +73,15 @@ constexpr char kEnqueueBatchSql[] =
     " $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::int[])"
     " WITH ORDINALITY AS t(id, user_phone, first_name, source_channel_id,"
     " source_type, payload, content_type, idempotency_key, max_attempts, ord)"
-    "), new_users AS ("
+    "), fresh AS ("
+    " SELECT DISTINCT ON (coalesce(NULLIF(idempotency_key, ''), id::text)) *"
+    " FROM input i WHERE idempotency_key = '' OR NOT EXISTS"
+    " (SELECT 1 FROM jobs WHERE jobs.idempotency_key = i.idempotency_key)"
+    " ORDER BY coalesce(NULLIF(idempotency_key, ''), id::text), ord"
+    "), counts AS ("
+    " SELECT source_channel_id, count(*) AS n FROM fresh"
+    " GROUP BY source_channel_id"
+    "), " TAKE_POSITIONS_CTE("counts") ", new_users AS ("
     " INSERT INTO users (phone_number, first_name)"
     " SELECT DISTINCT ON (user_phone) user_phone, NULLIF(first_name, '')"
     " FROM input ORDER BY user_phone, first_name = '', ord DESC"
@@ -61,10 +89,16 @@ constexpr char kEnqueueBatchSql[] =
     " WHERE EXCLUDED.first_name IS NOT NULL"
     " AND users.first_name IS DISTINCT FROM EXCLUDED.first_name"
     ") INSERT INTO jobs (id, user_id, user_phone, source_channel_id,"
-    " source_type, payload, content_type, idempotency_key, max_attempts)"
-    " SELECT id, user_phone, user_phone, source_channel_id, source_type,"
-    " payload, content_type, NULLIF(idempotency_key, ''), max_attempts"
-    " FROM input ORDER BY source_channel_id, ord"
+    " source_type, payload, content_type, idempotency_key, max_attempts,"
+    " position)"
+    " SELECT f.id, f.user_phone, f.user_phone, f.source_channel_id,"
+    " f.source_type, f.payload, f.content_type,"
+    " NULLIF(f.idempotency_key, ''), f.max_attempts,"
+    " conversation.last - counts.n + row_number() OVER"
+    " (PARTITION BY f.source_channel_id ORDER BY f.ord)"
+    " FROM fresh f JOIN counts USING (source_channel_id)"
+    " JOIN conversation ON conversation.channel = f.source_channel_id"
+    " ORDER BY f.source_channel_id, f.ord"
     " ON CONFLICT (idempotency_key) DO NOTHING RETURNING " JOB_COLUMNS;
 
 constexpr char kJobsByIdempotencyKeys[] = "jobs_by_idempotency_keys";
