@@ -171,6 +171,20 @@ DROP TRIGGER IF EXISTS jobs_count_update ON public.jobs;
 CREATE TRIGGER jobs_count_update AFTER UPDATE ON public.jobs
   REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
   FOR EACH STATEMENT EXECUTE FUNCTION public.jobs_count_conversations();
+-- TRUNCATE removes every job without row triggers: no conversation has
+-- any left.
+CREATE OR REPLACE FUNCTION public.jobs_count_truncated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  UPDATE public.conversations SET pending_jobs = 0, processing_jobs = 0
+  WHERE pending_jobs <> 0 OR processing_jobs <> 0;
+  RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS jobs_count_truncate ON public.jobs;
+CREATE TRIGGER jobs_count_truncate AFTER TRUNCATE ON public.jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION public.jobs_count_truncated();
 DROP TRIGGER IF EXISTS jobs_count_delete ON public.jobs;
 CREATE TRIGGER jobs_count_delete AFTER DELETE ON public.jobs
   REFERENCING OLD TABLE AS old_jobs

@@ -49,7 +49,8 @@ constexpr char kDeleteCompletedSql[] =
     " SELECT count(*) FROM deleted";
 
 constexpr char kRecountConversations[] = "recount_conversations";
-constexpr char kRecountConversationsSql[] = "SELECT recount_conversations(100)";
+constexpr char kRecountConversationsSql[] =
+    "SELECT recount_conversations(1000)";
 
 }  // namespace
 

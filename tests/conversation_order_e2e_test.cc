@@ -1,6 +1,7 @@
 // Conversation order under concurrency, end to end: 32 conversations whose
 // messages are fired a few milliseconds apart without waiting, through two
-// servers (each with its own pool and group commit), while 8 workers claim
+// jobqueue_server processes (each with its own pool and group commit, both
+// running maintenance), while 8 workers claim
 // from the start and sometimes fail (with and without retry), die (their
 // lease lapses and is rescued), or have a failed job retried. A checker over
 // the recorded history proves that no conversation ever had two jobs
@@ -19,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/child_process.h"
 #include "tests/in_process_server.h"
 #include "tests/test_database.h"
 
@@ -46,20 +48,24 @@ class ConversationOrderE2eTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     for (int i = 0; i < 2; ++i) {
-      auto server = InProcessServer::Start(
-          {.database_url = db_->url(),
-           .maintenance_interval = absl::Milliseconds(100),
-           .retry_backoff = {.base = absl::Milliseconds(50),
-                             .max = absl::Milliseconds(200)},
-           .log_requests = RequestLogLevel::kNone});
+      const std::string address = absl::StrCat("127.0.0.1:", UnusedTcpPort());
+      auto server = ChildProcess::Start(
+          RunfilePath("service/jobqueue_server"),
+          {"serve", "--database_url=" + db_->url(), "--listen=" + address,
+           "--metrics_listen=", "--log_requests=none",
+           "--maintenance_interval=100ms", "--retry_base_delay=50ms",
+           "--retry_max_delay=200ms"});
       ASSERT_TRUE(server.ok()) << server.status();
-      stubs_.push_back((*server)->NewStub());
+      ASSERT_TRUE((*server)->WaitForOutput("serving on", absl::Seconds(20)))
+          << (*server)->output();
       servers_.push_back(std::move(*server));
+      stubs_.push_back(v1::JobQueue::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
     }
   }
 
   std::unique_ptr<TestDatabase> db_;
-  std::vector<std::unique_ptr<InProcessServer>> servers_;
+  std::vector<std::unique_ptr<ChildProcess>> servers_;
   std::vector<std::unique_ptr<v1::JobQueue::Stub>> stubs_;
 };
 

@@ -214,6 +214,8 @@ TEST_F(SchemaTest, PlainSqlKeepsConversationPositionsAndCounts) {
   EXPECT_EQ(counts(), (std::vector<int>{4, 3, 0}));
   Query("DELETE FROM jobs WHERE position = 2");
   EXPECT_EQ(counts(), (std::vector<int>{4, 2, 0}));
+  Query("TRUNCATE jobs");
+  EXPECT_EQ(counts(), (std::vector<int>{4, 0, 0}));
 }
 
 TEST_F(SchemaTest, RlsIsEnabledOnEveryTable) {
