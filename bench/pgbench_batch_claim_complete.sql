@@ -1,6 +1,7 @@
 -- Reference: what PostgreSQL alone does with the service's batching. Claims
 -- up to 50 conversation heads with the service's in-order claim statement,
 -- then completes them with one UPDATE, each statement its own transaction.
+-- A claim that finds every ready head taken by the others claims none.
 -- Jobs per second = tps * 50.
 WITH ready AS (
   SELECT head.id AS head_id FROM conversations c
@@ -20,7 +21,8 @@ WITH ready AS (
     lease_expires_at = now() + interval '30 seconds'
   FROM candidates WHERE id = candidate_id AND status = 'pending'
   RETURNING id, lease_token
-) SELECT array_agg(id)::text AS ids, array_agg(lease_token)::text AS tokens
+) SELECT coalesce(array_agg(id), '{}')::text AS ids,
+  coalesce(array_agg(lease_token), '{}')::text AS tokens
   FROM claimed \gset
 UPDATE jobs SET status = 'complete', lease_token = NULL,
   lease_expires_at = NULL, last_error = NULL
