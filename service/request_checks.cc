@@ -181,15 +181,27 @@ absl::StatusOr<absl::Duration> ClaimWait(const v1::ClaimJobsRequest& request) {
                        absl::ZeroDuration(), kMaxClaimWait);
 }
 
-absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
-                                    absl::string_view entry) {
+namespace {
+
+// A job_id and lease_token pair, both UUIDs, canonical; `entry` prefixes the
+// field names.
+absl::StatusOr<JobLease> Lease(absl::string_view entry,
+                               absl::string_view job_id,
+                               absl::string_view lease_token) {
   absl::StatusOr<std::string> id =
-      ToUuid(absl::StrCat(entry, "job_id"), request.job_id());
+      ToUuid(absl::StrCat(entry, "job_id"), job_id);
   if (!id.ok()) return id.status();
   absl::StatusOr<std::string> token =
-      ToUuid(absl::StrCat(entry, "lease_token"), request.lease_token());
+      ToUuid(absl::StrCat(entry, "lease_token"), lease_token);
   if (!token.ok()) return token.status();
   return JobLease{*std::move(id), *std::move(token)};
+}
+
+}  // namespace
+
+absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
+                                    absl::string_view entry) {
+  return Lease(entry, request.job_id(), request.lease_token());
 }
 
 absl::StatusOr<std::vector<JobLease>> ToJobLeases(
@@ -217,10 +229,8 @@ absl::StatusOr<std::vector<JobLease>> ToJobLeases(
 
 absl::StatusOr<LeaseExtension> ToLeaseExtension(
     const v1::ExtendLeaseRequest& request) {
-  v1::CompleteJobRequest named;
-  named.set_job_id(request.job_id());
-  named.set_lease_token(request.lease_token());
-  absl::StatusOr<JobLease> lease = ToJobLease(named);
+  absl::StatusOr<JobLease> lease =
+      Lease("", request.job_id(), request.lease_token());
   if (!lease.ok()) return lease.status();
   absl::StatusOr<absl::Duration> duration = DurationField(
       "lease_duration", request.has_lease_duration(), request.lease_duration(),
@@ -230,10 +240,8 @@ absl::StatusOr<LeaseExtension> ToLeaseExtension(
 }
 
 absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request) {
-  v1::CompleteJobRequest named;
-  named.set_job_id(request.job_id());
-  named.set_lease_token(request.lease_token());
-  absl::StatusOr<JobLease> lease = ToJobLease(named);
+  absl::StatusOr<JobLease> lease =
+      Lease("", request.job_id(), request.lease_token());
   if (!lease.ok()) return lease.status();
   if (absl::Status s = CheckRequired("error", request.error(), kMaxReasonBytes);
       !s.ok()) {
