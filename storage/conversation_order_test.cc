@@ -68,16 +68,21 @@ class ConversationOrderTest : public ::testing::Test {
     return pqxx::nontransaction(c).exec(sql);
   }
 
-  // Shared buffers the in-order claim of 10 touches, measured by EXPLAIN
-  // ANALYZE in a transaction that is rolled back.
+  // Shared buffers the in-order claim of 10 touches.
   int64_t ClaimBuffers() {
+    return Buffers("EXECUTE claim(10, 30000, 'w', '')",
+                   absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()));
+  }
+
+  // Shared buffers `sql` touches, by EXPLAIN ANALYZE in a transaction that
+  // is rolled back, after `setup` in the same transaction.
+  int64_t Buffers(const std::string& sql, const std::string& setup = "") {
     pqxx::connection c(db_->url());
     pqxx::work txn(c);
-    txn.exec(absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()));
-    const std::string plan = txn.exec1(
-                                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
-                                    "EXECUTE claim(10, 30000, 'w', '')")[0]
-                                 .as<std::string>();
+    if (!setup.empty()) txn.exec(setup);
+    const std::string plan =
+        txn.exec1("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)[0]
+            .as<std::string>();
     int64_t total = 0;
     for (const char* key :
          {"\"Shared Hit Blocks\": ", "\"Shared Read Blocks\": "}) {
@@ -90,6 +95,28 @@ class ConversationOrderTest : public ::testing::Test {
       total += n;
     }
     return total;
+  }
+
+  // `n` conversations named prefix-1.., each with `jobs` pending jobs.
+  void AddConversations(const std::string& prefix, int n, int jobs) {
+    Sql(absl::StrCat(
+        "INSERT INTO jobs (user_id, source_channel_id, source_type,"
+        " user_phone, payload) SELECT '+15551234567', '",
+        prefix,
+        "-' || c, 'dm', '+15551234567', '{}'"
+        " FROM generate_series(1, ",
+        n, ") c, generate_series(1, ", jobs, ") j"));
+  }
+
+  // Statistics of a queue whose 10,000 jobs are all complete, kept while
+  // the test adds more (autovacuum off).
+  void AnalyzeAnIdleQueue() {
+    Sql("ALTER TABLE jobs SET (autovacuum_enabled = false)");
+    Sql("ALTER TABLE conversations SET (autovacuum_enabled = false)");
+    AddConversations("done", 10000, 1);
+    Sql("UPDATE jobs SET status = 'complete'");
+    Sql("VACUUM ANALYZE jobs");
+    Sql("VACUUM ANALYZE conversations");
   }
 
   std::unique_ptr<TestDatabase> db_;
@@ -240,6 +267,55 @@ TEST_F(ConversationOrderTest, MaintenanceRecountsAConversationThatDrifted) {
   EXPECT_EQ(counts(), 0);
   const std::string next = Enqueue("p");
   EXPECT_EQ(Claim(), std::vector<std::string>{next});
+}
+
+// Heads waiting out a backoff are due later than every ready head, so a
+// claim reads none of them, however many there are.
+TEST_F(ConversationOrderTest, HeadsInBackoffCostAClaimNothing) {
+  AddConversations("ready", 50, 1);
+  Sql("ANALYZE jobs; ANALYZE conversations");
+  const int64_t alone = ClaimBuffers();
+  Sql("UPDATE jobs SET status = 'complete'");
+  AddConversations("backoff", 2000, 2);
+  ASSERT_EQ(Claim(2000).size(), 2000u);
+  Sql("UPDATE jobs SET status = 'pending', lease_token = NULL,"
+      " lease_expires_at = NULL, run_after = now() + interval '1 hour'"
+      " WHERE status = 'processing'");
+  AddConversations("ready", 50, 1);
+  Sql("ANALYZE jobs; ANALYZE conversations");
+  const int64_t behind_backoff = ClaimBuffers();
+  std::cout << "claim of 10: " << alone << " buffers, " << behind_backoff
+            << " beside 2000 heads in backoff\n";
+  EXPECT_LE(behind_backoff, 2 * alone + 50);
+  const std::vector<std::string> claimed = Claim(100);
+  EXPECT_EQ(claimed.size(), 50u) << "only the ready conversations' heads";
+}
+
+// Statistics taken while nothing was pending (an idle queue, then a burst)
+// must not turn a claim of 10 into a read of every pending job.
+TEST_F(ConversationOrderTest, AClaimStaysCheapOnStaleStatistics) {
+  AnalyzeAnIdleQueue();
+  AddConversations("burst", 1000, 20);
+  Sql("ANALYZE conversations");
+  const int64_t stale = ClaimBuffers();
+  Sql("ANALYZE jobs");
+  const int64_t fresh = ClaimBuffers();
+  std::cout << "claim of 10: " << stale << " buffers on stale statistics, "
+            << fresh << " on fresh ones\n";
+  EXPECT_LE(stale, 2 * fresh + 50);
+}
+
+// The drift recount reads a bounded number of conversations per round,
+// however many are ready and whatever the statistics say.
+TEST_F(ConversationOrderTest, TheRecountReadsABoundedNumberOfConversations) {
+  AnalyzeAnIdleQueue();
+  AddConversations("ready", 100, 20);
+  const int64_t few = Buffers("SELECT recount_conversations(20)");
+  AddConversations("more", 1000, 20);
+  const int64_t many = Buffers("SELECT recount_conversations(20)");
+  std::cout << "recount of 20: " << few << " buffers among 100 ready, " << many
+            << " among 1100\n";
+  EXPECT_LE(many, 2 * few + 50);
 }
 
 }  // namespace
