@@ -11,7 +11,9 @@
 // JOBQUEUE_AUTH_TOKEN is still read). Stops
 // gracefully on SIGINT or SIGTERM.
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -50,7 +53,21 @@ ABSL_FLAG(std::string, public_base_url, "",
 ABSL_FLAG(std::string, spool_dir, ".run/spool",
           "directory of deliveries waiting for the service");
 ABSL_FLAG(int64_t, max_body_bytes, 65536,
-          "largest request body accepted; larger ones get 413");
+          "largest request body accepted; larger ones get 413 (chunked ones "
+          "as soon as they pass it)");
+ABSL_FLAG(int64_t, max_header_bytes, 16384,
+          "largest request header (request line and fields) accepted; larger "
+          "ones get 431");
+ABSL_FLAG(absl::Duration, request_read_timeout, absl::Seconds(10),
+          "longest time from a request's first byte to its last; a slower "
+          "client gets 408 and is disconnected");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
+          "how long a keep-alive connection may wait for its next request");
+ABSL_FLAG(int64_t, max_connections, 1000,
+          "connections served at once; a further one gets 503 and is closed");
+ABSL_FLAG(int32_t, http_workers, 64,
+          "threads answering requests (each blocks on the service or the "
+          "spool); connections themselves cost no thread");
 ABSL_FLAG(absl::Duration, replay_max_backoff, absl::Seconds(10),
           "longest wait between spool replay attempts while the service is "
           "down");
@@ -65,7 +82,7 @@ struct ShimConfig {
   std::string backend;
   std::string public_base_url;  // Empty: http://<listen>.
   std::string spool_dir;
-  size_t max_body_bytes = 0;
+  WebhookHttpServer::Options http;
   absl::Duration replay_max_backoff;
   std::string twilio_auth_token;  // Twilio's signing key
   std::string bearer_token;       // the service's token
@@ -120,8 +137,36 @@ absl::StatusOr<ShimConfig> ReadConfig() {
   if (absl::GetFlag(FLAGS_max_body_bytes) <= 0) {
     return absl::InvalidArgumentError("--max_body_bytes must be positive");
   }
-  config.max_body_bytes =
+  config.http.max_body_bytes =
       static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  // Below 1 KiB not even Twilio's own headers fit.
+  if (absl::GetFlag(FLAGS_max_header_bytes) < 1024 ||
+      absl::GetFlag(FLAGS_max_header_bytes) > (1 << 30)) {
+    return absl::InvalidArgumentError(
+        "--max_header_bytes must be between 1024 and 1073741824");
+  }
+  config.http.max_header_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_header_bytes));
+  for (const auto& [name, value] :
+       {std::pair{"--request_read_timeout",
+                  absl::GetFlag(FLAGS_request_read_timeout)},
+        std::pair{"--idle_timeout", absl::GetFlag(FLAGS_idle_timeout)}}) {
+    if (value <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, " must be positive"));
+    }
+  }
+  config.http.request_read_timeout = absl::GetFlag(FLAGS_request_read_timeout);
+  config.http.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  if (absl::GetFlag(FLAGS_max_connections) <= 0) {
+    return absl::InvalidArgumentError("--max_connections must be positive");
+  }
+  config.http.max_connections =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
+  if (absl::GetFlag(FLAGS_http_workers) <= 0) {
+    return absl::InvalidArgumentError("--http_workers must be positive");
+  }
+  config.http.worker_threads = absl::GetFlag(FLAGS_http_workers);
   config.backend = absl::GetFlag(FLAGS_backend);
   config.spool_dir = absl::GetFlag(FLAGS_spool_dir);
   config.replay_max_backoff = absl::GetFlag(FLAGS_replay_max_backoff);
@@ -140,6 +185,26 @@ void StopOnSignal(const sigset_t& signals, const std::atomic<bool>& served,
                     strsignal(info.si_signo));
       server.Stop();
       return;
+    }
+  }
+}
+
+// Every connection is a file descriptor: raises the soft limit towards the
+// hard one when --max_connections would not fit under it.
+void RaiseFileLimit(size_t max_connections) {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  // Room for the spool, gRPC and the refused connections' answers.
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + 512;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY
+                         ? wanted
+                         : std::min(wanted, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted) {
+      absl::FPrintF(stderr,
+                    "twilio_shim: warning: %d file descriptors allowed, "
+                    "--max_connections=%d may not fit\n",
+                    static_cast<int64_t>(limit.rlim_cur), max_connections);
     }
   }
 }
@@ -177,7 +242,8 @@ int Run(const ShimConfig& config) {
   SpoolReplayer replayer(spool->get(), &backend, replay_options);
 
   // GET /metrics is served beside the webhooks, without a signature.
-  WebhookHttpServer server(config.max_body_bytes, &registry, &metrics);
+  RaiseFileLimit(config.http.max_connections);
+  WebhookHttpServer server(config.http, &registry, &metrics);
   absl::StatusOr<int> port = server.Bind(config.host, config.port);
   if (!port.ok()) return Fail(port.status());
   const std::string local_url = absl::StrFormat(

@@ -6,11 +6,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "service/twilio/delivery_payload.h"
 #include "service/twilio/fake_job_queue_backend.h"
+#include "service/twilio/raw_http_client.h"
 #include "service/twilio/spool_replayer.h"
 #include "service/twilio/test_dir.h"
 
@@ -37,8 +39,24 @@ class WebhookHttpServerTest : public ::testing::Test {
     options.metrics = &metrics_;
     handler_ = std::make_unique<WebhookHandler>(&verifier_, &backend_,
                                                 spool_.get(), options);
+    StartServer(DefaultOptions());
+  }
+
+  void TearDown() override { StopServer(); }
+
+  static WebhookHttpServer::Options DefaultOptions() {
+    WebhookHttpServer::Options options;
+    options.max_body_bytes = kMaxBody;
+    options.io_threads = 2;  // sessions must be safe across I/O threads
+    options.worker_threads = 4;
+    return options;
+  }
+
+  // Replaces the server with one that has `options`.
+  void StartServer(const WebhookHttpServer::Options& options) {
+    StopServer();
     server_ =
-        std::make_unique<WebhookHttpServer>(kMaxBody, &registry_, &metrics_);
+        std::make_unique<WebhookHttpServer>(options, &registry_, &metrics_);
     absl::StatusOr<int> port = server_->Bind("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status();
     port_ = *port;
@@ -46,10 +64,37 @@ class WebhookHttpServerTest : public ::testing::Test {
         [this] { EXPECT_TRUE(server_->Serve(handler_.get()).ok()); });
   }
 
-  void TearDown() override {
+  void StopServer() {
     if (server_ == nullptr) return;
     server_->Stop();
     if (serving_.joinable()) serving_.join();
+    server_.reset();
+  }
+
+  std::unique_ptr<RawHttpConnection> Connect() {
+    std::unique_ptr<RawHttpConnection> connection =
+        RawHttpConnection::Connect(port_);
+    EXPECT_NE(connection, nullptr);
+    return connection;
+  }
+
+  // A signed POST of `body` as a request header, without the body.
+  std::string SignedHeader(const std::string& path, const std::string& body,
+                           const std::string& framing) {
+    const std::string signature = ComputeTwilioSignature(
+        kToken, kPublicBase + path, *ParseFormUrlEncoded(body));
+    return absl::StrCat("POST ", path,
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/x-www-form-urlencoded\r\n"
+                        "X-Twilio-Signature: ",
+                        signature, "\r\n", framing, "\r\n");
+  }
+
+  // How many requests ShimMetrics counted for `endpoint` and `status`.
+  std::string CountLine(absl::string_view endpoint, int status) {
+    return absl::StrFormat(
+        "twilio_shim_requests_total{endpoint=\"%s\",status=\"%d\"} 1\n",
+        endpoint, status);
   }
 
   httplib::Result PostSigned(const std::string& path, const std::string& body) {
@@ -253,11 +298,281 @@ TEST_F(WebhookHttpServerTest, StopEndsServe) {
   EXPECT_FALSE(client.Get("/healthz"));
 }
 
+TEST_F(WebhookHttpServerTest, AChunkedBodyOverTheLimitIs413BeforeItEnds) {
+  // Signed, so that the handler would take it if it ever saw it.
+  const std::string body =
+      absl::StrCat("MessageSid=SM9&From=%2B14158675309",
+                   "&Body=", std::string(4 * kMaxBody, 'a'));
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  ASSERT_TRUE(connection->Send(SignedHeader("/twilio/messages", body,
+                                            "Transfer-Encoding: chunked\r\n")));
+  // Chunks of 4 KiB up to twice the limit, never the last chunk: the answer
+  // must not wait for the end of the body.
+  constexpr size_t kChunk = 4096;
+  for (size_t sent = 0;
+       sent < 2 * kMaxBody && !connection->Readable(absl::ZeroDuration());
+       sent += kChunk) {
+    if (!connection->Send(
+            absl::StrFormat("%x\r\n%s\r\n", kChunk,
+                            absl::string_view(body).substr(sent, kChunk)))) {
+      break;  // the server closed early
+    }
+  }
+  std::optional<RawHttpResponse> answer =
+      connection->ReadResponse(absl::Seconds(5));
+  ASSERT_TRUE(answer.has_value()) << "no answer before the body ended";
+  EXPECT_EQ(answer->status, 413);
+  EXPECT_EQ(answer->body, "request body too large\n");
+  EXPECT_EQ(answer->header("connection"), "close");
+  EXPECT_TRUE(connection->WaitForClose(absl::Seconds(5)));
+  EXPECT_THAT(backend_.attempts(), SizeIs(0));
+  EXPECT_FALSE(spool_->HasPending());
+  EXPECT_THAT(Scrape(), HasSubstr(CountLine("/twilio/messages", 413)));
+}
+
+TEST_F(WebhookHttpServerTest, AChunkedBodyUnderTheLimitIsDelivered) {
+  const std::string body = absl::StrCat("MessageSid=SM10&From=%2B14158675309",
+                                        "&Body=", std::string(20000, 'b'));
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  std::string request =
+      SignedHeader("/twilio/messages", body, "Transfer-Encoding: chunked\r\n");
+  for (size_t at = 0; at < body.size(); at += 5000) {
+    const absl::string_view chunk = absl::string_view(body).substr(at, 5000);
+    absl::StrAppendFormat(&request, "%x\r\n%s\r\n", chunk.size(), chunk);
+  }
+  absl::StrAppend(&request, "0\r\n\r\n");
+  ASSERT_TRUE(connection->Send(request));
+  std::optional<RawHttpResponse> answer =
+      connection->ReadResponse(absl::Seconds(5));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+  ASSERT_THAT(backend_.accepted(), SizeIs(1));
+}
+
+TEST_F(WebhookHttpServerTest, AnEncodedBodyIs415WithoutBeingRead) {
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  // The body is never sent: the answer must not wait for it.
+  ASSERT_TRUE(connection->Send(
+      SignedHeader("/twilio/messages", "MessageSid=SM11",
+                   "Content-Encoding: gzip\r\nContent-Length: 1000\r\n")));
+  std::optional<RawHttpResponse> answer =
+      connection->ReadResponse(absl::Seconds(2));
+  ASSERT_TRUE(answer.has_value()) << "no answer before the body";
+  EXPECT_EQ(answer->status, 415);
+  EXPECT_EQ(answer->body, "unsupported content encoding\n");
+  EXPECT_TRUE(connection->WaitForClose(absl::Seconds(5)));
+  EXPECT_THAT(backend_.attempts(), SizeIs(0));
+  EXPECT_THAT(Scrape(), HasSubstr(CountLine("/twilio/messages", 415)));
+}
+
+TEST_F(WebhookHttpServerTest, IdentityEncodingIsAccepted) {
+  const std::string body = "MessageSid=SM12&From=%2B14158675309&Body=hi";
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  ASSERT_TRUE(connection->Send(absl::StrCat(
+      SignedHeader(
+          "/twilio/messages", body,
+          absl::StrCat("Content-Encoding: identity\r\nContent-Length: ",
+                       body.size(), "\r\n")),
+      body)));
+  std::optional<RawHttpResponse> answer =
+      connection->ReadResponse(absl::Seconds(5));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+}
+
+TEST_F(WebhookHttpServerTest, HeadersOverTheLimitAre431) {
+  // One field too large, and many small fields adding up: both over the
+  // default 16 KiB.
+  const std::string one_large =
+      absl::StrCat("X-Large: ", std::string(20 << 10, 'x'), "\r\n");
+  std::string many_small;
+  for (int i = 0; i < 2000; ++i) {
+    absl::StrAppendFormat(&many_small, "X-Small-%d: v\r\n", i);
+  }
+  for (const std::string& fields : {one_large, many_small}) {
+    std::unique_ptr<RawHttpConnection> connection = Connect();
+    ASSERT_NE(connection, nullptr);
+    // The server may close before it has all of it.
+    connection->Send(
+        absl::StrCat("GET /healthz HTTP/1.1\r\nHost: x\r\n", fields, "\r\n"));
+    std::optional<RawHttpResponse> answer =
+        connection->ReadResponse(absl::Seconds(5));
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->status, 431);
+    EXPECT_EQ(answer->body, "request header fields too large\n");
+    EXPECT_TRUE(connection->WaitForClose(absl::Seconds(5)));
+  }
+  // Under the limit, larger than cpp-httplib's 8 KiB line limit, is fine.
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  ASSERT_TRUE(connection->Send(
+      absl::StrCat("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fine: ",
+                   std::string(12 << 10, 'y'), "\r\n\r\n")));
+  std::optional<RawHttpResponse> answer =
+      connection->ReadResponse(absl::Seconds(5));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 200);
+  const std::string text = Scrape();
+  EXPECT_THAT(text, HasSubstr("twilio_shim_requests_total{endpoint=\"other\","
+                              "status=\"431\"} 2\n"));
+}
+
+TEST_F(WebhookHttpServerTest, ASlowClientIsCutOffAtTheRequestDeadline) {
+  WebhookHttpServer::Options options = DefaultOptions();
+  options.request_read_timeout = absl::Seconds(1);
+  StartServer(options);
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  const std::string request =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(100, 's');
+  const absl::Time start = absl::Now();
+  // One byte every 100 ms: each arrives well within any per-read timeout.
+  bool cut = false;
+  std::optional<RawHttpResponse> answer;
+  for (size_t i = 0;
+       i < request.size() && absl::Now() - start < absl::Seconds(4); ++i) {
+    if (!connection->Send(request.substr(i, 1))) {
+      cut = true;
+      break;
+    }
+    if (connection->Readable(absl::Milliseconds(100))) {
+      answer = connection->ReadResponse(absl::Seconds(1));
+      cut = connection->WaitForClose(absl::Seconds(2));
+      break;
+    }
+  }
+  const absl::Duration elapsed = absl::Now() - start;
+  ASSERT_TRUE(cut) << "still connected after " << elapsed;
+  EXPECT_LT(elapsed, absl::Milliseconds(2500));
+  EXPECT_GE(elapsed, absl::Milliseconds(900));
+  if (answer.has_value()) {
+    EXPECT_EQ(answer->status, 408);
+    EXPECT_EQ(answer->body, "request timeout\n");
+  }
+  EXPECT_THAT(Scrape(), HasSubstr(CountLine("other", 408)));
+}
+
+TEST_F(WebhookHttpServerTest, ASlowBodyIsCutOffAtTheRequestDeadline) {
+  WebhookHttpServer::Options options = DefaultOptions();
+  options.request_read_timeout = absl::Seconds(1);
+  StartServer(options);
+  const std::string body = "MessageSid=SM13&From=%2B14158675309&Body=slow";
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  ASSERT_TRUE(connection->Send(
+      SignedHeader("/twilio/messages", body,
+                   absl::StrCat("Content-Length: ", body.size(), "\r\n"))));
+  const absl::Time start = absl::Now();
+  std::optional<RawHttpResponse> answer;
+  for (size_t i = 0; i < body.size() && absl::Now() - start < absl::Seconds(4);
+       ++i) {
+    if (!connection->Send(body.substr(i, 1))) break;
+    if (connection->Readable(absl::Milliseconds(100))) {
+      answer = connection->ReadResponse(absl::Seconds(1));
+      break;
+    }
+  }
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->status, 408);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500));
+  EXPECT_THAT(backend_.attempts(), SizeIs(0));
+  EXPECT_THAT(Scrape(), HasSubstr(CountLine("/twilio/messages", 408)));
+}
+
+TEST_F(WebhookHttpServerTest, ConnectionsBeyondTheCapGet503) {
+  WebhookHttpServer::Options options = DefaultOptions();
+  options.max_connections = 2;
+  StartServer(options);
+  const std::string health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::vector<std::unique_ptr<RawHttpConnection>> open;
+  for (int i = 0; i < 2; ++i) {
+    open.push_back(Connect());
+    ASSERT_NE(open.back(), nullptr);
+    ASSERT_TRUE(open.back()->Send(health));
+    std::optional<RawHttpResponse> answer =
+        open.back()->ReadResponse(absl::Seconds(5));
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->status, 200);
+  }
+  const std::string body = "MessageSid=SM14&From=%2B14158675309&Body=capped";
+  std::unique_ptr<RawHttpConnection> third = Connect();
+  ASSERT_NE(third, nullptr);
+  third->Send(absl::StrCat(
+      SignedHeader("/twilio/messages", body,
+                   absl::StrCat("Content-Length: ", body.size(), "\r\n")),
+      body));
+  std::optional<RawHttpResponse> refused =
+      third->ReadResponse(absl::Seconds(5));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->header("retry-after"), "1");
+  EXPECT_EQ(refused->body, "too many connections\n");
+  EXPECT_TRUE(third->WaitForClose(absl::Seconds(5)));
+  EXPECT_THAT(backend_.attempts(), SizeIs(0));
+
+  // Once one closes, a new connection is served again.
+  open.pop_back();
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    std::unique_ptr<RawHttpConnection> next = Connect();
+    ASSERT_NE(next, nullptr);
+    next->Send(health);
+    std::optional<RawHttpResponse> answer =
+        next->ReadResponse(absl::Seconds(5));
+    served = answer.has_value() && answer->status == 200;
+    if (!served) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(served);
+  // /metrics is itself a connection: make room for it.
+  open.clear();
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_THAT(Scrape(), HasSubstr("status=\"503\"}"));
+}
+
+TEST_F(WebhookHttpServerTest, KeepAliveServesManyRequestsAndIdleOnesClose) {
+  WebhookHttpServer::Options options = DefaultOptions();
+  options.idle_timeout = absl::Milliseconds(500);
+  StartServer(options);
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  const std::string health = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(connection->Send(health)) << i;
+    std::optional<RawHttpResponse> answer =
+        connection->ReadResponse(absl::Seconds(5));
+    ASSERT_TRUE(answer.has_value()) << i;
+    EXPECT_EQ(answer->status, 200);
+    EXPECT_NE(answer->header("connection"), "close");
+  }
+  // Pipelined: three requests in one write, three answers in order.
+  const std::string body = "MessageSid=SM15&From=%2B14158675309&Body=piped";
+  ASSERT_TRUE(connection->Send(absl::StrCat(
+      health,
+      SignedHeader("/twilio/messages", body,
+                   absl::StrCat("Content-Length: ", body.size(), "\r\n")),
+      body, health)));
+  for (const int status : {200, 200, 200}) {
+    std::optional<RawHttpResponse> answer =
+        connection->ReadResponse(absl::Seconds(5));
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(answer->status, status);
+  }
+  EXPECT_THAT(backend_.accepted(), SizeIs(1));
+  // Then, idle, it is closed after the idle timeout.
+  const absl::Time idle_since = absl::Now();
+  EXPECT_TRUE(connection->WaitForClose(absl::Seconds(3)));
+  EXPECT_GE(absl::Now() - idle_since, absl::Milliseconds(400));
+}
+
 TEST(WebhookHttpServerStopTest, StopBeforeServeMakesServeReturn) {
   WebhookSignatureVerifier verifier("token");
   FakeJobQueueBackend backend;
   WebhookHandler handler(&verifier, &backend, nullptr, {});
-  WebhookHttpServer server(kMaxBody);
+  WebhookHttpServer server(WebhookHttpServer::Options{});
   ASSERT_TRUE(server.Bind("127.0.0.1", 0).ok());
   server.Stop();
   EXPECT_TRUE(server.Serve(&handler).ok());

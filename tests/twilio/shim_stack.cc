@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -37,8 +38,10 @@ absl::Status StopProcess(std::unique_ptr<ChildProcess>& process,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start() {
+absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start(
+    std::vector<std::string> extra_shim_flags) {
   std::unique_ptr<ShimStack> stack(new ShimStack());
+  stack->extra_shim_flags_ = std::move(extra_shim_flags);
   absl::StatusOr<std::unique_ptr<TestDatabase>> database =
       TestDatabase::Create();
   if (!database.ok()) return database.status();
@@ -79,14 +82,15 @@ absl::Status ShimStack::StopService() {
 
 absl::Status ShimStack::StartShim() {
   const std::string listen = absl::StrCat("127.0.0.1:", shim_port_);
-  absl::StatusOr<std::unique_ptr<ChildProcess>> shim = ChildProcess::Start(
-      RunfilePath("service/twilio/twilio_shim"),
-      {"--listen=" + listen,
-       absl::StrCat("--backend=127.0.0.1:", service_port_),
-       absl::StrCat("--public_base_url=", kPublicBaseUrl),
-       "--spool_dir=" + spool_dir_, "--replay_max_backoff=1s"},
-      {{"TWILIO_AUTH_TOKEN", kAuthToken},
-       {"JOBQUEUE_BEARER_TOKEN", kBearerToken}});
+  std::vector<std::string> args = {
+      "--listen=" + listen, absl::StrCat("--backend=127.0.0.1:", service_port_),
+      absl::StrCat("--public_base_url=", kPublicBaseUrl),
+      "--spool_dir=" + spool_dir_, "--replay_max_backoff=1s"};
+  args.insert(args.end(), extra_shim_flags_.begin(), extra_shim_flags_.end());
+  absl::StatusOr<std::unique_ptr<ChildProcess>> shim =
+      ChildProcess::Start(RunfilePath("service/twilio/twilio_shim"), args,
+                          {{"TWILIO_AUTH_TOKEN", kAuthToken},
+                           {"JOBQUEUE_BEARER_TOKEN", kBearerToken}});
   if (!shim.ok()) return shim.status();
   shim_ = *std::move(shim);
   if (!shim_->WaitForOutput("twilio_shim: listening on http://" + listen,

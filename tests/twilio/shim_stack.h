@@ -32,8 +32,10 @@ class ShimStack {
   static constexpr char kPublicBaseUrl[] =
       "https://hooks.example.test/jobqueue";
 
-  // Creates the database and starts both processes, each ready to serve.
-  static absl::StatusOr<std::unique_ptr<ShimStack>> Start();
+  // Creates the database and starts both processes, each ready to serve;
+  // twilio_shim gets `extra_shim_flags` after its usual ones.
+  static absl::StatusOr<std::unique_ptr<ShimStack>> Start(
+      std::vector<std::string> extra_shim_flags = {});
 
   // Stops jobqueue_server (SIGTERM), or starts it again on the same port.
   absl::Status StopService();
@@ -61,6 +63,10 @@ class ShimStack {
 
   const std::string& database_url() const { return database_->url(); }
   const std::string& spool_dir() const { return spool_dir_; }
+  // Where twilio_shim listens on 127.0.0.1, and its process id (0 when it
+  // is stopped).
+  int shim_port() const { return shim_port_; }
+  pid_t shim_pid() const { return shim_ == nullptr ? 0 : shim_->pid(); }
   // What each process printed so far, for failure messages.
   std::string Outputs();
 
@@ -71,6 +77,7 @@ class ShimStack {
   int service_port_ = 0;
   int shim_port_ = 0;
   std::string spool_dir_;
+  std::vector<std::string> extra_shim_flags_;
   std::unique_ptr<ChildProcess> service_;
   std::unique_ptr<ChildProcess> shim_;
   std::string earlier_output_;
