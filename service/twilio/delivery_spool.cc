@@ -125,7 +125,7 @@ absl::Status DeliverySpool::Append(const SpooledDelivery& delivery) {
   absl::Status appended = active_->Append(record);
   if (!appended.ok()) {
     // What the file holds stays for replay; new deliveries get a fresh file.
-    const bool holds_records = active_->size() > 0;
+    const bool holds_records = active_->records() > 0;
     const std::string path = active_->path();
     active_.reset();
     if (holds_records) {
@@ -139,12 +139,12 @@ absl::Status DeliverySpool::Append(const SpooledDelivery& delivery) {
 
 bool DeliverySpool::HasPending() const {
   absl::MutexLock lock(&mu_);
-  return !sealed_.empty() || (active_ != nullptr && active_->size() > 0);
+  return !sealed_.empty() || (active_ != nullptr && active_->records() > 0);
 }
 
 std::vector<std::string> DeliverySpool::Seal() {
   absl::MutexLock lock(&mu_);
-  if (active_ != nullptr && active_->size() > 0) {
+  if (active_ != nullptr && active_->records() > 0) {
     sealed_.push_back(active_->path());
     active_.reset();
   }
@@ -156,18 +156,33 @@ absl::StatusOr<SpoolSegmentContents> DeliverySpool::Read(
   absl::StatusOr<SpoolFileContents> file = ReadSpoolFile(segment);
   if (!file.ok()) return file.status();
   SpoolSegmentContents contents;
-  contents.damage = file->damage;
-  for (size_t i = 0; i < file->records.size(); ++i) {
-    SpooledDelivery delivery;
-    if (!delivery.ParseFromString(file->records[i]) ||
-        delivery.call_case() == SpooledDelivery::CALL_NOT_SET) {
-      contents.damage = absl::DataLossError(
-          absl::StrCat(segment, ": record ", i, " is not a delivery; ", i,
-                       " records before it are intact"));
-      break;
+  contents.torn_tail = file->torn_tail;
+  // Damaged ranges and records that do not parse, merged in file order.
+  size_t damaged = 0;
+  const auto unreadable_before = [&](uint64_t offset) {
+    while (damaged < file->damaged.size() &&
+           file->damaged[damaged].offset < offset) {
+      SpoolFileDamage& damage = file->damaged[damaged++];
+      contents.unreadable.push_back(
+          {damage.offset, std::move(damage.bytes), std::move(damage.reason)});
     }
-    contents.deliveries.push_back(std::move(delivery));
+  };
+  for (size_t i = 0; i < file->records.size(); ++i) {
+    unreadable_before(file->offsets[i]);
+    SpooledDelivery delivery;
+    if (!delivery.ParseFromString(file->records[i])) {
+      contents.unreadable.push_back(
+          {file->offsets[i], std::move(file->records[i]),
+           "intact record that does not parse as a SpooledDelivery"});
+    } else if (delivery.call_case() == SpooledDelivery::CALL_NOT_SET) {
+      contents.unreadable.push_back({file->offsets[i],
+                                     std::move(file->records[i]),
+                                     "intact record that holds no call"});
+    } else {
+      contents.deliveries.push_back(std::move(delivery));
+    }
   }
+  unreadable_before(UINT64_MAX);
   return contents;
 }
 
@@ -193,19 +208,28 @@ absl::Status DeliverySpool::Remove(const std::string& segment) {
   return SyncDirectory(dir_);
 }
 
-absl::Status DeliverySpool::MoveAside(const std::string& segment) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status forgotten = Forget(segment); !forgotten.ok()) {
-    return forgotten;
-  }
+absl::Status DeliverySpool::Quarantine(const std::string& segment,
+                                       const UnreadableRecord& record) {
+  const std::string corrupt = absl::StrCat(dir_, "/corrupt");
   const std::string target =
-      absl::StrCat(dir_, "/corrupt/", segment.substr(segment.rfind('/') + 1));
-  if (rename(segment.c_str(), target.c_str()) != 0) {
-    sealed_.push_front(segment);
-    return ErrnoStatus("cannot move aside", segment);
+      absl::StrCat(corrupt, "/", segment.substr(segment.rfind('/') + 1), ".",
+                   record.offset, ".record");
+  const int fd =
+      open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("cannot create", target);
+  absl::string_view bytes = record.bytes;
+  bool written = true;
+  while (written && !bytes.empty()) {
+    const ssize_t n = write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    written = n > 0;
+    if (written) bytes.remove_prefix(static_cast<size_t>(n));
   }
-  absl::Status synced = SyncDirectory(dir_);
-  return synced.ok() ? SyncDirectory(absl::StrCat(dir_, "/corrupt")) : synced;
+  written = written && fdatasync(fd) == 0;
+  absl::Status status =
+      written ? absl::OkStatus() : ErrnoStatus("cannot write", target);
+  close(fd);
+  return status.ok() ? SyncDirectory(corrupt) : status;
 }
 
 absl::Status DeliverySpool::Reject(const SpooledDelivery& delivery) {

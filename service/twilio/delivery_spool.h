@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,11 +30,25 @@
 
 namespace jobqueue::twilio {
 
+// A record of a segment that is no delivery: a damaged frame, bytes skipped
+// to find the next intact one, or a record that does not parse.
+struct UnreadableRecord {
+  // Where it starts in the segment file.
+  uint64_t offset = 0;
+  // Its raw bytes, as they are in the file.
+  std::string bytes;
+  // What is wrong with it.
+  std::string reason;
+};
+
 struct SpoolSegmentContents {
-  // The deliveries before any damage, in the order they were appended.
+  // Every delivery that reads back, in the order they were appended.
   std::vector<SpooledDelivery> deliveries;
-  // OK, or DATA_LOSS describing the first damaged record.
-  absl::Status damage;
+  // Every record that does not, in file order: for Quarantine.
+  std::vector<UnreadableRecord> unreadable;
+  // Where an append cut short by a crash starts; never acknowledged, so
+  // nothing is lost with it.
+  std::optional<uint64_t> torn_tail;
 };
 
 class DeliverySpool {
@@ -58,16 +73,19 @@ class DeliverySpool {
   // all sealed segments, oldest first.
   std::vector<std::string> Seal();
 
-  // Reads a sealed segment. A record that fails its checksum or does not
-  // parse is damage; an error only when the file cannot be read.
+  // Reads a sealed segment: its deliveries, and the records that are not
+  // (see SpoolSegmentContents). An error only when the file cannot be read.
   absl::StatusOr<SpoolSegmentContents> Read(const std::string& segment) const;
 
-  // Deletes a sealed segment whose deliveries the service has all taken.
+  // Deletes a sealed segment once the service has taken every delivery in it
+  // and its unreadable records are quarantined.
   absl::Status Remove(const std::string& segment);
 
-  // Moves a damaged sealed segment to <dir>/corrupt/, out of the replay, for
-  // a person to inspect.
-  absl::Status MoveAside(const std::string& segment);
+  // Copies the raw bytes of an unreadable record of `segment` to
+  // <dir>/corrupt/<segment file name>.<offset>.record, durably, for a person
+  // to inspect. Doing it again rewrites the same file.
+  absl::Status Quarantine(const std::string& segment,
+                          const UnreadableRecord& record);
 
   // Keeps a delivery the service rejected for good in <dir>/rejected/, so
   // that it is not lost although it cannot be replayed.

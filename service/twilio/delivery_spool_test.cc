@@ -2,9 +2,12 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include <fstream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +20,7 @@ namespace jobqueue::twilio {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -58,7 +62,7 @@ TEST(DeliverySpoolTest, AppendedDeliveriesComeBackInOrder) {
   ASSERT_THAT(segments, SizeIs(1));
   absl::StatusOr<SpoolSegmentContents> contents = spool->Read(segments[0]);
   ASSERT_TRUE(contents.ok()) << contents.status();
-  EXPECT_TRUE(contents->damage.ok()) << contents->damage;
+  EXPECT_TRUE(contents->unreadable.empty());
   ASSERT_THAT(contents->deliveries, SizeIs(2));
   EXPECT_TRUE(
       MessageDifferencer::Equals(contents->deliveries[0], Delivery("SM1")));
@@ -125,46 +129,119 @@ TEST(DeliverySpoolTest, RemoveDeletesAReplayedSegment) {
   EXPECT_EQ(spool->Remove(segment).code(), absl::StatusCode::kNotFound);
 }
 
-TEST(DeliverySpoolTest, DamagedRecordsAreReportedAndMovedAside) {
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::vector<std::string> Keys(const SpoolSegmentContents& contents) {
+  std::vector<std::string> keys;
+  for (const SpooledDelivery& delivery : contents.deliveries) {
+    keys.push_back(delivery.enqueue_job().idempotency_key());
+  }
+  return keys;
+}
+
+TEST(DeliverySpoolTest, ADamagedRecordIsUnreadableAloneAndTheRestIsRead) {
   const std::string dir = SpoolDir();
   {
     std::unique_ptr<DeliverySpool> spool = OpenSpool(dir);
     ASSERT_NE(spool, nullptr);
-    ASSERT_TRUE(spool->Append(Delivery("SM1")).ok());
-    ASSERT_TRUE(spool->Append(Delivery("SM2")).ok());
+    for (const char* sid : {"SM1", "SM2", "SM3"}) {
+      ASSERT_TRUE(spool->Append(Delivery(sid)).ok());
+    }
   }
   const std::string segment = dir + "/segment-00000000000000000001.spool";
-  std::ofstream(segment, std::ios::binary | std::ios::app) << "torn";
+  std::string bytes = ReadBytes(segment);
+  const size_t sm2 = bytes.find("SM2");
+  ASSERT_NE(sm2, std::string::npos);
+  bytes[sm2] ^= 0x20;
+  WriteBytes(segment, bytes + "torn");
 
   std::unique_ptr<DeliverySpool> spool = OpenSpool(dir);
   ASSERT_NE(spool, nullptr);
   absl::StatusOr<SpoolSegmentContents> contents = spool->Read(segment);
   ASSERT_TRUE(contents.ok()) << contents.status();
-  EXPECT_THAT(contents->deliveries, SizeIs(2));
-  EXPECT_EQ(contents->damage.code(), absl::StatusCode::kDataLoss);
-
-  ASSERT_TRUE(spool->MoveAside(segment).ok());
-  EXPECT_FALSE(Exists(segment));
-  EXPECT_TRUE(Exists(dir + "/corrupt/segment-00000000000000000001.spool"));
-  EXPECT_FALSE(spool->HasPending());
+  EXPECT_THAT(Keys(*contents), ElementsAre("SM1", "SM3"));
+  ASSERT_THAT(contents->unreadable, SizeIs(1));
+  EXPECT_THAT(contents->unreadable[0].reason, HasSubstr("checksum"));
+  EXPECT_NE(contents->unreadable[0].bytes.find("sM2"), std::string::npos);
+  EXPECT_EQ(contents->torn_tail, std::optional<uint64_t>(bytes.size()));
 }
 
-TEST(DeliverySpoolTest, ARecordThatIsNotADeliveryIsDamage) {
+TEST(DeliverySpoolTest, AnIntactRecordThatIsNotADeliveryIsUnreadableAlone) {
   const std::string dir = SpoolDir();
   ASSERT_NE(OpenSpool(dir), nullptr);
   const std::string segment = dir + "/segment-00000000000000000007.spool";
+  std::string first;
+  ASSERT_TRUE(Delivery("SM1").SerializeToString(&first));
+  std::string last;
+  ASSERT_TRUE(Delivery("SM3").SerializeToString(&last));
   {
     absl::StatusOr<std::unique_ptr<SpoolFileWriter>> writer =
         SpoolFileWriter::Create(segment);
     ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE((*writer)->Append(first).ok());
     ASSERT_TRUE((*writer)->Append("\xff\xff not a protobuf").ok());
+    ASSERT_TRUE((*writer)->Append("").ok());  // No call.
+    ASSERT_TRUE((*writer)->Append(last).ok());
   }
   std::unique_ptr<DeliverySpool> spool = OpenSpool(dir);
   ASSERT_NE(spool, nullptr);
   absl::StatusOr<SpoolSegmentContents> contents = spool->Read(segment);
   ASSERT_TRUE(contents.ok()) << contents.status();
-  EXPECT_TRUE(contents->deliveries.empty());
-  EXPECT_THAT(contents->damage.message(), HasSubstr("record 0"));
+  EXPECT_THAT(Keys(*contents), ElementsAre("SM1", "SM3"));
+  ASSERT_THAT(contents->unreadable, SizeIs(2));
+  EXPECT_EQ(contents->unreadable[0].bytes, "\xff\xff not a protobuf");
+  EXPECT_EQ(contents->unreadable[0].offset,
+            kSpoolFileHeaderBytes + kSpoolFrameHeaderBytes + first.size());
+  EXPECT_THAT(contents->unreadable[0].reason, HasSubstr("does not parse"));
+  EXPECT_EQ(contents->unreadable[1].bytes, "");
+}
+
+TEST(DeliverySpoolTest, QuarantineKeepsTheRawBytesInCorrupt) {
+  const std::string dir = SpoolDir();
+  std::unique_ptr<DeliverySpool> spool = OpenSpool(dir);
+  ASSERT_NE(spool, nullptr);
+  const std::string segment = dir + "/segment-00000000000000000003.spool";
+  const UnreadableRecord record{1234, std::string("raw\0bytes", 9), "damaged"};
+  ASSERT_TRUE(spool->Quarantine(segment, record).ok());
+  ASSERT_TRUE(spool->Quarantine(segment, record).ok()) << "again is fine";
+  EXPECT_EQ(
+      ReadBytes(dir +
+                "/corrupt/segment-00000000000000000003.spool.1234.record"),
+      record.bytes);
+}
+
+TEST(DeliverySpoolTest, AFormatOneSegmentLeftByAnEarlierVersionIsRead) {
+  const std::string dir = SpoolDir();
+  ASSERT_NE(OpenSpool(dir), nullptr);
+  // Framed as spool files were before file headers: length, CRC, payload.
+  std::string legacy;
+  for (const char* sid : {"SM1", "SM2"}) {
+    std::string record;
+    ASSERT_TRUE(Delivery(sid).SerializeToString(&record));
+    const uint32_t crc = static_cast<uint32_t>(crc32(
+        0L, reinterpret_cast<const Bytef*>(record.data()), record.size()));
+    for (uint32_t value : {static_cast<uint32_t>(record.size()), crc}) {
+      for (int i = 0; i < 4; ++i) {
+        legacy.push_back(static_cast<char>(value >> (8 * i)));
+      }
+    }
+    legacy += record;
+  }
+  WriteBytes(dir + "/segment-00000000000000000004.spool", legacy);
+  std::unique_ptr<DeliverySpool> spool = OpenSpool(dir);
+  ASSERT_NE(spool, nullptr);
+  ASSERT_TRUE(spool->Append(Delivery("SM3")).ok());
+  const std::vector<std::string> segments = spool->Seal();
+  ASSERT_THAT(segments, SizeIs(2));
+  EXPECT_THAT(Keys(*spool->Read(segments[0])), ElementsAre("SM1", "SM2"));
+  EXPECT_THAT(Keys(*spool->Read(segments[1])), ElementsAre("SM3"));
 }
 
 TEST(DeliverySpoolTest, RejectedDeliveriesAreKept) {

@@ -48,6 +48,13 @@ ShimMetrics::ShimMetrics(metrics::Registry* registry)
                                        "Replay attempts that failed: retried "
                                        "later, or kept in rejected/.")
                           ->WithLabels({})),
+      spool_records_quarantined(
+          &registry
+               ->AddCounter("twilio_shim_spool_records_quarantined_total",
+                            "Spool records that could not be read back, "
+                            "copied to the spool's corrupt/ folder instead "
+                            "of being replayed.")
+               ->WithLabels({})),
       dead_letters(&registry
                         ->AddCounter("twilio_shim_dead_letters_total",
                                      "Dead letters the service recorded for "

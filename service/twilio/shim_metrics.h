@@ -44,6 +44,10 @@ struct ShimMetrics {
   // kept in rejected/ when refused for good).
   metrics::Counter* replays_succeeded;
   metrics::Counter* replays_failed;
+  // twilio_shim_spool_records_quarantined_total: spool records that could
+  // not be read back (damaged, or not a delivery), each copied to the
+  // spool's corrupt/ folder instead of being replayed.
+  metrics::Counter* spool_records_quarantined;
   // twilio_shim_dead_letters_total: dead letters the service recorded,
   // directly or on replay.
   metrics::Counter* dead_letters;

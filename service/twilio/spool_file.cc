@@ -1,12 +1,15 @@
 #include "service/twilio/spool_file.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -14,15 +17,19 @@
 namespace jobqueue::twilio {
 namespace {
 
-constexpr size_t kHeaderBytes = 8;
+constexpr absl::string_view kFileMagic("JQSPOOL\0", 8);
+constexpr uint32_t kFormatVersion = 2;
+constexpr size_t kMarkerBytes = 8;
+constexpr size_t kLegacyFrameHeaderBytes = 8;
 
 absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   return absl::InternalError(
       absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
-void StoreLittleEndian32(uint32_t value, char* out) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(value >> (8 * i));
+void AppendLittleEndian32(uint32_t value, std::string* out) {
+  for (int i = 0; i < 4; ++i)
+    out->push_back(static_cast<char>(value >> (8 * i)));
 }
 
 uint32_t LoadLittleEndian32(const char* in) {
@@ -49,6 +56,165 @@ bool WriteAll(int fd, absl::string_view data) {
   return true;
 }
 
+// A fresh random sync marker.
+absl::StatusOr<std::string> NewMarker() {
+  std::string marker(kMarkerBytes, '\0');
+  size_t filled = 0;
+  while (filled < marker.size()) {
+    const ssize_t n =
+        getrandom(marker.data() + filled, marker.size() - filled, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return absl::InternalError(absl::StrCat(
+          "cannot draw a spool sync marker: ", std::strerror(errno)));
+    }
+    filled += static_cast<size_t>(n);
+  }
+  return marker;
+}
+
+std::string FileHeader(absl::string_view marker) {
+  std::string header(kFileMagic);
+  AppendLittleEndian32(kFormatVersion, &header);
+  header.append(marker.data(), marker.size());
+  AppendLittleEndian32(Checksum(header), &header);
+  return header;
+}
+
+// The frame header of `record` in a file whose sync marker is `marker`.
+std::string FrameHeader(absl::string_view marker, absl::string_view record) {
+  std::string header(marker);
+  AppendLittleEndian32(static_cast<uint32_t>(record.size()), &header);
+  AppendLittleEndian32(Checksum(header), &header);
+  AppendLittleEndian32(Checksum(record), &header);
+  return header;
+}
+
+// Reads the frames of a format 2 file after its file header.
+class FrameReader {
+ public:
+  FrameReader(absl::string_view data, absl::string_view marker,
+              SpoolFileContents* contents)
+      : data_(data), marker_(marker), contents_(contents) {}
+
+  // The payload length of the frame header at `offset`, or nullopt when
+  // there is none: too few bytes, another marker, a header checksum
+  // mismatch or an impossible length.
+  std::optional<uint32_t> HeaderAt(size_t offset) const {
+    if (data_.size() - offset < kSpoolFrameHeaderBytes) return std::nullopt;
+    const absl::string_view header = data_.substr(offset, kMarkerBytes + 4);
+    if (header.substr(0, kMarkerBytes) != marker_) return std::nullopt;
+    if (Checksum(header) !=
+        LoadLittleEndian32(data_.data() + offset + kMarkerBytes + 4)) {
+      return std::nullopt;
+    }
+    const uint32_t length =
+        LoadLittleEndian32(data_.data() + offset + kMarkerBytes);
+    if (length > kMaxSpoolRecordBytes) return std::nullopt;
+    return length;
+  }
+
+  // The offset of the first intact frame header at or after `from`, or the
+  // size of the file when there is none.
+  size_t NextHeader(size_t from) const {
+    while (from < data_.size()) {
+      const size_t found = data_.find(marker_, from);
+      if (found == absl::string_view::npos) break;
+      if (HeaderAt(found).has_value()) return found;
+      from = found + 1;
+    }
+    return data_.size();
+  }
+
+  void Damaged(size_t offset, size_t end, absl::string_view reason) {
+    contents_->damaged.push_back(
+        {offset, std::string(data_.substr(offset, end - offset)),
+         std::string(reason)});
+  }
+
+  void ReadFrom(size_t offset) {
+    while (offset < data_.size()) {
+      const std::optional<uint32_t> length = HeaderAt(offset);
+      if (!length.has_value()) {
+        const size_t next = NextHeader(offset + 1);
+        if (next == data_.size() &&
+            data_.size() - offset < kSpoolFrameHeaderBytes) {
+          contents_->torn_tail = offset;
+        } else {
+          Damaged(offset, next, "no intact frame header");
+        }
+        offset = next;
+        continue;
+      }
+      const size_t end = offset + kSpoolFrameHeaderBytes + *length;
+      if (end > data_.size()) {
+        // The header is intact but the payload is cut short: the last append
+        // was torn, unless an intact frame follows.
+        const size_t next = NextHeader(offset + 1);
+        if (next == data_.size()) {
+          contents_->torn_tail = offset;
+        } else {
+          Damaged(offset, next, "record cut short");
+        }
+        offset = next;
+        continue;
+      }
+      const absl::string_view payload =
+          data_.substr(offset + kSpoolFrameHeaderBytes, *length);
+      if (Checksum(payload) != LoadLittleEndian32(data_.data() + offset +
+                                                  kSpoolFrameHeaderBytes - 4)) {
+        Damaged(offset, end, "payload checksum mismatch");
+      } else {
+        contents_->records.emplace_back(payload);
+        contents_->offsets.push_back(offset);
+      }
+      offset = end;
+    }
+  }
+
+ private:
+  const absl::string_view data_;
+  const absl::string_view marker_;
+  SpoolFileContents* const contents_;
+};
+
+// Format 1: records up to the first damaged frame, and everything from it on
+// as one damaged range (a torn last frame is a torn tail).
+void ParseLegacy(absl::string_view data, SpoolFileContents* contents) {
+  contents->version = 1;
+  size_t offset = 0;
+  while (offset < data.size()) {
+    if (data.size() - offset < kLegacyFrameHeaderBytes) {
+      contents->torn_tail = offset;
+      return;
+    }
+    const uint32_t length = LoadLittleEndian32(data.data() + offset);
+    const uint32_t checksum = LoadLittleEndian32(data.data() + offset + 4);
+    absl::string_view reason;
+    if (length > kMaxSpoolRecordBytes) {
+      reason = "impossible record length";
+    } else if (data.size() - offset - kLegacyFrameHeaderBytes < length) {
+      contents->torn_tail = offset;
+      return;
+    } else if (absl::string_view record =
+                   data.substr(offset + kLegacyFrameHeaderBytes, length);
+               Checksum(record) != checksum) {
+      reason = "payload checksum mismatch";
+    } else {
+      contents->records.emplace_back(record);
+      contents->offsets.push_back(offset);
+      offset += kLegacyFrameHeaderBytes + length;
+      continue;
+    }
+    contents->damaged.push_back(
+        {offset, std::string(data.substr(offset)),
+         absl::StrCat(reason,
+                      " (format 1 cannot resynchronise; the rest of "
+                      "the file is unread)")});
+    return;
+  }
+}
+
 }  // namespace
 
 absl::Status SyncDirectory(const std::string& dir) {
@@ -63,11 +229,21 @@ absl::Status SyncDirectory(const std::string& dir) {
 
 absl::StatusOr<std::unique_ptr<SpoolFileWriter>> SpoolFileWriter::Create(
     std::string path) {
+  absl::StatusOr<std::string> marker = NewMarker();
+  if (!marker.ok()) return marker.status();
   const int fd = open(path.c_str(),
                       O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return ErrnoStatus("cannot create spool file", path);
   std::unique_ptr<SpoolFileWriter> writer(
-      new SpoolFileWriter(std::move(path), fd));
+      new SpoolFileWriter(std::move(path), fd, *std::move(marker)));
+  const std::string header = FileHeader(writer->marker_);
+  if (!WriteAll(fd, header) || fdatasync(fd) != 0) {
+    absl::Status failure =
+        ErrnoStatus("cannot write the header of spool file", writer->path_);
+    unlink(writer->path_.c_str());
+    return failure;
+  }
+  writer->size_ = header.size();
   const size_t slash = writer->path_.rfind('/');
   const std::string dir =
       slash == std::string::npos ? "." : writer->path_.substr(0, slash);
@@ -82,9 +258,7 @@ absl::Status SpoolFileWriter::Append(absl::string_view record) {
     return absl::InvalidArgumentError(
         absl::StrCat("spool record of ", record.size(), " bytes is too large"));
   }
-  std::string frame(kHeaderBytes, '\0');
-  StoreLittleEndian32(static_cast<uint32_t>(record.size()), frame.data());
-  StoreLittleEndian32(Checksum(record), frame.data() + 4);
+  std::string frame = FrameHeader(marker_, record);
   frame.append(record.data(), record.size());
   if (!WriteAll(fd_, frame) || fdatasync(fd_) != 0) {
     absl::Status failure = ErrnoStatus("cannot append to spool file", path_);
@@ -92,7 +266,52 @@ absl::Status SpoolFileWriter::Append(absl::string_view record) {
     return failure;
   }
   size_ += frame.size();
+  ++records_;
   return absl::OkStatus();
+}
+
+SpoolFileContents ParseSpoolFile(absl::string_view data) {
+  SpoolFileContents contents;
+  const size_t magic_bytes = std::min(data.size(), kFileMagic.size());
+  if (data.empty() ||
+      data.substr(0, magic_bytes) != kFileMagic.substr(0, magic_bytes)) {
+    // No file header: format 1. (Its first 4 bytes are a length of at most
+    // kMaxSpoolRecordBytes, which "JQSP" is not.)
+    ParseLegacy(data, &contents);
+    return contents;
+  }
+  if (data.size() < kSpoolFileHeaderBytes) {
+    // The file header was being written: no record was ever appended.
+    contents.torn_tail = 0;
+    return contents;
+  }
+  absl::string_view marker = data.substr(12, kMarkerBytes);
+  const uint32_t version = LoadLittleEndian32(data.data() + 8);
+  const bool header_intact =
+      Checksum(data.substr(0, kSpoolFileHeaderBytes - 4)) ==
+      LoadLittleEndian32(data.data() + kSpoolFileHeaderBytes - 4);
+  if (header_intact && version != kFormatVersion) {
+    contents.damaged.push_back(
+        {0, std::string(data),
+         absl::StrCat("unknown spool format version ", version)});
+    return contents;
+  }
+  if (!header_intact) {
+    // The marker may be what is damaged: take the first frame's, if that
+    // frame's header checks out with it.
+    marker = data.substr(kSpoolFileHeaderBytes, kMarkerBytes);
+    if (!FrameReader(data, marker, &contents)
+             .HeaderAt(kSpoolFileHeaderBytes)
+             .has_value()) {
+      contents.damaged.push_back(
+          {0, std::string(data),
+           "damaged file header, and no intact frame after it"});
+      return contents;
+    }
+    // The file header holds no record: nothing of it is kept.
+  }
+  FrameReader(data, marker, &contents).ReadFrom(kSpoolFileHeaderBytes);
+  return contents;
 }
 
 absl::StatusOr<SpoolFileContents> ReadSpoolFile(const std::string& path) {
@@ -112,38 +331,7 @@ absl::StatusOr<SpoolFileContents> ReadSpoolFile(const std::string& path) {
     data.append(buffer, static_cast<size_t>(n));
   }
   close(fd);
-
-  SpoolFileContents contents;
-  size_t offset = 0;
-  while (offset < data.size()) {
-    const auto damaged = [&](absl::string_view why) {
-      return absl::DataLossError(absl::StrCat(
-          path, ": ", why, " at offset ", offset, "; ", contents.records.size(),
-          " records before it are intact"));
-    };
-    if (data.size() - offset < kHeaderBytes) {
-      contents.damage = damaged("torn record header");
-      break;
-    }
-    const uint32_t length = LoadLittleEndian32(data.data() + offset);
-    const uint32_t checksum = LoadLittleEndian32(data.data() + offset + 4);
-    if (length > kMaxSpoolRecordBytes) {
-      contents.damage = damaged("impossible record length");
-      break;
-    }
-    if (data.size() - offset - kHeaderBytes < length) {
-      contents.damage = damaged("torn record");
-      break;
-    }
-    const absl::string_view record(data.data() + offset + kHeaderBytes, length);
-    if (Checksum(record) != checksum) {
-      contents.damage = damaged("checksum mismatch");
-      break;
-    }
-    contents.records.emplace_back(record);
-    offset += kHeaderBytes + length;
-  }
-  return contents;
+  return ParseSpoolFile(data);
 }
 
 }  // namespace jobqueue::twilio

@@ -114,12 +114,27 @@ absl::Status SpoolReplayer::ReplaySegment(const std::string& segment) {
   }
   absl::FPrintF(stderr, "twilio_shim: replayed %d spooled deliveries from %s\n",
                 deliveries.size(), segment);
-  if (!contents->damage.ok()) {
+  if (contents->torn_tail.has_value()) {
     absl::FPrintF(stderr,
-                  "twilio_shim: damaged spool segment moved to %s/corrupt: "
-                  "%s\n",
-                  spool_->dir(), contents->damage.ToString());
-    return spool_->MoveAside(segment);
+                  "twilio_shim: ignored the torn tail of %s at offset %d: an "
+                  "append cut short, never acknowledged\n",
+                  segment, *contents->torn_tail);
+  }
+  // Every delivery is replayed; what cannot be read is kept, alone, before
+  // the segment goes.
+  for (const UnreadableRecord& record : contents->unreadable) {
+    if (absl::Status kept = spool_->Quarantine(segment, record); !kept.ok()) {
+      return kept;
+    }
+    absl::FPrintF(stderr,
+                  "twilio_shim: unreadable spool record at offset %d of %s "
+                  "(%d bytes: %s) copied to %s/corrupt\n",
+                  record.offset, segment, record.bytes.size(), record.reason,
+                  spool_->dir());
+    if (ShimMetrics* const metrics = options_.metrics; metrics != nullptr) {
+      metrics->spool_records_quarantined->Increment();
+      metrics->spool_depth->Add(-1);
+    }
   }
   return spool_->Remove(segment);
 }

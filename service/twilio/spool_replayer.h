@@ -5,9 +5,11 @@
 // first in line, after an exponential, jittered backoff; one the service
 // rejects for good becomes a dead letter (see AttemptDelivery), and one that
 // is rejected even as a dead letter is kept in the spool's rejected/ folder.
-// A damaged segment is replayed up to the damage, then moved aside and
-// reported. Replays are safe because the idempotency key (the MessageSid)
-// makes EnqueueJob return the existing job.
+// A record that cannot be read (damaged, or not a delivery) does not stop
+// the others: each is copied alone to the spool's corrupt/ folder, reported
+// and counted, and every other record of its segment is replayed. Replays are
+// safe because the idempotency key (the MessageSid) makes EnqueueJob return the
+// existing job.
 //
 //   SpoolReplayer replayer(spool.get(), &backend, {});
 //   replayer.Start();
@@ -43,8 +45,8 @@ class SpoolReplayer {
     absl::Duration max_backoff = absl::Seconds(10);
     // How often an idle replayer looks for new spool content.
     absl::Duration idle_poll = absl::Seconds(1);
-    // Where replays, dead letters and the spool depth are counted; none when
-    // null. Must outlive the replayer.
+    // Where replays, dead letters, quarantined records and the spool depth
+    // are counted; none when null. Must outlive the replayer.
     ShimMetrics* metrics = nullptr;
   };
 
@@ -73,7 +75,8 @@ class SpoolReplayer {
 
  private:
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
-  // Replays one sealed segment, removing it (or moving it aside) when done.
+  // Replays one sealed segment, quarantining its unreadable records, and
+  // removes it when done.
   absl::Status ReplaySegment(const std::string& segment)
       ABSL_LOCKS_EXCLUDED(mu_);
   bool stopping() ABSL_LOCKS_EXCLUDED(mu_);

@@ -6,11 +6,14 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/metrics/registry.h"
 #include "service/twilio/fake_job_queue_backend.h"
+#include "service/twilio/shim_metrics.h"
 #include "service/twilio/test_dir.h"
 
 namespace jobqueue::twilio {
@@ -57,6 +60,26 @@ int CountFiles(const std::string& dir) {
   }
   closedir(handle);
   return count;
+}
+
+std::vector<std::string> Files(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* handle = opendir(dir.c_str());
+  if (handle == nullptr) return names;
+  while (const dirent* entry = readdir(handle)) {
+    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
+  }
+  closedir(handle);
+  return names;
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 class SpoolReplayerTest : public ::testing::Test {
@@ -151,21 +174,99 @@ TEST_F(SpoolReplayerTest, WhatCannotEvenBeADeadLetterIsKeptAside) {
   EXPECT_EQ(CountFiles(dir_ + "/rejected"), 1);
 }
 
-TEST_F(SpoolReplayerTest, ADamagedSegmentIsReplayedUpToTheDamageAndMovedAside) {
-  Spool({Job("SM1"), Job("SM2")});
-  spool_.reset();
-  std::ofstream(dir_ + "/segment-00000000000000000001.spool",
-                std::ios::binary | std::ios::app)
-      << "garbage after the last record";
+TEST_F(SpoolReplayerTest, ARecordThatDoesNotParseIsQuarantinedAlone) {
+  // As a delivery nested too deep for protobuf was: intact on disk, but not
+  // a SpooledDelivery when read back.
+  const std::string segment = dir_ + "/segment-00000000000000000001.spool";
+  {
+    absl::StatusOr<std::unique_ptr<SpoolFileWriter>> writer =
+        SpoolFileWriter::Create(segment);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    for (const SpooledDelivery& delivery : {Job("SM1"), Job("SM2")}) {
+      ASSERT_TRUE((*writer)->Append(delivery.SerializeAsString()).ok());
+    }
+    ASSERT_TRUE((*writer)->Append("\xff\xff not a delivery").ok());
+    for (const SpooledDelivery& delivery :
+         {Job("SM3"), DeadLetter("SM4"), Job("SM5")}) {
+      ASSERT_TRUE((*writer)->Append(delivery.SerializeAsString()).ok());
+    }
+  }
   Reopen();
-  Spool({Job("SM3")});
+  Spool({Job("SM6")});
 
-  SpoolReplayer replayer(spool_.get(), &backend_, FastOptions());
+  metrics::Registry registry;
+  ShimMetrics metrics(&registry);
+  metrics.spool_depth->Set(7);
+  SpoolReplayer::Options options = FastOptions();
+  options.metrics = &metrics;
+  SpoolReplayer replayer(spool_.get(), &backend_, options);
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  EXPECT_THAT(
+      Keys(backend_.accepted()),
+      testing::ElementsAre("SM1", "SM2", "SM3", "dlq:SM4", "SM5", "SM6"));
+  EXPECT_EQ(metrics.spool_records_quarantined->value(), 1u);
+  EXPECT_EQ(metrics.replays_succeeded->value(), 6u);
+  EXPECT_EQ(metrics.spool_depth->value(), 0);
+  EXPECT_THAT(registry.Render(),
+              HasSubstr("twilio_shim_spool_records_quarantined_total 1\n"));
+  EXPECT_FALSE(spool_->HasPending()) << "the segment is removed";
+  EXPECT_EQ(CountFiles(dir_), 3) << "only LOCK, corrupt/ and rejected/";
+  std::vector<std::string> corrupt = Files(dir_ + "/corrupt");
+  ASSERT_THAT(corrupt, SizeIs(1));
+  EXPECT_THAT(corrupt[0], HasSubstr("segment-00000000000000000001.spool."));
+  EXPECT_EQ(ReadBytes(dir_ + "/corrupt/" + corrupt[0]),
+            "\xff\xff not a delivery");
+}
+
+TEST_F(SpoolReplayerTest, ADamagedRecordIsQuarantinedAndTheRestReplayed) {
+  Spool({Job("SM1"), Job("SM2"), Job("SM3")});
+  spool_.reset();
+  const std::string segment = dir_ + "/segment-00000000000000000001.spool";
+  std::string bytes = ReadBytes(segment);
+  bytes[bytes.find("SM2")] ^= 0x20;
+  WriteBytes(segment, bytes + "torn");
+  Reopen();
+  Spool({Job("SM4")});
+
+  metrics::Registry registry;
+  ShimMetrics metrics(&registry);
+  SpoolReplayer::Options options = FastOptions();
+  options.metrics = &metrics;
+  SpoolReplayer replayer(spool_.get(), &backend_, options);
   EXPECT_TRUE(replayer.ReplayPass().ok());
   EXPECT_THAT(Keys(backend_.accepted()),
-              testing::ElementsAre("SM1", "SM2", "SM3"));
-  EXPECT_EQ(CountFiles(dir_ + "/corrupt"), 1);
+              testing::ElementsAre("SM1", "SM3", "SM4"));
+  EXPECT_EQ(metrics.spool_records_quarantined->value(), 1u)
+      << "the torn tail is not a record";
+  std::vector<std::string> corrupt = Files(dir_ + "/corrupt");
+  ASSERT_THAT(corrupt, SizeIs(1));
+  EXPECT_THAT(ReadBytes(dir_ + "/corrupt/" + corrupt[0]), HasSubstr("sM2"));
   EXPECT_FALSE(spool_->HasPending());
+}
+
+TEST_F(SpoolReplayerTest, AnOutageDoesNotQuarantineTwice) {
+  Spool({Job("SM1"), Job("SM2")});
+  spool_.reset();
+  const std::string segment = dir_ + "/segment-00000000000000000001.spool";
+  std::string bytes = ReadBytes(segment);
+  bytes[bytes.find("SM2")] ^= 0x20;
+  WriteBytes(segment, bytes);
+  Reopen();
+
+  metrics::Registry registry;
+  ShimMetrics metrics(&registry);
+  SpoolReplayer::Options options = FastOptions();
+  options.metrics = &metrics;
+  SpoolReplayer replayer(spool_.get(), &backend_, options);
+  backend_.AnswerEnqueue(absl::UnavailableError("down"));
+  EXPECT_FALSE(replayer.ReplayPass().ok());
+  EXPECT_FALSE(replayer.ReplayPass().ok());
+  EXPECT_EQ(metrics.spool_records_quarantined->value(), 0u);
+  backend_.AnswerEnqueue(absl::OkStatus());
+  EXPECT_TRUE(replayer.ReplayPass().ok());
+  EXPECT_THAT(Keys(backend_.accepted()), testing::ElementsAre("SM1"));
+  EXPECT_EQ(metrics.spool_records_quarantined->value(), 1u);
+  EXPECT_EQ(CountFiles(dir_ + "/corrupt"), 1);
 }
 
 TEST_F(SpoolReplayerTest, TheThreadResumesASpoolLeftByAnEarlierRun) {

@@ -231,7 +231,10 @@ int Run(const ShimConfig& config) {
   size_t spooled = 0;
   for (const std::string& segment : (*spool)->Seal()) {
     absl::StatusOr<SpoolSegmentContents> contents = (*spool)->Read(segment);
-    if (contents.ok()) spooled += contents->deliveries.size();
+    // Unreadable records count until the replayer quarantines them.
+    if (contents.ok()) {
+      spooled += contents->deliveries.size() + contents->unreadable.size();
+    }
   }
   metrics.spool_depth->Set(static_cast<double>(spooled));
   GrpcJobQueueBackend backend(

@@ -2,12 +2,14 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "service/twilio/delivery_attempt.h"
+#include "service/twilio/delivery_limits.h"
 #include "service/twilio/delivery_mapping.h"
 #include "service/twilio/delivery_payload.h"
 #include "service/twilio/form_parser.h"
@@ -98,10 +100,17 @@ WebhookResponse WebhookHandler::HandleDelivery(const WebhookRequest& request,
   std::variant<google::protobuf::Struct, WebhookResponse> payload =
       VerifiedPayload(request);
   if (auto* refusal = std::get_if<WebhookResponse>(&payload)) return *refusal;
-  return Dispatch(
-      ToDelivery(std::get<google::protobuf::Struct>(payload), conversations),
-      conversations ? options_.conversations_rpc_timeout
-                    : options_.messages_rpc_timeout);
+  SpooledDelivery delivery =
+      ToDelivery(std::get<google::protobuf::Struct>(payload), conversations);
+  // What cannot be read back could not be replayed from the spool either:
+  // refused before anything is written.
+  if (absl::Status readable = CheckReadsBack(delivery); !readable.ok()) {
+    Log(request, absl::StrCat("400: ", readable.message()));
+    return Text(400, readable.message());
+  }
+  return Dispatch(std::move(delivery), conversations
+                                           ? options_.conversations_rpc_timeout
+                                           : options_.messages_rpc_timeout);
 }
 
 std::variant<google::protobuf::Struct, WebhookResponse>
@@ -118,6 +127,10 @@ WebhookHandler::VerifiedPayload(const WebhookRequest& request) const {
       CountSignatureRejection();
       Log(request, "403: the signature or bodySHA256 does not match");
       return Text(403, "invalid X-Twilio-Signature");
+    }
+    if (absl::Status depth = CheckJsonNestingDepth(request.body); !depth.ok()) {
+      Log(request, absl::StrCat("400: ", depth.message()));
+      return Text(400, depth.message());
     }
     absl::StatusOr<google::protobuf::Struct> json = JsonToPayload(request.body);
     if (!json.ok()) {

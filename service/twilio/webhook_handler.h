@@ -8,7 +8,9 @@
 // A delivery with a valid X-Twilio-Signature gets 200 and an empty TwiML
 // <Response/> once it is safe: taken by the service (as a job or a dead
 // letter), or on disk in the spool for the replayer. Otherwise: 403 (missing
-// or wrong signature), 400 (malformed body), 415 (neither form-encoded nor
+// or wrong signature), 400 (malformed body, JSON nested more than
+// kMaxJsonNestingDepth levels, or a delivery that would not read back from
+// the spool), 415 (neither form-encoded nor
 // JSON with bodySHA256), 404, 405, or 503 when the delivery could be neither
 // handed over nor spooled. Only 200 writes anything.
 //

@@ -219,6 +219,57 @@ TEST_F(WebhookHandlerTest, ASignedBodyThatIsNotJsonIs400) {
   ExpectNothingWritten();
 }
 
+// A Conversations delivery whose "Attributes" nests objects and arrays so
+// that the body is `depth` levels deep.
+std::string NestedConversationBody(int depth) {
+  std::string nested = "1";
+  for (int level = 2; level <= depth; ++level) {
+    nested = level % 2 == 0 ? absl::StrCat("[", nested, "]")
+                            : absl::StrCat(R"({"a":)", nested, "}");
+  }
+  return absl::StrCat(
+      R"({"EventType":"onMessageAdded","ConversationSid":"CH7",)",
+      R"("MessageSid":"IM7","Author":"+14158675309","Body":"deep",)",
+      R"("Index":1,"Attributes":)", nested, "}");
+}
+
+TEST_F(WebhookHandlerTest, AJsonBodyNestedTooDeepIs400AndWritesNothing) {
+  // Down, so that anything accepted would be spooled.
+  backend_.AnswerEnqueue(absl::UnavailableError("connection refused"));
+  backend_.AnswerDeadLetter(absl::UnavailableError("connection refused"));
+  for (int depth : {40, 60, 200}) {
+    const std::string body = NestedConversationBody(depth);
+    const std::string target =
+        absl::StrCat("/twilio/conversations?bodySHA256=", BodySha256Hex(body));
+    const WebhookResponse response = Post(
+        target, body,
+        ComputeTwilioSignature(kToken, absl::StrCat(kPublicBase, target), {}),
+        "application/json");
+    EXPECT_EQ(response.status, 400) << depth;
+    EXPECT_THAT(response.body, HasSubstr("at most 20 levels")) << depth;
+    ExpectNothingWritten();
+  }
+
+  // A delivery as deep as the limit still gets 200, and reads back.
+  const std::string body = NestedConversationBody(20);
+  const std::string target =
+      absl::StrCat("/twilio/conversations?bodySHA256=", BodySha256Hex(body));
+  EXPECT_EQ(Post(target, body,
+                 ComputeTwilioSignature(kToken,
+                                        absl::StrCat(kPublicBase, target), {}),
+                 "application/json")
+                .status,
+            200);
+  EXPECT_EQ(PostSigned("/twilio/messages", kSmsBody).status, 200);
+  const std::vector<std::string> segments = spool_->Seal();
+  ASSERT_THAT(segments, SizeIs(1));
+  absl::StatusOr<SpoolSegmentContents> spooled = spool_->Read(segments[0]);
+  ASSERT_TRUE(spooled.ok()) << spooled.status();
+  EXPECT_THAT(spooled->unreadable, IsEmpty());
+  ASSERT_THAT(spooled->deliveries, SizeIs(2));
+  EXPECT_EQ(spooled->deliveries[0].enqueue_job().idempotency_key(), "IM7");
+}
+
 TEST_F(WebhookHandlerTest, WhenTheServiceIsDownTheDeliveryIsSpooled) {
   backend_.AnswerEnqueue(absl::UnavailableError("connection refused"));
   const WebhookResponse response = PostSigned("/twilio/messages", kSmsBody);

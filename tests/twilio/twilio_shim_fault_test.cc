@@ -1,12 +1,18 @@
 // twilio_shim while the JobQueue service is down: every signed delivery still
 // gets its 200 from the spool, and once the service is back each becomes
-// exactly one job — also across a restart of the shim.
+// exactly one job — also across a restart of the shim, and when a record of
+// the spool is damaged on disk.
 
+#include <dirent.h>
+
+#include <algorithm>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -185,6 +191,143 @@ TEST(TwilioShimFaultTest, ARestartedShimResumesItsSpool) {
       absl::Seconds(10));
   EXPECT_THAT(metrics, HasSubstr("twilio_shim_spool_depth 0\n"));
   EXPECT_THAT(metrics, HasSubstr("twilio_shim_replays_succeeded_total 20\n"));
+}
+
+// The names of the files in `dir`, sorted.
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* handle = opendir(dir.c_str());
+  if (handle == nullptr) return names;
+  while (const dirent* entry = readdir(handle)) {
+    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
+  }
+  closedir(handle);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A signed Conversations delivery with a JSON body nested 40 levels deep:
+// the shim's JSON parser reads it, but as a SpooledDelivery it is deeper than
+// protobuf parses back.
+std::string DeepConversationBody() {
+  std::string nested = "1";
+  for (int level = 2; level <= 40; ++level) {
+    nested = level % 2 == 0 ? absl::StrCat("[", nested, "]")
+                            : absl::StrCat(R"({"a":)", nested, "}");
+  }
+  return absl::StrCat(
+      R"({"EventType":"onMessageAdded","ConversationSid":"CH00000000000000000000000000000040",)",
+      R"("MessageSid":"IM00000000000000000000000000000040","Author":"+14158675309",)",
+      R"("Body":"deep","Index":1,"Attributes":)", nested, "}");
+}
+
+TEST(TwilioShimFaultTest, ADamagedSpoolRecordLosesOnlyItself) {
+  absl::StatusOr<std::unique_ptr<ShimStack>> started = ShimStack::Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  ShimStack& stack = **started;
+  const SignedDeliveries deliveries = SignSms(stack, 2001, 5);
+  ASSERT_EQ(deliveries.signatures.size(), 5u);
+  const std::string deep = DeepConversationBody();
+  absl::StatusOr<std::vector<TwilioNodeResult>> deep_signed =
+      RunTwilioNode(ShimStack::kAuthToken,
+                    {{stack.PublicUrl("/twilio/conversations"), {}, deep, {}}});
+  ASSERT_TRUE(deep_signed.ok()) << deep_signed.status();
+  const std::string deep_target = (*deep_signed)[0].url.substr(
+      std::string(ShimStack::kPublicBaseUrl).size());
+  ASSERT_TRUE(absl::StrContains(deep_target, "bodySHA256="));
+
+  ASSERT_TRUE(stack.StopService().ok()) << stack.Outputs();
+  // Refused, not spooled: it could not be read back for the replay.
+  httplib::Result refused = stack.Post(
+      deep_target, deep, (*deep_signed)[0].signature, "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400) << stack.Outputs();
+  EXPECT_THAT(refused->body, HasSubstr("levels"));
+  EXPECT_EQ(PostAll(stack, deliveries), 5) << stack.Outputs();
+  EXPECT_THAT(Scrape(stack), HasSubstr("twilio_shim_spool_depth 5\n"));
+  ASSERT_TRUE(stack.StopShim().ok()) << stack.Outputs();
+
+  // Damage, on disk, the middle delivery of the segment that holds the most
+  // (the replayer may have sealed one segment while the others came in).
+  std::string segment;
+  std::vector<size_t> held;  // Indexes of the deliveries in it, in order.
+  for (const std::string& name : ListDir(stack.spool_dir())) {
+    if (!absl::StartsWith(name, "segment-")) continue;
+    const std::string bytes = ReadBytes(stack.spool_dir() + "/" + name);
+    std::vector<size_t> in_file;
+    for (size_t i = 0; i < deliveries.message_sids.size(); ++i) {
+      if (absl::StrContains(bytes, deliveries.message_sids[i])) {
+        in_file.push_back(i);
+      }
+    }
+    if (in_file.size() > held.size()) {
+      segment = stack.spool_dir() + "/" + name;
+      held = in_file;
+    }
+  }
+  ASSERT_GE(held.size(), 3u) << "5 deliveries in at most 2 segments";
+  const size_t damaged = held[held.size() / 2];
+  {
+    std::string bytes = ReadBytes(segment);
+    const size_t at = bytes.find(deliveries.message_sids[damaged]);
+    ASSERT_NE(at, std::string::npos);
+    std::fstream file(segment, std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(static_cast<std::streamoff>(at));
+    file.put(static_cast<char>(bytes[at] ^ 0x20));
+    ASSERT_TRUE(file.good());
+  }
+
+  ASSERT_TRUE(stack.StartService().ok()) << stack.Outputs();
+  ASSERT_TRUE(stack.StartShim().ok()) << stack.Outputs();
+  SignedDeliveries kept;
+  for (size_t i = 0; i < deliveries.message_sids.size(); ++i) {
+    if (i != damaged) kept.message_sids.push_back(deliveries.message_sids[i]);
+  }
+  ExpectEachExactlyOnce(AwaitJobs(stack, 4, absl::Seconds(60)), kept);
+  // In the order they were spooled.
+  absl::StatusOr<std::vector<v1::Job>> jobs = stack.ListAllJobs();
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  std::sort(jobs->begin(), jobs->end(), [](const v1::Job& a, const v1::Job& b) {
+    return std::make_pair(a.created_at().seconds(), a.created_at().nanos()) <
+           std::make_pair(b.created_at().seconds(), b.created_at().nanos());
+  });
+  std::vector<std::string> order;
+  for (const v1::Job& job : *jobs) order.push_back(job.idempotency_key());
+  EXPECT_EQ(order, kept.message_sids);
+
+  const std::string metrics = AwaitMetrics(
+      stack,
+      {"twilio_shim_spool_depth 0", "twilio_shim_replays_succeeded_total 4",
+       "twilio_shim_spool_records_quarantined_total 1"},
+      absl::Seconds(10));
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_spool_depth 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("twilio_shim_replays_succeeded_total 4\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("twilio_shim_spool_records_quarantined_total 1\n"));
+  // The damaged record alone is kept for a person; the segment is gone.
+  const std::vector<std::string> corrupt =
+      ListDir(stack.spool_dir() + "/corrupt");
+  ASSERT_EQ(corrupt.size(), 1u) << stack.Outputs();
+  EXPECT_THAT(ReadBytes(stack.spool_dir() + "/corrupt/" + corrupt[0]),
+              HasSubstr(deliveries.message_sids[damaged].substr(1)));
+  EXPECT_THAT(stack.Outputs(), HasSubstr("unreadable spool record at offset"));
+  // The segment goes once its quarantine is counted; wait for it, bounded.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  std::vector<std::string> segments;
+  do {
+    segments.clear();
+    for (const std::string& name : ListDir(stack.spool_dir())) {
+      if (absl::StartsWith(name, "segment-")) segments.push_back(name);
+    }
+    if (segments.empty()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  } while (absl::Now() < deadline);
+  EXPECT_THAT(segments, ::testing::IsEmpty());
 }
 
 }  // namespace
