@@ -129,12 +129,14 @@ TEST(TwilioShimOrderTest, NewDeliveriesQueueBehindTheSpooledOnes) {
   ASSERT_GE(PausedPasses(stack.Outputs()), 7) << stack.Outputs();
 
   ASSERT_TRUE(stack.StartService().ok()) << stack.Outputs();
-  // The shim's channel is connected again: a direct call could succeed now.
+  // The shim's channel is connected again: a direct call could succeed now
+  // (the channel reconnects within its capped backoff; the replayer still
+  // waits out its own).
   int health = 0;
-  for (int attempt = 0; attempt < 100 && health != 200; ++attempt) {
+  for (int attempt = 0; attempt < 200 && health != 200; ++attempt) {
     httplib::Result result = stack.Get("/healthz");
     health = result ? result->status : -1;
-    if (health != 200) absl::SleepFor(absl::Milliseconds(50));
+    if (health != 200) absl::SleepFor(absl::Milliseconds(100));
   }
   ASSERT_EQ(health, 200) << stack.Outputs();
   ASSERT_EQ(PostInTurn(stack, after), 5) << stack.Outputs();
