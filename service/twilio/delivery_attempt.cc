@@ -31,9 +31,12 @@ SpooledDelivery DeadLetterDelivery(absl::string_view source,
   dead_letter->set_source(std::string(source));
   std::string delivery_id = PayloadText(payload, "MessageSid");
   if (delivery_id.empty()) delivery_id = PayloadText(payload, "SmsMessageSid");
-  dead_letter->set_delivery_id(std::move(delivery_id));
-  dead_letter->set_reason(std::string(reason));
+  // PostgreSQL stores no U+0000: a dead letter must be storable whatever the
+  // job was (one spooled by an older shim, say).
+  dead_letter->set_delivery_id(WithoutNul(delivery_id));
+  dead_letter->set_reason(WithoutNul(reason));
   *dead_letter->mutable_raw_payload() = payload;
+  ReplaceNulCharacters(dead_letter->mutable_raw_payload());
   return delivery;
 }
 

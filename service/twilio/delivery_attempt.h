@@ -31,7 +31,9 @@ bool IsPermanentRejection(const absl::Status& status);
 
 // The RecordDeadLetter call for a delivery from `source` with `payload` that
 // cannot become a job because of `reason`. Its delivery_id is the payload's
-// MessageSid (or SmsMessageSid), empty when there is none.
+// MessageSid (or SmsMessageSid), empty when there is none. U+0000, which the
+// service cannot store, is replaced in all of them (see
+// ReplaceNulCharacters).
 SpooledDelivery DeadLetterDelivery(absl::string_view source,
                                    const google::protobuf::Struct& payload,
                                    absl::string_view reason);

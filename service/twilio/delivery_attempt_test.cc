@@ -92,5 +92,23 @@ TEST(DeadLetterDeliveryTest, NamesTheMessageAndKeepsThePayload) {
               EqualsJson(R"({"SmsMessageSid": "SM9", "Body": "no sender"})"));
 }
 
+TEST(DeadLetterDeliveryTest, CarriesNoNulCharacter) {
+  // A job spooled by a shim that did not replace U+0000 yet.
+  SpooledDelivery job = Enqueue();
+  (*job.mutable_enqueue_job()->mutable_payload()->mutable_fields())["Body"]
+      .set_string_value(std::string("\0abc", 4));
+  FakeJobQueueBackend backend;
+  backend.AnswerEnqueue(absl::InvalidArgumentError(
+      std::string("unsupported Unicode escape sequence \0", 37)));
+  ASSERT_TRUE(AttemptDelivery(backend, &job, {}).ok());
+  ASSERT_TRUE(job.has_record_dead_letter());
+  const v1::RecordDeadLetterRequest& dead_letter = job.record_dead_letter();
+  EXPECT_THAT(dead_letter.raw_payload(),
+              EqualsJson(R"({"MessageSid":"SM1","Body":"\ufffdabc",)"
+                         R"("_jobqueue_replaced_nul":["Body"]})"));
+  EXPECT_EQ(dead_letter.reason().find('\0'), std::string::npos);
+  EXPECT_THAT(dead_letter.reason(), HasSubstr("sequence \xEF\xBF\xBD"));
+}
+
 }  // namespace
 }  // namespace jobqueue::twilio

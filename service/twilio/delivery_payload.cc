@@ -1,11 +1,16 @@
 #include "service/twilio/delivery_payload.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <set>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace jobqueue::twilio {
@@ -37,7 +42,88 @@ std::string ValueText(const Value& value) {
   }
 }
 
+constexpr absl::string_view kReplacementCharacter = "\xEF\xBF\xBD";
+
+bool ReplaceNulIn(Struct* object);
+
+// Replaces U+0000 in `value` and below; true when it did.
+bool ReplaceNulIn(Value* value) {
+  switch (value->kind_case()) {
+    case Value::kStringValue:
+      if (value->string_value().find('\0') == std::string::npos) return false;
+      value->set_string_value(WithoutNul(value->string_value()));
+      return true;
+    case Value::kListValue: {
+      bool replaced = false;
+      for (Value& element : *value->mutable_list_value()->mutable_values()) {
+        replaced = ReplaceNulIn(&element) || replaced;
+      }
+      return replaced;
+    }
+    case Value::kStructValue:
+      return ReplaceNulIn(value->mutable_struct_value());
+    default:
+      return false;
+  }
+}
+
+// `key` with U+0000 replaced, made unique among `fields`.
+std::string CleanKey(const std::string& key,
+                     const google::protobuf::Map<std::string, Value>& fields) {
+  std::string clean = WithoutNul(key);
+  while (fields.find(clean) != fields.end()) {
+    absl::StrAppend(&clean, kReplacementCharacter);
+  }
+  return clean;
+}
+
+// Replaces U+0000 in the keys and values of `object`; the top-level names
+// (as stored) where it did go to `names` when not null.
+bool ReplaceNulIn(Struct* object, std::set<std::string>* names) {
+  auto& fields = *object->mutable_fields();
+  std::vector<std::string> dirty_keys;
+  bool replaced = false;
+  for (auto& [key, value] : fields) {
+    if (key.find('\0') != std::string::npos) {
+      dirty_keys.push_back(key);
+    } else if (ReplaceNulIn(&value)) {
+      replaced = true;
+      if (names != nullptr) names->insert(key);
+    }
+  }
+  std::sort(dirty_keys.begin(), dirty_keys.end());
+  for (const std::string& key : dirty_keys) {
+    Value value = std::move(fields.at(key));
+    fields.erase(key);
+    ReplaceNulIn(&value);
+    const std::string clean = CleanKey(key, fields);
+    fields[clean] = std::move(value);
+    if (names != nullptr) names->insert(clean);
+    replaced = true;
+  }
+  return replaced;
+}
+
+bool ReplaceNulIn(Struct* object) { return ReplaceNulIn(object, nullptr); }
+
 }  // namespace
+
+std::string WithoutNul(absl::string_view text) {
+  return absl::StrReplaceAll(
+      text, {{absl::string_view("\0", 1), kReplacementCharacter}});
+}
+
+bool ReplaceNulCharacters(Struct* payload) {
+  std::set<std::string> names;
+  if (!ReplaceNulIn(payload, &names)) return false;
+  google::protobuf::ListValue* list =
+      (*payload->mutable_fields())[kReplacedNulField].mutable_list_value();
+  list->clear_values();
+  for (const std::string& name : names) {
+    list->add_values()->set_string_value(name);
+  }
+  return true;
+}
 
 Struct FormToPayload(const FormParams& params) {
   Struct payload;
@@ -56,6 +142,7 @@ Struct FormToPayload(const FormParams& params) {
     }
     field.mutable_list_value()->add_values()->set_string_value(value);
   }
+  ReplaceNulCharacters(&payload);
   return payload;
 }
 
@@ -67,6 +154,7 @@ absl::StatusOr<Struct> JsonToPayload(absl::string_view body) {
     return absl::InvalidArgumentError(absl::StrCat(
         "JSON body: not a JSON object (", status.message().as_string(), ")"));
   }
+  ReplaceNulCharacters(&payload);
   return payload;
 }
 

@@ -1,8 +1,14 @@
 #include "service/twilio/grpc_job_queue_backend.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -18,14 +24,62 @@ absl::Status ToAbslStatus(const grpc::Status& status) {
 
 }  // namespace
 
+bool IsLoopbackTarget(absl::string_view target) {
+  if (absl::StartsWith(target, "unix:") ||
+      absl::StartsWith(target, "unix-abstract:")) {
+    return true;
+  }
+  // gRPC's URI forms: dns:///host:port, dns://authority/host:port,
+  // ipv4:host:port, ipv6:[host]:port.
+  if (absl::ConsumePrefix(&target, "dns:")) {
+    if (absl::ConsumePrefix(&target, "//")) {
+      const size_t slash = target.find('/');
+      if (slash == absl::string_view::npos) return false;
+      target.remove_prefix(slash + 1);
+    }
+  } else if (!absl::ConsumePrefix(&target, "ipv4:")) {
+    absl::ConsumePrefix(&target, "ipv6:");
+  }
+  if (target.find(',') != absl::string_view::npos) return false;
+  absl::string_view host = target;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else if (std::count(host.begin(), host.end(), ':') == 1) {
+    host = host.substr(0, host.find(':'));
+  }
+  if (absl::EqualsIgnoreCase(host, "localhost") || host == "::1" ||
+      host == "0:0:0:0:0:0:0:1") {
+    return true;
+  }
+  // 127.0.0.0/8, as a dotted quad.
+  std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
+  if (octets.size() != 4 || octets[0] != "127") return false;
+  for (absl::string_view octet : octets) {
+    int value = 0;
+    if (!absl::SimpleAtoi(octet, &value) || value < 0 || value > 255) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::shared_ptr<grpc::Channel> GrpcJobQueueBackend::CreateChannel(
-    const std::string& target) {
+    const std::string& target, const BackendTransport& transport) {
   grpc::ChannelArguments arguments;
   // gRPC's default reconnect backoff grows to 120 s, which would hold back
   // the spool's replay long after the service is up again.
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+  if (!transport.tls) {
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                     arguments);
+  }
+  if (!transport.tls_server_name.empty()) {
+    arguments.SetSslTargetNameOverride(transport.tls_server_name);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = transport.ca_pem;
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl),
                                    arguments);
 }
 

@@ -1,8 +1,13 @@
 #include "service/twilio/grpc_job_queue_backend.h"
 
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -11,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
@@ -197,6 +203,111 @@ TEST_F(GrpcJobQueueBackendTest, WaitsForTheServiceWhenAskedTo) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5))
       << "the call goes through once the service is back, not at a poll";
   EXPECT_THAT(service_.calls(), ElementsAre("EnqueueJob:SM1"));
+}
+
+TEST(IsLoopbackTargetTest, OnlyThisMachine) {
+  for (const char* target :
+       {"127.0.0.1:50051", "127.1.2.3:1", "localhost:50051", "LOCALHOST:1",
+        "[::1]:50051", "dns:///localhost:50051", "dns:///127.0.0.1:1",
+        "ipv4:127.0.0.1:50051", "ipv6:[::1]:50051", "unix:/run/jq.sock",
+        "unix-abstract:jq", "localhost"}) {
+    EXPECT_TRUE(IsLoopbackTarget(target)) << target;
+  }
+  for (const char* target :
+       {"10.0.0.5:50051", "jobs.internal:50051", "[2001:db8::1]:50051",
+        "dns:///jobs.internal:50051", "dns://8.8.8.8/localhost.evil:1",
+        "ipv4:127.0.0.1:1,10.0.0.1:1", "127.0.0.1.evil.com:1",
+        "localhost.evil.com:1", "0.0.0.0:50051", "127.0.0.256:1", ""}) {
+    EXPECT_FALSE(IsLoopbackTarget(target)) << target;
+  }
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+// A throwaway self-signed certificate for `names` (subjectAltName entries,
+// "DNS:x" or "IP:x"), made with the openssl command; {certificate, key} PEM.
+std::pair<std::string, std::string> SelfSigned(const std::string& name,
+                                               const std::string& alt_names) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  const std::string cert = absl::StrCat(dir, "/", name, ".crt");
+  const std::string key = absl::StrCat(dir, "/", name, ".key");
+  const std::string command = absl::StrCat(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=", name,
+      " -addext subjectAltName=", alt_names, " -keyout ", key, " -out ", cert,
+      " 2>/dev/null");
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return {ReadAll(cert), ReadAll(key)};
+}
+
+class GrpcJobQueueBackendTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Valid for jobs.test only, not for 127.0.0.1.
+    std::tie(cert_, key_) = SelfSigned("jobs.test", "DNS:jobs.test");
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({key_, cert_});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl),
+                             &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  absl::Status Deliver(const BackendTransport& transport) {
+    GrpcJobQueueBackend backend(
+        GrpcJobQueueBackend::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                           transport),
+        "s3cret");
+    SpooledDelivery delivery;
+    delivery.mutable_enqueue_job()->set_idempotency_key("SM1");
+    // Without waiting for ready: a failed handshake fails the call at once.
+    return backend.Deliver(delivery, {absl::Seconds(5), false});
+  }
+
+  std::string cert_, key_;
+  FakeJobQueue service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(GrpcJobQueueBackendTlsTest, DeliversOverTlsToTheNamedServer) {
+  const absl::Status status =
+      Deliver({.tls = true, .ca_pem = cert_, .tls_server_name = "jobs.test"});
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_THAT(service_.calls(), ElementsAre("EnqueueJob:SM1"));
+  EXPECT_THAT(service_.authorizations(), ElementsAre("Bearer s3cret"));
+}
+
+TEST_F(GrpcJobQueueBackendTlsTest, RefusesACertificateOfAnotherName) {
+  EXPECT_FALSE(Deliver({.tls = true, .ca_pem = cert_}).ok())
+      << "the certificate does not name 127.0.0.1";
+  EXPECT_FALSE(
+      Deliver({.tls = true, .ca_pem = cert_, .tls_server_name = "other.test"})
+          .ok());
+  EXPECT_THAT(service_.calls(), IsEmpty());
+}
+
+TEST_F(GrpcJobQueueBackendTlsTest, RefusesACertificateOfAnotherAuthority) {
+  const std::string other_ca = SelfSigned("other-ca", "DNS:jobs.test").first;
+  EXPECT_FALSE(
+      Deliver({.tls = true, .ca_pem = other_ca, .tls_server_name = "jobs.test"})
+          .ok());
+  // Nor does the system trust a self-signed certificate.
+  EXPECT_FALSE(Deliver({.tls = true, .tls_server_name = "jobs.test"}).ok());
+  EXPECT_THAT(service_.calls(), IsEmpty());
+  EXPECT_THAT(service_.authorizations(), IsEmpty());
+}
+
+TEST_F(GrpcJobQueueBackendTlsTest, APlaintextChannelGetsNowhere) {
+  EXPECT_FALSE(Deliver({}).ok());
+  EXPECT_THAT(service_.authorizations(), IsEmpty());
 }
 
 }  // namespace

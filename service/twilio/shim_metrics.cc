@@ -59,7 +59,14 @@ ShimMetrics::ShimMetrics(metrics::Registry* registry)
                         ->AddCounter("twilio_shim_dead_letters_total",
                                      "Dead letters the service recorded for "
                                      "the shim, directly or on replay.")
-                        ->WithLabels({})) {}
+                        ->WithLabels({})),
+      deliveries_rejected(
+          &registry
+               ->AddCounter("twilio_shim_deliveries_rejected_total",
+                            "Dead letters the service refused, directly or "
+                            "on replay; each such delivery is kept only in "
+                            "the spool's rejected/ folder.")
+               ->WithLabels({})) {}
 
 void ShimMetrics::RecordRequest(absl::string_view path, int status,
                                 absl::Duration duration) {

@@ -35,7 +35,7 @@ struct ShimMetrics {
   // X-Twilio-Signature.
   metrics::Counter* signature_rejections;
   // twilio_shim_deliveries_spooled_total: deliveries written to the spool
-  // because the service could not take them.
+  // because the service could not take them, or behind others waiting there.
   metrics::Counter* deliveries_spooled;
   // twilio_shim_spool_depth: spooled deliveries not yet handed over.
   metrics::Gauge* spool_depth;
@@ -51,6 +51,10 @@ struct ShimMetrics {
   // twilio_shim_dead_letters_total: dead letters the service recorded,
   // directly or on replay.
   metrics::Counter* dead_letters;
+  // twilio_shim_deliveries_rejected_total: dead letters the service refused
+  // (INVALID_ARGUMENT), directly or on replay; each such delivery is kept
+  // only in the spool's rejected/ folder, for a person to look at.
+  metrics::Counter* deliveries_rejected;
 };
 
 // The `endpoint` label of a request path.

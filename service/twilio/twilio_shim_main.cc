@@ -8,8 +8,10 @@
 //
 // Environment: TWILIO_AUTH_TOKEN (required; never logged) and
 // JOBQUEUE_BEARER_TOKEN (optional bearer token for the service; the old name
-// JOBQUEUE_AUTH_TOKEN is still read). Stops
-// gracefully on SIGINT or SIGTERM.
+// JOBQUEUE_AUTH_TOKEN is still read). A token is only sent in plaintext to a
+// backend on this machine: otherwise --backend_tls (or, knowingly,
+// --allow_plaintext_token) is required. Stops gracefully on SIGINT or
+// SIGTERM.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -19,7 +21,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -36,6 +40,7 @@
 #include "service/metrics/registry.h"
 #include "service/twilio/delivery_spool.h"
 #include "service/twilio/grpc_job_queue_backend.h"
+#include "service/twilio/metered_backend.h"
 #include "service/twilio/shim_metrics.h"
 #include "service/twilio/spool_replayer.h"
 #include "service/twilio/webhook_handler.h"
@@ -46,6 +51,19 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:8080",
           "host:port to serve HTTP on; port 0 picks a free port");
 ABSL_FLAG(std::string, backend, "127.0.0.1:50051",
           "host:port of the JobQueue gRPC service");
+ABSL_FLAG(bool, backend_tls, false,
+          "talk to the JobQueue service over TLS (its certificate is "
+          "verified against --backend_ca_file, or the system's roots)");
+ABSL_FLAG(std::string, backend_ca_file, "",
+          "PEM root certificates for --backend_tls; default: the system's "
+          "roots");
+ABSL_FLAG(std::string, backend_tls_server_name, "",
+          "the name the service's certificate must hold, when not the host "
+          "of --backend (e.g. --backend is an IP address)");
+ABSL_FLAG(bool, allow_plaintext_token, false,
+          "allow sending JOBQUEUE_BEARER_TOKEN without TLS to a --backend "
+          "that is not on this machine (the token is then readable on the "
+          "network)");
 ABSL_FLAG(std::string, public_base_url, "",
           "the URL Twilio calls, up to the path (scheme, host, port, any "
           "prefix a proxy strips), e.g. https://hooks.example.com; signatures "
@@ -71,6 +89,9 @@ ABSL_FLAG(int32_t, http_workers, 64,
 ABSL_FLAG(absl::Duration, replay_max_backoff, absl::Seconds(10),
           "longest wait between spool replay attempts while the service is "
           "down");
+ABSL_FLAG(absl::Duration, replay_rpc_timeout, absl::Seconds(5),
+          "deadline of each replayed call, which waits for the service to be "
+          "reachable; also bounds how long a stop may wait for the replayer");
 
 namespace jobqueue::twilio {
 namespace {
@@ -80,10 +101,12 @@ struct ShimConfig {
   std::string host;
   int port = 0;
   std::string backend;
+  BackendTransport backend_transport;
   std::string public_base_url;  // Empty: http://<listen>.
   std::string spool_dir;
   WebhookHttpServer::Options http;
   absl::Duration replay_max_backoff;
+  absl::Duration replay_rpc_timeout;
   std::string twilio_auth_token;  // Twilio's signing key
   std::string bearer_token;       // the service's token
 };
@@ -100,6 +123,21 @@ bool ParseListen(absl::string_view listen, std::string* host, int* port) {
   *host = std::string(host_part);
   return absl::SimpleAtoi(listen.substr(colon + 1), port) && *port >= 0 &&
          *port <= 65535;
+}
+
+// The contents of `path`, or INVALID_ARGUMENT naming it.
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  if (!file.good() && !file.eof()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
+  if (contents.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is missing or empty"));
+  }
+  return contents.str();
 }
 
 // The configuration, or INVALID_ARGUMENT saying which setting is wrong.
@@ -168,8 +206,36 @@ absl::StatusOr<ShimConfig> ReadConfig() {
   }
   config.http.worker_threads = absl::GetFlag(FLAGS_http_workers);
   config.backend = absl::GetFlag(FLAGS_backend);
+  config.backend_transport.tls = absl::GetFlag(FLAGS_backend_tls);
+  const std::string ca_file = absl::GetFlag(FLAGS_backend_ca_file);
+  config.backend_transport.tls_server_name =
+      absl::GetFlag(FLAGS_backend_tls_server_name);
+  if (!config.backend_transport.tls &&
+      (!ca_file.empty() || !config.backend_transport.tls_server_name.empty())) {
+    return absl::InvalidArgumentError(
+        "--backend_ca_file and --backend_tls_server_name need --backend_tls");
+  }
+  if (!ca_file.empty()) {
+    absl::StatusOr<std::string> pem = ReadFile(ca_file);
+    if (!pem.ok()) return pem.status();
+    config.backend_transport.ca_pem = *std::move(pem);
+  }
+  if (!config.bearer_token.empty() && !config.backend_transport.tls &&
+      !IsLoopbackTarget(config.backend) &&
+      !absl::GetFlag(FLAGS_allow_plaintext_token)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to send JOBQUEUE_BEARER_TOKEN in plaintext to --backend=",
+        config.backend,
+        ", which is not on this machine: use --backend_tls (with "
+        "--backend_ca_file for a private CA), or pass "
+        "--allow_plaintext_token if the network is trusted"));
+  }
   config.spool_dir = absl::GetFlag(FLAGS_spool_dir);
   config.replay_max_backoff = absl::GetFlag(FLAGS_replay_max_backoff);
+  config.replay_rpc_timeout = absl::GetFlag(FLAGS_replay_rpc_timeout);
+  if (config.replay_rpc_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--replay_rpc_timeout must be positive");
+  }
   return config;
 }
 
@@ -237,10 +303,14 @@ int Run(const ShimConfig& config) {
     }
   }
   metrics.spool_depth->Set(static_cast<double>(spooled));
-  GrpcJobQueueBackend backend(
-      GrpcJobQueueBackend::CreateChannel(config.backend), config.bearer_token);
+  GrpcJobQueueBackend grpc_backend(
+      GrpcJobQueueBackend::CreateChannel(config.backend,
+                                         config.backend_transport),
+      config.bearer_token);
+  MeteredBackend backend(&grpc_backend, &metrics);
   SpoolReplayer::Options replay_options;
   replay_options.max_backoff = config.replay_max_backoff;
+  replay_options.rpc_timeout = config.replay_rpc_timeout;
   replay_options.metrics = &metrics;
   SpoolReplayer replayer(spool->get(), &backend, replay_options);
 
@@ -260,6 +330,7 @@ int Run(const ShimConfig& config) {
   options.public_base_url =
       config.public_base_url.empty() ? local_url : config.public_base_url;
   options.on_delivered = [&replayer] { replayer.Wake(); };
+  options.on_queued = [&replayer] { replayer.Wake(); };
   options.metrics = &metrics;
   WebhookHandler handler(&verifier, &backend, spool->get(), options);
 
@@ -268,8 +339,11 @@ int Run(const ShimConfig& config) {
       [&] { StopOnSignal(stop_signals, served, server); });
   replayer.Start();
   absl::FPrintF(stderr,
-                "twilio_shim: backend %s, spool %s, signatures for %s\n",
-                config.backend, (*spool)->dir(), options.public_base_url);
+                "twilio_shim: backend %s (%s), spool %s, signatures for "
+                "%s\n",
+                config.backend,
+                config.backend_transport.tls ? "TLS" : "plaintext",
+                (*spool)->dir(), options.public_base_url);
   absl::PrintF("twilio_shim: listening on %s\n", local_url);
   std::fflush(stdout);
   const absl::Status serve_status = server.Serve(&handler);

@@ -186,6 +186,14 @@ SpooledDelivery WebhookHandler::ToDelivery(
 
 WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
                                          absl::Duration timeout) {
+  // Behind the deliveries already waiting, so that it cannot overtake them;
+  // the replayer hands it over in turn.
+  if (spool_->HasPending()) {
+    WebhookResponse response = Spool(
+        delivery, absl::UnavailableError("queued behind spooled deliveries"));
+    if (response.status == 200 && options_.on_queued) options_.on_queued();
+    return response;
+  }
   // Fails at once while the service is unreachable: the spool is the
   // fallback, and Twilio should not wait.
   const absl::Status status = AttemptDelivery(
@@ -202,9 +210,26 @@ WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
     if (options_.on_delivered) options_.on_delivered();
     return Twiml();
   }
-  const bool rejected = IsPermanentRejection(status);
-  const absl::Status kept =
-      rejected ? spool_->Reject(delivery) : spool_->Append(delivery);
+  if (!IsPermanentRejection(status)) return Spool(delivery, status);
+  const absl::Status kept = spool_->Reject(delivery);
+  if (!kept.ok()) {
+    absl::FPrintF(stderr,
+                  "twilio_shim: 503: the service rejected %s even as a dead "
+                  "letter (%s), and it could not be kept in rejected/ (%s)\n",
+                  DescribeDelivery(delivery), status.ToString(),
+                  kept.ToString());
+    return Text(503, "the delivery could not be stored; retry");
+  }
+  absl::FPrintF(stderr,
+                "twilio_shim: the service rejected %s even as a dead letter "
+                "(%s); kept in %s/rejected\n",
+                DescribeDelivery(delivery), status.ToString(), spool_->dir());
+  return Twiml();
+}
+
+WebhookResponse WebhookHandler::Spool(const SpooledDelivery& delivery,
+                                      const absl::Status& status) {
+  const absl::Status kept = spool_->Append(delivery);
   if (!kept.ok()) {
     absl::FPrintF(stderr,
                   "twilio_shim: 503: could not deliver %s (%s) nor spool it "
@@ -213,12 +238,11 @@ WebhookResponse WebhookHandler::Dispatch(SpooledDelivery delivery,
                   kept.ToString());
     return Text(503, "the delivery could not be stored; retry");
   }
-  if (!rejected && options_.metrics != nullptr) {
+  if (options_.metrics != nullptr) {
     options_.metrics->deliveries_spooled->Increment();
     options_.metrics->spool_depth->Add(1);
   }
-  absl::FPrintF(stderr, "twilio_shim: %s %s: %s\n",
-                rejected ? "kept in rejected/" : "spooled",
+  absl::FPrintF(stderr, "twilio_shim: spooled %s: %s\n",
                 DescribeDelivery(delivery), status.ToString());
   return Twiml();
 }

@@ -14,6 +14,18 @@
 // JSON with bodySHA256), 404, 405, or 503 when the delivery could be neither
 // handed over nor spooled. Only 200 writes anything.
 //
+// Order. While the spool holds deliveries, a new one is not offered to the
+// service: it is appended behind them (200 once durable) and the replayer is
+// woken (Options::on_queued), so one sender's later message cannot become a
+// job before an earlier one still waiting in the spool. Once the spool is
+// empty, deliveries go straight to the service again. The guarantee: when a
+// delivery's request arrives after the shim answered 200 to an earlier
+// delivery of the same conversation, its job commits after the earlier one's
+// (so it gets a later position in the conversation). Deliveries whose
+// requests overlap in time have no defined order between them: one may have
+// found the spool empty and be on its way to the service while the other is
+// spooled (Twilio does not order overlapping requests either).
+//
 //   WebhookHandler handler(&verifier, &backend, spool.get(), options);
 //   if (auto early = handler.Screen(method, target)) return *early;
 //   return handler.Handle(request);  // once the body is read
@@ -73,6 +85,10 @@ class WebhookHandler {
     // Called after the service took a delivery directly: it is up, so the
     // replayer may stop waiting.
     std::function<void()> on_delivered;
+    // Called after a delivery was queued behind others already waiting in the
+    // spool: the replayer should try now rather than after its backoff, the
+    // service may well be back.
+    std::function<void()> on_queued;
     // Where signature rejections, spooled deliveries and dead letters are
     // counted; none when null. Must outlive the handler.
     ShimMetrics* metrics = nullptr;
@@ -106,6 +122,10 @@ class WebhookHandler {
   // Hands `delivery` to the service, or to the spool when the service cannot
   // take it now; 200 with TwiML once one of them has it.
   WebhookResponse Dispatch(SpooledDelivery delivery, absl::Duration timeout);
+  // Appends `delivery` to the spool, behind what `status` (the reason it is
+  // not handed over now) kept there; 200 with TwiML once durable, else 503.
+  WebhookResponse Spool(const SpooledDelivery& delivery,
+                        const absl::Status& status);
 
   const WebhookSignatureVerifier* const verifier_;
   JobQueueBackend* const backend_;

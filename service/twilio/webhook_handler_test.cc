@@ -42,6 +42,7 @@ class WebhookHandlerTest : public ::testing::Test {
     WebhookHandler::Options options;
     options.public_base_url = kPublicBase;
     options.on_delivered = [this] { ++delivered_callbacks_; };
+    options.on_queued = [this] { ++queued_callbacks_; };
     handler_ = std::make_unique<WebhookHandler>(&verifier_, &backend_,
                                                 spool_.get(), options);
   }
@@ -74,7 +75,26 @@ class WebhookHandlerTest : public ::testing::Test {
   std::unique_ptr<DeliverySpool> spool_;
   std::unique_ptr<WebhookHandler> handler_;
   int delivered_callbacks_ = 0;
+  int queued_callbacks_ = 0;
 };
+
+// kSmsBody with another MessageSid.
+std::string SmsNumber(int n) {
+  return absl::StrCat("MessageSid=SM", n, "&From=%2B14158675309&Body=m", n);
+}
+
+// The idempotency keys of every spooled job, in spool order.
+std::vector<std::string> SpooledKeys(DeliverySpool& spool) {
+  std::vector<std::string> keys;
+  for (const std::string& segment : spool.Seal()) {
+    absl::StatusOr<SpoolSegmentContents> contents = spool.Read(segment);
+    if (!contents.ok()) continue;
+    for (const SpooledDelivery& delivery : contents->deliveries) {
+      keys.push_back(delivery.enqueue_job().idempotency_key());
+    }
+  }
+  return keys;
+}
 
 TEST_F(WebhookHandlerTest, ScreensPathsAndMethodsBeforeTheBody) {
   EXPECT_EQ(handler_->Screen("POST", "/twilio/other")->status, 404);
@@ -283,6 +303,62 @@ TEST_F(WebhookHandlerTest, WhenTheServiceIsDownTheDeliveryIsSpooled) {
   ASSERT_THAT(spooled->deliveries, SizeIs(1));
   EXPECT_EQ(spooled->deliveries[0].enqueue_job().idempotency_key(),
             "SM11111111111111111111111111111111");
+}
+
+TEST_F(WebhookHandlerTest, WhileTheSpoolHoldsDeliveriesNewOnesQueueBehind) {
+  backend_.AnswerEnqueue(absl::UnavailableError("connection refused"));
+  ASSERT_EQ(PostSigned("/twilio/messages", SmsNumber(1)).status, 200);
+  EXPECT_EQ(queued_callbacks_, 0) << "the service just failed: no wake-up";
+  // The service is back, but SM1 still waits in the spool: SM2 must not
+  // overtake it.
+  backend_.AnswerEnqueue(absl::OkStatus());
+  const WebhookResponse response = PostSigned("/twilio/messages", SmsNumber(2));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, kTwiml);
+  EXPECT_THAT(backend_.attempts(), SizeIs(1)) << "SM2 went to the service";
+  EXPECT_EQ(queued_callbacks_, 1) << "the replayer was not woken";
+  EXPECT_EQ(delivered_callbacks_, 0);
+  EXPECT_THAT(SpooledKeys(*spool_), ElementsAre("SM1", "SM2"));
+}
+
+TEST_F(WebhookHandlerTest, OnceTheSpoolIsEmptyDeliveriesGoDirectAgain) {
+  backend_.AnswerEnqueue(absl::UnavailableError("connection refused"));
+  ASSERT_EQ(PostSigned("/twilio/messages", SmsNumber(1)).status, 200);
+  backend_.AnswerEnqueue(absl::OkStatus());
+  // What the replayer does once the service took everything.
+  for (const std::string& segment : spool_->Seal()) {
+    ASSERT_TRUE(spool_->Remove(segment).ok());
+  }
+  ASSERT_FALSE(spool_->HasPending());
+  EXPECT_EQ(PostSigned("/twilio/messages", SmsNumber(2)).status, 200);
+  ASSERT_THAT(backend_.accepted(), SizeIs(1));
+  EXPECT_EQ(backend_.accepted()[0].enqueue_job().idempotency_key(), "SM2");
+  EXPECT_EQ(delivered_callbacks_, 1);
+  EXPECT_EQ(queued_callbacks_, 0);
+}
+
+TEST_F(WebhookHandlerTest, ADeadLetterTheServiceRefusesIsKeptInRejected) {
+  backend_.AnswerEnqueue(absl::InvalidArgumentError("bad payload"));
+  backend_.AnswerDeadLetter(absl::InvalidArgumentError("bad dead letter"));
+  EXPECT_EQ(PostSigned("/twilio/messages", kSmsBody).status, 200);
+  EXPECT_FALSE(spool_->HasPending()) << "not for replay";
+  EXPECT_THAT(backend_.attempts(), SizeIs(2));
+}
+
+TEST_F(WebhookHandlerTest, ANulInTheBodyIsReplacedAndTheJobKeepsIt) {
+  const std::string body =
+      "MessageSid=SM5&From=%2B14158675309&Body=%00abc&ProfileName=A%00";
+  EXPECT_EQ(PostSigned("/twilio/messages", body).status, 200);
+  ASSERT_THAT(backend_.accepted(), SizeIs(1));
+  const v1::EnqueueJobRequest job = backend_.accepted()[0].enqueue_job();
+  EXPECT_EQ(PayloadText(job.payload(), "Body"),
+            "\xEF\xBF\xBD"
+            "abc");
+  EXPECT_EQ(job.user_first_name(), "A\xEF\xBF\xBD");
+  EXPECT_EQ(PayloadText(job.payload(), kReplacedNulField), "Body");
+  EXPECT_EQ(
+      job.payload().fields().at(kReplacedNulField).list_value().values_size(),
+      2);
 }
 
 TEST_F(WebhookHandlerTest, AnUnmappableDeliveryBecomesADeadLetter) {

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -38,10 +40,13 @@ absl::Status StopProcess(std::unique_ptr<ChildProcess>& process,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start(
-    std::vector<std::string> extra_shim_flags) {
+absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start() {
+  return Start(Options());
+}
+
+absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start(Options options) {
   std::unique_ptr<ShimStack> stack(new ShimStack());
-  stack->extra_shim_flags_ = std::move(extra_shim_flags);
+  stack->options_ = std::move(options);
   absl::StatusOr<std::unique_ptr<TestDatabase>> database =
       TestDatabase::Create();
   if (!database.ok()) return database.status();
@@ -50,9 +55,18 @@ absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start(
   stack->shim_port_ = UnusedTcpPort();
   stack->spool_dir_ =
       absl::StrCat(std::getenv("TEST_TMPDIR"), "/spool-", stack->shim_port_);
-  stack->stub_ = v1::JobQueue::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack->service_port_),
-                          grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (!stack->options_.service_tls_cert_file.empty()) {
+    std::ifstream cert(stack->options_.service_tls_cert_file);
+    std::stringstream pem;
+    pem << cert.rdbuf();
+    grpc::SslCredentialsOptions trust;
+    trust.pem_root_certs = pem.str();
+    credentials = grpc::SslCredentials(trust);
+  }
+  stack->stub_ = v1::JobQueue::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", stack->service_port_), credentials));
   if (absl::Status started = stack->StartService(); !started.ok()) {
     return started;
   }
@@ -62,10 +76,15 @@ absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start(
 
 absl::Status ShimStack::StartService() {
   const std::string listen = absl::StrCat("127.0.0.1:", service_port_);
-  absl::StatusOr<std::unique_ptr<ChildProcess>> service = ChildProcess::Start(
-      RunfilePath("service/jobqueue_server"),
-      {"serve", "--database_url=" + database_->url(), "--listen=" + listen},
-      {{"JOBQUEUE_BEARER_TOKEN", kBearerToken}});
+  std::vector<std::string> args = {
+      "serve", "--database_url=" + database_->url(), "--listen=" + listen};
+  if (!options_.service_tls_cert_file.empty()) {
+    args.push_back("--tls_cert_file=" + options_.service_tls_cert_file);
+    args.push_back("--tls_key_file=" + options_.service_tls_key_file);
+  }
+  absl::StatusOr<std::unique_ptr<ChildProcess>> service =
+      ChildProcess::Start(RunfilePath("service/jobqueue_server"), args,
+                          {{"JOBQUEUE_BEARER_TOKEN", kBearerToken}});
   if (!service.ok()) return service.status();
   service_ = *std::move(service);
   if (!service_->WaitForOutput("jobqueue: serving on " + listen,
@@ -86,7 +105,8 @@ absl::Status ShimStack::StartShim() {
       "--listen=" + listen, absl::StrCat("--backend=127.0.0.1:", service_port_),
       absl::StrCat("--public_base_url=", kPublicBaseUrl),
       "--spool_dir=" + spool_dir_, "--replay_max_backoff=1s"};
-  args.insert(args.end(), extra_shim_flags_.begin(), extra_shim_flags_.end());
+  args.insert(args.end(), options_.shim_flags.begin(),
+              options_.shim_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> shim =
       ChildProcess::Start(RunfilePath("service/twilio/twilio_shim"), args,
                           {{"TWILIO_AUTH_TOKEN", kAuthToken},

@@ -32,10 +32,18 @@ class ShimStack {
   static constexpr char kPublicBaseUrl[] =
       "https://hooks.example.test/jobqueue";
 
-  // Creates the database and starts both processes, each ready to serve;
-  // twilio_shim gets `extra_shim_flags` after its usual ones.
-  static absl::StatusOr<std::unique_ptr<ShimStack>> Start(
-      std::vector<std::string> extra_shim_flags = {});
+  struct Options {
+    // More twilio_shim flags, after the stack's own (a repeated flag wins).
+    std::vector<std::string> shim_flags;
+    // When both are set, jobqueue_server serves TLS with this certificate and
+    // key (PEM files), and the test's own calls trust the certificate.
+    std::string service_tls_cert_file;
+    std::string service_tls_key_file;
+  };
+
+  // Creates the database and starts both processes, each ready to serve.
+  static absl::StatusOr<std::unique_ptr<ShimStack>> Start();
+  static absl::StatusOr<std::unique_ptr<ShimStack>> Start(Options options);
 
   // Stops jobqueue_server (SIGTERM), or starts it again on the same port.
   absl::Status StopService();
@@ -73,11 +81,11 @@ class ShimStack {
  private:
   ShimStack() = default;
 
+  Options options_;
   std::unique_ptr<TestDatabase> database_;
   int service_port_ = 0;
   int shim_port_ = 0;
   std::string spool_dir_;
-  std::vector<std::string> extra_shim_flags_;
   std::unique_ptr<ChildProcess> service_;
   std::unique_ptr<ChildProcess> shim_;
   std::string earlier_output_;

@@ -305,6 +305,82 @@ TEST_F(TwilioShimEndToEndTest, AnUnmappableDeliveryBecomesADeadLetter) {
   EXPECT_THAT(rows[1][2].as<std::string>(), HasSubstr("From"));
 }
 
+// U+0000 cannot be stored by PostgreSQL (text or jsonb): the shim replaces
+// it with U+FFFD and says so, so the delivery still becomes a job (or a dead
+// letter), never only a file in the spool's rejected/.
+TEST_F(TwilioShimEndToEndTest, ANulCharacterIsReplacedAndTheJobStored) {
+  const std::string nul_abc("\0abc", 4);
+  ASSERT_EQ(Deliver("/twilio/messages", With(Sms(), "Body", nul_abc)), 200)
+      << stack_->Outputs();
+  // Unmappable too: a dead letter, with the same replacement.
+  ASSERT_EQ(Deliver("/twilio/messages",
+                    With(With(Without(Sms(), "From"), "MessageSid",
+                              "SM00000000000000000000000000000009"),
+                         "Body", nul_abc)),
+            200);
+
+  const std::vector<v1::Job> jobs = Jobs();
+  ASSERT_THAT(jobs, SizeIs(1)) << stack_->Outputs();
+  const auto& fields = jobs[0].payload().fields();
+  EXPECT_EQ(fields.at("Body").string_value(),
+            "\xEF\xBF\xBD"
+            "abc");
+  ASSERT_EQ(fields.count("_jobqueue_replaced_nul"), 1u);
+  const auto& replaced = fields.at("_jobqueue_replaced_nul").list_value();
+  ASSERT_EQ(replaced.values_size(), 1);
+  EXPECT_EQ(replaced.values(0).string_value(), "Body");
+
+  pqxx::connection connection(stack_->database_url());
+  pqxx::work transaction(connection);
+  const pqxx::result rows = transaction.exec(
+      "SELECT delivery_id, raw_payload->>'Body', "
+      "raw_payload->'_jobqueue_replaced_nul'->>0 FROM dlq_jobs");
+  ASSERT_EQ(rows.size(), 1u) << stack_->Outputs();
+  EXPECT_EQ(rows[0][0].as<std::string>(), "SM00000000000000000000000000000009");
+  EXPECT_EQ(rows[0][1].as<std::string>(),
+            "\xEF\xBF\xBD"
+            "abc");
+  EXPECT_EQ(rows[0][2].as<std::string>(), "Body");
+  EXPECT_THAT(stack_->Outputs(), Not(HasSubstr("rejected")));
+  httplib::Result metrics = stack_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("twilio_shim_deliveries_rejected_total 0\n"));
+}
+
+// What the service itself answers when a caller sends U+0000 (the shim no
+// longer does): a clear INVALID_ARGUMENT, so that the shim records a dead
+// letter instead of retrying.
+TEST_F(TwilioShimEndToEndTest, TheServiceRefusesNulAsAnInvalidArgument) {
+  v1::EnqueueJobRequest job;
+  job.set_user_phone("+14158675309");
+  job.set_source_channel_id("+14158675309");
+  job.set_source_type(v1::SOURCE_TYPE_DM);
+  job.set_content_type(v1::CONTENT_TYPE_TEXT);
+  job.set_idempotency_key("SM-nul-payload");
+  (*job.mutable_payload()->mutable_fields())["Body"].set_string_value(
+      std::string("\0abc", 4));
+  v1::EnqueueJobResponse response;
+  grpc::Status status =
+      stack_->service().EnqueueJob(stack_->CallContext().get(), job, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+
+  v1::RecordDeadLetterRequest dead_letter;
+  dead_letter.set_source("twilio.messages");
+  dead_letter.set_delivery_id("SM-nul-dead-letter");
+  dead_letter.set_reason("test");
+  (*dead_letter.mutable_raw_payload()->mutable_fields())["Body"]
+      .set_string_value(std::string("\0abc", 4));
+  v1::DeadLetter recorded;
+  status = stack_->service().RecordDeadLetter(stack_->CallContext().get(),
+                                              dead_letter, &recorded);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  EXPECT_THAT(Jobs(), IsEmpty());
+  EXPECT_EQ(DeadLetterRows(), 0);
+}
+
 TEST_F(TwilioShimEndToEndTest, AJsonBodySignedWithItsHashBecomesAJob) {
   const std::string body =
       R"({"EventType":"onMessageAdded","ConversationSid":"CH5","MessageSid":)"

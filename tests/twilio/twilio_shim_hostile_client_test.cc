@@ -79,7 +79,7 @@ class TwilioShimHostileClientTest : public ::testing::Test {
     // A short request deadline, so that the slow connections are cut off
     // within the test.
     absl::StatusOr<std::unique_ptr<ShimStack>> stack =
-        ShimStack::Start({"--request_read_timeout=4s"});
+        ShimStack::Start({.shim_flags = {"--request_read_timeout=4s"}});
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = *std::move(stack);
   }

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -80,6 +82,58 @@ TEST(TwilioShimProcessTest, OneShimPerSpoolDirectory) {
   ASSERT_NE(second, nullptr);
   EXPECT_EQ(second->Wait(absl::Seconds(10)).value_or(-1), 1);
   EXPECT_THAT(second->output(), HasSubstr("in use by another process"));
+}
+
+TEST(TwilioShimProcessTest, RefusesToSendTheTokenInPlaintextOverANetwork) {
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"TWILIO_AUTH_TOKEN", "t"}, {"JOBQUEUE_BEARER_TOKEN", "secret-bearer"}};
+  std::unique_ptr<ChildProcess> shim =
+      StartShim({"--listen=127.0.0.1:0", "--backend=10.11.12.13:50051",
+                 "--spool_dir=" + SpoolDir("plaintext")},
+                env);
+  ASSERT_NE(shim, nullptr);
+  EXPECT_EQ(shim->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT(shim->output(),
+              HasSubstr("refusing to send JOBQUEUE_BEARER_TOKEN in plaintext "
+                        "to --backend=10.11.12.13:50051"));
+  EXPECT_THAT(shim->output(), HasSubstr("--backend_tls"));
+  EXPECT_THAT(shim->output(), HasSubstr("--allow_plaintext_token"));
+  EXPECT_THAT(shim->output(), Not(HasSubstr("secret-bearer")));
+
+  // Each way out starts: TLS, the explicit permission, or no token at all.
+  const std::vector<std::pair<std::vector<std::string>,
+                              std::vector<std::pair<std::string, std::string>>>>
+      accepted = {{{"--backend_tls"}, env},
+                  {{"--allow_plaintext_token"}, env},
+                  {{}, {{"TWILIO_AUTH_TOKEN", "t"}}}};
+  int n = 0;
+  for (const auto& [flags, accepted_env] : accepted) {
+    std::vector<std::string> args = {
+        "--listen=127.0.0.1:0", "--backend=10.11.12.13:50051",
+        "--spool_dir=" + SpoolDir(absl::StrCat("plaintext-", ++n))};
+    args.insert(args.end(), flags.begin(), flags.end());
+    std::unique_ptr<ChildProcess> ok = StartShim(args, accepted_env);
+    ASSERT_NE(ok, nullptr);
+    EXPECT_TRUE(ok->WaitForOutput("listening on", absl::Seconds(30)))
+        << ok->output();
+    ASSERT_TRUE(ok->Signal(SIGTERM).ok());
+    EXPECT_EQ(ok->Wait(absl::Seconds(20)).value_or(-1), 0) << ok->output();
+  }
+}
+
+TEST(TwilioShimProcessTest, TlsSettingsNeedTlsAndAReadableCaFile) {
+  std::unique_ptr<ChildProcess> shim = StartShim(
+      {"--listen=127.0.0.1:0", "--backend_ca_file=/nonexistent/ca.pem"},
+      {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(shim, nullptr);
+  EXPECT_EQ(shim->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT(shim->output(), HasSubstr("need --backend_tls"));
+  shim = StartShim({"--listen=127.0.0.1:0", "--backend_tls",
+                    "--backend_ca_file=/nonexistent/ca.pem"},
+                   {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(shim, nullptr);
+  EXPECT_EQ(shim->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT(shim->output(), HasSubstr("/nonexistent/ca.pem"));
 }
 
 }  // namespace
