@@ -59,7 +59,9 @@ using ::grpc::reflection::v1alpha::ServerReflection;
 using ::grpc::reflection::v1alpha::ServerReflectionRequest;
 using ::grpc::reflection::v1alpha::ServerReflectionResponse;
 using ::testing::Contains;
+using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
+using ::testing::Not;
 
 constexpr char kHealth[] = "grpc.health.v1.Health";
 constexpr char kReflection[] = "grpc.reflection.v1alpha.ServerReflection";
@@ -673,14 +675,14 @@ TEST_F(ReflectionE2eTest, BufCurlListsAndChecksHealthThroughReflection) {
   BufResult check = RunBuf(BufCurl(
       address, {absl::StrCat("http://", address, "/", kHealth, "/Check")}));
   ASSERT_EQ(check.exit_code, 0) << check.output;
-  EXPECT_THAT(check.output, ::testing::HasSubstr(R"("status": "SERVING")"));
+  EXPECT_THAT(check.output, HasSubstr(R"("status": "SERVING")"));
 
   // Watch streams until cancelled; --timeout ends it after the first
   // message.
   BufResult watch = RunBuf(BufCurl(
       address, {"--timeout", "2s",
                 absl::StrCat("http://", address, "/", kHealth, "/Watch")}));
-  EXPECT_THAT(watch.output, ::testing::HasSubstr(R"("status": "SERVING")"));
+  EXPECT_THAT(watch.output, HasSubstr(R"("status": "SERVING")"));
 }
 
 // A pending job at the head of a conversation of its own; leased (processing,
@@ -768,8 +770,7 @@ TEST_F(ReflectionE2eTest, EveryReadmeGrpcurlLineWorksThroughBufCurl) {
       EXPECT_THAT(Lines(result.output),
                   IsSupersetOf({kHealth, kReflection, kJobQueue}));
     } else if (target == absl::StrCat(kHealth, "/Check")) {
-      EXPECT_THAT(result.output,
-                  ::testing::HasSubstr(R"("status": "SERVING")"));
+      EXPECT_THAT(result.output, HasSubstr(R"("status": "SERVING")"));
     } else if (method == "CreateUser") {
       auto r = ParseOutput<v1::CreateUserResponse>(result);
       ASSERT_TRUE(r.ok()) << r.status();
@@ -778,14 +779,21 @@ TEST_F(ReflectionE2eTest, EveryReadmeGrpcurlLineWorksThroughBufCurl) {
       auto first = ParseOutput<v1::EnqueueJobResponse>(result);
       ASSERT_TRUE(first.ok()) << first.status();
       EXPECT_TRUE(first->created());
-      // "The same idempotency_key again returns the first job with
-      // "created": false."
+      // "The same idempotency_key again returns the first job, without
+      // "created": true."
       BufResult again = RunBuf(*args);
       ASSERT_EQ(again.exit_code, 0) << again.output;
       auto second = ParseOutput<v1::EnqueueJobResponse>(again);
       ASSERT_TRUE(second.ok()) << second.status();
       EXPECT_FALSE(second->created());
       EXPECT_EQ(second->job().id(), first->job().id());
+      // ... printed only with -emit-defaults, as the README says.
+      EXPECT_THAT(again.output, Not(HasSubstr(R"("created")")));
+      std::vector<std::string> emit = *args;
+      emit.insert(emit.end() - 1, "--emit-defaults");
+      BufResult with_defaults = RunBuf(emit);
+      ASSERT_EQ(with_defaults.exit_code, 0) << with_defaults.output;
+      EXPECT_THAT(with_defaults.output, HasSubstr(R"("created": false)"));
     } else if (method == "GetJob") {
       auto r = ParseOutput<v1::Job>(result);
       ASSERT_TRUE(r.ok()) << r.status();
@@ -842,8 +850,7 @@ TEST_F(ReflectionE2eTest, ReadmeBearerHeaderWorksWithBufCurl) {
   // README: "With a token configured, add -H '...' (health checks need
   // none)."
   constexpr char kHeader[] = "authorization: Bearer TOKEN";
-  ASSERT_THAT(readme.str(),
-              ::testing::HasSubstr(absl::StrCat("-H '", kHeader, "'")));
+  ASSERT_THAT(readme.str(), HasSubstr(absl::StrCat("-H '", kHeader, "'")));
   const std::string address = StartServer("readme-t0ken");
   const std::string create_user =
       absl::StrCat("http://", address, "/", kJobQueue, "/CreateUser");
@@ -852,7 +859,7 @@ TEST_F(ReflectionE2eTest, ReadmeBearerHeaderWorksWithBufCurl) {
 
   BufResult without = RunBuf(BufCurl(address, {"-d", body, create_user}));
   EXPECT_NE(without.exit_code, 0);
-  EXPECT_THAT(without.output, ::testing::HasSubstr("unauthenticated"));
+  EXPECT_THAT(without.output, HasSubstr("unauthenticated"));
 
   BufResult with = RunBuf(BufCurl(
       address, {"-H", absl::StrReplaceAll(kHeader, {{"TOKEN", "readme-t0ken"}}),
@@ -865,7 +872,7 @@ TEST_F(ReflectionE2eTest, ReadmeBearerHeaderWorksWithBufCurl) {
   BufResult check = RunBuf(BufCurl(
       address, {absl::StrCat("http://", address, "/", kHealth, "/Check")}));
   EXPECT_EQ(check.exit_code, 0) << check.output;
-  EXPECT_THAT(check.output, ::testing::HasSubstr(R"("status": "SERVING")"));
+  EXPECT_THAT(check.output, HasSubstr(R"("status": "SERVING")"));
 }
 
 }  // namespace
