@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "service/rpc_observer.h"
 
 namespace jobqueue {
@@ -42,6 +43,17 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
  private:
   static constexpr char kReflectionPlugin[] = "proto_server_reflection";
 };
+
+// gRPC's default health service is written without the C++ protobuf
+// classes, so nothing puts grpc/health/v1/health.proto into the generated
+// descriptor pool that reflection serves: reflection would list
+// grpc.health.v1.Health yet answer NOT_FOUND when a client (grpcurl, buf
+// curl) asks for its file, and such clients could not call it. Touching the
+// generated code here links it into every server (a linker keeps only the
+// objects something refers to) and registers the file.
+void RegisterHealthDescriptor() {
+  grpc::health::v1::HealthCheckRequest::descriptor();
+}
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -78,6 +90,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
       Credentials(options);
   if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
+  RegisterHealthDescriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;

@@ -1,7 +1,8 @@
 // Serves one gRPC service (JobQueueServer passes the JobQueue behind its
 // bearer-token check) with grpc.health.v1.Health always on, and server
 // reflection unless turned off (so `grpcurl -plaintext HOST:PORT list`
-// works). Health and reflection need no token.
+// works). Health and reflection need no token. Reflection describes every
+// service it lists, health included (grpcurl and buf curl can call it).
 //
 //   auto server = GrpcServer::Start(&service, {.listen = "127.0.0.1:0"});
 //   ... (*server)->address() ...

@@ -1,0 +1,879 @@
+// Server reflection as the tools of README.md use it, against the real
+// jobqueue_server process (a process of its own, so nothing this test links
+// can stand in for a descriptor the server fails to serve):
+//
+// - a C++ client that does what grpcurl does before it can call anything
+//   (ListServices, FileContainingSymbol for each service, FileByFilename for
+//   every dependency until the set is closed), builds a DescriptorPool from
+//   those files alone and calls grpc.health.v1.Health through dynamic
+//   messages and a generic stub;
+// - buf curl, an independent client, over gRPC with reflection: it lists,
+//   checks health, and runs every `grpcurl` line of README.md translated
+//   to buf curl with the same JSON bodies.
+//
+// buf comes from tools/npm: $NODE_PATH must name its node_modules, and node
+// must be on $PATH (tools/test passes both). Missing, the tests fail.
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "tests/child_process.h"
+#include "tests/test_database.h"
+
+namespace jobqueue {
+namespace {
+
+namespace pb = ::google::protobuf;
+using ::grpc::reflection::v1alpha::ServerReflection;
+using ::grpc::reflection::v1alpha::ServerReflectionRequest;
+using ::grpc::reflection::v1alpha::ServerReflectionResponse;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsSupersetOf;
+using ::testing::Not;
+
+constexpr char kHealth[] = "grpc.health.v1.Health";
+constexpr char kReflection[] = "grpc.reflection.v1alpha.ServerReflection";
+constexpr char kJobQueue[] = "jobqueue.v1.JobQueue";
+// The address README.md's lines use: tools/run's.
+constexpr char kReadmeAddress[] = "127.0.0.1:50051";
+
+std::unique_ptr<grpc::ClientContext> Context(
+    absl::Duration timeout = absl::Seconds(10)) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+// --- What grpcurl does: the schema from reflection, calls by descriptor ---
+
+struct Schema {
+  std::vector<std::string> services;
+  std::map<std::string, pb::FileDescriptorProto> files;
+};
+
+// ListServices, then FileContainingSymbol for each service, then
+// FileByFilename for every dependency not received yet, until the files are
+// closed under their imports: what grpcurl (and buf curl) ask before any
+// call. The first error the server answers fails the whole fetch.
+absl::StatusOr<Schema> FetchSchema(
+    const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = ServerReflection::NewStub(channel);
+  auto context = Context();
+  auto stream = stub->ServerReflectionInfo(context.get());
+  Schema schema;
+  auto ask = [&](const ServerReflectionRequest& request,
+                 const std::string& what) -> absl::Status {
+    ServerReflectionResponse response;
+    if (!stream->Write(request) || !stream->Read(&response)) {
+      return absl::UnavailableError(
+          absl::StrCat("the reflection stream ended at ", what));
+    }
+    if (response.has_error_response()) {
+      return absl::Status(
+          static_cast<absl::StatusCode>(response.error_response().error_code()),
+          absl::StrCat(what, ": ", response.error_response().error_message()));
+    }
+    for (const auto& service : response.list_services_response().service()) {
+      schema.services.push_back(service.name());
+    }
+    for (const std::string& bytes :
+         response.file_descriptor_response().file_descriptor_proto()) {
+      pb::FileDescriptorProto file;
+      if (!file.ParseFromString(bytes)) {
+        return absl::InternalError(
+            absl::StrCat(what, ": an unparsable FileDescriptorProto"));
+      }
+      schema.files.emplace(file.name(), std::move(file));
+    }
+    return absl::OkStatus();
+  };
+
+  ServerReflectionRequest request;
+  request.set_list_services("*");
+  if (absl::Status s = ask(request, "ListServices"); !s.ok()) return s;
+  for (const std::string& service : schema.services) {
+    request.set_file_containing_symbol(service);
+    const size_t before = schema.files.size();
+    if (absl::Status s = ask(request, "FileContainingSymbol " + service);
+        !s.ok()) {
+      return s;
+    }
+    bool found = schema.files.size() > before;
+    for (const auto& [name, file] : schema.files) {
+      for (const auto& s : file.service()) {
+        found = found || absl::StrCat(file.package(), ".", s.name()) == service;
+      }
+    }
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("FileContainingSymbol ", service, ": no file"));
+    }
+  }
+  for (bool closed = false; !closed;) {
+    closed = true;
+    std::set<std::string> missing;
+    for (const auto& [name, file] : schema.files) {
+      for (const std::string& dependency : file.dependency()) {
+        if (!schema.files.count(dependency)) missing.insert(dependency);
+      }
+    }
+    for (const std::string& name : missing) {
+      closed = false;
+      request.set_file_by_filename(name);
+      if (absl::Status s = ask(request, "FileByFilename " + name); !s.ok()) {
+        return s;
+      }
+      if (!schema.files.count(name)) {
+        return absl::NotFoundError(
+            absl::StrCat("FileByFilename ", name, ": a different file came"));
+      }
+    }
+  }
+  stream->WritesDone();
+  grpc::Status finished = stream->Finish();
+  if (!finished.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("reflection stream: ", finished.error_message()));
+  }
+  return schema;
+}
+
+// Builds every file of `schema` into `pool` (which has nothing else),
+// dependencies first.
+absl::Status BuildPool(const Schema& schema, pb::DescriptorPool* pool) {
+  std::function<absl::Status(const std::string&)> build =
+      [&](const std::string& name) -> absl::Status {
+    if (pool->FindFileByName(name) != nullptr) return absl::OkStatus();
+    auto file = schema.files.find(name);
+    if (file == schema.files.end()) {
+      return absl::NotFoundError(absl::StrCat("no file ", name));
+    }
+    for (const std::string& dependency : file->second.dependency()) {
+      if (absl::Status s = build(dependency); !s.ok()) return s;
+    }
+    if (pool->BuildFile(file->second) == nullptr) {
+      return absl::InternalError(absl::StrCat("cannot build ", name));
+    }
+    return absl::OkStatus();
+  };
+  for (const auto& [name, file] : schema.files) {
+    if (absl::Status s = build(name); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+grpc::ByteBuffer ToBuffer(const pb::Message& message) {
+  const std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool FromBuffer(const grpc::ByteBuffer& buffer, pb::Message* message) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  std::string bytes;
+  for (const grpc::Slice& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return message->ParseFromString(bytes);
+}
+
+std::string Path(const pb::MethodDescriptor* method) {
+  return absl::StrCat("/", method->service()->full_name(), "/", method->name());
+}
+
+// A unary call made as grpcurl makes it: a generic stub carrying messages
+// of `method`'s (reflected) pool.
+grpc::Status CallUnary(const std::shared_ptr<grpc::Channel>& channel,
+                       const pb::MethodDescriptor* method,
+                       const pb::Message& request, pb::Message* response) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::Status status;
+  grpc::ByteBuffer response_buffer;
+  {
+    auto context = Context();
+    auto call = stub.PrepareUnaryCall(context.get(), Path(method),
+                                      ToBuffer(request), &cq);
+    call->StartCall();
+    call->Finish(&response_buffer, &status, nullptr);
+    void* tag;
+    bool ok;
+    cq.Next(&tag, &ok);
+  }
+  cq.Shutdown();
+  void* tag;
+  bool ok;
+  while (cq.Next(&tag, &ok)) {
+  }
+  if (status.ok() && !FromBuffer(response_buffer, response)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "unparsable response");
+  }
+  return status;
+}
+
+// A server-streaming call made as grpcurl makes it (a generic stream): the
+// request is written at once, responses are read one at a time.
+class GenericServerStream {
+ public:
+  GenericServerStream(const std::shared_ptr<grpc::Channel>& channel,
+                      const pb::MethodDescriptor* method,
+                      const pb::Message& request)
+      : stub_(channel) {
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    call_ = stub_.PrepareCall(&context_, Path(method), &cq_);
+    call_->StartCall(this);
+    ok_ = Wait();
+    if (ok_) call_->Write(ToBuffer(request), this);
+    ok_ = ok_ && Wait();
+    if (ok_) call_->WritesDone(this);
+    ok_ = ok_ && Wait();
+  }
+
+  ~GenericServerStream() {
+    context_.TryCancel();
+    grpc::Status status;
+    call_->Finish(&status, this);
+    Wait();
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+
+  // False when the stream ended (or the message did not parse).
+  bool Read(pb::Message* message) {
+    if (!ok_) return false;
+    grpc::ByteBuffer buffer;
+    call_->Read(&buffer, this);
+    return Wait() && FromBuffer(buffer, message);
+  }
+
+ private:
+  bool Wait() {
+    void* tag;
+    bool ok = false;
+    return cq_.Next(&tag, &ok) && ok;
+  }
+
+  grpc::GenericStub stub_;
+  grpc::CompletionQueue cq_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  bool ok_ = false;
+};
+
+std::string EnumName(const pb::Message& message, const std::string& field) {
+  const pb::FieldDescriptor* f =
+      message.GetDescriptor()->FindFieldByName(field);
+  return f == nullptr ? "(no field " + field + ")"
+                      : message.GetReflection()->GetEnum(message, f)->name();
+}
+
+const pb::ServiceDescriptor* JobQueueDescriptor() {
+  return pb::DescriptorPool::generated_pool()->FindServiceByName(
+      v1::JobQueue::service_full_name());
+}
+
+// --- buf curl ---
+
+absl::StatusOr<std::string> FindBuf() {
+  const char* node_path = std::getenv("NODE_PATH");
+  if (node_path == nullptr || *node_path == '\0') {
+    return absl::FailedPreconditionError(
+        "NODE_PATH is not set; run with "
+        "--test_env=NODE_PATH=<repo>/tools/npm/node_modules (tools/test does)");
+  }
+  for (const char* relative : {"/.bin/buf", "/@bufbuild/buf/bin/buf"}) {
+    const std::string candidate = absl::StrCat(node_path, relative);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "buf is not installed under $NODE_PATH (", node_path,
+      "): neither .bin/buf nor @bufbuild/buf/bin/buf; tools/setup installs "
+      "tools/npm's packages"));
+}
+
+struct BufResult {
+  int exit_code = -1;
+  // stdout and stderr together.
+  std::string output;
+};
+
+BufResult RunBuf(const std::vector<std::string>& args) {
+  BufResult result;
+  absl::StatusOr<std::string> buf = FindBuf();
+  if (!buf.ok()) {
+    result.output = std::string(buf.status().message());
+    return result;
+  }
+  const std::string tmp = std::getenv("TEST_TMPDIR");
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Start(
+      *buf, args, {{"HOME", tmp}, {"BUF_CACHE_DIR", tmp + "/buf-cache"}});
+  if (!process.ok()) {
+    result.output = process.status().ToString();
+    return result;
+  }
+  absl::StatusOr<int> exit_code = (*process)->Wait(absl::Seconds(60));
+  result.output = (*process)->output();
+  result.exit_code = exit_code.ok() ? *exit_code : -1;
+  if (result.exit_code == 127) {
+    absl::StrAppend(&result.output, "\n(exit 127: is node on $PATH? ",
+                    "tools/test passes --test_env=PATH)");
+  }
+  return result;
+}
+
+std::vector<std::string> BufCurl(const std::string& address,
+                                 std::vector<std::string> args) {
+  std::vector<std::string> all = {"curl", "--protocol", "grpc",
+                                  "--http2-prior-knowledge"};
+  all.insert(all.end(), args.begin(), args.end());
+  if (!absl::StrContains(all.back(), "://")) {
+    all.push_back(absl::StrCat("http://", address));
+  }
+  return all;
+}
+
+// Parses the JSON document buf curl printed into `message`.
+template <typename Message>
+absl::StatusOr<Message> ParseOutput(const BufResult& result) {
+  const size_t start = result.output.find('{');
+  Message message;
+  if (start == std::string::npos ||
+      !pb::util::JsonStringToMessage(result.output.substr(start), &message)
+           .ok()) {
+    return absl::InternalError(absl::StrCat(
+        "not a ", Message::descriptor()->full_name(), ": ", result.output));
+  }
+  return message;
+}
+
+std::set<std::string> Lines(const std::string& text) {
+  std::set<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!line.empty()) lines.emplace(line);
+  }
+  return lines;
+}
+
+// --- README.md's grpcurl lines ---
+
+// The words of each command of a ```sh block, as a shell splits them:
+// comments dropped, backslash-newline joined, quoted words kept whole
+// across lines.
+absl::StatusOr<std::vector<std::vector<std::string>>> SplitShell(
+    absl::string_view text) {
+  std::vector<std::vector<std::string>> commands;
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  auto end_word = [&] {
+    if (in_word) words.push_back(word);
+    word.clear();
+    in_word = false;
+  };
+  auto end_command = [&] {
+    end_word();
+    if (!words.empty()) commands.push_back(words);
+    words.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\'' || c == '"') {
+      const size_t end = text.find(c, i + 1);
+      if (end == absl::string_view::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unterminated quote in: ", text.substr(i, 80)));
+      }
+      absl::StrAppend(&word, text.substr(i + 1, end - i - 1));
+      in_word = true;
+      i = end;
+    } else if (c == '\\' && i + 1 < text.size() && text[i + 1] == '\n') {
+      ++i;
+    } else if (c == '#' && !in_word) {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+    } else if (c == ' ' || c == '\t') {
+      end_word();
+    } else if (c == '\n') {
+      end_command();
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  end_command();
+  return commands;
+}
+
+// Every `grpcurl` command of README.md: those of its ```sh blocks, and the
+// one after "try:" that tools/run prints.
+absl::StatusOr<std::vector<std::vector<std::string>>> ReadmeGrpcurlCommands() {
+  std::ifstream in(RunfilePath("README.md"));
+  if (!in) return absl::NotFoundError("README.md is not in the runfiles");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<std::vector<std::string>> commands;
+  std::string block;
+  bool in_sh = false;
+  for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
+    if (!in_sh && line == "```sh") {
+      in_sh = true;
+      block.clear();
+    } else if (in_sh && line == "```") {
+      in_sh = false;
+      absl::StatusOr<std::vector<std::vector<std::string>>> split =
+          SplitShell(block);
+      if (!split.ok()) return split.status();
+      for (auto& command : *split) {
+        if (command[0] == "grpcurl") commands.push_back(std::move(command));
+      }
+    } else if (in_sh) {
+      absl::StrAppend(&block, line, "\n");
+    } else if (size_t at = line.find("try: grpcurl "); at != line.npos) {
+      absl::StatusOr<std::vector<std::vector<std::string>>> split =
+          SplitShell(line.substr(at + 5));
+      if (!split.ok()) return split.status();
+      commands.push_back((*split)[0]);
+    }
+  }
+  return commands;
+}
+
+// The buf curl arguments that do what a README grpcurl command does, run
+// against `address` instead of tools/run's, with each placeholder of
+// `values` (JOB-UUID, TOKEN, ...) replaced in the request body. An error
+// names what grpcurl would not run as printed, or what has no equivalent.
+absl::StatusOr<std::vector<std::string>> ToBufCurl(
+    const std::vector<std::string>& grpcurl, const std::string& address,
+    const std::vector<std::pair<std::string, std::string>>& values) {
+  std::vector<std::string> args;
+  bool plaintext = false;
+  size_t i = 1;
+  for (; i < grpcurl.size() && absl::StartsWith(grpcurl[i], "-"); ++i) {
+    const std::string& flag = grpcurl[i];
+    if (flag == "-plaintext") {
+      plaintext = true;
+    } else if ((flag == "-d" || flag == "-H") && i + 1 < grpcurl.size()) {
+      std::string value = grpcurl[++i];
+      if (flag == "-d") value = absl::StrReplaceAll(value, values);
+      args.insert(args.end(), {flag, value});
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a grpcurl flag this test does not know: ", flag));
+    }
+  }
+  const std::vector<std::string> positional(grpcurl.begin() + i, grpcurl.end());
+  if (!plaintext) {
+    return absl::InvalidArgumentError(
+        "tools/run serves plaintext; grpcurl needs -plaintext");
+  }
+  if (positional.size() != 2) {
+    return absl::InvalidArgumentError(
+        "want flags, then ADDRESS and a method or `list` (grpcurl reads no "
+        "flag after the address)");
+  }
+  if (positional[0] != kReadmeAddress) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not tools/run's address: ", positional[0]));
+  }
+  if (positional[1] == "list") {
+    args.push_back("--list-services");
+    args.push_back(absl::StrCat("http://", address));
+  } else if (absl::StrContains(positional[1], '/')) {
+    args.push_back(absl::StrCat("http://", address, "/", positional[1]));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a method: ", positional[1]));
+  }
+  return BufCurl(address, args);
+}
+
+// --- The fixture: jobqueue_server processes over one test database ---
+
+class ReflectionE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<TestDatabase>> db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db).release();
+  }
+  static void TearDownTestSuite() {
+    delete db_;
+    db_ = nullptr;
+  }
+
+  // Starts `jobqueue_server serve` as tools/run does (no token unless
+  // `token`), returns its address.
+  std::string StartServer(const std::string& token = "") {
+    address_ = absl::StrCat("127.0.0.1:", UnusedTcpPort());
+    absl::StatusOr<std::unique_ptr<ChildProcess>> server = ChildProcess::Start(
+        RunfilePath("service/jobqueue_server"),
+        {"serve", "--database_url=" + db_->url(), "--listen=" + address_,
+         "--metrics_listen=", "--shutdown_grace=2s"},
+        {{"JOBQUEUE_BEARER_TOKEN", token}, {"JOBQUEUE_AUTH_TOKEN", ""}});
+    EXPECT_TRUE(server.ok()) << server.status();
+    if (!server.ok()) return address_;
+    server_ = std::move(*server);
+    EXPECT_TRUE(
+        server_->WaitForOutput("serving on " + address_, absl::Seconds(20)))
+        << server_->output();
+    channel_ =
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    return address_;
+  }
+
+  static TestDatabase* db_;
+  std::string address_;
+  std::unique_ptr<ChildProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TestDatabase* ReflectionE2eTest::db_ = nullptr;
+
+TEST_F(ReflectionE2eTest, EveryListedServiceResolvesAndHealthIsCallable) {
+  StartServer();
+  absl::StatusOr<Schema> schema = FetchSchema(channel_);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  EXPECT_THAT(schema->services,
+              IsSupersetOf({kHealth, kReflection, kJobQueue}));
+
+  pb::DescriptorPool pool;
+  ASSERT_TRUE(BuildPool(*schema, &pool).ok()) << BuildPool(*schema, &pool);
+  for (const std::string& service : schema->services) {
+    EXPECT_NE(pool.FindServiceByName(service), nullptr) << service;
+  }
+  ASSERT_NE(
+      pool.FindMethodByName(absl::StrCat(kReflection, ".ServerReflectionInfo")),
+      nullptr);
+
+  // Check, from the reflected descriptor only.
+  const pb::MethodDescriptor* check =
+      pool.FindMethodByName(absl::StrCat(kHealth, ".Check"));
+  ASSERT_NE(check, nullptr);
+  pb::DynamicMessageFactory factory(&pool);
+  std::unique_ptr<pb::Message> request(
+      factory.GetPrototype(check->input_type())->New());
+  ASSERT_TRUE(
+      pb::util::JsonStringToMessage(R"({"service": ""})", request.get()).ok());
+  std::unique_ptr<pb::Message> response(
+      factory.GetPrototype(check->output_type())->New());
+  grpc::Status status = CallUnary(channel_, check, *request, response.get());
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(EnumName(*response, "status"), "SERVING");
+
+  // Watch: its first message is the current status.
+  const pb::MethodDescriptor* watch =
+      pool.FindMethodByName(absl::StrCat(kHealth, ".Watch"));
+  ASSERT_NE(watch, nullptr);
+  ASSERT_TRUE(watch->server_streaming());
+  GenericServerStream stream(channel_, watch, *request);
+  response->Clear();
+  ASSERT_TRUE(stream.Read(response.get()));
+  EXPECT_EQ(EnumName(*response, "status"), "SERVING");
+
+  // The JobQueue too, from JSON as grpcurl sends it.
+  const pb::MethodDescriptor* get_job =
+      pool.FindMethodByName(absl::StrCat(kJobQueue, ".GetJob"));
+  ASSERT_NE(get_job, nullptr);
+  std::unique_ptr<pb::Message> get(
+      factory.GetPrototype(get_job->input_type())->New());
+  ASSERT_TRUE(
+      pb::util::JsonStringToMessage(
+          R"({"id": "7d3f2f0c-2b9e-4a55-9c1e-0123456789ab"})", get.get())
+          .ok());
+  std::unique_ptr<pb::Message> job(
+      factory.GetPrototype(get_job->output_type())->New());
+  EXPECT_EQ(CallUnary(channel_, get_job, *get, job.get()).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ReflectionE2eTest, HealthTurnsNotServingOnSigterm) {
+  StartServer();
+  absl::StatusOr<Schema> schema = FetchSchema(channel_);
+  ASSERT_TRUE(schema.ok()) << schema.status();
+  pb::DescriptorPool pool;
+  ASSERT_TRUE(BuildPool(*schema, &pool).ok());
+  const pb::MethodDescriptor* watch =
+      pool.FindMethodByName(absl::StrCat(kHealth, ".Watch"));
+  ASSERT_NE(watch, nullptr);
+  pb::DynamicMessageFactory factory(&pool);
+  std::unique_ptr<pb::Message> request(
+      factory.GetPrototype(watch->input_type())->New());
+  std::unique_ptr<pb::Message> response(
+      factory.GetPrototype(watch->output_type())->New());
+  {
+    GenericServerStream stream(channel_, watch, *request);
+    ASSERT_TRUE(stream.Read(response.get()));
+    EXPECT_EQ(EnumName(*response, "status"), "SERVING");
+    ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+    response->Clear();
+    ASSERT_TRUE(stream.Read(response.get())) << server_->output();
+    EXPECT_EQ(EnumName(*response, "status"), "NOT_SERVING");
+  }
+  absl::StatusOr<int> exit_code = server_->Wait(absl::Seconds(20));
+  ASSERT_TRUE(exit_code.ok()) << server_->output();
+  EXPECT_EQ(*exit_code, 0) << server_->output();
+}
+
+TEST_F(ReflectionE2eTest, BufCurlListsAndChecksHealthThroughReflection) {
+  ASSERT_TRUE(FindBuf().ok()) << FindBuf().status();
+  const std::string address = StartServer();
+
+  BufResult services = RunBuf(BufCurl(address, {"--list-services"}));
+  ASSERT_EQ(services.exit_code, 0) << services.output;
+  EXPECT_THAT(Lines(services.output),
+              IsSupersetOf({kHealth, kReflection, kJobQueue}));
+
+  // Lists the methods of every service: each must resolve.
+  BufResult methods = RunBuf(BufCurl(address, {"--list-methods"}));
+  ASSERT_EQ(methods.exit_code, 0) << methods.output;
+  const std::set<std::string> listed = Lines(methods.output);
+  EXPECT_THAT(listed, IsSupersetOf({"grpc.health.v1.Health/Check",
+                                    "grpc.health.v1.Health/Watch",
+                                    "grpc.reflection.v1alpha.ServerReflection/"
+                                    "ServerReflectionInfo"}));
+  const pb::ServiceDescriptor* job_queue = JobQueueDescriptor();
+  for (int i = 0; i < job_queue->method_count(); ++i) {
+    EXPECT_THAT(listed, Contains(absl::StrCat(kJobQueue, "/",
+                                              job_queue->method(i)->name())));
+  }
+
+  BufResult check = RunBuf(BufCurl(
+      address, {absl::StrCat("http://", address, "/", kHealth, "/Check")}));
+  ASSERT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr(R"("status": "SERVING")"));
+
+  // Watch streams until cancelled; --timeout ends it after the first
+  // message.
+  BufResult watch = RunBuf(BufCurl(
+      address, {"--timeout", "2s",
+                absl::StrCat("http://", address, "/", kHealth, "/Watch")}));
+  EXPECT_THAT(watch.output, HasSubstr(R"("status": "SERVING")"));
+}
+
+// A pending job at the head of a conversation of its own; leased (processing,
+// with a lease_token) when `lease`.
+v1::Job FreshJob(v1::JobQueue::Stub* stub, bool lease, int max_attempts = 0) {
+  static int count = 0;
+  ++count;
+  v1::EnqueueJobRequest enqueue;
+  enqueue.set_user_phone(absl::StrCat("+1555000", 1000 + count));
+  enqueue.set_source_channel_id(absl::StrCat("readme-", count));
+  enqueue.set_source_type(v1::SOURCE_TYPE_DM);
+  enqueue.set_content_type(v1::CONTENT_TYPE_TEXT);
+  enqueue.set_max_attempts(max_attempts);
+  (*enqueue.mutable_payload()->mutable_fields())["Body"].set_string_value("x");
+  v1::EnqueueJobResponse enqueued;
+  grpc::Status s = stub->EnqueueJob(Context().get(), enqueue, &enqueued);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  if (!lease) return enqueued.job();
+  v1::UpdateStatusRequest update;
+  update.set_id(enqueued.job().id());
+  update.set_status(v1::JOB_STATUS_PROCESSING);
+  v1::Job job;
+  s = stub->UpdateStatus(Context().get(), update, &job);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return job;
+}
+
+TEST_F(ReflectionE2eTest, EveryReadmeGrpcurlLineWorksThroughBufCurl) {
+  ASSERT_TRUE(FindBuf().ok()) << FindBuf().status();
+  absl::StatusOr<std::vector<std::vector<std::string>>> commands =
+      ReadmeGrpcurlCommands();
+  ASSERT_TRUE(commands.ok()) << commands.status();
+  const std::string address = StartServer();
+  auto stub = v1::JobQueue::NewStub(channel_);
+
+  std::set<std::string> covered;
+  for (const std::vector<std::string>& command : *commands) {
+    const std::string printed = absl::StrJoin(command, " ");
+    SCOPED_TRACE(printed);
+    const std::string& target = command.back();
+    absl::string_view method = target;
+    if (!absl::ConsumePrefix(&method, absl::StrCat(kJobQueue, "/"))) {
+      method = "";
+    }
+    covered.emplace(method);
+
+    // Real ids and tokens for the placeholders, in the state the line needs.
+    std::vector<std::pair<std::string, std::string>> values;
+    if (method == "GetJob" || method == "UpdateStatus") {
+      values = {{"JOB-UUID", FreshJob(stub.get(), false).id()}};
+    } else if (method == "ExtendLease" || method == "CompleteJob" ||
+               method == "FailJob") {
+      v1::Job job = FreshJob(stub.get(), true);
+      values = {{"JOB-UUID", job.id()}, {"TOKEN", job.lease_token()}};
+    } else if (method == "CompleteJobs") {
+      v1::Job first = FreshJob(stub.get(), true);
+      v1::Job second = FreshJob(stub.get(), true);
+      values = {{"JOB-UUID-2", second.id()},
+                {"TOKEN-2", second.lease_token()},
+                {"JOB-UUID", first.id()},
+                {"TOKEN", first.lease_token()}};
+    } else if (method == "RetryJob") {
+      v1::Job job = FreshJob(stub.get(), true, /*max_attempts=*/1);
+      v1::FailJobRequest fail;
+      fail.set_job_id(job.id());
+      fail.set_lease_token(job.lease_token());
+      fail.set_error("for RetryJob");
+      v1::Job failed;
+      ASSERT_TRUE(stub->FailJob(Context().get(), fail, &failed).ok());
+      ASSERT_EQ(failed.status(), v1::JOB_STATUS_FAILED);
+      values = {{"JOB-UUID", job.id()}};
+    } else if (method == "ClaimJobs") {
+      FreshJob(stub.get(), false);  // so the claim need not wait
+    }
+
+    absl::StatusOr<std::vector<std::string>> args =
+        ToBufCurl(command, address, values);
+    ASSERT_TRUE(args.ok()) << args.status();
+    BufResult result = RunBuf(*args);
+    ASSERT_EQ(result.exit_code, 0)
+        << "buf " << absl::StrJoin(*args, " ") << "\n"
+        << result.output;
+
+    if (target == "list") {
+      EXPECT_THAT(Lines(result.output),
+                  IsSupersetOf({kHealth, kReflection, kJobQueue}));
+    } else if (target == absl::StrCat(kHealth, "/Check")) {
+      EXPECT_THAT(result.output, HasSubstr(R"("status": "SERVING")"));
+    } else if (method == "CreateUser") {
+      auto r = ParseOutput<v1::CreateUserResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->user().first_name(), "Ada");
+    } else if (method == "EnqueueJob") {
+      auto first = ParseOutput<v1::EnqueueJobResponse>(result);
+      ASSERT_TRUE(first.ok()) << first.status();
+      EXPECT_TRUE(first->created());
+      // "The same idempotency_key again returns the first job, without
+      // "created": true."
+      BufResult again = RunBuf(*args);
+      ASSERT_EQ(again.exit_code, 0) << again.output;
+      auto second = ParseOutput<v1::EnqueueJobResponse>(again);
+      ASSERT_TRUE(second.ok()) << second.status();
+      EXPECT_FALSE(second->created());
+      EXPECT_EQ(second->job().id(), first->job().id());
+      // ... printed only with -emit-defaults, as the README says.
+      EXPECT_THAT(again.output, Not(HasSubstr(R"("created")")));
+      std::vector<std::string> emit = *args;
+      emit.insert(emit.end() - 1, "--emit-defaults");
+      BufResult with_defaults = RunBuf(emit);
+      ASSERT_EQ(with_defaults.exit_code, 0) << with_defaults.output;
+      EXPECT_THAT(with_defaults.output, HasSubstr(R"("created": false)"));
+    } else if (method == "GetJob") {
+      auto r = ParseOutput<v1::Job>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->id(), values[0].second);
+    } else if (method == "UpdateStatus" || method == "ExtendLease") {
+      auto r = ParseOutput<v1::Job>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->status(), v1::JOB_STATUS_PROCESSING);
+      EXPECT_TRUE(r->has_lease_expires_at());
+      // Only the call that leases the job sees its token.
+      EXPECT_EQ(r->lease_token().empty(), method == "ExtendLease");
+    } else if (method == "ListJobs") {
+      EXPECT_TRUE(ParseOutput<v1::ListJobsResponse>(result).ok());
+    } else if (method == "RecordDeadLetter") {
+      auto r = ParseOutput<v1::DeadLetter>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->delivery_id(), "SM0002");
+    } else if (method == "ClaimJobs") {
+      auto r = ParseOutput<v1::ClaimJobsResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_GE(r->jobs_size(), 1);
+    } else if (method == "CompleteJob") {
+      auto r = ParseOutput<v1::Job>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->status(), v1::JOB_STATUS_COMPLETE);
+    } else if (method == "CompleteJobs") {
+      auto r = ParseOutput<v1::CompleteJobsResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->results_size(), 2);
+      EXPECT_EQ(r->results(0).code(), 0) << r->results(0).message();
+      EXPECT_EQ(r->results(1).code(), 0) << r->results(1).message();
+    } else if (method == "FailJob" || method == "RetryJob") {
+      auto r = ParseOutput<v1::Job>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->status(), v1::JOB_STATUS_PENDING);
+    } else {
+      ADD_FAILURE() << "a README grpcurl line this test has no check for";
+    }
+  }
+  // The README shows every JobQueue method, and health and list.
+  const pb::ServiceDescriptor* job_queue = JobQueueDescriptor();
+  for (int i = 0; i < job_queue->method_count(); ++i) {
+    EXPECT_THAT(covered, Contains(job_queue->method(i)->name()));
+  }
+  EXPECT_GE(commands->size(),
+            static_cast<size_t>(job_queue->method_count()) + 2);
+}
+
+TEST_F(ReflectionE2eTest, ReadmeBearerHeaderWorksWithBufCurl) {
+  ASSERT_TRUE(FindBuf().ok()) << FindBuf().status();
+  std::ifstream in(RunfilePath("README.md"));
+  std::stringstream readme;
+  readme << in.rdbuf();
+  // README: "With a token configured, add -H '...' (health checks need
+  // none)."
+  constexpr char kHeader[] = "authorization: Bearer TOKEN";
+  ASSERT_THAT(readme.str(), HasSubstr(absl::StrCat("-H '", kHeader, "'")));
+  const std::string address = StartServer("readme-t0ken");
+  const std::string create_user =
+      absl::StrCat("http://", address, "/", kJobQueue, "/CreateUser");
+  const std::string body =
+      R"({"phone_number": "+15551234567", "first_name": "Ada"})";
+
+  BufResult without = RunBuf(BufCurl(address, {"-d", body, create_user}));
+  EXPECT_NE(without.exit_code, 0);
+  EXPECT_THAT(without.output, HasSubstr("unauthenticated"));
+
+  BufResult with = RunBuf(BufCurl(
+      address, {"-H", absl::StrReplaceAll(kHeader, {{"TOKEN", "readme-t0ken"}}),
+                "-d", body, create_user}));
+  EXPECT_EQ(with.exit_code, 0) << with.output;
+
+  // Reflection and health need no token.
+  BufResult methods = RunBuf(BufCurl(address, {"--list-methods"}));
+  EXPECT_EQ(methods.exit_code, 0) << methods.output;
+  BufResult check = RunBuf(BufCurl(
+      address, {absl::StrCat("http://", address, "/", kHealth, "/Check")}));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr(R"("status": "SERVING")"));
+}
+
+}  // namespace
+}  // namespace jobqueue
