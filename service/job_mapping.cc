@@ -96,8 +96,9 @@ void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
 }
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(
-      google::protobuf::util::TimeUtil::TimestampToNanoseconds(t));
+  // Not through int64 nanoseconds, which end in 2262: a valid Timestamp
+  // reaches 9999.
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
 absl::Status ToProto(const Job& job, v1::Job* out) {

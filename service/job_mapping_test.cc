@@ -51,5 +51,17 @@ TEST(TimestampTest, KeepsMicrosecondsIncludingBeforeTheEpoch) {
   }
 }
 
+TEST(TimestampTest, ReadsEveryValidTimestamp) {
+  // Past 2262, where int64 nanoseconds end, up to the last valid instant.
+  google::protobuf::Timestamp last;
+  last.set_seconds(253402300799);
+  last.set_nanos(999999999);
+  EXPECT_EQ(FromTimestamp(last),
+            absl::FromUnixSeconds(253402300799) + absl::Nanoseconds(999999999));
+  google::protobuf::Timestamp first;
+  first.set_seconds(-62135596800);
+  EXPECT_EQ(FromTimestamp(first), absl::FromUnixSeconds(-62135596800));
+}
+
 }  // namespace
 }  // namespace jobqueue

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "service/field_checks.h"
 #include "service/job_mapping.h"
 #include "service/page_token.h"
 #include "service/request_checks.h"
@@ -38,6 +39,7 @@ absl::Time JobQueueService::Deadline(const grpc::ServerContext& context) const {
 grpc::Status JobQueueService::CreateUser(grpc::ServerContext* context,
                                          const v1::CreateUserRequest* request,
                                          v1::CreateUserResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   RETURN_IF_ERROR(CheckCreateUser(*request));
   ASSIGN_OR_RETURN(
       result, store_->UpsertUser(request->phone_number(), request->first_name(),
@@ -50,6 +52,7 @@ grpc::Status JobQueueService::CreateUser(grpc::ServerContext* context,
 grpc::Status JobQueueService::EnqueueJob(grpc::ServerContext* context,
                                          const v1::EnqueueJobRequest* request,
                                          v1::EnqueueJobResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(job, ToNewJob(*request, options_.max_payload_bytes));
   ASSIGN_OR_RETURN(result, store_->Enqueue(job, Deadline(*context)));
   RETURN_IF_ERROR(ToProto(result.job, response->mutable_job()));
@@ -60,6 +63,7 @@ grpc::Status JobQueueService::EnqueueJob(grpc::ServerContext* context,
 grpc::Status JobQueueService::GetJob(grpc::ServerContext* context,
                                      const v1::GetJobRequest* request,
                                      v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(id, ToUuid("id", request->id()));
   ASSIGN_OR_RETURN(job, store_->GetJob(id, Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));
@@ -68,6 +72,7 @@ grpc::Status JobQueueService::GetJob(grpc::ServerContext* context,
 grpc::Status JobQueueService::UpdateStatus(
     grpc::ServerContext* context, const v1::UpdateStatusRequest* request,
     v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(change, ToStatusChange(*request));
   ASSIGN_OR_RETURN(job, store_->UpdateStatus(change, Deadline(*context)));
   RETURN_IF_ERROR(ToProto(job, response));
@@ -79,6 +84,7 @@ grpc::Status JobQueueService::UpdateStatus(
 grpc::Status JobQueueService::ListJobs(grpc::ServerContext* context,
                                        const v1::ListJobsRequest* request,
                                        v1::ListJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(filter, ToFilter(*request));
   ASSIGN_OR_RETURN(page_size, PageSize(request->page_size()));
   const std::string fingerprint = FilterFingerprint(filter);
@@ -102,6 +108,7 @@ grpc::Status JobQueueService::ListJobs(grpc::ServerContext* context,
 grpc::Status JobQueueService::RecordDeadLetter(
     grpc::ServerContext* context, const v1::RecordDeadLetterRequest* request,
     v1::DeadLetter* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(letter,
                    ToNewDeadLetter(*request, options_.max_payload_bytes));
   ASSIGN_OR_RETURN(stored,
@@ -163,6 +170,7 @@ absl::StatusOr<size_t> JobQueueService::Respond(
 grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
                                         const v1::ClaimJobsRequest* request,
                                         v1::ClaimJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(claim, ToClaimRequest(*request));
   ASSIGN_OR_RETURN(wait, ClaimWait(*request));
   const absl::Time start = absl::Now();
@@ -177,6 +185,7 @@ grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
 grpc::Status JobQueueService::ExtendLease(grpc::ServerContext* context,
                                           const v1::ExtendLeaseRequest* request,
                                           v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(extension, ToLeaseExtension(*request));
   ASSIGN_OR_RETURN(job, store_->ExtendLease(
                             extension.lease.job_id, extension.lease.lease_token,
@@ -187,6 +196,7 @@ grpc::Status JobQueueService::ExtendLease(grpc::ServerContext* context,
 grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
                                           const v1::CompleteJobRequest* request,
                                           v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(lease, ToJobLease(*request));
   ASSIGN_OR_RETURN(job, store_->CompleteJob(lease.job_id, lease.lease_token,
                                             Deadline(*context)));
@@ -196,6 +206,7 @@ grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
 grpc::Status JobQueueService::CompleteJobs(
     grpc::ServerContext* context, const v1::CompleteJobsRequest* request,
     v1::CompleteJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(leases, ToJobLeases(*request));
   const std::vector<absl::Status> done =
       store_->CompleteJobs(leases, Deadline(*context));
@@ -211,6 +222,7 @@ grpc::Status JobQueueService::CompleteJobs(
 grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,
                                       const v1::FailJobRequest* request,
                                       v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(lease, ToFailedLease(*request));
   ASSIGN_OR_RETURN(
       job, store_->FailJob(lease.job_id, lease.lease_token, request->error(),
@@ -221,6 +233,7 @@ grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,
 grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
                                        const v1::RetryJobRequest* request,
                                        v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(id, ToUuid("job_id", request->job_id()));
   ASSIGN_OR_RETURN(job, store_->RetryJob(id, Deadline(*context)));
   return ToGrpcStatus(ToProto(job, response));

@@ -1,7 +1,9 @@
-// The JobQueue gRPC handlers: each validates its request (request_checks.h),
-// calls the JobStore, and maps the result. Holds no state between calls, so
-// any number of replicas can serve one database. The bearer token is not
-// checked here: JobQueueServer registers the service behind
+// The JobQueue gRPC handlers: each validates its whole request before
+// touching storage (first CheckEveryField, the rules every field of every
+// request follows, in field_checks.h; then the RPC's own rules in
+// request_checks.h), calls the JobStore, and maps the result. Holds no state
+// between calls, so any number of replicas can serve one database. The bearer
+// token is not checked here: JobQueueServer registers the service behind
 // AuthenticatedService, which checks every method.
 //
 //   PgJobStore store({.url = url});

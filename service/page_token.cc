@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -14,6 +15,11 @@ namespace jobqueue {
 namespace {
 
 constexpr char kVersion[] = "1";
+// The times a cursor can hold: those of a valid google.protobuf.Timestamp
+// (0001-01-01 to 9999-12-31), in microseconds. A token outside them was not
+// issued by a server.
+constexpr int64_t kMinCursorMicros = -62135596800LL * 1000000;
+constexpr int64_t kMaxCursorMicros = 253402300800LL * 1000000 - 1;
 
 int64_t MicrosOrSentinel(absl::Time t) {
   if (t == absl::InfinitePast()) return INT64_MIN;
@@ -57,7 +63,8 @@ absl::StatusOr<JobCursor> DecodePageToken(absl::string_view token,
   std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
   int64_t micros;
   if (parts.size() != 4 || parts[0] != kVersion ||
-      !absl::SimpleAtoi(parts[1], &micros) || !IsUuid(parts[2])) {
+      !absl::SimpleAtoi(parts[1], &micros) || micros < kMinCursorMicros ||
+      micros > kMaxCursorMicros || !IsUuid(parts[2])) {
     return Malformed();
   }
   if (parts[3] != fingerprint) {

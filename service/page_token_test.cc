@@ -1,6 +1,7 @@
 #include "service/page_token.h"
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace jobqueue {
@@ -51,6 +52,34 @@ TEST(PageTokenTest, ForgedTokensAreRejected) {
     absl::StatusOr<JobCursor> c = DecodePageToken(forged, fp);
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << forged;
     EXPECT_NE(c.status().message().find("page_token"), std::string::npos);
+  }
+}
+
+TEST(PageTokenTest, CursorTimesOutsideTimestampsAreRejected) {
+  // Well formed and bound to the right filters (the fingerprint is no
+  // secret), but no server issues a time before year 1 or after 9999, and
+  // PostgreSQL would refuse it with its own words.
+  const std::string fp = FilterFingerprint({});
+  for (const std::string& micros :
+       {std::string("-62135596800000001"), std::string("253402300800000000"),
+        std::string("-9223372036854775808"),
+        std::string("9223372036854775807")}) {
+    absl::StatusOr<JobCursor> c = DecodePageToken(
+        absl::WebSafeBase64Escape(absl::StrCat(
+            "1:", micros, ":7d3f2f0c-2b9e-4a55-9c1e-0123456789ab:", fp)),
+        fp);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << micros;
+    EXPECT_NE(c.status().message().find("page_token"), std::string::npos);
+  }
+  for (const std::string& micros :
+       {std::string("-62135596800000000"), std::string("253402300799999999")}) {
+    EXPECT_TRUE(
+        DecodePageToken(
+            absl::WebSafeBase64Escape(absl::StrCat(
+                "1:", micros, ":7d3f2f0c-2b9e-4a55-9c1e-0123456789ab:", fp)),
+            fp)
+            .ok())
+        << micros;
   }
 }
 

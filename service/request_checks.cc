@@ -64,11 +64,12 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
 
 absl::StatusOr<StatusChange> ToStatusChange(
     const v1::UpdateStatusRequest& request) {
-  if (absl::Status s = CheckUuid("id", request.id()); !s.ok()) return s;
+  absl::StatusOr<std::string> id = ToUuid("id", request.id());
+  if (!id.ok()) return id.status();
   absl::StatusOr<JobStatus> to = ToJobStatus("status", request.status());
   if (!to.ok()) return to.status();
   StatusChange change{
-      .job_id = request.id(), .to = *to, .lease = kDefaultLease};
+      .job_id = *std::move(id), .to = *to, .lease = kDefaultLease};
   if (request.expected_status() != v1::JOB_STATUS_UNSPECIFIED) {
     absl::StatusOr<JobStatus> expected =
         ToJobStatus("expected_status", request.expected_status());
@@ -102,6 +103,11 @@ absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
         SourceTypeColumn("source_type", request.source_type());
     if (!s.ok()) return s.status();
     filter.source_type = *s;
+  }
+  if (absl::Status s = CheckMaxLength(
+          "source_channel_id", request.source_channel_id(), kMaxChannelBytes);
+      !s.ok()) {
+    return s;
   }
   filter.source_channel_id = request.source_channel_id();
   if (request.has_created_after()) {

@@ -1,17 +1,39 @@
 #include "service/validation.h"
 
+#include <cstdint>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace jobqueue {
 namespace {
 
+// timestamp.proto: 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+// duration.proto: about 10,000 years.
+constexpr int64_t kMaxDurationSeconds = 315576000000;
+constexpr int32_t kMaxNanos = 999999999;
+
 // Quotes a user's value in an error message, shortened so a huge value does
-// not flood logs.
+// not flood logs, with control characters escaped (\u0000) so the message
+// stays one printable line.
 std::string Quoted(absl::string_view value) {
   constexpr size_t kShown = 64;
-  if (value.size() <= kShown) return absl::StrCat("\"", value, "\"");
-  return absl::StrCat("\"", value.substr(0, kShown), "...\"");
+  const bool cut = value.size() > kShown;
+  std::string out = "\"";
+  for (char c : value.substr(0, kShown)) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20 || u == 0x7f) {
+      absl::StrAppend(&out, "\\u00", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return absl::StrCat(out, cut ? "...\"" : "\"");
 }
 
 }  // namespace
@@ -80,6 +102,7 @@ absl::StatusOr<absl::Duration> DurationField(
     absl::string_view field, bool set, const google::protobuf::Duration& d,
     absl::Duration fallback, absl::Duration min, absl::Duration max) {
   if (!set) return fallback;
+  if (absl::Status s = CheckDuration(field, d); !s.ok()) return s;
   const absl::Duration value =
       absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
   if (value < min || value > max) {
@@ -88,6 +111,46 @@ absl::StatusOr<absl::Duration> DurationField(
         absl::FormatDuration(max), ", got ", absl::FormatDuration(value)));
   }
   return value;
+}
+
+absl::Status CheckTimestamp(absl::string_view field,
+                            const google::protobuf::Timestamp& value) {
+  if (value.seconds() < kMinTimestampSeconds ||
+      value.seconds() > kMaxTimestampSeconds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".seconds must be between ", kMinTimestampSeconds,
+                     " (0001-01-01T00:00:00Z) and ", kMaxTimestampSeconds,
+                     " (9999-12-31T23:59:59Z), got ", value.seconds()));
+  }
+  if (value.nanos() < 0 || value.nanos() > kMaxNanos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".nanos must be between 0 and ", kMaxNanos,
+                     ", got ", value.nanos()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckDuration(absl::string_view field,
+                           const google::protobuf::Duration& value) {
+  if (value.seconds() < -kMaxDurationSeconds ||
+      value.seconds() > kMaxDurationSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".seconds must be between -", kMaxDurationSeconds, " and ",
+        kMaxDurationSeconds, " (10,000 years), got ", value.seconds()));
+  }
+  if (value.nanos() < -kMaxNanos || value.nanos() > kMaxNanos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".nanos must be between -", kMaxNanos, " and ",
+                     kMaxNanos, ", got ", value.nanos()));
+  }
+  if ((value.seconds() > 0 && value.nanos() < 0) ||
+      (value.seconds() < 0 && value.nanos() > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " has seconds ", value.seconds(), " and nanos ", value.nanos(),
+        "; the nanos of a google.protobuf.Duration must have the sign of its "
+        "seconds"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FirstError(std::initializer_list<absl::Status> checks) {

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace jobqueue {
 
@@ -36,8 +37,16 @@ absl::Status CheckRange(absl::string_view field, int value, int min, int max);
 // A JSON text of at most `limit` bytes.
 absl::Status CheckPayloadSize(absl::string_view field, absl::string_view json,
                               size_t limit);
-// A google.protobuf.Duration field: `fallback` when unset, else within
-// [min, max].
+// Valid per timestamp.proto: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59.999999999Z, nanos in [0, 999999999].
+absl::Status CheckTimestamp(absl::string_view field,
+                            const google::protobuf::Timestamp& value);
+// Valid per duration.proto: |seconds| <= 315576000000 (10,000 years),
+// |nanos| <= 999999999, and nanos of the same sign as seconds.
+absl::Status CheckDuration(absl::string_view field,
+                           const google::protobuf::Duration& value);
+// A google.protobuf.Duration field: `fallback` when unset, else valid (see
+// CheckDuration) and within [min, max].
 absl::StatusOr<absl::Duration> DurationField(
     absl::string_view field, bool set, const google::protobuf::Duration& d,
     absl::Duration fallback, absl::Duration min, absl::Duration max);

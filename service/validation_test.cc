@@ -32,6 +32,9 @@ TEST(CheckTest, MessagesNameTheFieldAndValue) {
             "user_phone must be an E.164 phone number (+ then 8 to 15 "
             "digits), got \"555\"");
   EXPECT_EQ(CheckUuid("id", "x").message(), "id must be a UUID, got \"x\"");
+  // Control characters are escaped, so a message stays one printable line.
+  EXPECT_EQ(CheckUuid("id", std::string("a\0\n\"", 4)).message(),
+            "id must be a UUID, got \"a\\u0000\\u000a\\\"\"");
   EXPECT_EQ(CheckRequired("source_channel_id", "", 10).message(),
             "source_channel_id is required");
   EXPECT_EQ(

@@ -127,6 +127,37 @@ TEST_F(PgJobStoreTest, AConstraintViolationIsInvalidArgumentAndWritesNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM users"), 0);
 }
 
+TEST_F(PgJobStoreTest, DatabaseErrorsReachCallersInTheApisWords) {
+  // The service refuses these before they reach the store; a caller of the
+  // store that does not gets the rule, never the database's text.
+  NewJob job = AJob("+15550000002");
+  job.payload_json = R"({"Body": "a\u0000b"})";
+  auto r = store_->Enqueue(job, Deadline());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("U+0000"), std::string::npos)
+      << r.status();
+  EXPECT_EQ(r.status().message().find("ERROR"), std::string::npos)
+      << r.status();
+  EXPECT_EQ(r.status().message().find("escape sequence"), std::string::npos)
+      << r.status();
+
+  auto d = store_->RecordDeadLetter(
+      {.source = "s", .reason = "r", .raw_payload_json = R"({"\u0000": 1})"},
+      Deadline());
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(d.status().message().find("U+0000"), std::string::npos)
+      << d.status();
+
+  auto e = store_->RecordDeadLetter(
+      {.source = "s", .reason = "", .raw_payload_json = "{}"}, Deadline());
+  EXPECT_EQ(e.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.status().message(),
+            "reason is required (constraint dlq_jobs_reason_not_empty, "
+            "SQLSTATE 23514)");
+  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM dlq_jobs"), 0);
+}
+
 TEST_F(PgJobStoreTest, GetJobOfAnUnknownIdIsNotFound) {
   auto r = store_->GetJob("7d3f2f0c-2b9e-4a55-9c1e-000000000000", Deadline());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
