@@ -10,6 +10,7 @@ WITH ready AS (
       AND j.status IN ('pending', 'processing')
     ORDER BY j.position LIMIT 1) head
   WHERE c.pending_jobs > 0 AND c.processing_jobs = 0
+    AND c.ready_since <= now()
     AND head.status = 'pending' AND head.run_after <= now()
   ORDER BY c.ready_since LIMIT 50 FOR UPDATE OF c SKIP LOCKED
 ), candidates AS (
@@ -19,7 +20,8 @@ WITH ready AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,
     lease_token = gen_random_uuid(), worker_id = 'pgbench',
     lease_expires_at = now() + interval '30 seconds'
-  FROM candidates WHERE id = candidate_id AND status = 'pending'
+  FROM candidates WHERE id = candidate_id
+    AND status NOT IN ('processing', 'complete', 'failed')
   RETURNING id, lease_token
 ) SELECT coalesce(array_agg(id), '{}')::text AS ids,
   coalesce(array_agg(lease_token), '{}')::text AS tokens
