@@ -60,10 +60,11 @@ void DeadlineWatch::Forget(uint64_t id) {
 }
 
 void DeadlineWatch::Fire(Entry& entry) {
-  // Wakes a read blocked on the socket in another thread; the connection is
+  // Marked first, so that the thread the shutdown wakes sees why. Wakes a
+  // read blocked on the socket in another thread; the connection is
   // unusable from here on and its owner discards it.
-  ::shutdown(entry.fd, SHUT_RDWR);
   *entry.fired = true;
+  ::shutdown(entry.fd, SHUT_RDWR);
 }
 
 void DeadlineWatch::Run() {
