@@ -144,7 +144,9 @@ TEST_F(TwilioShimHostileClientTest, AnEndlessChunkedBodyIsRefusedEarly) {
   std::optional<RawHttpResponse> answer =
       connection->ReadResponse(absl::Seconds(5));
   // A reset may destroy the answer; being cut off is refusal enough.
-  if (answer.has_value()) EXPECT_EQ(answer->status, 413);
+  if (answer.has_value()) {
+    EXPECT_EQ(answer->status, 413);
+  }
   std::printf("chunked flood: %lld bytes sent before the shim %s\n",
               static_cast<long long>(sent),
               answer.has_value()
