@@ -206,11 +206,14 @@ TEST_F(ConversationOrderTest, ABlockedBacklogCostsAClaimNothing) {
   const int64_t without_backlog = ClaimBuffers();
   Sql("UPDATE jobs SET status = 'complete' WHERE source_channel_id LIKE "
       "'ready-%'");
-  for (int i = 0; i < 4; ++i) {
-    Sql("INSERT INTO jobs (user_id, source_channel_id, source_type, user_phone,"
-        " payload) SELECT '+15551234567', 'viral', 'dm', '+15551234567', '{}'"
-        " FROM generate_series(1, 5000)");
-  }
+  // Loaded with positions given (one statement adding many rows to one
+  // conversation through the insert trigger costs quadratic time), then
+  // counted.
+  Sql("INSERT INTO jobs (user_id, source_channel_id, source_type, user_phone,"
+      " payload, position) SELECT '+15551234567', 'viral', 'dm',"
+      " '+15551234567', '{}', 1 + n FROM generate_series(1, 20000) n");
+  Sql("UPDATE conversations SET last_position = 20001, pending_jobs = 20000"
+      " WHERE source_channel_id = 'viral'");
   add_ready(51, 100);
   const int64_t with_backlog = ClaimBuffers();
   std::cout << "claim of 10: " << without_backlog << " buffers, "
