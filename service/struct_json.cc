@@ -1,14 +1,19 @@
 #include "service/struct_json.h"
 
-#include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace jobqueue {
 namespace {
@@ -60,33 +65,100 @@ bool WriteStruct(const Struct& value, JsonWriter& out) {
   return out.EndObject();
 }
 
-void ReadValue(const rapidjson::Value& in, Value* out);
+// Builds a Struct from RapidJSON's SAX events. Numbers arrive as their text
+// (kParseNumbersAsStringsFlag) and are converted here, correctly rounded:
+// RapidJSON 1.1.0's own full-precision conversion (StrtodDiyFp) reads out of
+// bounds for a long mantissa with a large negative exponent, e.g.
+// 12.4333333333333333333333333333333333356427e-338 (found by
+// fuzz/struct_json_fuzzer.cc).
+class StructBuilder
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, StructBuilder> {
+ public:
+  explicit StructBuilder(Struct* root) : root_(root) {}
 
-void ReadObject(const rapidjson::Value& in, Struct* out) {
-  auto& fields = *out->mutable_fields();
-  for (const auto& member : in.GetObject()) {
-    ReadValue(member.value,
-              &fields[std::string(member.name.GetString(),
-                                  member.name.GetStringLength())]);
+  bool Null() {
+    return Set(
+        [](Value* v) { v->set_null_value(google::protobuf::NULL_VALUE); });
   }
-}
+  bool Bool(bool b) {
+    return Set([b](Value* v) { v->set_bool_value(b); });
+  }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+    double d;
+    if (!absl::SimpleAtod(absl::string_view(text, length), &d) ||
+        !std::isfinite(d)) {
+      return false;  // too large for a double, like RapidJSON's own check
+    }
+    return Set([d](Value* v) { v->set_number_value(d); });
+  }
+  bool String(const char* text, rapidjson::SizeType length, bool) {
+    return Set([&](Value* v) { v->set_string_value(text, length); });
+  }
+  bool Key(const char* text, rapidjson::SizeType length, bool) {
+    key_.assign(text, length);
+    return true;
+  }
+  bool StartObject() {
+    if (open_.empty() && !started_) {
+      started_ = true;
+      open_.push_back({root_, nullptr});
+      return true;
+    }
+    Value* v = Next();
+    if (v == nullptr) return false;
+    open_.push_back({v->mutable_struct_value(), nullptr});
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    open_.pop_back();
+    return true;
+  }
+  bool StartArray() {
+    Value* v = Next();
+    if (v == nullptr) return false;  // the top level must be an object
+    open_.push_back({nullptr, v->mutable_list_value()});
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    open_.pop_back();
+    return true;
+  }
+  // Anything else is a number: RawNumber covers them all.
+  bool Default() { return false; }
 
-void ReadValue(const rapidjson::Value& in, Value* out) {
-  if (in.IsObject()) {
-    ReadObject(in, out->mutable_struct_value());
-  } else if (in.IsArray()) {
-    auto* list = out->mutable_list_value();
-    for (const auto& item : in.GetArray()) ReadValue(item, list->add_values());
-  } else if (in.IsString()) {
-    out->set_string_value(in.GetString(), in.GetStringLength());
-  } else if (in.IsNumber()) {
-    out->set_number_value(in.GetDouble());
-  } else if (in.IsBool()) {
-    out->set_bool_value(in.GetBool());
-  } else {
-    out->set_null_value(google::protobuf::NULL_VALUE);
+  bool started() const { return started_; }
+
+ private:
+  struct Open {
+    Struct* object;
+    google::protobuf::ListValue* array;
+  };
+
+  // The value the next event fills: the current key's (a repeated key's
+  // last value wins) or the current array's next element. Null at the top
+  // level, which must be an object.
+  template <typename Fill>
+  bool Set(Fill fill) {
+    Value* v = Next();
+    if (v == nullptr) return false;
+    fill(v);
+    return true;
   }
-}
+
+  Value* Next() {
+    if (open_.empty()) return nullptr;
+    Open& top = open_.back();
+    if (top.array != nullptr) return top.array->add_values();
+    Value& v = (*top.object->mutable_fields())[key_];
+    v.Clear();
+    return &v;
+  }
+
+  Struct* const root_;
+  std::vector<Open> open_;
+  std::string key_;
+  bool started_ = false;
+};
 
 }  // namespace
 
@@ -102,19 +174,24 @@ absl::StatusOr<std::string> StructToJson(absl::string_view field,
 }
 
 absl::Status JsonToStruct(absl::string_view json, Struct* value) {
-  rapidjson::Document document;
-  document.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
-  if (document.HasParseError()) {
-    return absl::InternalError(
-        absl::StrCat("stored JSON does not parse: ",
-                     rapidjson::GetParseError_En(document.GetParseError()),
-                     " at offset ", document.GetErrorOffset()));
-  }
-  if (!document.IsObject()) {
+  value->Clear();
+  StructBuilder builder(value);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream bytes(json.data(), json.size());
+  rapidjson::ParseResult parsed =
+      reader.Parse<rapidjson::kParseNumbersAsStringsFlag>(bytes, builder);
+  if (!builder.started() &&
+      (parsed || parsed.Code() == rapidjson::kParseErrorTermination)) {
+    value->Clear();
     return absl::InternalError("stored JSON is not an object");
   }
-  value->Clear();
-  ReadObject(document, value);
+  if (!parsed) {
+    value->Clear();
+    return absl::InternalError(
+        absl::StrCat("stored JSON does not parse: ",
+                     rapidjson::GetParseError_En(parsed.Code()), " at offset ",
+                     parsed.Offset()));
+  }
   return absl::OkStatus();
 }
 

@@ -61,11 +61,36 @@ TEST(StructJsonTest, NumbersJsonCannotHoldAreRejectedByField) {
   }
 }
 
+// Found by fuzz/struct_json_fuzzer.cc: RapidJSON 1.1.0's full-precision number
+// parsing read out of bounds (SEGV under ASan) for a long mantissa with a large
+// negative exponent. Such numbers now parse, correctly rounded.
+TEST(StructJsonTest, NumbersParseCorrectlyRoundedWhateverTheirDigits) {
+  Struct out;
+  ASSERT_TRUE(
+      JsonToStruct(R"({"n": 12.4333333333333333333333333333333333333333333)"
+                   R"(333333333333333356427e-338, "m": 0.1, "k": )"
+                   R"(2.2250738585072011e-308, "t": 1e-400})",
+                   &out)
+          .ok());
+  EXPECT_EQ(out.fields().at("n").number_value(), 0.0);
+  EXPECT_EQ(out.fields().at("m").number_value(), 0.1);
+  EXPECT_EQ(out.fields().at("k").number_value(), 2.2250738585072011e-308);
+  EXPECT_EQ(out.fields().at("t").number_value(), 0.0);
+  // Too large for a double: refused, as before.
+  EXPECT_FALSE(JsonToStruct(R"({"n": 1e400})", &out).ok());
+  // A repeated key: the last value, not a merge of both.
+  ASSERT_TRUE(JsonToStruct(R"({"a": {"x": 1}, "a": {"y": 2}})", &out).ok());
+  EXPECT_EQ(out.fields().at("a").struct_value().fields().size(), 1u);
+}
+
 TEST(StructJsonTest, OnlyAJsonObjectParses) {
   Struct out;
   EXPECT_FALSE(JsonToStruct("[1]", &out).ok());
   EXPECT_FALSE(JsonToStruct("{\"a\": ", &out).ok());
   EXPECT_FALSE(JsonToStruct("", &out).ok());
+  EXPECT_FALSE(JsonToStruct("1", &out).ok());
+  EXPECT_FALSE(JsonToStruct("\"a\"", &out).ok());
+  EXPECT_FALSE(JsonToStruct("{} 1", &out).ok());
   // jsonb's own text form, with spaces and exact decimals.
   ASSERT_TRUE(JsonToStruct(R"({"a": 1.5, "b": [true, null]})", &out).ok());
   EXPECT_EQ(out.fields().at("a").number_value(), 1.5);

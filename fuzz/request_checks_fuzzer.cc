@@ -1,0 +1,99 @@
+// libFuzzer target: request validation (service/validation,
+// service/field_checks, service/request_checks). Input: one byte choosing the
+// RPC, then the bytes a client sent, parsed as that RPC's request; then the
+// checks the service runs before it touches the database, in the same order
+// (job_queue_service.cc).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "jobqueue/v1/jobqueue.pb.h"
+#include "service/field_checks.h"
+#include "service/page_token.h"
+#include "service/request_checks.h"
+
+namespace {
+
+using namespace jobqueue;
+
+template <typename Request>
+bool Parse(absl::string_view bytes, Request* request) {
+  return request->ParseFromArray(bytes.data(),
+                                 static_cast<int>(bytes.size())) &&
+         CheckEveryField(*request).ok();
+}
+
+constexpr size_t kMaxPayloadBytes = 256 * 1024;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  absl::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (data[0] % 11) {
+    case 0: {
+      v1::CreateUserRequest r;
+      if (Parse(bytes, &r)) (void)CheckCreateUser(r);
+      break;
+    }
+    case 1: {
+      v1::EnqueueJobRequest r;
+      if (Parse(bytes, &r)) (void)ToNewJob(r, kMaxPayloadBytes);
+      break;
+    }
+    case 2: {
+      v1::GetJobRequest r;
+      if (Parse(bytes, &r)) (void)ToUuid("id", r.id());
+      break;
+    }
+    case 3: {
+      v1::UpdateStatusRequest r;
+      if (Parse(bytes, &r)) (void)ToStatusChange(r);
+      break;
+    }
+    case 4: {
+      v1::ListJobsRequest r;
+      if (!Parse(bytes, &r)) break;
+      absl::StatusOr<JobFilter> filter = ToFilter(r);
+      if (!filter.ok() || !PageSize(r.page_size()).ok()) break;
+      if (!r.page_token().empty()) {
+        (void)DecodePageToken(r.page_token(), FilterFingerprint(*filter));
+      }
+      break;
+    }
+    case 5: {
+      v1::RecordDeadLetterRequest r;
+      if (Parse(bytes, &r)) (void)ToNewDeadLetter(r, kMaxPayloadBytes);
+      break;
+    }
+    case 6: {
+      v1::ClaimJobsRequest r;
+      if (Parse(bytes, &r) && ToClaimRequest(r).ok()) (void)ClaimWait(r);
+      break;
+    }
+    case 7: {
+      v1::ExtendLeaseRequest r;
+      if (Parse(bytes, &r)) (void)ToLeaseExtension(r);
+      break;
+    }
+    case 8: {
+      v1::CompleteJobRequest r;
+      if (Parse(bytes, &r)) (void)ToJobLease(r);
+      break;
+    }
+    case 9: {
+      v1::CompleteJobsRequest r;
+      if (Parse(bytes, &r)) (void)ToJobLeases(r);
+      break;
+    }
+    case 10: {
+      v1::FailJobRequest r;
+      if (Parse(bytes, &r)) (void)ToFailedLease(r);
+      break;
+    }
+  }
+  return 0;
+}
