@@ -3,6 +3,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/descriptor.h"
@@ -20,6 +21,12 @@ JobQueueServer::Config WithLimits(JobQueueServer::Config config) {
     config.listen_database_url = WithClientLimits(config.listen_database_url);
   }
   return config;
+}
+
+// Supabase's transaction pooler (Supavisor on port 6543), recognized by its
+// host and port.
+bool SupabaseTransactionPooler(const std::string& url) {
+  return absl::StrContains(url, ".pooler.supabase.com:6543");
 }
 
 // Where LISTEN goes; empty: nowhere (polling).
@@ -116,8 +123,17 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
   }
   // Refused here rather than found out under load: LISTEN through a
   // transaction pooler never hears a notification.
-  if (config.database_pooling == DatabasePooling::kTransaction &&
-      config.listen_database_url == config.database_url) {
+  if (config.database_pooling == DatabasePooling::kSession &&
+      SupabaseTransactionPooler(config.database_url)) {
+    return absl::InvalidArgumentError(
+        "--database_url is Supabase's transaction pooler (port 6543): pass "
+        "--database_pooling=transaction, and a direct URL "
+        "(db.<ref>.supabase.co:5432) or the session pooler's (port 5432) as "
+        "--listen_database_url");
+  }
+  if (SupabaseTransactionPooler(config.listen_database_url) ||
+      (config.database_pooling == DatabasePooling::kTransaction &&
+       config.listen_database_url == config.database_url)) {
     return absl::InvalidArgumentError(
         "--listen_database_url is the transaction pooler's URL "
         "(--database_url with --database_pooling=transaction), where LISTEN "

@@ -336,6 +336,24 @@ TEST_P(PoolerTest, ListeningThroughTheTransactionPoolerIsRefused) {
       << server.status();
 }
 
+TEST(PoolerStartTest, SupabaseTransactionPoolerNeedsTransactionPooling) {
+  const std::string pooler =
+      "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/"
+      "postgres";
+  auto session = InProcessServer::Start({.database_url = pooler});
+  ASSERT_FALSE(session.ok());
+  EXPECT_TRUE(absl::StrContains(session.status().message(),
+                                "--database_pooling=transaction"))
+      << session.status();
+  auto listen =
+      InProcessServer::Start({.database_url = pooler,
+                              .database_pooling = DatabasePooling::kTransaction,
+                              .listen_database_url = pooler});
+  ASSERT_FALSE(listen.ok());
+  EXPECT_TRUE(absl::StrContains(listen.status().message(), "session pooler"))
+      << listen.status();
+}
+
 TEST_P(PoolerTest, DirectMetricSaysListening) {
   auto server = Server(Options());
   ASSERT_NE(server, nullptr);
