@@ -3,6 +3,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/descriptor.h"
@@ -16,7 +17,23 @@ namespace {
 // Every connection of the server gets the client-side limits.
 JobQueueServer::Config WithLimits(JobQueueServer::Config config) {
   config.database_url = WithClientLimits(config.database_url);
+  if (!config.listen_database_url.empty()) {
+    config.listen_database_url = WithClientLimits(config.listen_database_url);
+  }
   return config;
+}
+
+// Supabase's transaction pooler (Supavisor on port 6543), recognized by its
+// host and port.
+bool SupabaseTransactionPooler(const std::string& url) {
+  return absl::StrContains(url, ".pooler.supabase.com:6543");
+}
+
+// Where LISTEN goes; empty: nowhere (polling).
+std::string NotifierUrl(const JobQueueServer::Config& config) {
+  if (!config.listen_database_url.empty()) return config.listen_database_url;
+  if (config.database_pooling == DatabasePooling::kTransaction) return "";
+  return config.database_url;
 }
 
 }  // namespace
@@ -38,6 +55,23 @@ std::string AbslUnparseFlag(ReflectionMode mode) {
   return mode == ReflectionMode::kOpen ? "open" : "off";
 }
 
+bool AbslParseFlag(absl::string_view text, DatabasePooling* pooling,
+                   std::string* error) {
+  if (text == "session") {
+    *pooling = DatabasePooling::kSession;
+  } else if (text == "transaction") {
+    *pooling = DatabasePooling::kTransaction;
+  } else {
+    *error = "must be session or transaction";
+    return false;
+  }
+  return true;
+}
+
+std::string AbslUnparseFlag(DatabasePooling pooling) {
+  return pooling == DatabasePooling::kSession ? "session" : "transaction";
+}
+
 JobQueueServer::JobQueueServer(Config config)
     : config_(WithLimits(std::move(config))),
       queue_stats_({.url = config_.database_url}),
@@ -47,10 +81,11 @@ JobQueueServer::JobQueueServer(Config config)
               .retry_backoff = config_.retry_backoff,
               .group_commit = config_.group_commit,
               .on_enqueue_batch =
-                  [this](int rows) { metrics_.RecordEnqueueBatch(rows); }}),
+                  [this](int rows) { metrics_.RecordEnqueueBatch(rows); },
+              .pooling = config_.database_pooling}),
       metrics_(&registry_, {.pool = [this] { return store_.pool_stats(); },
                             .queue_stats = &queue_stats_}),
-      notifier_(config_.database_url),
+      notifier_(NotifierUrl(config_)),
       service_(&store_, &notifier_,
                {.max_payload_bytes = config_.max_payload_bytes,
                 .default_deadline = config_.default_deadline,
@@ -86,8 +121,43 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
   if (config.pool_size < 1) {
     return absl::InvalidArgumentError("pool size must be at least 1");
   }
+  // Refused here rather than found out under load: LISTEN through a
+  // transaction pooler never hears a notification.
+  if (config.database_pooling == DatabasePooling::kSession &&
+      SupabaseTransactionPooler(config.database_url)) {
+    return absl::InvalidArgumentError(
+        "--database_url is Supabase's transaction pooler (port 6543): pass "
+        "--database_pooling=transaction, and a direct URL "
+        "(db.<ref>.supabase.co:5432) or the session pooler's (port 5432) as "
+        "--listen_database_url");
+  }
+  if (SupabaseTransactionPooler(config.listen_database_url) ||
+      (config.database_pooling == DatabasePooling::kTransaction &&
+       config.listen_database_url == config.database_url)) {
+    return absl::InvalidArgumentError(
+        "--listen_database_url is the transaction pooler's URL "
+        "(--database_url with --database_pooling=transaction), where LISTEN "
+        "cannot work: give a direct URL (Supabase: db.<ref>.supabase.co:5432) "
+        "or a session pooler's (Supabase: port 5432), or leave it out to "
+        "poll");
+  }
   std::unique_ptr<JobQueueServer> s(new JobQueueServer(std::move(config)));
   const Config& c = s->config_;
+  s->registry_
+      .AddGauge("jobqueue_notifier_polling",
+                "1 when no LISTEN connection wakes waiting claims (transaction "
+                "pooling without --listen_database_url): they recheck every "
+                "second.")
+      ->WithLabels({})
+      .Set(s->notifier_.polling() ? 1 : 0);
+  if (s->notifier_.polling()) {
+    s->Log(
+        "warning: --database_pooling=transaction without "
+        "--listen_database_url: no LISTEN (it cannot work through a "
+        "transaction pooler), so waiting claims recheck every second; give a "
+        "direct or session-pooler URL (Supabase: port 5432) as "
+        "--listen_database_url to wake them at once");
+  }
   if (!c.metrics_listen.empty()) {
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics =
         MetricsHttpServer::Start(c.metrics_listen, &s->registry_);

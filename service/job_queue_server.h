@@ -43,10 +43,24 @@ bool AbslParseFlag(absl::string_view text, ReflectionMode* mode,
                    std::string* error);
 std::string AbslUnparseFlag(ReflectionMode mode);
 
+// --database_pooling: "session" (a direct connection or a session pooler)
+// or "transaction" (a transaction pooler such as PgBouncer in
+// pool_mode=transaction or Supavisor on port 6543).
+bool AbslParseFlag(absl::string_view text, DatabasePooling* pooling,
+                   std::string* error);
+std::string AbslUnparseFlag(DatabasePooling pooling);
+
 class JobQueueServer {
  public:
   struct Config {
     std::string database_url;
+    // What database_url connects through (see DatabasePooling).
+    DatabasePooling database_pooling = DatabasePooling::kSession;
+    // The one LISTEN connection's URL: direct or a session pooler, never a
+    // transaction pooler. Empty: database_url in session pooling; in
+    // transaction pooling, no LISTEN (waiting claims recheck every second,
+    // logged at start and shown as jobqueue_notifier_polling 1).
+    std::string listen_database_url;
     // host:port; port 0 picks a free one.
     std::string listen = "127.0.0.1:50051";
     // PEM files; TLS when both are set.

@@ -25,6 +25,17 @@
 
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL URL; defaults to $DATABASE_URL");
+ABSL_FLAG(jobqueue::DatabasePooling, database_pooling,
+          jobqueue::DatabasePooling::kSession,
+          "what --database_url connects through: session (direct, or a "
+          "session pooler such as Supabase's port 5432) or transaction (a "
+          "transaction pooler such as Supabase's port 6543: no prepared "
+          "statements, SET LOCAL per transaction, no LISTEN on that URL)");
+ABSL_FLAG(std::string, listen_database_url, "",
+          "URL of the one LISTEN connection that wakes waiting claims: direct "
+          "or a session pooler, never a transaction pooler; default "
+          "--database_url in session pooling, none (poll every second) in "
+          "transaction pooling");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve gRPC on (port 0: any free port)");
 ABSL_FLAG(int, pool_size, 8, "most database connections held at once");
@@ -137,6 +148,8 @@ int Serve(const std::string& url) {
   absl::StatusOr<std::unique_ptr<JobQueueServer>> server =
       JobQueueServer::Start({
           .database_url = url,
+          .database_pooling = absl::GetFlag(FLAGS_database_pooling),
+          .listen_database_url = absl::GetFlag(FLAGS_listen_database_url),
           .listen = absl::GetFlag(FLAGS_listen),
           .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
           .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),

@@ -24,8 +24,10 @@ class Receiver final : public pqxx::notification_receiver {
 }  // namespace
 
 JobNotifier::JobNotifier(std::string database_url)
-    : state_(std::make_shared<State>(std::move(database_url))),
-      thread_([state = state_] { Run(state); }) {}
+    : polling_(database_url.empty()),
+      state_(std::make_shared<State>(std::move(database_url))) {
+  if (!polling_) thread_ = std::thread([state = state_] { Run(state); });
+}
 
 JobNotifier::~JobNotifier() { Close(); }
 

@@ -9,6 +9,12 @@
 //   uint64_t seen = notifier.generation();
 //   ... try to claim; nothing there ...
 //   notifier.WaitForChange(seen, deadline);
+//
+// LISTEN needs a session of its own: a direct connection or a session
+// pooler, never a transaction pooler (which hands each transaction to any
+// server connection, so notifications never arrive). Without such a URL, a
+// notifier made with an empty URL polls: the generation never changes, and
+// waiters wake at their deadline (the caller's recheck interval).
 
 #ifndef JOBQUEUE_STORAGE_JOB_NOTIFIER_H_
 #define JOBQUEUE_STORAGE_JOB_NOTIFIER_H_
@@ -28,7 +34,7 @@ namespace jobqueue {
 class JobNotifier {
  public:
   // Starts listening in a background thread; reconnects with backoff when
-  // the connection breaks.
+  // the connection breaks. An empty URL: polling (no thread, no database).
   explicit JobNotifier(std::string database_url);
   // Calls Close().
   ~JobNotifier();
@@ -37,6 +43,9 @@ class JobNotifier {
   JobNotifier& operator=(const JobNotifier&) = delete;
 
   uint64_t generation();
+
+  // True when made without a URL: nothing is listened to.
+  bool polling() const { return polling_; }
 
   // Returns true as soon as the generation differs from `seen`, false at
   // `deadline` or once the notifier is closed.
@@ -65,6 +74,7 @@ class JobNotifier {
   static void Run(std::shared_ptr<State> state);
   static void Bump(State& state);
 
+  const bool polling_;
   const std::shared_ptr<State> state_;
   std::thread thread_;
 };

@@ -58,10 +58,19 @@ std::string Normalized(const std::string& sql) {
   return out;
 }
 
+// Serializes migration runners until `txn` ends. Transaction-scoped, so
+// it works through a transaction pooler (PgBouncer pool_mode=transaction,
+// Supavisor on port 6543), where a session lock could be taken on one
+// server connection and never released, or not hold across transactions.
+void LockMigrations(pqxx::work& txn) {
+  txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+}
+
 // Applies `file` unless recorded; returns whether it was applied.
 absl::StatusOr<bool> ApplyOne(pqxx::connection& c, const MigrationFile& file,
                               const Parsed& parsed) {
   pqxx::work txn(c);
+  LockMigrations(txn);
   pqxx::result recorded = txn.exec_params(kRecordedSql, parsed.version);
   if (!recorded.empty()) {
     if (Normalized(recorded[0][0].as<std::string>()) != Normalized(file.sql)) {
@@ -99,9 +108,12 @@ absl::StatusOr<MigrationReport> ApplyMigrations(
   }
   try {
     pqxx::connection c(database_url);
-    pqxx::nontransaction(c).exec_params("SELECT pg_advisory_lock($1)",
-                                        kMigrationLockKey);
-    pqxx::nontransaction(c).exec(kCreateHistorySql);
+    {
+      pqxx::work txn(c);
+      LockMigrations(txn);
+      txn.exec(kCreateHistorySql);
+      txn.commit();
+    }
     MigrationReport report;
     for (size_t i = 0; i < files.size(); ++i) {
       absl::StatusOr<bool> applied = ApplyOne(c, files[i], parsed[i]);
@@ -112,7 +124,6 @@ absl::StatusOr<MigrationReport> ApplyMigrations(
         ++report.already_applied;
       }
     }
-    // Closing the connection releases the lock.
     return report;
   } catch (...) {
     return StatusFromCurrentException();

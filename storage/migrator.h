@@ -4,9 +4,11 @@
 // Files are named "<yyyymmddHHMMSS>_<name>.sql" and applied in version order,
 // each in its own transaction, recorded in
 // supabase_migrations.schema_migrations(version, name, statements). A
-// session advisory lock makes concurrent runners (replicas starting together)
-// apply each file exactly once. A file whose recorded text differs from the
-// file now is refused: migrations are append-only.
+// transaction-scoped advisory lock, taken in each of those transactions (so
+// it also works through a transaction pooler), makes concurrent runners
+// (replicas starting together) apply each file exactly once. A file whose
+// recorded text differs from the file now is refused: migrations are
+// append-only.
 //
 //   absl::StatusOr<MigrationReport> r =
 //       ApplyMigrations(url, EmbeddedMigrationFiles());

@@ -154,23 +154,24 @@ absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
 
 const char* ClaimInOrderSql() { return kClaimInOrderSql; }
 
-void PrepareLeaseStatements(pqxx::connection& c) {
-  c.prepare(kClaimInOrder, kClaimInOrderSql);
-  c.prepare(kClaimAnyOrder, kClaimAnyOrderSql);
-  c.prepare(kExtendLease, kExtendLeaseSql);
-  c.prepare(kCompleteJob, kCompleteJobSql);
-  c.prepare(kCompleteJobs, kCompleteJobsSql);
-  c.prepare(kFailJob, kFailJobSql);
-  c.prepare(kReleaseJobs, kReleaseJobsSql);
-  c.prepare(kRetryJob, kRetryJobSql);
+void AddLeaseStatements(StatementSet& c) {
+  c.Add(kClaimInOrder, kClaimInOrderSql);
+  c.Add(kClaimAnyOrder, kClaimAnyOrderSql);
+  c.Add(kExtendLease, kExtendLeaseSql);
+  c.Add(kCompleteJob, kCompleteJobSql);
+  c.Add(kCompleteJobs, kCompleteJobsSql);
+  c.Add(kFailJob, kFailJobSql);
+  c.Add(kReleaseJobs, kReleaseJobsSql);
+  c.Add(kRetryJob, kRetryJobSql);
 }
 
 absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(
     const ClaimRequest& request, absl::Time deadline) {
   return WithConnection<std::vector<Job>>(
       deadline, /*retry_safe=*/false,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<std::vector<Job>> {
-        pqxx::result r = txn.exec_prepared(
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<Job>> {
+        pqxx::result r = Exec(
+            txn,
             request.ignore_conversation_order ? kClaimAnyOrder : kClaimInOrder,
             request.max_jobs, Millis(request.lease), request.worker_id,
             request.source_type);
@@ -187,9 +188,9 @@ absl::StatusOr<Job> PgJobStore::ExtendLease(const std::string& id,
                                             absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/true,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
         return UpdatedJob(
-            txn.exec_prepared(kExtendLease, id, lease_token, Millis(lease)), id,
+            Exec(txn, kExtendLease, id, lease_token, Millis(lease)), id,
             /*retry=*/false);
       });
 }
@@ -204,11 +205,10 @@ absl::StatusOr<Job> PgJobStore::CompleteOne(const JobLease& job,
                                             absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        return UpdatedJob(
-            txn.exec_prepared(kCompleteJob, job.job_id, job.lease_token),
-            job.job_id,
-            /*retry=*/false);
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(Exec(txn, kCompleteJob, job.job_id, job.lease_token),
+                          job.job_id,
+                          /*retry=*/false);
       });
 }
 
@@ -228,10 +228,10 @@ std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
           ? Completed()
           : WithConnection<Completed>(
                 deadline, /*retry_safe=*/false,
-                [&](pqxx::nontransaction& txn) -> absl::StatusOr<Completed> {
+                [&](pqxx::transaction_base& txn) -> absl::StatusOr<Completed> {
                   Completed done;
-                  for (const pqxx::row& row : txn.exec_prepared(
-                           kCompleteJobs, PgArray(ids), PgArray(tokens))) {
+                  for (const pqxx::row& row : Exec(
+                           txn, kCompleteJobs, PgArray(ids), PgArray(tokens))) {
                     Job job = JobFromRow(row, 0);
                     std::pair<std::string, std::string> key(
                         job.id, row[row.size() - 1].as<std::string>());
@@ -275,11 +275,10 @@ absl::StatusOr<Job> PgJobStore::FailJob(const std::string& id,
                                         bool retryable, absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        return UpdatedJob(
-            txn.exec_prepared(kFailJob, id, lease_token, error, retryable,
-                              Millis(backoff_.base), Millis(backoff_.max)),
-            id, /*retry=*/false);
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(Exec(txn, kFailJob, id, lease_token, error, retryable,
+                               Millis(backoff_.base), Millis(backoff_.max)),
+                          id, /*retry=*/false);
       });
 }
 
@@ -292,8 +291,8 @@ absl::Status PgJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
   }
   return WithConnection<bool>(
              deadline, /*retry_safe=*/true,
-             [&](pqxx::nontransaction& txn) -> absl::StatusOr<bool> {
-               txn.exec_prepared(kReleaseJobs, PgArray(ids), PgArray(tokens));
+             [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
+               Exec(txn, kReleaseJobs, PgArray(ids), PgArray(tokens));
                return true;
              })
       .status();
@@ -303,8 +302,8 @@ absl::StatusOr<Job> PgJobStore::RetryJob(const std::string& id,
                                          absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        return UpdatedJob(txn.exec_prepared(kRetryJob, id), id,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(Exec(txn, kRetryJob, id), id,
                           /*retry=*/true);
       });
 }

@@ -57,40 +57,58 @@ constexpr char kVacuumConversations[] =
 
 }  // namespace
 
-void PrepareMaintenanceStatements(pqxx::connection& c) {
-  c.prepare(kRescueLeases, kRescueLeasesSql);
-  c.prepare(kDeleteCompleted, kDeleteCompletedSql);
-  c.prepare(kRecountConversations, kRecountConversationsSql);
+void AddMaintenanceStatements(StatementSet& c) {
+  c.Add(kRescueLeases, kRescueLeasesSql);
+  c.Add(kDeleteCompleted, kDeleteCompletedSql);
+  c.Add(kRecountConversations, kRecountConversationsSql);
 }
 
 absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(
     absl::Duration retention, int max_deletes, absl::Time deadline) {
-  return WithConnection<MaintenanceReport>(
-      deadline, /*retry_safe=*/true,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<MaintenanceReport> {
-        MaintenanceReport report;
-        pqxx::row rescued = txn.exec_prepared1(kRescueLeases);
-        report.skipped = !rescued[0].as<bool>();
-        report.rescued = rescued[1].as<int>();
-        report.dead_lettered = rescued[2].as<int>();
-        if (!report.skipped && retention > absl::ZeroDuration()) {
-          report.deleted = txn.exec_prepared1(kDeleteCompleted,
-                                              Millis(retention), max_deletes)[0]
-                               .as<int>();
-        }
-        if (!report.skipped) {
-          report.recounted =
-              txn.exec_prepared1(kRecountConversations)[0].as<int>();
-          // Every claim and completion rewrites its conversation's row, so
-          // its few thousand rows gather dead versions by the ten thousand
-          // between autovacuum's runs (a minute apart), and claims scan
-          // them. And statistics taken while no conversation was ready
-          // make the planner sort every ready one for a claim of 50. Cheap
-          // on a small table; a role that does not own it gets a warning.
-          txn.exec0(kVacuumConversations);
-        }
-        return report;
-      });
+  absl::StatusOr<MaintenanceReport> maintained =
+      WithConnection<MaintenanceReport>(
+          deadline, /*retry_safe=*/true,
+          [&](pqxx::transaction_base& txn)
+              -> absl::StatusOr<MaintenanceReport> {
+            MaintenanceReport report;
+            pqxx::row rescued = Exec1(txn, kRescueLeases);
+            report.skipped = !rescued[0].as<bool>();
+            report.rescued = rescued[1].as<int>();
+            report.dead_lettered = rescued[2].as<int>();
+            if (!report.skipped && retention > absl::ZeroDuration()) {
+              report.deleted = Exec1(txn, kDeleteCompleted, Millis(retention),
+                                     max_deletes)[0]
+                                   .as<int>();
+            }
+            if (!report.skipped) {
+              report.recounted = Exec1(txn, kRecountConversations)[0].as<int>();
+              if (pooling_ == DatabasePooling::kTransaction) return report;
+              // Every claim and completion rewrites its conversation's row, so
+              // its few thousand rows gather dead versions by the ten thousand
+              // between autovacuum's runs (a minute apart), and claims scan
+              // them. And statistics taken while no conversation was ready
+              // make the planner sort every ready one for a claim of 50. Cheap
+              // on a small table; a role that does not own it gets a warning.
+              txn.exec0(kVacuumConversations);
+            }
+            return report;
+          });
+  if (!maintained.ok() || maintained->skipped ||
+      pooling_ != DatabasePooling::kTransaction) {
+    return maintained;
+  }
+  // VACUUM cannot run in the transaction that transaction pooling wraps
+  // around the statements above: it gets a statement of its own.
+  absl::Status vacuumed = WithConnection<bool>(
+                              deadline, /*retry_safe=*/true,
+                              [&](pqxx::transaction_base& txn) {
+                                txn.exec0(kVacuumConversations);
+                                return true;
+                              },
+                              /*autocommit=*/true)
+                              .status();
+  if (!vacuumed.ok()) return vacuumed;
+  return maintained;
 }
 
 }  // namespace jobqueue

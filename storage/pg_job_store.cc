@@ -171,22 +171,28 @@ constexpr char kRecordDeadLetterSql[] =
     " (extract(epoch FROM first_seen_at) * 1000000)::bigint,"
     " (extract(epoch FROM last_seen_at) * 1000000)::bigint";
 
-void SetUpConnection(pqxx::connection& c, absl::Duration statement_timeout) {
-  // The server abandons a statement within a second of its caller being cut
-  // off (see DeadlineWatch) instead of running it to the end.
-  pqxx::nontransaction(c).exec(absl::StrCat(
-      "SET statement_timeout = ", absl::ToInt64Milliseconds(statement_timeout),
-      "; SET client_connection_check_interval = 1000"));
-  c.prepare(kUpsertUser, kUpsertUserSql);
-  c.prepare(kEnqueueKeepName, kEnqueueKeepNameSql);
-  c.prepare(kEnqueueSetName, kEnqueueSetNameSql);
-  c.prepare(kEnqueueBatch, kEnqueueBatchSql);
-  c.prepare(kJobsByIdempotencyKeys, kJobsByIdempotencyKeysSql);
-  c.prepare(kGetJob, kGetJobSql);
-  c.prepare(kUpdateStatus, kUpdateStatusSql);
-  c.prepare(kRecordDeadLetter, kRecordDeadLetterSql);
-  PrepareLeaseStatements(c);
-  PrepareMaintenanceStatements(c);
+// The server abandons a statement within a second of its caller being cut
+// off (see DeadlineWatch) instead of running it to the end.
+std::string SessionSettings(absl::Duration statement_timeout, bool local) {
+  const char* set = local ? "SET LOCAL " : "SET ";
+  return absl::StrCat(
+      set, "statement_timeout = ", absl::ToInt64Milliseconds(statement_timeout),
+      "; ", set, "client_connection_check_interval = 1000");
+}
+
+StatementSet AllStatements() {
+  StatementSet c;
+  c.Add(kUpsertUser, kUpsertUserSql);
+  c.Add(kEnqueueKeepName, kEnqueueKeepNameSql);
+  c.Add(kEnqueueSetName, kEnqueueSetNameSql);
+  c.Add(kEnqueueBatch, kEnqueueBatchSql);
+  c.Add(kJobsByIdempotencyKeys, kJobsByIdempotencyKeysSql);
+  c.Add(kGetJob, kGetJobSql);
+  c.Add(kUpdateStatus, kUpdateStatusSql);
+  c.Add(kRecordDeadLetter, kRecordDeadLetterSql);
+  AddLeaseStatements(c);
+  AddMaintenanceStatements(c);
+  return c;
 }
 
 // At least one per batch and one batch at a time.
@@ -200,11 +206,21 @@ GroupCommitOptions BatchOptions(const GroupCommitOptions& options) {
 PgJobStore::PgJobStore(const Options& options)
     : backoff_(options.retry_backoff),
       on_enqueue_batch_(options.on_enqueue_batch),
+      pooling_(options.pooling),
+      set_local_(SessionSettings(options.statement_timeout, /*local=*/true)),
+      statements_(AllStatements()),
       pool_({.url = options.url,
              .max_size = options.pool_size,
              .on_connect =
-                 [timeout = options.statement_timeout](pqxx::connection& c) {
-                   SetUpConnection(c, timeout);
+                 [this,
+                  set = SessionSettings(options.statement_timeout,
+                                        /*local=*/false)](pqxx::connection& c) {
+                   // Behind a transaction pooler nothing is set or
+                   // prepared here: the next transaction may run on another
+                   // server connection.
+                   if (pooling_ == DatabasePooling::kTransaction) return;
+                   pqxx::nontransaction(c).exec(set);
+                   statements_.PrepareAll(c);
                  }}),
       enqueues_(
           BatchOptions(options.group_commit),
@@ -229,9 +245,8 @@ absl::StatusOr<UpsertUserResult> PgJobStore::UpsertUser(
     absl::Time deadline) {
   return WithConnection<UpsertUserResult>(
       deadline, /*retry_safe=*/true,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<UpsertUserResult> {
-        pqxx::row row =
-            txn.exec_prepared1(kUpsertUser, phone_number, first_name);
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<UpsertUserResult> {
+        pqxx::row row = Exec1(txn, kUpsertUser, phone_number, first_name);
         UpsertUserResult result;
         result.user.phone_number = row[0].as<std::string>();
         result.user.first_name = row[1].as<std::string>();
@@ -290,14 +305,14 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
   absl::StatusOr<absl::flat_hash_map<std::string, Job>> inserted =
       WithConnection<absl::flat_hash_map<std::string, Job>>(
           deadline, /*retry_safe=*/false,
-          [&](pqxx::nontransaction& txn)
+          [&](pqxx::transaction_base& txn)
               -> absl::StatusOr<absl::flat_hash_map<std::string, Job>> {
             absl::flat_hash_map<std::string, Job> by_id;
-            for (const pqxx::row& row : txn.exec_prepared(
-                     kEnqueueBatch, PgArray(ids), PgArray(phones),
-                     PgArray(names), PgArray(channels), PgArray(types),
-                     PgArray(payloads), PgArray(contents), PgArray(keys),
-                     PgArray(max_attempts))) {
+            for (const pqxx::row& row :
+                 Exec(txn, kEnqueueBatch, PgArray(ids), PgArray(phones),
+                      PgArray(names), PgArray(channels), PgArray(types),
+                      PgArray(payloads), PgArray(contents), PgArray(keys),
+                      PgArray(max_attempts))) {
               Job j = JobFromRow(row, 0);
               by_id.emplace(j.id, std::move(j));
             }
@@ -316,11 +331,11 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
     // The conflicting rows were committed before the insert skipped them.
     by_key = WithConnection<absl::flat_hash_map<std::string, Job>>(
         deadline, /*retry_safe=*/true,
-        [&](pqxx::nontransaction& txn)
+        [&](pqxx::transaction_base& txn)
             -> absl::StatusOr<absl::flat_hash_map<std::string, Job>> {
           absl::flat_hash_map<std::string, Job> found;
           for (const pqxx::row& row :
-               txn.exec_prepared(kJobsByIdempotencyKeys, PgArray(taken))) {
+               Exec(txn, kJobsByIdempotencyKeys, PgArray(taken))) {
             Job j = JobFromRow(row, 0);
             found.emplace(j.idempotency_key, std::move(j));
           }
@@ -349,8 +364,9 @@ absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,
   const bool has_key = !job.idempotency_key.empty();
   return WithConnection<EnqueueResult>(
       deadline, /*retry_safe=*/has_key,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<EnqueueResult> {
-        pqxx::result inserted = txn.exec_prepared(
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<EnqueueResult> {
+        pqxx::result inserted = Exec(
+            txn,
             job.user_first_name.empty() ? kEnqueueKeepName : kEnqueueSetName,
             job.user_phone, job.user_first_name, job.source_channel_id,
             job.source_type, job.payload_json, job.content_type,
@@ -359,8 +375,8 @@ absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,
           return EnqueueResult{JobFromRow(inserted[0], 0), true};
         // The key was taken. ON CONFLICT waited for its owner to commit, so
         // a fresh snapshot sees that job.
-        pqxx::result existing = txn.exec_prepared(
-            kJobsByIdempotencyKeys, PgArray({job.idempotency_key}));
+        pqxx::result existing =
+            Exec(txn, kJobsByIdempotencyKeys, PgArray({job.idempotency_key}));
         if (existing.empty()) {
           return absl::AbortedError(
               absl::StrCat("idempotency_key ", job.idempotency_key,
@@ -374,8 +390,8 @@ absl::StatusOr<Job> PgJobStore::GetJob(const std::string& id,
                                        absl::Time deadline) {
   return WithConnection<Job>(
       deadline, /*retry_safe=*/true,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        pqxx::result r = txn.exec_prepared(kGetJob, id);
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
+        pqxx::result r = Exec(txn, kGetJob, id);
         if (r.empty()) return JobNotFound(id);
         return JobFromRow(r[0], 0);
       });
@@ -389,9 +405,8 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
       change.expected.has_value() ? JobStatusName(*change.expected) : "");
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<Job> {
-        pqxx::result r =
-            txn.exec_prepared(kUpdateStatus, id, to, expected,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
+        pqxx::result r = Exec(txn, kUpdateStatus, id, to, expected,
                               change.lease_token, Millis(change.lease));
         if (r.empty()) return JobNotFound(id);
         if (!r[0][3].is_null()) return JobFromRow(r[0], 3);
@@ -429,7 +444,7 @@ absl::StatusOr<JobPage> PgJobStore::ListJobs(
       filter.status.has_value() ? JobStatusName(*filter.status) : "");
   return WithConnection<JobPage>(
       deadline, /*retry_safe=*/true,
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<JobPage> {
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<JobPage> {
         // One extra row tells whether another page follows.
         pqxx::result r = txn.exec_params(
             kListJobsSql, filter.user_id, status, filter.source_channel_id,
@@ -453,10 +468,10 @@ absl::StatusOr<DeadLetter> PgJobStore::RecordDeadLetter(
     const NewDeadLetter& letter, absl::Time deadline) {
   return WithConnection<DeadLetter>(
       deadline, /*retry_safe=*/!letter.delivery_id.empty(),
-      [&](pqxx::nontransaction& txn) -> absl::StatusOr<DeadLetter> {
-        pqxx::row row = txn.exec_prepared1(kRecordDeadLetter, letter.source,
-                                           letter.delivery_id, letter.reason,
-                                           letter.raw_payload_json);
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<DeadLetter> {
+        pqxx::row row =
+            Exec1(txn, kRecordDeadLetter, letter.source, letter.delivery_id,
+                  letter.reason, letter.raw_payload_json);
         DeadLetter d;
         d.id = row[0].as<std::string>();
         d.source = row[1].as<std::string>();

@@ -2,7 +2,10 @@
 // the jobs, users and dlq_jobs tables.
 //
 // Owns its connection pool. Each method runs one atomic statement on a
-// pooled connection with prepared statements; a connection that breaks
+// pooled connection: a named prepared statement (prepared once per
+// connection) with DatabasePooling::kSession, or an unnamed statement sent
+// with its parameters in one round trip with kTransaction, where nothing may
+// outlive a transaction (see DatabasePooling); a connection that breaks
 // mid-call is discarded, and a call that found a stale idle connection is
 // retried once on a fresh one (nothing was committed in that case).
 // libpqxx exceptions never leave this class.
@@ -17,6 +20,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "storage/connection_pool.h"
@@ -25,6 +29,31 @@
 #include "storage/sql_error.h"
 
 namespace jobqueue {
+
+// What stands between the store and PostgreSQL.
+enum class DatabasePooling {
+  // A direct connection or a session pooler (PgBouncer pool_mode=session,
+  // Supavisor on port 5432): a connection keeps its server session, so
+  // statements are prepared once per connection and settings are SET once.
+  kSession,
+  // A transaction pooler (PgBouncer pool_mode=transaction, Supavisor on port
+  // 6543): each transaction may run on another server connection, so no
+  // state may outlive a transaction: unnamed statements, SET LOCAL in every
+  // transaction, transaction-scoped advisory locks, and no LISTEN.
+  kTransaction,
+};
+
+// The statements of the store by name, prepared on each new connection in
+// session pooling, or looked up and sent unnamed in transaction pooling.
+class StatementSet {
+ public:
+  void Add(const std::string& name, const std::string& sql);
+  const std::string& sql(const std::string& name) const;
+  void PrepareAll(pqxx::connection& c) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> statements_;
+};
 
 class PgJobStore final : public JobStore {
  public:
@@ -42,6 +71,7 @@ class PgJobStore final : public JobStore {
     GroupCommitOptions group_commit;
     // Called with the size of every enqueue batch (e.g. for metrics).
     std::function<void(int)> on_enqueue_batch;
+    DatabasePooling pooling = DatabasePooling::kSession;
   };
 
   explicit PgJobStore(const Options& options);
@@ -99,11 +129,36 @@ class PgJobStore final : public JobStore {
 
   // Runs `body` on a pooled connection in autocommit mode: every method is
   // one atomic statement (Enqueue's second one only reads). `retry_safe` says
-  // the call may be repeated once after a stale connection broke.
+  // the call may be repeated once after a stale connection broke. In
+  // transaction pooling `body` runs in a transaction that first sets the
+  // statement timeout with SET LOCAL, unless `autocommit` (for statements
+  // such as VACUUM that cannot run in a transaction block; they then run
+  // under the role's statement timeout).
   template <typename T>
   absl::StatusOr<T> WithConnection(
       absl::Time deadline, bool retry_safe,
-      const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body);
+      const std::function<absl::StatusOr<T>(pqxx::transaction_base&)>& body,
+      bool autocommit = false);
+
+  // The statement `name` (see StatementSet) with `args`.
+  template <typename... Args>
+  pqxx::result Exec(pqxx::transaction_base& txn, const char* name,
+                    Args&&... args) const {
+    if (pooling_ == DatabasePooling::kTransaction) {
+      return txn.exec_params(statements_.sql(name),
+                             std::forward<Args>(args)...);
+    }
+    return txn.exec_prepared(name, std::forward<Args>(args)...);
+  }
+  template <typename... Args>
+  pqxx::row Exec1(pqxx::transaction_base& txn, const char* name,
+                  Args&&... args) const {
+    if (pooling_ == DatabasePooling::kTransaction) {
+      return txn.exec_params1(statements_.sql(name),
+                              std::forward<Args>(args)...);
+    }
+    return txn.exec_prepared1(name, std::forward<Args>(args)...);
+  }
 
   absl::StatusOr<Job> CompleteOne(const JobLease& job, absl::Time deadline);
   // A group-commit batch of completions (pg_job_leases.cc).
@@ -124,6 +179,11 @@ class PgJobStore final : public JobStore {
 
   const RetryBackoff backoff_;
   const std::function<void(int)> on_enqueue_batch_;
+  const DatabasePooling pooling_;
+  // SET LOCAL of the session settings, run first in every transaction in
+  // transaction pooling.
+  const std::string set_local_;
+  const StatementSet statements_;
   ConnectionPool pool_;
   GroupCommit<NewJob, EnqueueResult> enqueues_;
   GroupCommit<JobLease, Job> completions_;
@@ -132,11 +192,23 @@ class PgJobStore final : public JobStore {
 template <typename T>
 absl::StatusOr<T> PgJobStore::WithConnection(
     absl::Time deadline, bool retry_safe,
-    const std::function<absl::StatusOr<T>(pqxx::nontransaction&)>& body) {
+    const std::function<absl::StatusOr<T>(pqxx::transaction_base&)>& body,
+    bool autocommit) {
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
     if (!lease.ok()) return lease.status();
     try {
+      if (pooling_ == DatabasePooling::kTransaction && !autocommit) {
+        // Settings last only as long as this transaction: the pooler may
+        // give the next one another server connection.
+        pqxx::work txn(lease->connection());
+        txn.exec0(set_local_);
+        absl::StatusOr<T> result = body(txn);
+        // As in autocommit: what the statements did stands, whatever the
+        // call makes of their result.
+        txn.commit();
+        return result;
+      }
       pqxx::nontransaction txn(lease->connection());
       return body(txn);
     } catch (const pqxx::broken_connection&) {

@@ -46,6 +46,21 @@ std::string NewUuid() {
                       hex.substr(20));
 }
 
+void StatementSet::Add(const std::string& name, const std::string& sql) {
+  statements_.emplace_back(name, sql);
+}
+
+const std::string& StatementSet::sql(const std::string& name) const {
+  for (const auto& [n, sql] : statements_) {
+    if (n == name) return sql;
+  }
+  throw std::logic_error(absl::StrCat("no statement named ", name));
+}
+
+void StatementSet::PrepareAll(pqxx::connection& c) const {
+  for (const auto& [name, sql] : statements_) c.prepare(name, sql);
+}
+
 absl::Status JobNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
 }

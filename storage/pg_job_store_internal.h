@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "storage/job_store.h"
+#include "storage/pg_job_store.h"
 
 // The select list JobFromRow reads, in its order, named as the columns;
 // times in microseconds since the epoch. Usable in RETURNING clauses.
@@ -65,10 +66,9 @@ std::string NewUuid();
 // worker id, $4 source type or ''), for tests that examine its plan.
 const char* ClaimInOrderSql();
 
-// Prepare the statements of pg_job_leases.cc and pg_job_maintenance.cc on a
-// new connection.
-void PrepareLeaseStatements(pqxx::connection& c);
-void PrepareMaintenanceStatements(pqxx::connection& c);
+// Register the statements of pg_job_leases.cc and pg_job_maintenance.cc.
+void AddLeaseStatements(StatementSet& c);
+void AddMaintenanceStatements(StatementSet& c);
 
 inline int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 

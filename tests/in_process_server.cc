@@ -9,11 +9,14 @@ absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
   absl::StatusOr<std::unique_ptr<JobQueueServer>> server =
       JobQueueServer::Start(
           {.database_url = options.database_url,
+           .database_pooling = options.database_pooling,
+           .listen_database_url = options.listen_database_url,
            .listen = "127.0.0.1:0",
            .bearer_token = options.bearer_token,
            .reflection = options.reflection,
            .pool_size = options.pool_size,
            .maintenance_interval = options.maintenance_interval,
+           .retention = options.retention,
            .retry_backoff = options.retry_backoff,
            .metrics_listen = "127.0.0.1:0",
            .log_requests = options.log_requests});

@@ -27,9 +27,12 @@ class InProcessServer {
  public:
   struct Options {
     std::string database_url;
+    DatabasePooling database_pooling = DatabasePooling::kSession;
+    std::string listen_database_url;
     std::string bearer_token;
     // Zero: no maintenance loop.
     absl::Duration maintenance_interval = absl::ZeroDuration();
+    absl::Duration retention = absl::Hours(24 * 7);
     RetryBackoff retry_backoff;
     RequestLogLevel log_requests = RequestLogLevel::kErrors;
     ReflectionMode reflection = ReflectionMode::kOpen;
