@@ -34,9 +34,16 @@ $$;
 
 -- One statement's status changes: as before, and a conversation that
 -- becomes ready is due when its head is (a head failed into a backoff is
--- due when the backoff ends).
+-- due when the backoff ends). The conversations are locked first, in the
+-- order of their ids, as enqueue batches lock them: two statements that
+-- change jobs of the same conversations (a claim ignoring order, a batched
+-- completion, an enqueue batch) then never wait on each other in a cycle.
 CREATE OR REPLACE FUNCTION public.jobs_count_conversations() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+  ids TEXT[];
+  pending_deltas INTEGER[];
+  processing_deltas INTEGER[];
 BEGIN
   WITH changes AS (
     SELECT source_channel_id,
@@ -53,6 +60,15 @@ BEGIN
     FROM changes GROUP BY source_channel_id
     HAVING sum(pending) <> 0 OR sum(processing) <> 0
   )
+  SELECT array_agg(source_channel_id ORDER BY source_channel_id),
+         array_agg(pending ORDER BY source_channel_id),
+         array_agg(processing ORDER BY source_channel_id)
+  INTO ids, pending_deltas, processing_deltas FROM deltas;
+  IF ids IS NULL THEN
+    RETURN NULL;  -- no status changed (a lease extended, say)
+  END IF;
+  PERFORM 1 FROM public.conversations WHERE source_channel_id = ANY (ids)
+  ORDER BY source_channel_id FOR UPDATE;
   UPDATE public.conversations c
   SET pending_jobs = c.pending_jobs + d.pending,
       processing_jobs = c.processing_jobs + d.processing,
@@ -66,7 +82,9 @@ BEGIN
             AND j.status IN ('pending', 'processing')
           ORDER BY j.position LIMIT 1))
         ELSE c.ready_since END
-  FROM deltas d WHERE c.source_channel_id = d.source_channel_id;
+  FROM unnest(ids, pending_deltas, processing_deltas)
+    AS d(source_channel_id, pending, processing)
+  WHERE c.source_channel_id = d.source_channel_id;
   RETURN NULL;
 END
 $$;
@@ -110,5 +128,25 @@ BEGIN
                            AND j.status = 'processing')
   WHERE source_channel_id = ANY (channels);
   RETURN cardinality(channels);
+END
+$$;
+
+-- Deleted jobs: as before, with the conversations locked in id order first.
+CREATE OR REPLACE FUNCTION public.jobs_count_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  PERFORM 1 FROM public.conversations
+  WHERE source_channel_id IN (SELECT source_channel_id FROM old_jobs)
+  ORDER BY source_channel_id FOR UPDATE;
+  UPDATE public.conversations c
+  SET pending_jobs = c.pending_jobs - d.pending,
+      processing_jobs = c.processing_jobs - d.processing
+  FROM (SELECT source_channel_id,
+               count(*) FILTER (WHERE status = 'pending')::int AS pending,
+               count(*) FILTER (WHERE status = 'processing')::int AS processing
+        FROM old_jobs GROUP BY source_channel_id) d
+  WHERE c.source_channel_id = d.source_channel_id
+    AND (d.pending <> 0 OR d.processing <> 0);
+  RETURN NULL;
 END
 $$;

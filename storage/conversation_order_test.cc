@@ -321,5 +321,42 @@ TEST_F(ConversationOrderTest, TheRecountReadsABoundedNumberOfConversations) {
   EXPECT_LE(many, 2 * few + 50);
 }
 
+// Claims ignoring order and batched completions update many conversations
+// at once, beside enqueue batches; their rows are locked in one order, so
+// no two of them wait on each other.
+TEST_F(ConversationOrderTest, ConcurrentClaimsAndCompletionsNeverDeadlock) {
+  AddConversations("c", 40, 25);
+  std::vector<std::future<std::string>> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.push_back(std::async(std::launch::async, [&, w] {
+      const absl::Time stop = absl::Now() + absl::Seconds(20);
+      for (int round = 0; round < 200 && absl::Now() < stop; ++round) {
+        auto claimed = store_->ClaimJobs({.worker_id = absl::StrCat("w", w),
+                                          .max_jobs = 20,
+                                          .ignore_conversation_order = true},
+                                         Deadline());
+        if (!claimed.ok()) return claimed.status().ToString();
+        if (claimed->empty()) return std::string();
+        std::vector<JobLease> leases;
+        for (const Job& job : *claimed) {
+          leases.push_back({job.id, job.lease_token});
+        }
+        for (const absl::Status& s : store_->CompleteJobs(leases, Deadline())) {
+          if (!s.ok()) return s.ToString();
+        }
+      }
+      return std::string("did not drain in time");
+    }));
+  }
+  for (auto& worker : workers) EXPECT_EQ(worker.get(), "");
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status <> 'complete'")[0][0]
+                .as<int>(),
+            0);
+  EXPECT_EQ(Sql("SELECT count(*) FROM conversations WHERE pending_jobs <> 0"
+                " OR processing_jobs <> 0")[0][0]
+                .as<int>(),
+            0);
+}
+
 }  // namespace
 }  // namespace jobqueue
