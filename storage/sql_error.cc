@@ -204,6 +204,21 @@ absl::Status StatusFromCurrentException() {
         absl::Status(StatusCodeForSqlState(e.sqlstate()),
                      MessageForSqlError(e.sqlstate(), FirstLine(e.what()))),
         e.what());
+  } catch (const pqxx::statement_completion_unknown& e) {
+    return Logged("in_doubt", "",
+                  absl::UnknownError(
+                      "the database connection was lost while the statement "
+                      "ran; the change may or may not have been made"),
+                  e.what());
+  } catch (const pqxx::transaction_rollback& e) {
+    // libpqxx 6.4 derives these from pqxx::failure, without a SQLSTATE.
+    const char* sqlstate =
+        dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr ? "40P01"
+                                                                    : "40001";
+    return Logged(
+        "sql", sqlstate,
+        absl::AbortedError(MessageForSqlError(sqlstate, FirstLine(e.what()))),
+        e.what());
   } catch (const std::exception& e) {
     return Logged("other", "",
                   absl::InternalError("the database call failed; the server "

@@ -94,6 +94,22 @@ TEST(StatusFromCurrentExceptionTest, BrokenConnectionIsUnavailable) {
   EXPECT_EQ(s.message(), "the database cannot be reached; retry");
 }
 
+TEST(StatusFromCurrentExceptionTest, DeadlocksAndSerializationFailuresAbort) {
+  // libpqxx 6.4 throws these without a SQLSTATE, outside pqxx::sql_error.
+  for (const std::exception_ptr& e :
+       {std::make_exception_ptr(
+            pqxx::deadlock_detected("ERROR:  deadlock detected")),
+        std::make_exception_ptr(
+            pqxx::serialization_failure("ERROR:  could not serialize"))}) {
+    const absl::Status s = StatusOf(e);
+    EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << s;
+    EXPECT_NE(s.message().find("retry"), absl::string_view::npos) << s;
+  }
+  const absl::Status unknown = StatusOf(std::make_exception_ptr(
+      pqxx::statement_completion_unknown("connection lost")));
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kUnknown) << unknown;
+}
+
 TEST(StatusFromCurrentExceptionTest, UnknownCommitOutcomeIsUnknown) {
   absl::Status s =
       StatusOf(std::make_exception_ptr(pqxx::in_doubt_error("lost")));
