@@ -127,9 +127,8 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
   }
   for (int w = 0; w < 8; ++w) {
     threads.emplace_back([&, w] {
-      RunWorker({stub.get()},
-                {.name = absl::StrCat("w", w), .seed = 100u + w}, stop, done,
-                history);
+      RunWorker({stub.get()}, {.name = absl::StrCat("w", w), .seed = 100u + w},
+                stop, done, history);
     });
   }
   for (int crash = 0; crash < 2; ++crash) {
@@ -146,11 +145,15 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
       << "the server exited: " << (*server)->output();
   const absl::Time since_restart = absl::Now();
   bool served = false;
-  for (int i = 0; i < 100 && !served && absl::Now() < since_restart + absl::Seconds(10); ++i) {
+  for (int i = 0;
+       i < 100 && !served && absl::Now() < since_restart + absl::Seconds(10);
+       ++i) {
     History probe;
     served = RunEnqueuer({stub.get()},
-                         {.name = absl::StrCat("probe", i), .max_jobs = 1,
-                          .deadline = absl::Seconds(1), .retry_for = absl::ZeroDuration()},
+                         {.name = absl::StrCat("probe", i),
+                          .max_jobs = 1,
+                          .deadline = absl::Seconds(1),
+                          .retry_for = absl::ZeroDuration()},
                          absl::InfiniteFuture(), probe) == 1;
     if (!served) absl::SleepFor(absl::Milliseconds(100));
   }
@@ -168,7 +171,8 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
   std::cout << Count(calls, Call::kEnqueue, true) << " enqueues and "
             << Count(calls, Call::kComplete, true)
             << " completions acknowledged across 2 crashes; "
-            << Count(calls, Call::kEnqueue, false) << " enqueue attempts failed\n";
+            << Count(calls, Call::kEnqueue, false)
+            << " enqueue attempts failed\n";
 }
 
 // The private database paused (SIGSTOP of the postmaster and every backend)

@@ -9,12 +9,18 @@ namespace jobqueue::fault {
 
 const char* KindName(Call::Kind kind) {
   switch (kind) {
-    case Call::kEnqueue: return "EnqueueJob";
-    case Call::kClaim: return "ClaimJobs";
-    case Call::kExtend: return "ExtendLease";
-    case Call::kComplete: return "CompleteJob";
-    case Call::kFail: return "FailJob";
-    case Call::kRetry: return "RetryJob";
+    case Call::kEnqueue:
+      return "EnqueueJob";
+    case Call::kClaim:
+      return "ClaimJobs";
+    case Call::kExtend:
+      return "ExtendLease";
+    case Call::kComplete:
+      return "CompleteJob";
+    case Call::kFail:
+      return "FailJob";
+    case Call::kRetry:
+      return "RetryJob";
   }
   return "?";
 }
@@ -42,15 +48,18 @@ struct Held {
   absl::Time claim_start, from, until;
 };
 
-std::string At(absl::Time t) { return absl::FormatTime("%H:%M:%E3S", t, absl::UTCTimeZone()); }
+std::string At(absl::Time t) {
+  return absl::FormatTime("%H:%M:%E3S", t, absl::UTCTimeZone());
+}
 
 }  // namespace
 
 std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
   std::vector<std::string> problems;
   std::vector<Call> sorted = calls;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const Call& a, const Call& b) { return a.start < b.start; });
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const Call& a, const Call& b) { return a.start < b.start; });
 
   // Leases by token, from the claims answered OK.
   std::map<std::string, Held> held;  // by token
@@ -58,13 +67,13 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
   for (const Call& c : sorted) {
     if (c.kind != Call::kClaim || !c.ok) continue;
     for (const Lease& l : c.leases) {
-      auto [it, added] = held.emplace(
-          l.token, Held{l.job_id, l.channel, l.token, c.worker, c.start, c.end,
-                        l.expires});
+      auto [it, added] =
+          held.emplace(l.token, Held{l.job_id, l.channel, l.token, c.worker,
+                                     c.start, c.end, l.expires});
       if (!added) {
         problems.push_back(absl::StrCat("lease token ", l.token,
-                                        " was handed out twice (job ",
-                                        l.job_id, ")"));
+                                        " was handed out twice (job ", l.job_id,
+                                        ")"));
       }
       tokens_of_job[l.job_id].push_back(l.token);
     }
@@ -97,11 +106,11 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       }
     }
     if (c.ok && !superseded_by.empty()) {
-      problems.push_back(absl::StrCat(
-          KindName(c.kind), " of job ", c.job_id, " by ", c.worker, " at ",
-          At(c.start), " answered OK with stale token ", c.token,
-          " (claimed again with ", superseded_by, " at ",
-          At(held[superseded_by].from), ")"));
+      problems.push_back(
+          absl::StrCat(KindName(c.kind), " of job ", c.job_id, " by ", c.worker,
+                       " at ", At(c.start), " answered OK with stale token ",
+                       c.token, " (claimed again with ", superseded_by, " at ",
+                       At(held[superseded_by].from), ")"));
     }
     if (!c.ok) {
       if (c.ambiguous && c.kind != Call::kExtend) {
@@ -121,7 +130,8 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
   // A token used up by a completion or failure is stale afterwards.
   std::map<std::string, absl::Time> used_up;  // token -> end of the call
   for (const Call& c : sorted) {
-    if ((c.kind != Call::kComplete && c.kind != Call::kFail) || c.token.empty()) {
+    if ((c.kind != Call::kComplete && c.kind != Call::kFail) ||
+        c.token.empty()) {
       continue;
     }
     auto used = used_up.find(c.token);
@@ -129,8 +139,7 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       problems.push_back(absl::StrCat(
           KindName(c.kind), " of job ", c.job_id, " at ", At(c.start),
           " answered OK with token ", c.token,
-          " already used up by a completion or failure at ",
-          At(used->second)));
+          " already used up by a completion or failure at ", At(used->second)));
     }
     if (c.ok && used == used_up.end()) used_up[c.token] = c.end;
   }
@@ -150,7 +159,7 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       for (size_t j = i + 1; j < leases.size(); ++j) {
         const Held& a = *leases[i];
         const Held& b = *leases[j];
-        if (b.from >= a.until) continue;
+        if (b.from >= a.until) break;  // sorted by `from`: none later overlap
         if (a.job_id == b.job_id) continue;  // flagged as stale if it matters
         problems.push_back(absl::StrCat(
             "conversation ", channel, ": job ", b.job_id, " was claimed by ",
@@ -168,7 +177,8 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
   std::map<std::string, std::vector<Enqueued>> enqueued;
   std::map<std::string, bool> seen_job;
   for (const Call& c : sorted) {
-    if (c.kind != Call::kEnqueue || !c.ok || c.returned_job_id.empty()) continue;
+    if (c.kind != Call::kEnqueue || !c.ok || c.returned_job_id.empty())
+      continue;
     if (seen_job[c.returned_job_id]) continue;  // a retry of the same key
     seen_job[c.returned_job_id] = true;
     enqueued[c.channel].push_back({c.returned_job_id, c.start, c.end});
@@ -189,19 +199,40 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       blind_from = std::min(blind_from, c.start);
     }
   }
-  for (const auto& [channel, jobs] : enqueued) {
+  // For each b: among the jobs acknowledged before b was sent, the latest
+  // first claim must have begun before b's first claim was acknowledged.
+  // Sorted by acknowledgement with a running maximum: O(n log n).
+  for (auto& [channel, jobs] : enqueued) {
+    std::sort(
+        jobs.begin(), jobs.end(),
+        [](const Enqueued& a, const Enqueued& b) { return a.end < b.end; });
+    std::vector<std::pair<absl::Time, const Enqueued*>> latest;  // prefix max
     for (const Enqueued& a : jobs) {
-      for (const Enqueued& b : jobs) {
-        if (!(a.end < b.start)) continue;  // not acknowledged before b was sent
-        auto cb = first_claim.find(b.job_id);
-        if (cb == first_claim.end() || cb->second.second >= blind_from) continue;
-        auto ca = first_claim.find(a.job_id);
-        if (ca == first_claim.end() || cb->second.second < ca->second.first) {
-          problems.push_back(absl::StrCat(
-              "conversation ", channel, ": job ", b.job_id,
-              " was handed out before job ", a.job_id,
-              ", whose enqueue was acknowledged before it was sent"));
-        }
+      auto ca = first_claim.find(a.job_id);
+      const absl::Time t =
+          ca == first_claim.end() ? absl::InfiniteFuture() : ca->second.first;
+      if (latest.empty() || t > latest.back().first) {
+        latest.emplace_back(t, &a);
+      } else {
+        latest.push_back(latest.back());
+      }
+    }
+    for (const Enqueued& b : jobs) {
+      auto cb = first_claim.find(b.job_id);
+      if (cb == first_claim.end() || cb->second.second >= blind_from) continue;
+      // The jobs whose enqueue ended before b's began.
+      const size_t n = std::lower_bound(jobs.begin(), jobs.end(), b.start,
+                                        [](const Enqueued& a, absl::Time t) {
+                                          return a.end < t;
+                                        }) -
+                       jobs.begin();
+      if (n == 0) continue;
+      const auto& [t, a] = latest[n - 1];
+      if (cb->second.second < t) {
+        problems.push_back(absl::StrCat(
+            "conversation ", channel, ": job ", b.job_id,
+            " was handed out before job ", a->job_id,
+            ", whose enqueue was acknowledged before it was sent"));
       }
     }
   }
@@ -224,14 +255,14 @@ std::vector<std::string> CheckEnqueues(
     auto [it, added] = job_of_key.emplace(c.key, c.returned_job_id);
     if (!added && it->second != c.returned_job_id) {
       problems.push_back(absl::StrCat("key ", c.key, " was answered with jobs ",
-                                      it->second, " and ",
-                                      c.returned_job_id));
+                                      it->second, " and ", c.returned_job_id));
     }
   }
   std::map<std::string, int> rows_of_key;
   for (const auto& [id, key] : table) {
     if (!key.empty() && ++rows_of_key[key] == 2) {
-      problems.push_back(absl::StrCat("key ", key, " has two jobs in the table"));
+      problems.push_back(
+          absl::StrCat("key ", key, " has two jobs in the table"));
     }
   }
   return problems;

@@ -178,14 +178,14 @@ TEST(HistoryTest, EnqueuesAreCheckedAgainstTheTable) {
   EXPECT_THAT(absl::StrJoin(CheckEnqueues(h, {{"j1", "k1"}}), "\n"),
               HasSubstr("acknowledged job j2 (key k2) is not in the table"));
   EXPECT_THAT(
-      absl::StrJoin(CheckEnqueues(h, {{"j1", "k1"}, {"j2", "k2"}, {"j4", "k2"}}),
-                    "\n"),
+      absl::StrJoin(
+          CheckEnqueues(h, {{"j1", "k1"}, {"j2", "k2"}, {"j4", "k2"}}), "\n"),
       HasSubstr("key k2 has two jobs"));
   h.push_back(Enqueue(20, 25, "c", "j5", "k1"));
-  EXPECT_THAT(absl::StrJoin(CheckEnqueues(h, {{"j1", "k1"}, {"j2", "k2"},
-                                               {"j5", "k1"}}),
-                            "\n"),
-              HasSubstr("key k1 was answered with jobs j1 and j5"));
+  EXPECT_THAT(
+      absl::StrJoin(
+          CheckEnqueues(h, {{"j1", "k1"}, {"j2", "k2"}, {"j5", "k1"}}), "\n"),
+      HasSubstr("key k1 was answered with jobs j1 and j5"));
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ absl::Status RunShell(const std::string& command) {
   std::string output;
   char buffer[4096];
   size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), p)) > 0) output.append(buffer, n);
+  while ((n = fread(buffer, 1, sizeof(buffer), p)) > 0)
+    output.append(buffer, n);
   const int status = pclose(p);
   if (status != 0) {
     return absl::InternalError(
@@ -63,10 +64,11 @@ absl::StatusOr<std::unique_ptr<PrivatePostgres>> PrivatePostgres::Start() {
     conf << "listen_addresses = '127.0.0.1'\nport = " << port
          << "\nunix_socket_directories = '" << data
          << "'\nmax_connections = 100\nfsync = on\nsynchronous_commit = on\n"
-            "full_page_writes = on\nshared_buffers = 16MB\n";
+            "full_page_writes = on\nshared_buffers = 16MB\n"
+            "recovery_init_sync_method = syncfs\n";
   }
-  s = RunShell(absl::StrCat("chown postgres:postgres ", data,
-                            "/postgresql.auto.conf"));
+  s = RunShell(
+      absl::StrCat("chown postgres:postgres ", data, "/postgresql.auto.conf"));
   if (!s.ok()) return s;
   s = pg->Restart();
   if (!s.ok()) return s;
@@ -105,9 +107,9 @@ absl::Status PrivatePostgres::Crash() {
 }
 
 absl::Status PrivatePostgres::Restart() {
-  return RunShell(AsPostgres(absl::StrCat(kBin, "/pg_ctl start -D ", dir_,
-                                          "/data -l ", dir_,
-                                          "/postgres.log -w -t 60 -s")));
+  return RunShell(
+      AsPostgres(absl::StrCat(kBin, "/pg_ctl start -D ", dir_, "/data -l ",
+                              dir_, "/postgres.log -w -t 60 -s")));
 }
 
 pid_t PrivatePostgres::postmaster_pid() const {
@@ -135,9 +137,9 @@ absl::Status PrivatePostgres::SignalAll(int sig) {
     std::string rest = content.substr(close + 2);
     const size_t space = rest.find(' ');
     if (space != std::string::npos &&
-        absl::SimpleAtoi(rest.substr(space + 1, rest.find(' ', space + 1) -
-                                                    space - 1),
-                         &ppid) &&
+        absl::SimpleAtoi(
+            rest.substr(space + 1, rest.find(' ', space + 1) - space - 1),
+            &ppid) &&
         ppid == postmaster) {
       pids.push_back(pid);
     }

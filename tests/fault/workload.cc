@@ -97,9 +97,8 @@ int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
   for (int n = 0; n < options.max_jobs && absl::Now() < stop; ++n) {
     v1::EnqueueJobRequest r;
     r.set_user_phone("+15551234567");
-    r.set_source_channel_id(
-        absl::StrCat("fault-", (n * 7 + options.name.size()) %
-                                   options.conversations));
+    r.set_source_channel_id(absl::StrCat(
+        "fault-", (n * 7 + options.name.size()) % options.conversations));
     r.set_source_type(v1::SOURCE_TYPE_GROUP);
     r.set_idempotency_key(absl::StrCat(options.name, "-", n));
     (*r.mutable_payload()->mutable_fields())["n"].set_number_value(n);
@@ -137,7 +136,8 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
   for (int claims = 0;
        claims < options.max_claims && absl::Now() < stop && !done; ++claims) {
     v1::JobQueue::Stub& stub = *stubs[claims % stubs.size()];
-    Call call{.kind = Call::kClaim, .start = absl::Now(), .worker = options.name};
+    Call call{
+        .kind = Call::kClaim, .start = absl::Now(), .worker = options.name};
     v1::ClaimJobsRequest claim;
     claim.set_worker_id(options.name);
     claim.set_max_jobs(1 + random() % 3);
@@ -178,11 +178,13 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
       }
       if (fate < options.pause_percent + options.fail_percent) {
         const bool retryable = random() % 2 == 0;
-        grpc::Status failed = UseToken(stub, Call::kFail, job, job.lease_token(),
-                                       options, retryable, history, &out);
+        grpc::Status failed =
+            UseToken(stub, Call::kFail, job, job.lease_token(), options,
+                     retryable, history, &out);
         if (failed.ok() && out.status() == v1::JOB_STATUS_FAILED) {
           // An operator retries the failed job.
-          Call retry{.kind = Call::kRetry, .start = absl::Now(),
+          Call retry{.kind = Call::kRetry,
+                     .start = absl::Now(),
                      .worker = options.name};
           retry.job_id = job.id();
           v1::RetryJobRequest r;
@@ -235,16 +237,15 @@ absl::StatusOr<std::map<std::string, std::string>> JobsTable(
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
     const std::string& binary, const std::string& database_url,
     const std::string& address, const std::vector<std::string>& extra) {
-  std::vector<std::string> args = {
-      "serve",
-      "--database_url=" + database_url,
-      "--listen=" + address,
-      "--metrics_listen=",
-      "--log_requests=errors",
-      "--maintenance_interval=100ms",
-      "--retry_base_delay=50ms",
-      "--retry_max_delay=200ms",
-      "--shutdown_grace=2s"};
+  std::vector<std::string> args = {"serve",
+                                   "--database_url=" + database_url,
+                                   "--listen=" + address,
+                                   "--metrics_listen=",
+                                   "--log_requests=errors",
+                                   "--maintenance_interval=100ms",
+                                   "--retry_base_delay=50ms",
+                                   "--retry_max_delay=200ms",
+                                   "--shutdown_grace=2s"};
   args.insert(args.end(), extra.begin(), extra.end());
   auto server = ChildProcess::Start(binary, args);
   if (!server.ok()) return server.status();

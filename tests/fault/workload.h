@@ -28,9 +28,9 @@ namespace jobqueue::fault {
 bool Ambiguous(const grpc::Status& status);
 
 struct EnqueuerOptions {
-  std::string name;            // prefix of idempotency keys
-  int conversations = 16;      // channels fault-<0..n-1>
-  int max_jobs = 1000;         // per enqueuer
+  std::string name;        // prefix of idempotency keys
+  int conversations = 16;  // channels fault-<0..n-1>
+  int max_jobs = 1000;     // per enqueuer
   absl::Duration deadline = absl::Seconds(2);
   absl::Duration pause = absl::Milliseconds(5);  // between jobs
   // How long a job's enqueue is retried (same key) before it is given up.
@@ -65,12 +65,11 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
 // Every job's id and idempotency key ("" when none) in `database_url`'s
 // jobs table, and the ids of those complete.
 absl::StatusOr<std::map<std::string, std::string>> JobsTable(
-    const std::string& database_url,
-    std::set<std::string>* complete = nullptr);
+    const std::string& database_url, std::set<std::string>* complete = nullptr);
 
 // Acknowledged completions whose job is not complete in the table.
-std::vector<std::string> CheckCompletions(const std::vector<Call>& calls,
-                                          const std::set<std::string>& complete);
+std::vector<std::string> CheckCompletions(
+    const std::vector<Call>& calls, const std::set<std::string>& complete);
 
 // jobqueue_server serving `database_url` on `address`, once it says so.
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
