@@ -66,13 +66,19 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
     });
   }
 
-  // Faults in turn, and a sample of each server every second.
+  // Faults in turn, and a sample of each server every second; each
+  // process's first sample, to report its RSS growth at the end.
+  std::vector<std::pair<pid_t, long>> first_rss(servers.size(), {0, 0});
   absl::Time next_fault = start + options.fault_every;
+  int kills = 0;
   for (int tick = 0; absl::Now() < stop && tick < 100000000; ++tick) {
     std::string line =
         absl::StrCat("t=", absl::ToInt64Seconds(absl::Now() - start), "s");
     for (size_t i = 0; i < servers.size(); ++i) {
       const ProcessUsage u = Usage(servers[i]->pid());
+      if (first_rss[i].first != servers[i]->pid()) {
+        first_rss[i] = {servers[i]->pid(), u.rss_kib};
+      }
       result.most_rss_kib = std::max(result.most_rss_kib, u.rss_kib);
       result.most_threads = std::max(result.most_threads, u.threads);
       absl::StrAppend(&line, " server", i, " pid=", servers[i]->pid(),
@@ -81,9 +87,15 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
     absl::StrAppend(&line, " calls=", history.size());
     log << line << std::endl;
     if (absl::Now() >= next_fault && absl::Now() + absl::Seconds(3) < stop) {
-      const int kind = result.faults++ % 3;
-      if (kind == 0) {
-        const int i = (result.faults / 3) % 2;
+      const std::string kind =
+          options.faults.empty()
+              ? ""
+              : options.faults[result.faults % options.faults.size()];
+      ++result.faults;
+      if (kind.empty()) {
+        --result.faults;
+      } else if (kind == "kill") {
+        const int i = kills++ % 2;
         log << "fault: SIGKILL server" << i << std::endl;
         servers[i]->Signal(SIGKILL).IgnoreError();
         servers[i]->Wait(absl::Seconds(5)).IgnoreError();
@@ -93,7 +105,7 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
           break;
         }
         servers[i] = std::move(*server);
-      } else if (kind == 1) {
+      } else if (kind == "crash") {
         log << "fault: PostgreSQL crash (immediate stop) and restart"
             << std::endl;
         const absl::Time crash = absl::Now();
@@ -109,7 +121,7 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
           result.problems.push_back(s.ToString());
           break;
         }
-      } else {
+      } else if (kind == "pause") {
         log << "fault: PostgreSQL paused (SIGSTOP) for 2 s" << std::endl;
         (*pg)->Pause().IgnoreError();
         absl::SleepFor(absl::Seconds(2));
@@ -149,8 +161,14 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
       << complete.size() << " complete); most VmRSS " << result.most_rss_kib
       << " KiB, most threads " << result.most_threads << "; "
       << result.problems.size() << " violations" << std::endl;
-  for (const std::string& p : result.problems)
+  for (size_t i = 0; i < servers.size(); ++i) {
+    log << "server" << i << " (pid " << first_rss[i].first << "): VmRSS "
+        << first_rss[i].second << " KiB at its first sample, "
+        << Usage(servers[i]->pid()).rss_kib << " KiB at the end" << std::endl;
+  }
+  for (const std::string& p : result.problems) {
     log << "VIOLATION: " << p << std::endl;
+  }
   return result;
 }
 

@@ -23,6 +23,9 @@ struct SoakOptions {
   std::string server_binary;  // jobqueue_server
   int enqueuers = 6;
   int workers = 8;
+  // Which faults to cycle through: "kill", "crash", "pause". Without "kill"
+  // the server processes live the whole soak, so their RSS shows a leak.
+  std::vector<std::string> faults = {"kill", "crash", "pause"};
 };
 
 struct SoakResult {

@@ -4,6 +4,8 @@
 //   soak_main --server=PATH/jobqueue_server --duration=10m [--fault_every=5s]
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -15,6 +17,10 @@ ABSL_FLAG(absl::Duration, fault_every, absl::Seconds(5),
           "time between faults (kill, crash, pause in turn)");
 ABSL_FLAG(int, enqueuers, 6, "enqueuing threads");
 ABSL_FLAG(int, workers, 8, "worker threads");
+ABSL_FLAG(std::vector<std::string>, faults,
+          std::vector<std::string>({"kill", "crash", "pause"}),
+          "faults to cycle through (kill, crash, pause); without kill the "
+          "servers' RSS over the whole soak shows any leak");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -23,7 +29,8 @@ int main(int argc, char** argv) {
                                 .fault_every = absl::GetFlag(FLAGS_fault_every),
                                 .server_binary = absl::GetFlag(FLAGS_server),
                                 .enqueuers = absl::GetFlag(FLAGS_enqueuers),
-                                .workers = absl::GetFlag(FLAGS_workers)},
+                                .workers = absl::GetFlag(FLAGS_workers),
+                                .faults = absl::GetFlag(FLAGS_faults)},
                                std::cout);
   return result.problems.empty() ? 0 : 1;
 }
