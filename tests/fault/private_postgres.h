@@ -2,7 +2,8 @@
 // itself (never the shared one): initdb into a fresh directory under /tmp
 // (the `postgres` OS user must reach it; Bazel's TEST_TMPDIR under /root is
 // not reachable), a free loopback port, fsync and synchronous_commit on, run
-// as `postgres` through runuser as tools/pg does, and removed on destruction.
+// as `postgres` through runuser as tools/pg does, and removed on destruction
+// (or by a watchdog once the test's process is gone, e.g. after a timeout).
 //
 //   auto pg = PrivatePostgres::Start();
 //   std::string url = (*pg)->CreateMigratedDatabase("jobqueue");
