@@ -73,12 +73,14 @@ absl::StatusOr<std::unique_ptr<PrivatePostgres>> PrivatePostgres::Start() {
   s = pg->Restart();
   if (!s.ok()) return s;
   // Should this process die without its destructor (a Bazel timeout's
-  // SIGKILL), a watchdog stops the cluster and removes it, so no postmaster
-  // outlives the test.
+  // SIGKILL), a watchdog resumes the cluster (it may be paused), stops it
+  // and removes it, so no postmaster outlives the test.
   s = RunShell(absl::StrCat(
       "setsid sh -c 'while kill -0 ", getpid(),
-      " 2>/dev/null; do sleep 1; done; cd / && runuser -u postgres -- ", kBin,
-      "/pg_ctl stop -D ", data, " -m immediate -s; rm -rf ", dir,
+      " 2>/dev/null; do sleep 1; done; pm=$(head -1 ", data,
+      "/postmaster.pid); [ -n \"$pm\" ] && kill -CONT $pm $(ps -o pid= --ppid "
+      "$pm); cd / && runuser -u postgres -- ",
+      kBin, "/pg_ctl stop -D ", data, " -m immediate -s; rm -rf ", dir,
       "' </dev/null >/dev/null 2>&1 &"));
   if (!s.ok()) return s;
   return pg;
