@@ -23,16 +23,16 @@ constexpr char kBearerToken[] = "e2e-backend-token";
 constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 
 absl::Status StopProcess(std::unique_ptr<ChildProcess>& process,
-                         std::string* output) {
+                         std::string* output, int sig = SIGTERM) {
   if (process == nullptr) return absl::OkStatus();
-  if (absl::Status signalled = process->Signal(SIGTERM); !signalled.ok()) {
+  if (absl::Status signalled = process->Signal(sig); !signalled.ok()) {
     return signalled;
   }
   absl::StatusOr<int> exit_code = process->Wait(absl::Seconds(30));
   absl::StrAppend(output, process->output());
   process.reset();
   if (!exit_code.ok()) return exit_code.status();
-  if (*exit_code != 0) {
+  if (*exit_code != 0 && !(sig == SIGKILL && *exit_code == 128 + SIGKILL)) {
     return absl::InternalError(absl::StrCat("exited with ", *exit_code));
   }
   return absl::OkStatus();
@@ -47,10 +47,12 @@ absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start() {
 absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start(Options options) {
   std::unique_ptr<ShimStack> stack(new ShimStack());
   stack->options_ = std::move(options);
-  absl::StatusOr<std::unique_ptr<TestDatabase>> database =
-      TestDatabase::Create();
-  if (!database.ok()) return database.status();
-  stack->database_ = *std::move(database);
+  if (stack->options_.database_url.empty()) {
+    absl::StatusOr<std::unique_ptr<TestDatabase>> database =
+        TestDatabase::Create();
+    if (!database.ok()) return database.status();
+    stack->database_ = *std::move(database);
+  }
   stack->service_port_ = UnusedTcpPort();
   stack->shim_port_ = UnusedTcpPort();
   stack->spool_dir_ =
@@ -76,8 +78,8 @@ absl::StatusOr<std::unique_ptr<ShimStack>> ShimStack::Start(Options options) {
 
 absl::Status ShimStack::StartService() {
   const std::string listen = absl::StrCat("127.0.0.1:", service_port_);
-  std::vector<std::string> args = {
-      "serve", "--database_url=" + database_->url(), "--listen=" + listen};
+  std::vector<std::string> args = {"serve", "--database_url=" + database_url(),
+                                   "--listen=" + listen};
   if (!options_.service_tls_cert_file.empty()) {
     args.push_back("--tls_cert_file=" + options_.service_tls_cert_file);
     args.push_back("--tls_key_file=" + options_.service_tls_key_file);
@@ -123,6 +125,14 @@ absl::Status ShimStack::StartShim() {
 
 absl::Status ShimStack::StopShim() {
   return StopProcess(shim_, &earlier_output_);
+}
+
+absl::Status ShimStack::KillService() {
+  return StopProcess(service_, &earlier_output_, SIGKILL);
+}
+
+absl::Status ShimStack::KillShim() {
+  return StopProcess(shim_, &earlier_output_, SIGKILL);
 }
 
 std::string ShimStack::PublicUrl(absl::string_view target) const {

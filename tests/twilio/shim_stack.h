@@ -39,6 +39,9 @@ class ShimStack {
     // key (PEM files), and the test's own calls trust the certificate.
     std::string service_tls_cert_file;
     std::string service_tls_key_file;
+    // A migrated database to use instead of a fresh TestDatabase (e.g. one in
+    // a private cluster the test crashes: tests/fault/private_postgres.h).
+    std::string database_url;
   };
 
   // Creates the database and starts both processes, each ready to serve.
@@ -51,6 +54,9 @@ class ShimStack {
   // Stops twilio_shim (SIGTERM), or starts it again with the same spool.
   absl::Status StopShim();
   absl::Status StartShim();
+  // SIGKILL, no grace: what a crash or the OOM killer does.
+  absl::Status KillService();
+  absl::Status KillShim();
 
   // The URL Twilio would call for `target` (path and query).
   std::string PublicUrl(absl::string_view target) const;
@@ -69,7 +75,9 @@ class ShimStack {
   v1::JobQueue::Stub& service() { return *stub_; }
   std::unique_ptr<grpc::ClientContext> CallContext() const;
 
-  const std::string& database_url() const { return database_->url(); }
+  const std::string& database_url() const {
+    return database_ != nullptr ? database_->url() : options_.database_url;
+  }
   const std::string& spool_dir() const { return spool_dir_; }
   // Where twilio_shim listens on 127.0.0.1, and its process id (0 when it
   // is stopped).

@@ -1,15 +1,20 @@
 // twilio_shim while the JobQueue service is down: every signed delivery still
 // gets its 200 from the spool, and once the service is back each becomes
-// exactly one job — also across a restart of the shim, and when a record of
-// the spool is damaged on disk.
+// exactly one job — also across a restart of the shim, when a record of
+// the spool is damaged on disk, and under concurrent webhook load while the
+// shim and the service are SIGKILLed and the database crashes.
 
 #include <dirent.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -18,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fault/private_postgres.h"
 #include "tests/twilio/shim_stack.h"
 #include "tests/twilio/twilio_node.h"
 
@@ -191,6 +197,93 @@ TEST(TwilioShimFaultTest, ARestartedShimResumesItsSpool) {
       absl::Seconds(10));
   EXPECT_THAT(metrics, HasSubstr("twilio_shim_spool_depth 0\n"));
   EXPECT_THAT(metrics, HasSubstr("twilio_shim_replays_succeeded_total 20\n"));
+}
+
+// 8 concurrent "Twilio" senders while the service is SIGKILLed, then the
+// shim, then the (private) database crashes: every delivery answered 200 is
+// exactly one job once things settle, and no delivery is ever two jobs.
+// Twilio retries a delivery that got no 200; so do these senders (bounded).
+TEST(TwilioShimFaultTest, EveryAnswered200IsOneJobAcrossKillsAndACrash) {
+  auto pg = fault::PrivatePostgres::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  absl::StatusOr<std::string> url = (*pg)->CreateMigratedDatabase("jobqueue");
+  ASSERT_TRUE(url.ok()) << url.status();
+  absl::StatusOr<std::unique_ptr<ShimStack>> started =
+      ShimStack::Start({.database_url = *url});
+  ASSERT_TRUE(started.ok()) << started.status();
+  ShimStack& stack = **started;
+  constexpr int kDeliveries = 240;
+  const SignedDeliveries deliveries = SignSms(stack, 5000, kDeliveries);
+  ASSERT_EQ(deliveries.signatures.size(), size_t{kDeliveries});
+
+  std::vector<std::atomic<bool>> answered(kDeliveries);
+  std::atomic<int> next{0}, refused{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 8; ++t) {
+    senders.emplace_back([&] {
+      for (int i = next++; i < kDeliveries && !stop; i = next++) {
+        for (int attempt = 0; attempt < 50 && !stop; ++attempt) {
+          httplib::Client client("127.0.0.1", stack.shim_port());
+          client.set_connection_timeout(std::chrono::seconds(2));
+          client.set_read_timeout(std::chrono::seconds(15));
+          httplib::Headers headers = {
+              {"X-Twilio-Signature", deliveries.signatures[i]}};
+          httplib::Result r =
+              client.Post("/twilio/messages", headers, deliveries.bodies[i],
+                          "application/x-www-form-urlencoded");
+          if (r && r->status == 200) {
+            answered[i] = true;
+            break;
+          }
+          ++refused;
+          absl::SleepFor(absl::Milliseconds(100));
+        }
+        // About 4 s of load in all, so every fault below lands inside it.
+        absl::SleepFor(absl::Milliseconds(120));
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(400));
+  ASSERT_TRUE(stack.KillService().ok()) << stack.Outputs();
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(stack.StartService().ok()) << stack.Outputs();
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(stack.KillShim().ok()) << stack.Outputs();
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(stack.StartShim().ok()) << stack.Outputs();
+  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE((*pg)->Crash().ok());
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE((*pg)->Restart().ok());
+  const absl::Time give_up = absl::Now() + absl::Seconds(40);
+  while (next < kDeliveries && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  stop = true;
+  for (std::thread& t : senders) t.join();
+
+  int answered_count = 0;
+  for (const auto& a : answered) answered_count += a;
+  EXPECT_EQ(answered_count, kDeliveries)
+      << refused << " posts refused; " << stack.Outputs();
+  std::map<std::string, int> per_key =
+      AwaitJobs(stack, answered_count, absl::Seconds(40));
+  int wrong = 0;
+  for (int i = 0; i < kDeliveries; ++i) {
+    const auto it = per_key.find(deliveries.message_sids[i]);
+    const int jobs = it == per_key.end() ? 0 : it->second;
+    if ((jobs > 1 || (answered[i] && jobs != 1)) && ++wrong <= 5) {
+      ADD_FAILURE() << deliveries.message_sids[i] << " answered "
+                    << (answered[i] ? "200" : "never") << " has " << jobs
+                    << " jobs";
+    }
+  }
+  EXPECT_EQ(wrong, 0) << stack.Outputs();
+  EXPECT_GT(refused, 0) << "the shim's kill fell outside the load";
+  std::cout << answered_count << " deliveries answered 200 (" << refused
+            << " posts refused during the faults), " << per_key.size()
+            << " keys with jobs\n";
 }
 
 // The names of the files in `dir`, sorted.

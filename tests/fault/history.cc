@@ -1,0 +1,271 @@
+#include "tests/fault/history.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace jobqueue::fault {
+
+const char* KindName(Call::Kind kind) {
+  switch (kind) {
+    case Call::kEnqueue:
+      return "EnqueueJob";
+    case Call::kClaim:
+      return "ClaimJobs";
+    case Call::kExtend:
+      return "ExtendLease";
+    case Call::kComplete:
+      return "CompleteJob";
+    case Call::kFail:
+      return "FailJob";
+    case Call::kRetry:
+      return "RetryJob";
+  }
+  return "?";
+}
+
+void History::Add(Call call) {
+  absl::MutexLock lock(&mu_);
+  calls_.push_back(std::move(call));
+}
+
+std::vector<Call> History::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return calls_;
+}
+
+size_t History::size() const {
+  absl::MutexLock lock(&mu_);
+  return calls_.size();
+}
+
+namespace {
+
+// One lease as the history bounds it: surely held over [from, until).
+struct Held {
+  std::string job_id, channel, token, worker;
+  absl::Time claim_start, from, until;
+};
+
+std::string At(absl::Time t) {
+  return absl::FormatTime("%H:%M:%E3S", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
+  std::vector<std::string> problems;
+  std::vector<Call> sorted = calls;
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const Call& a, const Call& b) { return a.start < b.start; });
+
+  // Leases by token, from the claims answered OK.
+  std::map<std::string, Held> held;  // by token
+  std::map<std::string, std::vector<std::string>> tokens_of_job;
+  for (const Call& c : sorted) {
+    if (c.kind != Call::kClaim || !c.ok) continue;
+    for (const Lease& l : c.leases) {
+      auto [it, added] =
+          held.emplace(l.token, Held{l.job_id, l.channel, l.token, c.worker,
+                                     c.start, c.end, l.expires});
+      if (!added) {
+        problems.push_back(absl::StrCat("lease token ", l.token,
+                                        " was handed out twice (job ", l.job_id,
+                                        ")"));
+      }
+      tokens_of_job[l.job_id].push_back(l.token);
+    }
+  }
+
+  // Calls that use a token: stale ones must fail; OK ones bound the lease.
+  std::map<std::string, int> completed;
+  for (const Call& c : sorted) {
+    if (c.kind != Call::kExtend && c.kind != Call::kComplete &&
+        c.kind != Call::kFail) {
+      continue;
+    }
+    auto lease = held.find(c.token);
+    if (lease == held.end()) {
+      if (c.ok) {
+        problems.push_back(absl::StrCat(KindName(c.kind), " of job ", c.job_id,
+                                        " at ", At(c.start),
+                                        " answered OK with a token no claim "
+                                        "handed out"));
+      }
+      continue;
+    }
+    // Stale: another claim of the job was acknowledged before this started.
+    std::string superseded_by;
+    for (const std::string& other : tokens_of_job[c.job_id]) {
+      const Held& h = held[other];
+      if (other != c.token && h.claim_start > lease->second.from &&
+          h.from < c.start) {
+        superseded_by = other;
+      }
+    }
+    if (c.ok && !superseded_by.empty()) {
+      problems.push_back(
+          absl::StrCat(KindName(c.kind), " of job ", c.job_id, " by ", c.worker,
+                       " at ", At(c.start), " answered OK with stale token ",
+                       c.token, " (claimed again with ", superseded_by, " at ",
+                       At(held[superseded_by].from), ")"));
+    }
+    if (!c.ok) {
+      if (c.ambiguous && c.kind != Call::kExtend) {
+        lease->second.until = std::min(lease->second.until, c.start);
+      }
+      continue;
+    }
+    if (c.kind == Call::kExtend) {
+      lease->second.until = std::max(lease->second.until, c.expires);
+    } else {
+      // The lease ended somewhere in [c.start, c.end]; it surely lasted
+      // until c.start.
+      lease->second.until = std::min(lease->second.until, c.start);
+      if (c.kind == Call::kComplete) ++completed[c.job_id];
+    }
+  }
+  // A token used up by a completion or failure is stale afterwards.
+  std::map<std::string, absl::Time> used_up;  // token -> end of the call
+  for (const Call& c : sorted) {
+    if ((c.kind != Call::kComplete && c.kind != Call::kFail) ||
+        c.token.empty()) {
+      continue;
+    }
+    auto used = used_up.find(c.token);
+    if (used != used_up.end() && c.ok && used->second < c.start) {
+      problems.push_back(absl::StrCat(
+          KindName(c.kind), " of job ", c.job_id, " at ", At(c.start),
+          " answered OK with token ", c.token,
+          " already used up by a completion or failure at ", At(used->second)));
+    }
+    if (c.ok && used == used_up.end()) used_up[c.token] = c.end;
+  }
+  for (const auto& [job, n] : completed) {
+    if (n > 1) {
+      problems.push_back(absl::StrCat("job ", job, " completed ", n, " times"));
+    }
+  }
+
+  // No conversation had two jobs leased at once.
+  std::map<std::string, std::vector<const Held*>> by_channel;
+  for (const auto& [token, h] : held) by_channel[h.channel].push_back(&h);
+  for (auto& [channel, leases] : by_channel) {
+    std::sort(leases.begin(), leases.end(),
+              [](const Held* a, const Held* b) { return a->from < b->from; });
+    for (size_t i = 0; i < leases.size(); ++i) {
+      for (size_t j = i + 1; j < leases.size(); ++j) {
+        const Held& a = *leases[i];
+        const Held& b = *leases[j];
+        if (b.from >= a.until) break;  // sorted by `from`: none later overlap
+        if (a.job_id == b.job_id) continue;  // flagged as stale if it matters
+        problems.push_back(absl::StrCat(
+            "conversation ", channel, ": job ", b.job_id, " was claimed by ",
+            b.worker, " (acknowledged ", At(b.from), ") while job ", a.job_id,
+            " was leased to ", a.worker, " until at least ", At(a.until)));
+      }
+    }
+  }
+
+  // Each conversation's jobs handed out in acknowledged order.
+  struct Enqueued {
+    std::string job_id;
+    absl::Time start, end;
+  };
+  std::map<std::string, std::vector<Enqueued>> enqueued;
+  std::map<std::string, bool> seen_job;
+  for (const Call& c : sorted) {
+    if (c.kind != Call::kEnqueue || !c.ok || c.returned_job_id.empty())
+      continue;
+    if (seen_job[c.returned_job_id]) continue;  // a retry of the same key
+    seen_job[c.returned_job_id] = true;
+    enqueued[c.channel].push_back({c.returned_job_id, c.start, c.end});
+  }
+  std::map<std::string, std::pair<absl::Time, absl::Time>> first_claim;
+  for (const auto& [token, h] : held) {
+    auto [it, added] =
+        first_claim.emplace(h.job_id, std::make_pair(h.claim_start, h.from));
+    if (!added && h.claim_start < it->second.first) {
+      it->second = {h.claim_start, h.from};
+    }
+  }
+  // A claim whose answer was lost may have handed out jobs unseen; order is
+  // only judged before the first such claim.
+  absl::Time blind_from = absl::InfiniteFuture();
+  for (const Call& c : sorted) {
+    if (c.kind == Call::kClaim && c.ambiguous) {
+      blind_from = std::min(blind_from, c.start);
+    }
+  }
+  // For each b: among the jobs acknowledged before b was sent, the latest
+  // first claim must have begun before b's first claim was acknowledged.
+  // Sorted by acknowledgement with a running maximum: O(n log n).
+  for (auto& [channel, jobs] : enqueued) {
+    std::sort(
+        jobs.begin(), jobs.end(),
+        [](const Enqueued& a, const Enqueued& b) { return a.end < b.end; });
+    std::vector<std::pair<absl::Time, const Enqueued*>> latest;  // prefix max
+    for (const Enqueued& a : jobs) {
+      auto ca = first_claim.find(a.job_id);
+      const absl::Time t =
+          ca == first_claim.end() ? absl::InfiniteFuture() : ca->second.first;
+      if (latest.empty() || t > latest.back().first) {
+        latest.emplace_back(t, &a);
+      } else {
+        latest.push_back(latest.back());
+      }
+    }
+    for (const Enqueued& b : jobs) {
+      auto cb = first_claim.find(b.job_id);
+      if (cb == first_claim.end() || cb->second.second >= blind_from) continue;
+      // The jobs whose enqueue ended before b's began.
+      const size_t n = std::lower_bound(jobs.begin(), jobs.end(), b.start,
+                                        [](const Enqueued& a, absl::Time t) {
+                                          return a.end < t;
+                                        }) -
+                       jobs.begin();
+      if (n == 0) continue;
+      const auto& [t, a] = latest[n - 1];
+      if (cb->second.second < t) {
+        problems.push_back(absl::StrCat(
+            "conversation ", channel, ": job ", b.job_id,
+            " was handed out before job ", a->job_id,
+            ", whose enqueue was acknowledged before it was sent"));
+      }
+    }
+  }
+  return problems;
+}
+
+std::vector<std::string> CheckEnqueues(
+    const std::vector<Call>& calls,
+    const std::map<std::string, std::string>& table) {
+  std::vector<std::string> problems;
+  std::map<std::string, std::string> job_of_key;
+  for (const Call& c : calls) {
+    if (c.kind != Call::kEnqueue || !c.ok) continue;
+    if (table.find(c.returned_job_id) == table.end()) {
+      problems.push_back(absl::StrCat("acknowledged job ", c.returned_job_id,
+                                      " (key ", c.key,
+                                      ") is not in the table"));
+    }
+    if (c.key.empty()) continue;
+    auto [it, added] = job_of_key.emplace(c.key, c.returned_job_id);
+    if (!added && it->second != c.returned_job_id) {
+      problems.push_back(absl::StrCat("key ", c.key, " was answered with jobs ",
+                                      it->second, " and ", c.returned_job_id));
+    }
+  }
+  std::map<std::string, int> rows_of_key;
+  for (const auto& [id, key] : table) {
+    if (!key.empty() && ++rows_of_key[key] == 2) {
+      problems.push_back(
+          absl::StrCat("key ", key, " has two jobs in the table"));
+    }
+  }
+  return problems;
+}
+
+}  // namespace jobqueue::fault

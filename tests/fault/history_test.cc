@@ -1,0 +1,192 @@
+// The checker flags each kind of bad history, and passes a good one.
+
+#include "tests/fault/history.h"
+
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace jobqueue::fault {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+absl::Time T(int ms) { return kT0 + absl::Milliseconds(ms); }
+
+Call Enqueue(int start, int end, const std::string& channel,
+             const std::string& job, const std::string& key = "") {
+  Call c{.kind = Call::kEnqueue, .start = T(start), .end = T(end), .ok = true};
+  c.channel = channel;
+  c.key = key;
+  c.returned_job_id = job;
+  return c;
+}
+
+Call Claim(int start, int end, const std::string& worker,
+           std::vector<Lease> leases) {
+  Call c{.kind = Call::kClaim, .start = T(start), .end = T(end), .ok = true};
+  c.worker = worker;
+  c.leases = std::move(leases);
+  return c;
+}
+
+Lease L(const std::string& job, const std::string& channel,
+        const std::string& token, int expires) {
+  return {job, channel, token, T(expires)};
+}
+
+Call Use(Call::Kind kind, int start, int end, const std::string& job,
+         const std::string& token, bool ok) {
+  Call c{.kind = kind, .start = T(start), .end = T(end), .ok = ok};
+  c.job_id = job;
+  c.token = token;
+  return c;
+}
+
+// Two jobs of one conversation, handed out one after the other, with a
+// lapsed lease, a heartbeat and a stale completion refused.
+std::vector<Call> Good() {
+  return {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(10, 15, "c", "j2"),
+      Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),
+      Use(Call::kExtend, 500, 505, "j1", "t1", true),
+      // the lease (extended to 1500) lapses; w2 gets j1 again
+      Claim(1600, 1605, "w2", {L("j1", "c", "t2", 2600)}),
+      Use(Call::kComplete, 1700, 1705, "j1", "t1", false),  // stale: refused
+      Use(Call::kComplete, 1710, 1715, "j1", "t2", true),
+      Claim(1720, 1725, "w1", {L("j2", "c", "t3", 2720)}),
+      Use(Call::kFail, 1800, 1805, "j2", "t3", true),
+      Use(Call::kRetry, 1810, 1815, "j2", "", true),
+      Claim(1820, 1825, "w1", {L("j2", "c", "t4", 2820)}),
+      Use(Call::kComplete, 1900, 1905, "j2", "t4", true),
+  };
+}
+
+void SetExtendExpiry(std::vector<Call>& h) { h[3].expires = T(1500); }
+
+TEST(HistoryTest, AGoodHistoryPasses) {
+  std::vector<Call> h = Good();
+  SetExtendExpiry(h);
+  EXPECT_THAT(CheckHistory(h), IsEmpty())
+      << absl::StrJoin(CheckHistory(h), "\n");
+}
+
+TEST(HistoryTest, FlagsAJobCompletedTwice) {
+  std::vector<Call> h = Good();
+  SetExtendExpiry(h);
+  h.push_back(Claim(2000, 2005, "w3", {L("j1", "c", "t9", 3000)}));
+  h.push_back(Use(Call::kComplete, 2010, 2015, "j1", "t9", true));
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("job j1 completed 2 times"));
+}
+
+TEST(HistoryTest, FlagsAStaleTokenAnsweredOk) {
+  std::vector<Call> h = Good();
+  SetExtendExpiry(h);
+  h[5].ok = true;  // w1's completion after w2's claim
+  const std::string problems = absl::StrJoin(CheckHistory(h), "\n");
+  EXPECT_THAT(problems, HasSubstr("answered OK with stale token t1"));
+}
+
+TEST(HistoryTest, FlagsATokenUsedAfterItsCompletion) {
+  std::vector<Call> h = Good();
+  SetExtendExpiry(h);
+  h.push_back(Use(Call::kFail, 1950, 1955, "j2", "t4", true));
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("already used up"));
+}
+
+TEST(HistoryTest, FlagsATokenNoClaimHandedOut) {
+  std::vector<Call> h = Good();
+  SetExtendExpiry(h);
+  h.push_back(Use(Call::kExtend, 1950, 1955, "j2", "forged", true));
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("a token no claim handed out"));
+}
+
+TEST(HistoryTest, FlagsTwoJobsOfAConversationLeasedAtOnce) {
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(0, 6, "c", "j2"),  // concurrent: no order between them
+      Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),
+      Claim(30, 35, "w2", {L("j2", "c", "t2", 1030)}),
+  };
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("was claimed by w2"));
+  // The same, once j1's completion began before j2's claim ended: fine.
+  h.push_back(Use(Call::kComplete, 26, 40, "j1", "t1", true));
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+}
+
+TEST(HistoryTest, AnExtendedLeaseCountsUntilItsNewExpiry) {
+  std::vector<Call> h = Good();
+  SetExtendExpiry(h);
+  h[4] = Claim(1400, 1405, "w2", {L("j1", "c", "t2", 2400)});
+  // j2 of the same conversation claimed while j1 is leased to w1 (to 1500).
+  h.push_back(Claim(1410, 1420, "w3", {L("j2", "c", "t8", 2400)}));
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("while job j1 was leased"));
+}
+
+TEST(HistoryTest, AnAmbiguousCompletionMayHaveEndedTheLease) {
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(0, 6, "c", "j2"),
+      Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),
+      Use(Call::kComplete, 26, 1026, "j1", "t1", false),
+      Claim(30, 35, "w2", {L("j2", "c", "t2", 1030)}),
+  };
+  EXPECT_THAT(CheckHistory(h), SizeIs(1));
+  h[3].ambiguous = true;
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+}
+
+TEST(HistoryTest, FlagsAJobThatOvertookOneAcknowledgedBeforeIt) {
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(10, 15, "c", "j2"),
+      Claim(20, 25, "w1", {L("j2", "c", "t2", 1020)}),
+      Use(Call::kComplete, 30, 35, "j2", "t2", true),
+      Claim(40, 45, "w1", {L("j1", "c", "t1", 1040)}),
+  };
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("job j2 was handed out before job j1"));
+  // Overlapping enqueues promise no order.
+  h[1] = Enqueue(3, 15, "c", "j2");
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+}
+
+TEST(HistoryTest, FlagsATokenHandedOutTwice) {
+  std::vector<Call> h = {
+      Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),
+      Claim(30, 35, "w2", {L("j1", "c", "t1", 1020)}),
+  };
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("handed out twice"));
+}
+
+TEST(HistoryTest, EnqueuesAreCheckedAgainstTheTable) {
+  std::vector<Call> h = {Enqueue(0, 5, "c", "j1", "k1"),
+                         Enqueue(6, 9, "c", "j1", "k1"),
+                         Enqueue(10, 15, "c", "j2", "k2")};
+  EXPECT_THAT(CheckEnqueues(h, {{"j1", "k1"}, {"j2", "k2"}, {"j3", "k3"}}),
+              IsEmpty());
+  EXPECT_THAT(absl::StrJoin(CheckEnqueues(h, {{"j1", "k1"}}), "\n"),
+              HasSubstr("acknowledged job j2 (key k2) is not in the table"));
+  EXPECT_THAT(
+      absl::StrJoin(
+          CheckEnqueues(h, {{"j1", "k1"}, {"j2", "k2"}, {"j4", "k2"}}), "\n"),
+      HasSubstr("key k2 has two jobs"));
+  h.push_back(Enqueue(20, 25, "c", "j5", "k1"));
+  EXPECT_THAT(
+      absl::StrJoin(
+          CheckEnqueues(h, {{"j1", "k1"}, {"j2", "k2"}, {"j5", "k1"}}), "\n"),
+      HasSubstr("key k1 was answered with jobs j1 and j5"));
+}
+
+}  // namespace
+}  // namespace jobqueue::fault

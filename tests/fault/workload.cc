@@ -1,0 +1,288 @@
+#include "tests/fault/workload.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <fstream>
+#include <pqxx/pqxx>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+
+namespace jobqueue::fault {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  *out = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
+}
+
+void SetDeadline(grpc::ClientContext& context, absl::Duration d) {
+  context.set_deadline(absl::ToChronoTime(absl::Now() + d));
+}
+
+void Finish(Call& call, const grpc::Status& status, History& history) {
+  call.end = absl::Now();
+  call.ok = status.ok();
+  call.ambiguous = Ambiguous(status);
+  history.Add(call);
+}
+
+// One call with a lease token (extend, complete, fail), recorded.
+grpc::Status UseToken(v1::JobQueue::Stub& stub, Call::Kind kind,
+                      const v1::Job& job, const std::string& token,
+                      const WorkerOptions& options, bool retryable,
+                      History& history, v1::Job* out) {
+  Call call{.kind = kind, .start = absl::Now(), .worker = options.name};
+  call.job_id = job.id();
+  call.token = token;
+  call.retryable = retryable;
+  grpc::ClientContext context;
+  SetDeadline(context, options.deadline);
+  grpc::Status status;
+  if (kind == Call::kExtend) {
+    v1::ExtendLeaseRequest r;
+    r.set_job_id(job.id());
+    r.set_lease_token(token);
+    SetDuration(options.lease, r.mutable_lease_duration());
+    status = stub.ExtendLease(&context, r, out);
+    if (status.ok()) call.expires = FromTimestamp(out->lease_expires_at());
+  } else if (kind == Call::kComplete) {
+    v1::CompleteJobRequest r;
+    r.set_job_id(job.id());
+    r.set_lease_token(token);
+    status = stub.CompleteJob(&context, r, out);
+  } else {
+    v1::FailJobRequest r;
+    r.set_job_id(job.id());
+    r.set_lease_token(token);
+    r.set_error("fault suite");
+    r.set_retryable(retryable);
+    status = stub.FailJob(&context, r, out);
+  }
+  Finish(call, status, history);
+  return status;
+}
+
+}  // namespace
+
+bool Ambiguous(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return false;
+    default:
+      return true;
+  }
+}
+
+int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
+                const EnqueuerOptions& options, absl::Time stop,
+                History& history) {
+  int acknowledged = 0;
+  int attempt = 0;
+  for (int n = 0; n < options.max_jobs && absl::Now() < stop; ++n) {
+    v1::EnqueueJobRequest r;
+    r.set_user_phone("+15551234567");
+    r.set_source_channel_id(absl::StrCat(
+        "fault-", (n * 7 + options.name.size()) % options.conversations));
+    r.set_source_type(v1::SOURCE_TYPE_GROUP);
+    r.set_idempotency_key(absl::StrCat(options.name, "-", n));
+    (*r.mutable_payload()->mutable_fields())["n"].set_number_value(n);
+    const absl::Time give_up = absl::Now() + options.retry_for;
+    // Retried with the same key while the answer is lost or the server is
+    // away; a definite refusal is not retried.
+    for (int tries = 0; tries < 200; ++tries) {
+      Call call{.kind = Call::kEnqueue, .start = absl::Now()};
+      call.channel = r.source_channel_id();
+      call.key = r.idempotency_key();
+      grpc::ClientContext context;
+      SetDeadline(context, options.deadline);
+      v1::EnqueueJobResponse response;
+      const grpc::Status status =
+          stubs[attempt++ % stubs.size()]->EnqueueJob(&context, r, &response);
+      call.returned_job_id = response.job().id();
+      Finish(call, status, history);
+      if (status.ok()) {
+        ++acknowledged;
+        break;
+      }
+      if (!call.ambiguous || absl::Now() >= give_up) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    absl::SleepFor(options.pause);
+  }
+  return acknowledged;
+}
+
+void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
+               const WorkerOptions& options, absl::Time stop,
+               const std::atomic<bool>& done, History& history) {
+  std::mt19937 random(options.seed);
+  std::vector<std::pair<v1::Job, std::string>> old_tokens;  // for stale calls
+  for (int claims = 0;
+       claims < options.max_claims && absl::Now() < stop && !done; ++claims) {
+    v1::JobQueue::Stub& stub = *stubs[claims % stubs.size()];
+    Call call{
+        .kind = Call::kClaim, .start = absl::Now(), .worker = options.name};
+    v1::ClaimJobsRequest claim;
+    claim.set_worker_id(options.name);
+    claim.set_max_jobs(1 + random() % 3);
+    SetDuration(options.lease, claim.mutable_lease_duration());
+    SetDuration(absl::Milliseconds(200), claim.mutable_wait_timeout());
+    grpc::ClientContext context;
+    SetDeadline(context, options.deadline);
+    v1::ClaimJobsResponse claimed;
+    const grpc::Status status = stub.ClaimJobs(&context, claim, &claimed);
+    for (const v1::Job& job : claimed.jobs()) {
+      call.leases.push_back({job.id(), job.source_channel_id(),
+                             job.lease_token(),
+                             FromTimestamp(job.lease_expires_at())});
+    }
+    Finish(call, status, history);
+    if (!status.ok()) {
+      absl::SleepFor(absl::Milliseconds(50));
+      continue;
+    }
+    for (const v1::Job& job : claimed.jobs()) {
+      const int fate = random() % 100;
+      v1::Job out;
+      // A heartbeat halfway through the lease now and then.
+      if (random() % 4 == 0) {
+        absl::SleepFor(options.lease / 2);
+        UseToken(stub, Call::kExtend, job, job.lease_token(), options, false,
+                 history, &out)
+            .IgnoreError();
+      } else {
+        absl::SleepFor(absl::Milliseconds(random() % 20));
+      }
+      if (fate < options.pause_percent) {
+        // Paused past the lease: it lapses and is rescued; the token is kept
+        // for a stale call later.
+        absl::SleepFor(options.lease + absl::Milliseconds(random() % 500));
+        old_tokens.emplace_back(job, job.lease_token());
+        continue;
+      }
+      if (fate < options.pause_percent + options.fail_percent) {
+        const bool retryable = random() % 2 == 0;
+        grpc::Status failed =
+            UseToken(stub, Call::kFail, job, job.lease_token(), options,
+                     retryable, history, &out);
+        if (failed.ok() && out.status() == v1::JOB_STATUS_FAILED) {
+          // An operator retries the failed job.
+          Call retry{.kind = Call::kRetry,
+                     .start = absl::Now(),
+                     .worker = options.name};
+          retry.job_id = job.id();
+          v1::RetryJobRequest r;
+          r.set_job_id(job.id());
+          grpc::ClientContext rc;
+          SetDeadline(rc, options.deadline);
+          Finish(retry, stub.RetryJob(&rc, r, &out), history);
+        }
+        old_tokens.emplace_back(job, job.lease_token());
+        continue;
+      }
+      if (fate < options.pause_percent + options.fail_percent +
+                     options.stale_percent &&
+          !old_tokens.empty()) {
+        // A stale completion: a token from an earlier, lapsed or ended lease.
+        const auto& [old_job, token] = old_tokens[random() % old_tokens.size()];
+        UseToken(stub, random() % 2 ? Call::kComplete : Call::kFail, old_job,
+                 token, options, true, history, &out)
+            .IgnoreError();
+      }
+      UseToken(stub, Call::kComplete, job, job.lease_token(), options, false,
+               history, &out)
+          .IgnoreError();
+      old_tokens.emplace_back(job, job.lease_token());
+    }
+    if (old_tokens.size() > 64) old_tokens.erase(old_tokens.begin());
+  }
+}
+
+absl::StatusOr<std::map<std::string, std::string>> JobsTable(
+    const std::string& database_url, std::set<std::string>* complete) {
+  try {
+    pqxx::connection c(database_url);
+    pqxx::nontransaction txn(c);
+    std::map<std::string, std::string> table;
+    for (const auto& row :
+         txn.exec("SELECT id::text, coalesce(idempotency_key, ''), status "
+                  "FROM jobs")) {
+      table[row[0].as<std::string>()] = row[1].as<std::string>();
+      if (complete != nullptr && row[2].as<std::string>() == "complete") {
+        complete->insert(row[0].as<std::string>());
+      }
+    }
+    return table;
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(e.what());
+  }
+}
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
+    const std::string& binary, const std::string& database_url,
+    const std::string& address, const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"serve",
+                                   "--database_url=" + database_url,
+                                   "--listen=" + address,
+                                   "--metrics_listen=",
+                                   "--log_requests=errors",
+                                   "--maintenance_interval=100ms",
+                                   "--retry_base_delay=50ms",
+                                   "--retry_max_delay=200ms",
+                                   "--shutdown_grace=2s"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto server = ChildProcess::Start(binary, args);
+  if (!server.ok()) return server.status();
+  if (!(*server)->WaitForOutput("serving on", absl::Seconds(20))) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("jobqueue_server did not serve: ", (*server)->output()));
+  }
+  return server;
+}
+
+std::vector<std::string> CheckCompletions(
+    const std::vector<Call>& calls, const std::set<std::string>& complete) {
+  std::vector<std::string> problems;
+  for (const Call& c : calls) {
+    if (c.kind == Call::kComplete && c.ok && !complete.count(c.job_id)) {
+      problems.push_back(absl::StrCat("completion of job ", c.job_id,
+                                      " was acknowledged but it is not "
+                                      "complete in the table"));
+    }
+  }
+  return problems;
+}
+
+ProcessUsage Usage(pid_t pid) {
+  ProcessUsage usage;
+  std::ifstream f(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(f, line)) {
+    absl::string_view v = line;
+    if (absl::ConsumePrefix(&v, "VmRSS:")) {
+      v = absl::StripAsciiWhitespace(v);
+      absl::SimpleAtoi(v.substr(0, v.find(' ')), &usage.rss_kib);
+    } else if (absl::ConsumePrefix(&v, "Threads:")) {
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &usage.threads);
+    }
+  }
+  return usage;
+}
+
+}  // namespace jobqueue::fault
