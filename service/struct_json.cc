@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -56,11 +57,18 @@ bool WriteValue(const Value& value, JsonWriter& out) {
   }
 }
 
+// Keys in byte order: protobuf's map iterates in an order that differs between
+// two equal maps, and the same Struct must always give the same text.
 bool WriteStruct(const Struct& value, JsonWriter& out) {
+  std::vector<const google::protobuf::MapPair<std::string, Value>*> fields;
+  fields.reserve(value.fields().size());
+  for (const auto& field : value.fields()) fields.push_back(&field);
+  std::sort(fields.begin(), fields.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
   out.StartObject();
-  for (const auto& [key, item] : value.fields()) {
-    out.Key(key.data(), key.size());
-    if (!WriteValue(item, out)) return false;
+  for (const auto* field : fields) {
+    out.Key(field->first.data(), field->first.size());
+    if (!WriteValue(field->second, out)) return false;
   }
   return out.EndObject();
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace jobqueue {
@@ -34,6 +35,28 @@ TEST(StructJsonTest, EveryKindRoundTrips) {
   Struct out;
   ASSERT_TRUE(JsonToStruct(*json, &out).ok()) << *json;
   EXPECT_EQ(out.DebugString(), AllKinds().DebugString()) << *json;
+}
+
+// Found by fuzz/struct_json_fuzzer.cc: equal Structs gave JSON with their keys
+// in different orders (protobuf's map order), so the same payload did not
+// always give the same text.
+TEST(StructJsonTest, KeysAreWrittenInByteOrder) {
+  Struct s;
+  std::string expected = "{";
+  for (char c = 'a'; c <= 't'; ++c) {
+    expected += absl::StrCat(c == 'a' ? "" : ",", "\"", std::string(1, c),
+                             "\":", c - 'a');
+  }
+  expected += "}";
+  for (char c = 't'; c >= 'a'; --c) {
+    (*s.mutable_fields())[std::string(1, c)].set_number_value(c - 'a');
+  }
+  absl::StatusOr<std::string> json = StructToJson("payload", s);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json, expected);
+  Struct back;
+  ASSERT_TRUE(JsonToStruct(*json, &back).ok());
+  EXPECT_EQ(StructToJson("payload", back).value(), expected);
 }
 
 TEST(StructJsonTest, WritesIntegersWithoutAFractionAndEscapes) {
