@@ -28,7 +28,15 @@ ConnectionPool::Lease::~Lease() {
 ConnectionPool::ConnectionPool(Options options)
     : core_(std::make_shared<Core>(std::move(options))) {}
 
-ConnectionPool::~ConnectionPool() { Close(); }
+// A connection still being opened outlives the pool, but its on_connect (which
+// may use the pool's owner) must not: wait for any running one, cut short by
+// shutting its socket, and stop later ones.
+ConnectionPool::~ConnectionPool() {
+  Close();
+  core_->watch.FireAll();
+  absl::MutexLock lock(&core_->callback_mu);
+  core_->owner_gone = true;
+}
 
 ConnectionPool::Stats ConnectionPool::stats() const {
   absl::MutexLock lock(&core_->mu);
@@ -98,8 +106,17 @@ void ConnectionPool::Open(std::shared_ptr<Core> core,
     connection = std::make_unique<pqxx::connection>(core->options.url);
     DeadlineWatch::Guard guard = core->watch.Watch(
         connection->sock(), absl::Now() + core->options.open_timeout);
-    if (core->options.on_connect) core->options.on_connect(*connection);
-    if (guard.fired()) status = absl::UnavailableError("opening timed out");
+    {
+      absl::ReaderMutexLock callbacks(&core->callback_mu);
+      if (core->owner_gone) {
+        status = absl::UnavailableError("connection pool is closed");
+      } else if (core->options.on_connect) {
+        core->options.on_connect(*connection);
+      }
+    }
+    if (status.ok() && guard.fired()) {
+      status = absl::UnavailableError("opening timed out");
+    }
   } catch (...) {
     status = StatusFromCurrentException();
     if (status.code() == absl::StatusCode::kInternal) {

@@ -124,6 +124,11 @@ class ConnectionPool {
     int open ABSL_GUARDED_BY(mu) = 0;  // idle + leased + being opened
     int waiting ABSL_GUARDED_BY(mu) = 0;
     bool closed ABSL_GUARDED_BY(mu) = false;
+    // on_connect runs under a reader lock of this; the pool's destructor
+    // sets owner_gone under the writer lock, so no on_connect (which may use
+    // its owner) runs once the pool is gone. Openers outlive the pool.
+    absl::Mutex callback_mu;
+    bool owner_gone ABSL_GUARDED_BY(callback_mu) = false;
   };
 
   static void Open(std::shared_ptr<Core> core,

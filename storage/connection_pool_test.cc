@@ -1,5 +1,6 @@
 #include "storage/connection_pool.h"
 
+#include <atomic>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -124,6 +125,42 @@ TEST_F(ConnectionPoolTest, EachPoolReportsOnlyItsOwnConnections) {
   EXPECT_EQ(a.stats().max_size, 2);
   EXPECT_EQ(b.stats().in_use, 0);
   EXPECT_EQ(b.stats().max_size, 3);
+}
+
+// The pool's owner (PgJobStore) gives an on_connect that uses the owner. A
+// connection abandoned by a timed-out Acquire goes on opening on its own
+// thread; once the pool is destroyed (and the owner with it) that on_connect
+// must have ended and must not start. Under ASan the old code read the freed
+// PgJobStore here (job_queue_api_test).
+TEST_F(ConnectionPoolTest, NoOnConnectRunsAfterThePoolIsDestroyed) {
+  struct Shared {
+    std::atomic<bool> pool_gone{false};
+    std::atomic<bool> ran_after{false};
+    std::atomic<bool> started{false};
+  };
+  auto shared = std::make_shared<Shared>();
+  const absl::Time start = absl::Now();
+  {
+    ConnectionPool pool({.url = db_->url(),
+                         .max_size = 1,
+                         .on_connect = [shared](pqxx::connection& c) {
+                           shared->started = true;
+                           try {
+                             pqxx::nontransaction(c).exec("SELECT pg_sleep(3)");
+                           } catch (...) {
+                           }
+                           if (shared->pool_gone) shared->ran_after = true;
+                         }});
+    auto lease = pool.Acquire(absl::Now() + absl::Milliseconds(300));
+    EXPECT_EQ(lease.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << lease.status();
+    EXPECT_TRUE(shared->started);
+  }
+  shared->pool_gone = true;
+  // The destructor cut the running on_connect short instead of waiting 3 s.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_FALSE(shared->ran_after);
 }
 
 }  // namespace
