@@ -191,14 +191,30 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       it->second = {h.claim_start, h.from};
     }
   }
-  // A claim whose answer was lost may have handed out jobs unseen; order is
-  // only judged before the first such claim.
-  absl::Time blind_from = absl::InfiniteFuture();
+  // A claim whose answer was lost (ambiguous) may have handed out, unseen, any
+  // job whose enqueue began before that claim ended. Such a job may first have
+  // been handed out as early as the claim's start, so its first claim is taken
+  // to begin at the earliest of those starts. Jobs enqueued after every lost
+  // claim ended keep their seen first claim. Sorted by end, with a suffix
+  // minimum of starts: O(log n) a job.
+  std::vector<std::pair<absl::Time, absl::Time>> lost;  // (end, start)
   for (const Call& c : sorted) {
-    if (c.kind == Call::kClaim && c.ambiguous) {
-      blind_from = std::min(blind_from, c.start);
-    }
+    if (c.kind == Call::kClaim && c.ambiguous)
+      lost.emplace_back(c.end, c.start);
   }
+  std::sort(lost.begin(), lost.end());
+  std::vector<absl::Time> lost_start_from(lost.size() + 1,
+                                          absl::InfiniteFuture());
+  for (size_t i = lost.size(); i-- > 0;) {
+    lost_start_from[i] = std::min(lost_start_from[i + 1], lost[i].second);
+  }
+  auto earliest_unseen = [&](absl::Time enqueue_start) {
+    const size_t i = std::upper_bound(lost.begin(), lost.end(),
+                                      std::make_pair(enqueue_start,
+                                                     absl::InfiniteFuture())) -
+                     lost.begin();
+    return lost_start_from[i];
+  };
   // For each b: among the jobs acknowledged before b was sent, the latest
   // first claim must have begun before b's first claim was acknowledged.
   // Sorted by acknowledgement with a running maximum: O(n log n).
@@ -209,8 +225,9 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
     std::vector<std::pair<absl::Time, const Enqueued*>> latest;  // prefix max
     for (const Enqueued& a : jobs) {
       auto ca = first_claim.find(a.job_id);
-      const absl::Time t =
-          ca == first_claim.end() ? absl::InfiniteFuture() : ca->second.first;
+      const absl::Time t = std::min(
+          ca == first_claim.end() ? absl::InfiniteFuture() : ca->second.first,
+          earliest_unseen(a.start));
       if (latest.empty() || t > latest.back().first) {
         latest.emplace_back(t, &a);
       } else {
@@ -219,7 +236,7 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
     }
     for (const Enqueued& b : jobs) {
       auto cb = first_claim.find(b.job_id);
-      if (cb == first_claim.end() || cb->second.second >= blind_from) continue;
+      if (cb == first_claim.end()) continue;
       // The jobs whose enqueue ended before b's began.
       const size_t n = std::lower_bound(jobs.begin(), jobs.end(), b.start,
                                         [](const Enqueued& a, absl::Time t) {

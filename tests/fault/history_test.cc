@@ -160,6 +160,27 @@ TEST(HistoryTest, FlagsAJobThatOvertookOneAcknowledgedBeforeIt) {
   EXPECT_THAT(CheckHistory(h), IsEmpty());
 }
 
+// A claim whose answer was lost may have handed out, unseen, only jobs whose
+// enqueue began before it ended: order stays judged for every later job.
+TEST(HistoryTest, ALostClaimAnswerExcusesOnlyJobsItCouldHaveSeen) {
+  Call lost{
+      .kind = Call::kClaim, .start = T(1), .end = T(8), .ambiguous = true};
+  std::vector<Call> h = {
+      lost,
+      Enqueue(10, 15, "c", "j1"),
+      Enqueue(20, 25, "c", "j2"),
+      Claim(30, 35, "w1", {L("j2", "c", "t2", 1030)}),
+      Use(Call::kComplete, 40, 45, "j2", "t2", true),
+  };
+  // j1 was never handed out, and no lost claim could have had it.
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("job j2 was handed out before job j1"));
+  // A lost claim that ended after j1's enqueue began may have leased j1 unseen
+  // (and j1 then failed for good once its attempts ran out).
+  h[0].end = T(12);
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+}
+
 TEST(HistoryTest, FlagsATokenHandedOutTwice) {
   std::vector<Call> h = {
       Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),
