@@ -657,12 +657,21 @@ void WebhookHttpServer::Impl::Stop() {
     error_code ignored;
     acceptor_.close(ignored);
     accept_retry_.cancel();
-    absl::MutexLock lock(&sessions_mu_);
-    for (Session* session : sessions_) {
-      // Null when the session is being destroyed.
-      if (std::shared_ptr<Session> alive = session->weak_from_this().lock()) {
-        alive->Post([alive] { alive->OnStop(); });
+    // Taken under the lock, posted and dropped after it: the last owner's
+    // drop runs ~Session, which unregisters under sessions_mu_ (dropping it
+    // inside deadlocked; abseil's deadlock check caught it under TSan).
+    std::vector<std::shared_ptr<Session>> alive;
+    {
+      absl::MutexLock lock(&sessions_mu_);
+      for (Session* session : sessions_) {
+        // Null when the session is being destroyed.
+        if (auto owner = session->weak_from_this().lock()) {
+          alive.push_back(std::move(owner));
+        }
       }
+    }
+    for (const std::shared_ptr<Session>& session : alive) {
+      session->Post([session] { session->OnStop(); });
     }
   });
 }
