@@ -299,8 +299,12 @@ TEST_P(PoolerTest, TwoReplicasNeverClaimTheSameJob) {
             kJobs);
 }
 
-TEST_P(PoolerTest, WithoutListenUrlTransactionPoolingPollsAndSaysSo) {
-  if (!Transaction(GetParam())) GTEST_SKIP() << "transaction pooling only";
+// Tests of transaction pooling alone: the same fixture, instantiated with
+// "transaction" only.
+class TransactionPoolerTest : public PoolerTest {};
+
+TEST_P(TransactionPoolerTest,
+       WithoutListenUrlTransactionPoolingPollsAndSaysSo) {
   auto server = Server({.database_url = url_,
                         .database_pooling = DatabasePooling::kTransaction});
   ASSERT_NE(server, nullptr);
@@ -323,8 +327,7 @@ TEST_P(PoolerTest, WithoutListenUrlTransactionPoolingPollsAndSaysSo) {
       << "the 1 s recheck finds the job";
 }
 
-TEST_P(PoolerTest, ListeningThroughTheTransactionPoolerIsRefused) {
-  if (!Transaction(GetParam())) GTEST_SKIP() << "transaction pooling only";
+TEST_P(TransactionPoolerTest, ListeningThroughTheTransactionPoolerIsRefused) {
   auto server =
       InProcessServer::Start({.database_url = url_,
                               .database_pooling = DatabasePooling::kTransaction,
@@ -366,6 +369,9 @@ TEST_P(PoolerTest, DirectMetricSaysListening) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, PoolerTest,
                          ::testing::Values("session", "transaction"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Modes, TransactionPoolerTest,
+                         ::testing::Values("transaction"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
