@@ -12,6 +12,11 @@
 // DeadlineWatch), so a statement blocked on a database that does not answer
 // fails then with a broken connection and Lease::timed_out().
 //
+// A connection still being opened outlives the pool (its on_connect does
+// not: see Core::callback_mu). Known gap: if the process exits meanwhile,
+// that thread can race with libraries' exit-time destructors (libkrb5's, under
+// libpq's GSSAPI probe; seen under ThreadSanitizer).
+//
 //   ConnectionPool pool({.url = url, .max_size = 8});
 //   absl::StatusOr<ConnectionPool::Lease> lease = pool.Acquire(deadline);
 //   pqxx::work txn(lease->connection());
