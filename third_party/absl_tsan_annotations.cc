@@ -246,18 +246,16 @@ bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
   return notified;
 }
 
-// A non-OK Status shares one reference-counted rep between copies; the count
-// is dropped in the library, so TSan sees the last owner's delete race with the
-// others' reads. Released by every owner that drops it, acquired by the last.
+// A non-OK Status shares one reference-counted rep between copies. Dropped in
+// the library, the count's atomics are invisible and the last owner's delete
+// looks like a race with the others. This is the library's own function
+// (abseil 20220623, status.cc), compiled here so TSan sees its atomics.
 void Status::UnrefNonInlined(uintptr_t rep) {
-  static auto real = Real<void (*)(uintptr_t)>("6Status15UnrefNonInlinedEm");
   status_internal::StatusRep* shared = RepToPointer(rep);
-  if (shared->ref.load(std::memory_order_acquire) == 1) {
-    __tsan_acquire(shared);
-  } else {
-    __tsan_release(shared);
+  if (shared->ref.load(std::memory_order_acquire) == 1 ||
+      shared->ref.fetch_sub(1, std::memory_order_acq_rel) - 1 == 0) {
+    delete shared;
   }
-  real(rep);
 }
 
 ABSL_NAMESPACE_END
