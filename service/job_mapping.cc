@@ -101,7 +101,7 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-absl::Status ToProto(const Job& job, v1::Job* out) {
+void ToProto(const Job& job, v1::Job* out) {
   out->set_id(job.id);
   out->set_user_id(job.user_id);
   out->set_source_channel_id(job.source_channel_id);
@@ -109,7 +109,7 @@ absl::Status ToProto(const Job& job, v1::Job* out) {
   out->set_user_phone(job.user_phone);
   if (absl::Status s = JsonToStruct(job.payload_json, out->mutable_payload());
       !s.ok()) {
-    return s;
+    out->set_payload_error(std::string(s.message()));
   }
   out->set_status(ProtoStatus(job.status));
   out->set_content_type(ContentTypeFromColumn(job.content_type));
@@ -124,7 +124,6 @@ absl::Status ToProto(const Job& job, v1::Job* out) {
   }
   out->set_worker_id(job.worker_id);
   out->set_last_error(job.last_error);
-  return absl::OkStatus();
 }
 
 void ToProto(const User& user, v1::User* out) {

@@ -4,7 +4,7 @@
 // struct_json.h).
 //
 //   absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
-//   absl::Status s = ToProto(job, response.mutable_job());
+//   ToProto(job, response.mutable_job());
 
 #ifndef JOBQUEUE_SERVICE_JOB_MAPPING_H_
 #define JOBQUEUE_SERVICE_JOB_MAPPING_H_
@@ -41,8 +41,10 @@ v1::ContentType ContentTypeFromColumn(absl::string_view column);
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
 
-// Everything but the lease token, which only the claimant gets.
-absl::Status ToProto(const Job& job, v1::Job* out);
+// Everything but the lease token, which only the claimant gets. A stored
+// payload that a Struct cannot hold is left empty, with payload_error
+// saying why.
+void ToProto(const Job& job, v1::Job* out);
 void ToProto(const User& user, v1::User* out);
 absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out);
 

@@ -103,8 +103,13 @@ JobQueueServer::JobQueueServer(Config config)
   if (config_.maintenance_interval > absl::ZeroDuration()) {
     maintenance_ = std::make_unique<MaintenanceLoop>(
         &store_,
-        MaintenanceLoop::Options{.interval = config_.maintenance_interval,
-                                 .retention = config_.retention});
+        MaintenanceLoop::Options{
+            .interval = config_.maintenance_interval,
+            .retention = config_.retention,
+            .on_round =
+                [this](const absl::StatusOr<MaintenanceReport>& report) {
+                  metrics_.RecordMaintenance(report);
+                }});
   }
 }
 

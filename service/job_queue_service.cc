@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "service/field_checks.h"
 #include "service/job_mapping.h"
 #include "service/page_token.h"
@@ -55,7 +56,7 @@ grpc::Status JobQueueService::EnqueueJob(grpc::ServerContext* context,
   RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(job, ToNewJob(*request, options_.max_payload_bytes));
   ASSIGN_OR_RETURN(result, store_->Enqueue(job, Deadline(*context)));
-  RETURN_IF_ERROR(ToProto(result.job, response->mutable_job()));
+  ToProto(result.job, response->mutable_job());
   response->set_created(result.created);
   return grpc::Status::OK;
 }
@@ -66,7 +67,8 @@ grpc::Status JobQueueService::GetJob(grpc::ServerContext* context,
   RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(id, ToUuid("id", request->id()));
   ASSIGN_OR_RETURN(job, store_->GetJob(id, Deadline(*context)));
-  return ToGrpcStatus(ToProto(job, response));
+  ToProto(job, response);
+  return grpc::Status::OK;
 }
 
 grpc::Status JobQueueService::UpdateStatus(
@@ -75,7 +77,7 @@ grpc::Status JobQueueService::UpdateStatus(
   RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(change, ToStatusChange(*request));
   ASSIGN_OR_RETURN(job, store_->UpdateStatus(change, Deadline(*context)));
-  RETURN_IF_ERROR(ToProto(job, response));
+  ToProto(job, response);
   // A move to processing leased the job to this caller.
   response->set_lease_token(job.lease_token);
   return grpc::Status::OK;
@@ -97,7 +99,7 @@ grpc::Status JobQueueService::ListJobs(grpc::ServerContext* context,
   ASSIGN_OR_RETURN(
       page, store_->ListJobs(filter, after, page_size, Deadline(*context)));
   for (const Job& job : page.jobs) {
-    RETURN_IF_ERROR(ToProto(job, response->add_jobs()));
+    ToProto(job, response->add_jobs());
   }
   if (page.next.has_value()) {
     response->set_next_page_token(EncodePageToken(*page.next, fingerprint));
@@ -136,35 +138,49 @@ absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
 absl::StatusOr<size_t> JobQueueService::Respond(
     grpc::ServerContext& context, const std::vector<Job>& jobs,
     v1::ClaimJobsResponse* response) {
-  absl::Status mapped;
   size_t bytes = 0;
-  size_t sent = 0;
-  for (const Job& job : jobs) {
+  size_t next = 0;
+  for (; next < jobs.size(); ++next) {
+    const Job& job = jobs[next];
     v1::Job out;
-    mapped = ToProto(job, &out);
-    if (!mapped.ok()) break;
+    ToProto(job, &out);
+    if (!out.payload_error().empty()) {
+      // No worker can be given it: it fails for good, its attempt counted,
+      // with the reason in its dead letter, and its conversation moves on.
+      store_
+          ->FailJob(job.id, job.lease_token,
+                    absl::StrCat("payload cannot be delivered: ",
+                                 out.payload_error()),
+                    /*retryable=*/false, Deadline(context))
+          .IgnoreError();  // else its lease lapses and is rescued
+      continue;
+    }
     out.set_lease_token(job.lease_token);
     // The job's bytes plus its field tag and length.
     const size_t size = out.ByteSizeLong() + 8;
-    if (sent > 0 && bytes + size > options_.max_claim_response_bytes) break;
+    if (response->jobs_size() > 0 &&
+        bytes + size > options_.max_claim_response_bytes) {
+      break;
+    }
     bytes += size;
     *response->add_jobs() = std::move(out);
-    ++sent;
   }
-  if (!mapped.ok() || context.IsCancelled()) {
-    response->clear_jobs();
-    sent = 0;
-  }
+  const bool cancelled = context.IsCancelled();
   std::vector<JobLease> unsent;
-  for (size_t i = sent; i < jobs.size(); ++i) {
+  if (cancelled) {
+    for (const v1::Job& job : response->jobs()) {
+      unsent.push_back({job.id(), job.lease_token()});
+    }
+    response->clear_jobs();
+  }
+  for (size_t i = next; i < jobs.size(); ++i) {
     unsent.push_back({jobs[i].id, jobs[i].lease_token});
   }
   // A failed hand-back leaves those leases to lapse and be rescued.
   if (!unsent.empty())
     store_->ReleaseJobs(unsent, Deadline(context)).IgnoreError();
-  if (!mapped.ok()) return mapped;
-  if (context.IsCancelled()) return absl::CancelledError("the caller left");
-  return sent;
+  if (cancelled) return absl::CancelledError("the caller left");
+  return static_cast<size_t>(response->jobs_size());
 }
 
 grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
@@ -190,7 +206,8 @@ grpc::Status JobQueueService::ExtendLease(grpc::ServerContext* context,
   ASSIGN_OR_RETURN(job, store_->ExtendLease(
                             extension.lease.job_id, extension.lease.lease_token,
                             extension.duration, Deadline(*context)));
-  return ToGrpcStatus(ToProto(job, response));
+  ToProto(job, response);
+  return grpc::Status::OK;
 }
 
 grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
@@ -200,7 +217,8 @@ grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
   ASSIGN_OR_RETURN(lease, ToJobLease(*request));
   ASSIGN_OR_RETURN(job, store_->CompleteJob(lease.job_id, lease.lease_token,
                                             Deadline(*context)));
-  return ToGrpcStatus(ToProto(job, response));
+  ToProto(job, response);
+  return grpc::Status::OK;
 }
 
 grpc::Status JobQueueService::CompleteJobs(
@@ -227,7 +245,8 @@ grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,
   ASSIGN_OR_RETURN(
       job, store_->FailJob(lease.job_id, lease.lease_token, request->error(),
                            request->retryable(), Deadline(*context)));
-  return ToGrpcStatus(ToProto(job, response));
+  ToProto(job, response);
+  return grpc::Status::OK;
 }
 
 grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
@@ -236,7 +255,8 @@ grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
   RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(id, ToUuid("job_id", request->job_id()));
   ASSIGN_OR_RETURN(job, store_->RetryJob(id, Deadline(*context)));
-  return ToGrpcStatus(ToProto(job, response));
+  ToProto(job, response);
+  return grpc::Status::OK;
 }
 
 }  // namespace jobqueue

@@ -89,7 +89,8 @@ class JobQueueService final : public v1::JobQueue::Service {
                                                const ClaimRequest& request,
                                                absl::Time wait_until);
   // Puts `jobs` in `response` up to the byte budget and hands back the rest,
-  // or all of them when the caller is gone; returns how many it sent.
+  // or all of them when the caller is gone; fails for good a job whose
+  // payload no client could be given; returns how many it sent.
   absl::StatusOr<size_t> Respond(grpc::ServerContext& context,
                                  const std::vector<Job>& jobs,
                                  v1::ClaimJobsResponse* response);

@@ -39,6 +39,30 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
                              "Rows per group-committed enqueue statement.", {},
                              kBatchBounds)
               ->WithLabels({})),
+      maintenance_rounds_(registry->AddCounter(
+          "jobqueue_maintenance_rounds_total",
+          "Maintenance rounds of this process, by outcome: ran, skipped "
+          "(another process held the maintenance lock) or failed.",
+          {"outcome"})),
+      maintenance_rows_(registry->AddCounter(
+          "jobqueue_maintenance_rows_total",
+          "Rows maintenance changed, by action: rescued and dead_lettered "
+          "(lapsed leases), deleted (completed jobs past retention), "
+          "repaired (conversation counts set again), idle_removed "
+          "(conversation rows).",
+          {"action"})),
+      maintenance_step_errors_(registry->AddCounter(
+          "jobqueue_maintenance_step_errors_total",
+          "Maintenance steps that failed (the round's other steps still "
+          "ran), by step.",
+          {"step"})),
+      maintenance_locked_leases_(
+          registry
+              ->AddGauge("jobqueue_maintenance_locked_leases",
+                         "Lapsed leases the last round could not rescue "
+                         "because another session holds their job's or "
+                         "conversation's row.")
+              ->WithLabels({})),
       sources_(std::move(sources)) {
   if (sources_.pool) {
     pool_connections_ = registry->AddGauge(
@@ -70,6 +94,33 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
              ->WithLabels({});
     registry->AddScrapeHook([this] { SampleQueue(); });
   }
+}
+
+void ServiceMetrics::RecordMaintenance(
+    const absl::StatusOr<MaintenanceReport>& report) {
+  if (!report.ok()) {
+    maintenance_rounds_->WithLabels({"failed"}).Increment();
+    return;
+  }
+  if (report->skipped) {
+    maintenance_rounds_->WithLabels({"skipped"}).Increment();
+    return;
+  }
+  maintenance_rounds_->WithLabels({"ran"}).Increment();
+  const std::pair<const char*, int> rows[] = {
+      {"rescued", report->rescued},
+      {"dead_lettered", report->dead_lettered},
+      {"deleted", report->deleted},
+      {"repaired", report->recounted},
+      {"idle_removed", report->idle_removed}};
+  for (const auto& [action, n] : rows) {
+    if (n > 0) maintenance_rows_->WithLabels({action}).Increment(n);
+  }
+  for (const std::string& error : report->errors) {
+    maintenance_step_errors_->WithLabels({error.substr(0, error.find(':'))})
+        .Increment();
+  }
+  maintenance_locked_leases_.Set(report->rescue_locked);
 }
 
 void ServiceMetrics::RecordRpc(absl::string_view method, absl::string_view code,

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "service/metrics/registry.h"
 #include "storage/connection_pool.h"
+#include "storage/job_store.h"
 #include "storage/queue_stats.h"
 
 namespace jobqueue {
@@ -50,6 +51,9 @@ class ServiceMetrics {
   // store's on_enqueue_batch).
   void RecordEnqueueBatch(size_t rows);
 
+  // One maintenance round of this process (MaintenanceLoop's on_round).
+  void RecordMaintenance(const absl::StatusOr<MaintenanceReport>& report);
+
  private:
   void SamplePool();
   void SampleQueue();
@@ -59,6 +63,10 @@ class ServiceMetrics {
   metrics::Family<metrics::Histogram>* const claim_wait_seconds_;
   metrics::Counter& claimed_jobs_;
   metrics::Histogram& enqueue_batch_size_;
+  metrics::Family<metrics::Counter>* const maintenance_rounds_;
+  metrics::Family<metrics::Counter>* const maintenance_rows_;
+  metrics::Family<metrics::Counter>* const maintenance_step_errors_;
+  metrics::Gauge& maintenance_locked_leases_;
   const Sources sources_;
   metrics::Family<metrics::Gauge>* pool_connections_ = nullptr;
   metrics::Gauge* pool_max_ = nullptr;

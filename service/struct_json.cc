@@ -26,6 +26,44 @@ using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 // Doubles hold every integer up to 2^53 exactly.
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
+// Protobuf parsers stop at 100 levels of nested messages. A payload is one
+// level below the message that carries it (Job, DeadLetter), so it may use
+// 99: its Struct is level 1, and a JSON object inside one adds 3 (map entry,
+// Value, Struct), an array 3 as a field (entry, Value, ListValue) or 2 as
+// an element, a number, string, bool or null 2 as a field or 1 as an element.
+constexpr int kMaxDepth = 99;
+constexpr char kTooDeep[] =
+    "nests deeper than the 99 levels of protobuf messages a client can parse "
+    "(33 levels of JSON objects)";
+
+int StructDepth(const Struct& value);
+
+// The level of the deepest message in `value`, which sits at level `at`.
+int ValueDepth(const Value& value, int at) {
+  switch (value.kind_case()) {
+    case Value::kStructValue:
+      return StructDepth(value.struct_value()) + at;
+    case Value::kListValue: {
+      int deepest = at + 1;
+      for (const Value& item : value.list_value().values()) {
+        deepest = std::max(deepest, ValueDepth(item, at + 2));
+      }
+      return deepest;
+    }
+    default:
+      return at;
+  }
+}
+
+// Levels of messages in `value`, counting itself as 1.
+int StructDepth(const Struct& value) {
+  int deepest = 1;
+  for (const auto& field : value.fields()) {
+    deepest = std::max(deepest, ValueDepth(field.second, 3));
+  }
+  return deepest;
+}
+
 // False at a number JSON cannot hold.
 bool WriteStruct(const Struct& value, JsonWriter& out);
 
@@ -95,7 +133,10 @@ class StructBuilder
     double d;
     if (!absl::SimpleAtod(absl::string_view(text, length), &d) ||
         !std::isfinite(d)) {
-      return false;  // too large for a double, like RapidJSON's own check
+      error_ = absl::StrCat("a number (",
+                            absl::string_view(text, std::min(length, 40u)),
+                            ") is beyond the range of a double");
+      return false;
     }
     return Set([d](Value* v) { v->set_number_value(d); });
   }
@@ -109,12 +150,13 @@ class StructBuilder
   bool StartObject() {
     if (open_.empty() && !started_) {
       started_ = true;
-      open_.push_back({root_, nullptr});
+      open_.push_back({root_, nullptr, 1});
       return true;
     }
+    const int level = NextLevel() + 1;
     Value* v = Next();
-    if (v == nullptr) return false;
-    open_.push_back({v->mutable_struct_value(), nullptr});
+    if (v == nullptr || !Fits(level)) return false;
+    open_.push_back({v->mutable_struct_value(), nullptr, level});
     return true;
   }
   bool EndObject(rapidjson::SizeType) {
@@ -122,9 +164,10 @@ class StructBuilder
     return true;
   }
   bool StartArray() {
+    const int level = NextLevel() + 1;
     Value* v = Next();
-    if (v == nullptr) return false;  // the top level must be an object
-    open_.push_back({nullptr, v->mutable_list_value()});
+    if (v == nullptr || !Fits(level)) return false;  // the top: an object
+    open_.push_back({nullptr, v->mutable_list_value(), level});
     return true;
   }
   bool EndArray(rapidjson::SizeType) {
@@ -135,20 +178,36 @@ class StructBuilder
   bool Default() { return false; }
 
   bool started() const { return started_; }
+  // Why the builder stopped the parse, or empty.
+  const std::string& error() const { return error_; }
 
  private:
   struct Open {
     Struct* object;
     google::protobuf::ListValue* array;
+    int level;  // of this Struct or ListValue message, the root's being 1
   };
+
+  // The level of the Value the next event fills.
+  int NextLevel() const {
+    if (open_.empty()) return 0;
+    return open_.back().level + (open_.back().array != nullptr ? 1 : 2);
+  }
+
+  bool Fits(int level) {
+    if (level <= kMaxDepth) return true;
+    error_ = absl::StrCat("it ", kTooDeep);
+    return false;
+  }
 
   // The value the next event fills: the current key's (a repeated key's
   // last value wins) or the current array's next element. Null at the top
   // level, which must be an object.
   template <typename Fill>
   bool Set(Fill fill) {
+    const int level = NextLevel();
     Value* v = Next();
-    if (v == nullptr) return false;
+    if (v == nullptr || !Fits(level)) return false;
     fill(v);
     return true;
   }
@@ -165,6 +224,7 @@ class StructBuilder
   Struct* const root_;
   std::vector<Open> open_;
   std::string key_;
+  std::string error_;
   bool started_ = false;
 };
 
@@ -172,6 +232,11 @@ class StructBuilder
 
 absl::StatusOr<std::string> StructToJson(absl::string_view field,
                                          const Struct& value) {
+  const int depth = StructDepth(value);
+  if (depth > kMaxDepth) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " ", kTooDeep, "; it has ", depth, " levels"));
+  }
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
   if (!WriteStruct(value, writer)) {
@@ -195,6 +260,10 @@ absl::Status JsonToStruct(absl::string_view json, Struct* value) {
   }
   if (!parsed) {
     value->Clear();
+    if (!builder.error().empty()) {
+      return absl::InternalError(absl::StrCat(
+          "stored JSON cannot be given as a Struct: ", builder.error()));
+    }
     return absl::InternalError(
         absl::StrCat("stored JSON does not parse: ",
                      rapidjson::GetParseError_En(parsed.Code()), " at offset ",

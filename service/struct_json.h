@@ -17,11 +17,15 @@
 namespace jobqueue {
 
 // INVALID_ARGUMENT naming `field` for a NaN or infinite number, which JSON
-// cannot hold. Integral numbers are written without a fraction.
+// cannot hold, or nesting deeper than clients can parse back (99 levels of
+// protobuf messages: 33 levels of JSON objects). Integral numbers are
+// written without a fraction.
 absl::StatusOr<std::string> StructToJson(absl::string_view field,
                                          const google::protobuf::Struct& value);
 
-// INTERNAL when `json` is not a JSON object (stored JSON always is).
+// INTERNAL, saying why, when `json` is not a JSON object (stored JSON always
+// is) or holds what a Struct cannot: a number beyond a double's range, or
+// nesting deeper than StructToJson accepts.
 absl::Status JsonToStruct(absl::string_view json,
                           google::protobuf::Struct* value);
 

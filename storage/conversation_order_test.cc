@@ -14,98 +14,17 @@
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
 #include "storage/pg_job_store_internal.h"
-#include "tests/test_database.h"
+#include "storage/store_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-absl::Time Deadline() { return absl::Now() + absl::Seconds(20); }
-
-class ConversationOrderTest : public ::testing::Test {
+class ConversationOrderTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    store_ = std::make_unique<PgJobStore>(PgJobStore::Options{
-        .url = db_->url(),
-        .retry_backoff = {.base = absl::Hours(1), .max = absl::Hours(1)}});
-    Sql("INSERT INTO users (phone_number) VALUES ('+15551234567')");
-  }
-
-  std::string Enqueue(const std::string& channel) {
-    auto r = store_->Enqueue({.user_phone = "+15551234567",
-                              .source_channel_id = channel,
-                              .source_type = "dm",
-                              .payload_json = "{}",
-                              .content_type = "text"},
-                             Deadline());
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->job.id : "";
-  }
-
-  std::vector<std::string> Claim(int max_jobs = 10) {
-    auto r =
-        store_->ClaimJobs({.worker_id = "w", .max_jobs = max_jobs}, Deadline());
-    EXPECT_TRUE(r.ok()) << r.status();
-    std::vector<std::string> ids;
-    if (r.ok()) {
-      for (const Job& job : *r) {
-        ids.push_back(job.id);
-        leases_[job.id] = job.lease_token;
-      }
-    }
-    return ids;
-  }
-
-  void Complete(const std::string& id) {
-    auto r = store_->CompleteJob(id, leases_[id], Deadline());
-    EXPECT_TRUE(r.ok()) << r.status();
-  }
-
-  pqxx::result Sql(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec(sql);
-  }
-
   // Shared buffers the in-order claim of 10 touches.
   int64_t ClaimBuffers() {
     return Buffers("EXECUTE claim(10, 30000, 'w', '')",
                    absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()));
-  }
-
-  // Shared buffers `sql` touches, by EXPLAIN ANALYZE in a transaction that
-  // is rolled back, after `setup` in the same transaction.
-  int64_t Buffers(const std::string& sql, const std::string& setup = "") {
-    pqxx::connection c(db_->url());
-    pqxx::work txn(c);
-    if (!setup.empty()) txn.exec(setup);
-    const std::string plan =
-        txn.exec1("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)[0]
-            .as<std::string>();
-    int64_t total = 0;
-    for (const char* key :
-         {"\"Shared Hit Blocks\": ", "\"Shared Read Blocks\": "}) {
-      const size_t at = plan.find(key);  // the top node's, which sums all
-      EXPECT_NE(at, std::string::npos) << plan;
-      int64_t n = 0;
-      const size_t start = at + std::string(key).size();
-      EXPECT_TRUE(absl::SimpleAtoi(
-          plan.substr(start, plan.find_first_of(",\n}", start) - start), &n));
-      total += n;
-    }
-    return total;
-  }
-
-  // `n` conversations named prefix-1.., each with `jobs` pending jobs.
-  void AddConversations(const std::string& prefix, int n, int jobs) {
-    Sql(absl::StrCat(
-        "INSERT INTO jobs (user_id, source_channel_id, source_type,"
-        " user_phone, payload) SELECT '+15551234567', '",
-        prefix,
-        "-' || c, 'dm', '+15551234567', '{}'"
-        " FROM generate_series(1, ",
-        n, ") c, generate_series(1, ", jobs, ") j"));
   }
 
   // Statistics of a queue whose 10,000 jobs are all complete, kept while
@@ -118,10 +37,6 @@ class ConversationOrderTest : public ::testing::Test {
     Sql("VACUUM ANALYZE jobs");
     Sql("VACUUM ANALYZE conversations");
   }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<PgJobStore> store_;
-  std::map<std::string, std::string> leases_;
 };
 
 // The earlier message's transaction commits last: it is still handed out
@@ -240,36 +155,6 @@ TEST_F(ConversationOrderTest, AHeadInBackoffHoldsOnlyItsOwnConversation) {
           .ok());
   // m1 waits out an hour's backoff; m2 waits for m1; d goes on.
   EXPECT_EQ(Claim(), std::vector<std::string>{other});
-}
-
-// A row counted by the insert trigger and then skipped by ON CONFLICT makes
-// its conversation look ready with nothing to hand out; maintenance recounts.
-TEST_F(ConversationOrderTest, MaintenanceRecountsAConversationThatDrifted) {
-  auto first = store_->Enqueue({.user_phone = "+15551234567",
-                                .source_channel_id = "p",
-                                .source_type = "dm",
-                                .payload_json = "{}",
-                                .content_type = "text",
-                                .idempotency_key = "SM-1"},
-                               Deadline());
-  ASSERT_TRUE(first.ok());
-  ASSERT_EQ(Claim(), std::vector<std::string>{first->job.id});
-  Complete(first->job.id);
-  Sql("INSERT INTO jobs (user_id, source_channel_id, source_type, user_phone,"
-      " payload, idempotency_key) VALUES ('+15551234567', 'p', 'dm',"
-      " '+15551234567', '{}', 'SM-1') ON CONFLICT DO NOTHING");
-  auto counts = [&] {
-    return Sql("SELECT pending_jobs FROM conversations"
-               " WHERE source_channel_id = 'p'")[0][0]
-        .as<int>();
-  };
-  ASSERT_EQ(counts(), 1) << "the skipped row was not counted; no drift";
-  auto report = store_->RunMaintenance(absl::ZeroDuration(), 10, Deadline());
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->recounted, 1);
-  EXPECT_EQ(counts(), 0);
-  const std::string next = Enqueue("p");
-  EXPECT_EQ(Claim(), std::vector<std::string>{next});
 }
 
 // Heads waiting out a backoff are due later than every ready head, so a

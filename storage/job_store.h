@@ -133,7 +133,14 @@ struct MaintenanceReport {
   int dead_lettered = 0;  // lapsed leases with no attempts left
   int deleted = 0;        // completed jobs past retention
   int recounted = 0;      // conversations whose counts were set again
-  bool skipped = false;   // another process held the maintenance lock
+  int idle_removed = 0;   // rows of long-idle conversations removed
+  // Lapsed leases left for a later round because another session holds
+  // their job's or their conversation's row (an open transaction).
+  int rescue_locked = 0;
+  bool skipped = false;  // another process held the maintenance lock
+  // Steps that failed this round, one line each ("rescue: ..."); the other
+  // steps still ran.
+  std::vector<std::string> errors;
 };
 
 struct NewDeadLetter {

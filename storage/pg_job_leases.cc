@@ -55,27 +55,33 @@ constexpr char kClaimInOrderSql[] =
     "LOCKED" CLAIM_CANDIDATES;
 
 // Claims any due pending jobs, oldest first, ignoring conversation order.
+// A job whose conversation row another session holds is skipped, not
+// waited for (the count trigger must update that row).
 constexpr char kClaimAnyOrder[] = "claim_any_order";
 constexpr char kClaimAnyOrderSql[] =
     "WITH candidates AS ("
-    " SELECT id AS candidate_id FROM jobs"
-    " WHERE status = 'pending' AND run_after <= now()"
-    " AND ($4 = '' OR source_type = $4)"
-    " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED" CLAIM_CANDIDATES;
+    " SELECT j.id AS candidate_id FROM jobs j"
+    " JOIN conversations c USING (source_channel_id)"
+    " WHERE j.status = 'pending' AND j.run_after <= now()"
+    " AND ($4 = '' OR j.source_type = $4)"
+    " ORDER BY j.seq LIMIT $1 FOR UPDATE OF j, c SKIP LOCKED" CLAIM_CANDIDATES;
 
 // Applies `set_clause` to job $1 only while it is processing under lease
-// token $2, and reports the status found, so a refusal can say why.
+// token $2 and that lease has not expired, and reports the status found
+// and whether the lease had expired, so a refusal can say why.
 #define LEASED_UPDATE_SQL(set_clause, more_ctes)                     \
   "WITH current AS ("                                                \
   " SELECT id AS current_id, status AS current_status,"              \
-  " lease_token AS current_lease FROM jobs WHERE id = $1 FOR UPDATE" \
+  " lease_token = $2::uuid AND lease_expires_at <= now() AS expired" \
+  " FROM jobs WHERE id = $1 FOR UPDATE"                              \
   "), updated AS ("                                                  \
   " UPDATE jobs SET " set_clause                                     \
   " FROM current"                                                    \
   " WHERE id = current_id AND current_status = 'processing'"         \
-  " AND current_lease = $2::uuid"                                    \
+  " AND lease_token = $2::uuid AND lease_expires_at > now()"         \
   " RETURNING " JOB_COLUMNS ")" more_ctes                            \
-  " SELECT current_status, updated.* FROM current LEFT JOIN updated ON true"
+  " SELECT current_status, coalesce(expired, false), updated.*"      \
+  " FROM current LEFT JOIN updated ON true"
 
 constexpr char kExtendLease[] = "extend_lease";
 constexpr char kExtendLeaseSql[] = LEASED_UPDATE_SQL(
@@ -98,6 +104,7 @@ constexpr char kCompleteJobsSql[] =
     // A lease token implies processing (jobs_lease_only_when_processing);
     // leaving status out keeps the planner on the primary key.
     " WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])"
+    " AND lease_expires_at > now()"
     " RETURNING " JOB_COLUMNS ", token::text";
 
 // Hands back leased jobs (ids $1, tokens $2) as if never claimed.
@@ -129,7 +136,8 @@ constexpr char kRetryJobSql[] =
     " UPDATE jobs SET status = 'pending', attempts = 0, run_after = now()"
     " FROM current WHERE id = current_id AND current_status = 'failed'"
     " RETURNING " JOB_COLUMNS
-    ") SELECT current_status, updated.* FROM current LEFT JOIN updated ON true";
+    ") SELECT current_status, false, updated.*"
+    " FROM current LEFT JOIN updated ON true";
 
 absl::Status NotLeased(const std::string& id, const std::string& status) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -141,12 +149,13 @@ absl::Status NotLeased(const std::string& id, const std::string& status) {
 absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
                                bool retry) {
   if (r.empty()) return JobNotFound(id);
-  if (!r[0][1].is_null()) return JobFromRow(r[0], 1);
+  if (!r[0][2].is_null()) return JobFromRow(r[0], 2);
   const std::string status = r[0][0].as<std::string>();
   if (retry) {
     return absl::FailedPreconditionError(absl::StrCat(
         "job ", id, " is '", status, "'; only failed jobs can be retried"));
   }
+  if (r[0][1].as<bool>()) return LeaseExpired(id);
   return NotLeased(id, status);
 }
 

@@ -23,20 +23,17 @@ constexpr char kUpsertUserSql[] =
     "(extract(epoch FROM created_at) * 1000000)::bigint, xmax = 0";
 
 // Takes `n` positions of each conversation of `counts` (rows of
-// source_channel_id and n) and counts them as pending, locking the
-// conversations in one order so that concurrent statements cannot deadlock.
-// The row lock, held until commit, makes positions follow commit order.
-#define TAKE_POSITIONS_CTE(counts)                                        \
-  "conversation AS ("                                                     \
-  " INSERT INTO conversations AS c"                                       \
-  " (source_channel_id, last_position, pending_jobs)"                     \
-  " SELECT source_channel_id, n, n FROM " counts                          \
-  " ORDER BY source_channel_id"                                           \
-  " ON CONFLICT (source_channel_id) DO UPDATE"                            \
-  " SET last_position = c.last_position + EXCLUDED.last_position,"        \
-  " pending_jobs = c.pending_jobs + EXCLUDED.pending_jobs,"               \
-  " ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0" \
-  " THEN now() ELSE c.ready_since END"                                    \
+// source_channel_id and n), locking the conversations in one order so that
+// concurrent statements cannot deadlock. The row lock, held until commit,
+// makes positions follow commit order. The insert trigger on jobs counts
+// the rows the statement actually writes.
+#define TAKE_POSITIONS_CTE(counts)                                     \
+  "conversation AS ("                                                  \
+  " INSERT INTO conversations AS c (source_channel_id, last_position)" \
+  " SELECT source_channel_id, n FROM " counts                          \
+  " ORDER BY source_channel_id"                                        \
+  " ON CONFLICT (source_channel_id) DO UPDATE"                         \
+  " SET last_position = c.last_position + EXCLUDED.last_position"      \
   " RETURNING c.source_channel_id AS channel, c.last_position AS last)"
 
 // Creates the user when missing, then the job unless its idempotency key is
@@ -109,24 +106,32 @@ constexpr char kGetJob[] = "get_job";
 constexpr char kGetJobSql[] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1";
 
 // One statement: lock the row, apply the transition when allowed (and, for
-// a leased job, when the caller holds the lease), and report what was found,
-// so a refusal can say why. Moving to processing is a claim by hand: only a
-// conversation's head with nothing else of it processing, with a new lease
-// of $5 milliseconds and an attempt counted. Leaving processing ends the
-// lease.
+// a leased job, when the caller holds the lease and it has not expired), and
+// report what was found, so a refusal can say why. Moving to processing is a
+// claim by hand: only a conversation's head (no earlier active job, read
+// from the index in position order) while its conversation, whose row is
+// locked, has nothing processing; with a new lease of $5 milliseconds and an
+// attempt counted. Leaving processing ends the lease.
 constexpr char kUpdateStatus[] = "update_status";
 constexpr char kUpdateStatusSql[] =
     "WITH current AS ("
     " SELECT id AS current_id, status AS current_status,"
     " coalesce(lease_token::text, '') AS current_lease,"
+    " lease_expires_at <= now() AS current_expired,"
     " source_channel_id AS current_channel, position AS current_position"
     " FROM jobs WHERE id = $1 FOR UPDATE"
-    "), blocker AS ("
-    " SELECT e.id AS blocker_id FROM jobs e, current"
-    " WHERE $2 = 'processing' AND e.source_channel_id = current_channel"
-    " AND e.status IN ('pending', 'processing') AND e.id <> current_id"
-    " AND (e.position < current_position OR e.status = 'processing')"
-    " LIMIT 1"
+    "), earlier AS ("
+    " SELECT e.id AS earlier_id FROM jobs e, current"
+    " WHERE $2 = 'processing' AND current_status = 'pending'"
+    " AND e.source_channel_id = current_channel"
+    " AND e.status IN ('pending', 'processing')"
+    " AND e.position < current_position"
+    " ORDER BY e.position LIMIT 1"
+    "), busy AS ("
+    " SELECT c.processing_jobs AS busy_jobs FROM conversations c, current"
+    " WHERE $2 = 'processing' AND current_status = 'pending'"
+    " AND c.source_channel_id = current_channel AND c.processing_jobs > 0"
+    " FOR UPDATE OF c"
     "), updated AS ("
     " UPDATE jobs SET status = $2,"
     " lease_token = CASE WHEN $2 = 'processing' THEN gen_random_uuid() END,"
@@ -135,14 +140,18 @@ constexpr char kUpdateStatusSql[] =
     " attempts = attempts + ($2 = 'processing')::int"
     " FROM current"
     " WHERE id = current_id AND ($3 = '' OR current_status = $3)"
-    " AND (current_lease = '' OR current_lease = $4)"
-    " AND NOT EXISTS (SELECT 1 FROM blocker)"
+    " AND (current_lease = '' OR (current_lease = $4"
+    " AND NOT current_expired))"
+    " AND NOT EXISTS (SELECT 1 FROM earlier)"
+    " AND NOT EXISTS (SELECT 1 FROM busy)"
     " AND (current_status, $2) IN (VALUES ('pending', 'processing'),"
     " ('processing', 'complete'), ('processing', 'failed'),"
     " ('processing', 'pending'), ('failed', 'pending'))"
     " RETURNING " JOB_COLUMNS
     ") SELECT current_status, current_lease,"
-    " coalesce((SELECT blocker_id::text FROM blocker), ''), updated.*"
+    " coalesce((SELECT earlier_id::text FROM earlier), ''),"
+    " EXISTS (SELECT 1 FROM busy), coalesce(current_expired, false),"
+    " updated.*"
     " FROM current LEFT JOIN updated ON true";
 
 // Filters that are empty strings drop out when the statement is planned with
@@ -172,11 +181,16 @@ constexpr char kRecordDeadLetterSql[] =
     " (extract(epoch FROM last_seen_at) * 1000000)::bigint";
 
 // The server abandons a statement within a second of its caller being cut
-// off (see DeadlineWatch) instead of running it to the end.
-std::string SessionSettings(absl::Duration statement_timeout, bool local) {
+// off (see DeadlineWatch) instead of running it to the end, and a statement
+// that waits longer than `lock_timeout` for a row another session holds
+// gives up (ABORTED, nothing written) instead of waiting with every call
+// batched with it.
+std::string SessionSettings(absl::Duration statement_timeout,
+                            absl::Duration lock_timeout, bool local) {
   const char* set = local ? "SET LOCAL " : "SET ";
   return absl::StrCat(
       set, "statement_timeout = ", absl::ToInt64Milliseconds(statement_timeout),
+      "; ", set, "lock_timeout = ", absl::ToInt64Milliseconds(lock_timeout),
       "; ", set, "client_connection_check_interval = 1000");
 }
 
@@ -203,18 +217,22 @@ GroupCommitOptions BatchOptions(const GroupCommitOptions& options) {
 
 }  // namespace
 
+const char* UpdateStatusSql() { return kUpdateStatusSql; }
+
 PgJobStore::PgJobStore(const Options& options)
     : backoff_(options.retry_backoff),
       on_enqueue_batch_(options.on_enqueue_batch),
       pooling_(options.pooling),
-      set_local_(SessionSettings(options.statement_timeout, /*local=*/true)),
+      conversation_retention_(options.conversation_retention),
+      set_local_(SessionSettings(options.statement_timeout,
+                                 options.lock_timeout, /*local=*/true)),
       statements_(AllStatements()),
       pool_({.url = options.url,
              .max_size = options.pool_size,
              .on_connect =
-                 [this,
-                  set = SessionSettings(options.statement_timeout,
-                                        /*local=*/false)](pqxx::connection& c) {
+                 [this, set = SessionSettings(
+                            options.statement_timeout, options.lock_timeout,
+                            /*local=*/false)](pqxx::connection& c) {
                    // Behind a transaction pooler nothing is set or
                    // prepared here: the next transaction may run on another
                    // server connection.
@@ -409,10 +427,12 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
         pqxx::result r = Exec(txn, kUpdateStatus, id, to, expected,
                               change.lease_token, Millis(change.lease));
         if (r.empty()) return JobNotFound(id);
-        if (!r[0][3].is_null()) return JobFromRow(r[0], 3);
+        if (!r[0][5].is_null()) return JobFromRow(r[0], 5);
         const std::string current = r[0][0].as<std::string>();
         const std::string current_lease = r[0][1].as<std::string>();
-        const std::string blocker = r[0][2].as<std::string>();
+        const std::string earlier = r[0][2].as<std::string>();
+        const bool busy = r[0][3].as<bool>();
+        const bool expired = r[0][4].as<bool>();
         if (!expected.empty() && current != expected) {
           return absl::FailedPreconditionError(
               absl::StrCat("job ", id, " is '", current,
@@ -422,11 +442,17 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
           return absl::FailedPreconditionError(absl::StrCat(
               "job ", id, " is leased; pass its current lease_token"));
         }
-        if (current == "pending" && change.to == JobStatus::kProcessing &&
-            !blocker.empty()) {
+        if (!current_lease.empty() && expired) return LeaseExpired(id);
+        if (!earlier.empty()) {
           return absl::FailedPreconditionError(
-              absl::StrCat("job ", id, " waits for job ", blocker,
-                           " of its conversation (earlier, or processing)"));
+              absl::StrCat("job ", id, " waits for job ", earlier,
+                           ", earlier in its conversation"));
+        }
+        if (busy) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job ", id,
+                           " waits: another job of its conversation is "
+                           "processing"));
         }
         return absl::FailedPreconditionError(absl::StrCat(
             "job ", id, " cannot move from '", current, "' to '", to, "'"));

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "storage/connection_pool.h"
 #include "storage/group_commit.h"
 #include "storage/job_store.h"
@@ -63,6 +64,13 @@ class PgJobStore final : public JobStore {
     // Longest a statement may run (e.g. waiting on a lock) before the server
     // cancels it; the call then fails with DEADLINE_EXCEEDED.
     absl::Duration statement_timeout = absl::Seconds(30);
+    // Longest a statement waits for a row another session holds (an
+    // operator's open transaction, say) before it gives up with ABORTED,
+    // nothing written; calls batched with it are then retried one by one.
+    absl::Duration lock_timeout = absl::Seconds(2);
+    // Maintenance removes the row of a conversation that has had no active
+    // job for this long (a later job of it makes a new one).
+    absl::Duration conversation_retention = absl::Hours(1);
     RetryBackoff retry_backoff;
     // Group commit of Enqueue and of CompleteJob, each batched on its own
     // with these settings (see group_commit.h): concurrent calls go to the
@@ -177,9 +185,27 @@ class PgJobStore final : public JobStore {
   absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>> InsertBatch(
       const std::vector<const NewJob*>& jobs, absl::Time deadline);
 
+  // Maintenance steps (pg_job_maintenance.cc), each its own transaction
+  // that runs only in the process holding the maintenance lock; an error in
+  // one is reported and the others still run.
+  absl::Status RescueLeases(MaintenanceReport& report, absl::Time deadline);
+  absl::Status DeleteCompleted(absl::Duration retention, int max_deletes,
+                               MaintenanceReport& report, absl::Time deadline);
+  absl::Status Recount(MaintenanceReport& report, absl::Time deadline);
+  absl::Status RemoveIdleConversations(MaintenanceReport& report,
+                                       absl::Time deadline);
+  absl::Status VacuumConversations(absl::Time deadline);
+
   const RetryBackoff backoff_;
   const std::function<void(int)> on_enqueue_batch_;
   const DatabasePooling pooling_;
+  const absl::Duration conversation_retention_;
+  // Where the drift sweep goes on next round (a conversation id; "" starts
+  // over), and when idle conversations were last removed.
+  absl::Mutex maintenance_mu_;
+  std::string sweep_after_ ABSL_GUARDED_BY(maintenance_mu_);
+  absl::Time idle_removed_at_ ABSL_GUARDED_BY(maintenance_mu_) =
+      absl::InfinitePast();
   // SET LOCAL of the session settings, run first in every transaction in
   // transaction pooling.
   const std::string set_local_;

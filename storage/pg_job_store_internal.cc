@@ -65,6 +65,14 @@ absl::Status JobNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
 }
 
+absl::Status LeaseExpired(const std::string& id) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "job ", id,
+      "'s lease has expired: the job goes to another worker, and this "
+      "lease_token changes nothing (extend leases well before they run "
+      "out)"));
+}
+
 Job JobFromRow(const pqxx::row& row, int first) {
   auto text = [&](int i) { return row[first + i].as<std::string>(); };
   Job job;

@@ -16,19 +16,26 @@
 #include "storage/job_store.h"
 #include "storage/pg_job_store.h"
 
+// Microseconds since the epoch of timestamptz `column`, within the years
+// 0001 to 9999 a protobuf Timestamp holds (PostgreSQL also holds infinities
+// and later years, which plain SQL may write).
+#define JOBQUEUE_MICROS(column)                \
+  "(extract(epoch FROM least(greatest(" column \
+  ", '0001-01-01 00:00:00+00'::timestamptz),"  \
+  " '9999-12-31 23:59:59.999999+00'::timestamptz)) * 1000000)::bigint"
+
 // The select list JobFromRow reads, in its order, named as the columns;
 // times in microseconds since the epoch. Usable in RETURNING clauses.
-#define JOBQUEUE_JOB_COLUMNS                                              \
+#define JOBQUEUE_JOB_COLUMNS \
   "id::text AS id, coalesce(user_id, '') AS user_id, source_channel_id, " \
   "source_type, user_phone, payload::text AS payload, status, "           \
   "content_type, coalesce(idempotency_key, '') AS idempotency_key, "      \
-  "(extract(epoch FROM created_at) * 1000000)::bigint AS created_at, "    \
-  "(extract(epoch FROM updated_at) * 1000000)::bigint AS updated_at, "    \
+  JOBQUEUE_MICROS("created_at") " AS created_at, "                         \
+  JOBQUEUE_MICROS("updated_at") " AS updated_at, "                         \
   "attempts, max_attempts, "                                              \
-  "(extract(epoch FROM run_after) * 1000000)::bigint AS run_after, "      \
+  JOBQUEUE_MICROS("run_after") " AS run_after, "                           \
   "coalesce(lease_token::text, '') AS lease_token, "                      \
-  "(extract(epoch FROM lease_expires_at) * 1000000)::bigint"              \
-  " AS lease_expires_at, "                                                \
+  JOBQUEUE_MICROS("lease_expires_at") " AS lease_expires_at, "             \
   "coalesce(worker_id, '') AS worker_id, "                                \
   "coalesce(last_error, '') AS last_error"
 
@@ -54,6 +61,8 @@ absl::Time FromMicros(const pqxx::field& f);
 std::string TimestampParam(absl::Time t);
 
 absl::Status JobNotFound(const std::string& id);
+// FAILED_PRECONDITION for a lease token presented after its lease ran out.
+absl::Status LeaseExpired(const std::string& id);
 
 // A PostgreSQL array literal of `values` ({"a","b\"c"}), for passing a list
 // as one parameter: `$1::text[]`.
@@ -65,6 +74,9 @@ std::string NewUuid();
 // The in-order claim statement ($1 max jobs, $2 lease in milliseconds, $3
 // worker id, $4 source type or ''), for tests that examine its plan.
 const char* ClaimInOrderSql();
+// The status change statement ($1 id, $2 status, $3 expected status or '',
+// $4 lease token or '', $5 lease in milliseconds), likewise.
+const char* UpdateStatusSql();
 
 // Register the statements of pg_job_leases.cc and pg_job_maintenance.cc.
 void AddLeaseStatements(StatementSet& c);

@@ -100,6 +100,11 @@ std::string SqlStateMessage(absl::string_view sqlstate,
     return "the change collided with a concurrent one and was not made; "
            "retry";
   }
+  if (sqlstate == "55P03") {
+    return "a row this call needs is held by another session (an open "
+           "transaction, perhaps an operator's) past the server's lock "
+           "timeout; nothing was changed; retry";
+  }
   if (absl::StartsWith(sqlstate, "08") || sqlstate == "57P01" ||
       sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "53300") {
     return "the database is unavailable; retry";
@@ -155,7 +160,7 @@ absl::StatusCode StatusCodeForSqlState(absl::string_view sqlstate) {
       absl::StartsWith(sqlstate, "22")) {
     return absl::StatusCode::kInvalidArgument;
   }
-  if (sqlstate == "40001" || sqlstate == "40P01") {
+  if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03") {
     return absl::StatusCode::kAborted;
   }
   // Connection exceptions, admin/crash shutdown, cannot connect now,

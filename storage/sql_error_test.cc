@@ -17,6 +17,7 @@ TEST(StatusCodeForSqlStateTest, MapsTheClassesCallersActOn) {
   EXPECT_EQ(StatusCodeForSqlState("22008"), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(StatusCodeForSqlState("40001"), absl::StatusCode::kAborted);
   EXPECT_EQ(StatusCodeForSqlState("40P01"), absl::StatusCode::kAborted);
+  EXPECT_EQ(StatusCodeForSqlState("55P03"), absl::StatusCode::kAborted);
   EXPECT_EQ(StatusCodeForSqlState("08006"), absl::StatusCode::kUnavailable);
   EXPECT_EQ(StatusCodeForSqlState("57P01"), absl::StatusCode::kUnavailable);
   EXPECT_EQ(StatusCodeForSqlState("42501"),

@@ -131,5 +131,54 @@ TEST_F(LeaseEdgesTest, IdsInCapitalsAreTheSameIds) {
   EXPECT_EQ(job.id(), claimed.jobs(0).id());
 }
 
+// A lease that has run out is refused by every call that presents it, even
+// while no maintenance has returned the job to pending: past its expiry,
+// another worker may already hold the job.
+TEST_F(LeaseEdgesTest, AnExpiredLeaseIsRefusedBeforeItIsRescued) {
+  Enqueue("c");
+  v1::ClaimJobsRequest claim;
+  claim.set_worker_id("slow");
+  v1::ClaimJobsResponse claimed;
+  ASSERT_TRUE(stub_->ClaimJobs(CallContext().get(), claim, &claimed).ok());
+  ASSERT_EQ(claimed.jobs_size(), 1);
+  const v1::Job& job = claimed.jobs(0);
+  Sql("UPDATE jobs SET lease_expires_at = now() - interval '1 second'"
+      " RETURNING 1");
+
+  auto expect_refused = [&](const grpc::Status& s, const char* call) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << call << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find("expired"), std::string::npos)
+        << call << ": " << s.error_message();
+  };
+  v1::Job out;
+  v1::ExtendLeaseRequest extend;
+  extend.set_job_id(job.id());
+  extend.set_lease_token(job.lease_token());
+  expect_refused(stub_->ExtendLease(CallContext().get(), extend, &out),
+                 "ExtendLease");
+  v1::CompleteJobRequest complete;
+  complete.set_job_id(job.id());
+  complete.set_lease_token(job.lease_token());
+  expect_refused(stub_->CompleteJob(CallContext().get(), complete, &out),
+                 "CompleteJob");
+  v1::FailJobRequest fail;
+  fail.set_job_id(job.id());
+  fail.set_lease_token(job.lease_token());
+  fail.set_error("too late");
+  expect_refused(stub_->FailJob(CallContext().get(), fail, &out), "FailJob");
+  v1::CompleteJobsRequest batch;
+  *batch.add_jobs() = complete;
+  v1::CompleteJobsResponse results;
+  ASSERT_TRUE(stub_->CompleteJobs(CallContext().get(), batch, &results).ok());
+  ASSERT_EQ(results.results_size(), 1);
+  EXPECT_EQ(results.results(0).code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << results.results(0).message();
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'processing'"
+                " AND last_error IS NULL"),
+            1)
+      << "a call on an expired lease changed the job";
+}
+
 }  // namespace
 }  // namespace jobqueue
