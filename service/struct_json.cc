@@ -260,9 +260,20 @@ absl::Status JsonToStruct(absl::string_view json, Struct* value) {
   }
   if (!parsed) {
     value->Clear();
-    if (!builder.error().empty()) {
-      return absl::InternalError(absl::StrCat(
-          "stored JSON cannot be given as a Struct: ", builder.error()));
+    std::string why = builder.error();
+    if (parsed.Code() == rapidjson::kParseErrorNumberTooBig) {
+      // RapidJSON's own range check; the number starts at the offset.
+      const size_t end =
+          json.find_first_not_of("+-.0123456789eE", parsed.Offset());
+      why =
+          absl::StrCat("a number (",
+                       json.substr(parsed.Offset(),
+                                   std::min<size_t>(40, end - parsed.Offset())),
+                       ") is beyond the range of a double");
+    }
+    if (!why.empty()) {
+      return absl::InternalError(
+          absl::StrCat("stored JSON cannot be given as a Struct: ", why));
     }
     return absl::InternalError(
         absl::StrCat("stored JSON does not parse: ",

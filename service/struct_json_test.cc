@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -118,6 +119,63 @@ TEST(StructJsonTest, OnlyAJsonObjectParses) {
   ASSERT_TRUE(JsonToStruct(R"({"a": 1.5, "b": [true, null]})", &out).ok());
   EXPECT_EQ(out.fields().at("a").number_value(), 1.5);
   EXPECT_TRUE(out.fields().at("b").list_value().values(0).bool_value());
+}
+
+// `objects` JSON objects nested in one another, the innermost holding
+// `leaf` under "k" (none when empty).
+std::string NestedObjects(int objects, const std::string& leaf) {
+  std::string json = leaf.empty() ? "{}" : absl::StrCat(R"({"k": )", leaf, "}");
+  for (int i = 1; i < objects; ++i) json = absl::StrCat(R"({"k": )", json, "}");
+  return json;
+}
+
+// A payload sits one message below the Job or DeadLetter that carries it,
+// and protobuf parsers stop at 100 levels: 33 levels of objects with a
+// number inside is the deepest a client can read; arrays cost less.
+TEST(StructJsonTest, NestingIsLimitedToWhatClientsCanParse) {
+  Struct out;
+  EXPECT_TRUE(JsonToStruct(NestedObjects(33, "1"), &out).ok());
+  absl::StatusOr<std::string> back = StructToJson("payload", out);
+  EXPECT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(JsonToStruct(NestedObjects(33, "null"), &out).ok());
+
+  absl::Status deep = JsonToStruct(NestedObjects(34, "1"), &out);
+  EXPECT_FALSE(deep.ok());
+  EXPECT_NE(deep.message().find("99 levels"), absl::string_view::npos) << deep;
+  EXPECT_EQ(out.fields_size(), 0);
+  EXPECT_FALSE(JsonToStruct(NestedObjects(34, ""), &out).ok());
+  EXPECT_FALSE(JsonToStruct(NestedObjects(33, "[]"), &out).ok());
+  EXPECT_FALSE(JsonToStruct(NestedObjects(5000, "1"), &out).ok());
+
+  std::string arrays = "1";
+  for (int i = 0; i < 48; ++i) arrays = absl::StrCat("[", arrays, "]");
+  EXPECT_TRUE(JsonToStruct(absl::StrCat(R"({"k": )", arrays, "}"), &out).ok());
+  EXPECT_FALSE(
+      JsonToStruct(absl::StrCat(R"({"k": [)", arrays, "]}"), &out).ok());
+
+  // The same limit for a request's Struct, named by its field: 33 Structs
+  // with a number in the innermost pass, 34 do not.
+  Struct value;
+  Struct* inner = &value;
+  for (int i = 1; i < 33; ++i) {
+    inner = (*inner->mutable_fields())["k"].mutable_struct_value();
+  }
+  (*inner->mutable_fields())["k"].set_number_value(1);
+  EXPECT_TRUE(StructToJson("payload", value).ok());
+  (*inner->mutable_fields())["k"].mutable_struct_value();
+  absl::StatusOr<std::string> refused = StructToJson("payload", value);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(), "payload nests"))
+      << refused.status();
+}
+
+TEST(StructJsonTest, ANumberBeyondADoubleIsNamed) {
+  Struct out;
+  absl::Status s = JsonToStruct(R"({"a": [1, -1e400]})", &out);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("-1e400"), absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("double"), absl::string_view::npos) << s;
 }
 
 }  // namespace

@@ -675,6 +675,35 @@ TEST_F(MalformedRequestsTest, LengthsAtTheLimitPassAndOneMoreIsRefused) {
   }
 }
 
+// A payload nested deeper than a client can parse back in the Job that
+// carries it is refused; the deepest accepted one reads back whole.
+TEST_F(MalformedRequestsTest,
+       PayloadNestingAtTheLimitPassesAndOneMoreIsRefused) {
+  v1::EnqueueJobRequest r = AJob(Unique("deep"));
+  google::protobuf::Struct* inner = r.mutable_payload();
+  for (int i = 1; i < 33; ++i) {
+    inner = (*inner->mutable_fields())["k"].mutable_struct_value();
+  }
+  (*inner->mutable_fields())["k"].set_number_value(1);
+  const v1::Job job = MustEnqueue(r);
+  v1::GetJobRequest get;
+  get.set_id(job.id());
+  v1::Job stored;
+  grpc::Status s = stub_->GetJob(CallContext().get(), get, &stored);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(stored.payload().DebugString(), r.payload().DebugString());
+
+  // One level more than a Job can carry, one less than gRPC itself refuses
+  // in a request.
+  (*inner->mutable_fields())["k"].mutable_struct_value();
+  ExpectRefusedUnchanged("EnqueueJob", r, "payload");
+  v1::RecordDeadLetterRequest letter;
+  letter.set_source("test");
+  letter.set_reason("deep");
+  *letter.mutable_raw_payload() = r.payload();
+  ExpectRefusedUnchanged("RecordDeadLetter", letter, "raw_payload");
+}
+
 TEST_F(MalformedRequestsTest, StoredValuesAtTheLimitAreExact) {
   v1::EnqueueJobRequest r = AJob(std::string(511, 'c') + "d");
   r.set_idempotency_key(std::string(254, 'k') + "!");
