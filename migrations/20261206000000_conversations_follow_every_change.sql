@@ -9,6 +9,36 @@
 -- drift (jobs written with triggers off, counts edited by hand) is repaired
 -- by the maintenance sweep, recount_conversations_after(), which visits
 -- every conversation in turn, a bounded number per round.
+--
+-- Claims also stay cheap while a long snapshot (pg_dump, an idle REPEATABLE
+-- READ session) keeps cleanup from removing old row versions: a head lookup
+-- starts at the conversation's first_position, past the index entries of
+-- its finished jobs, and the scan of ready conversations starts at
+-- conversation_clock.ready_floor, past the versions claims left behind.
+
+ALTER TABLE public.conversations
+  ADD COLUMN IF NOT EXISTS first_position BIGINT NOT NULL DEFAULT 0;
+COMMENT ON COLUMN public.conversations.first_position IS 'No active job of the conversation has a lower position: where a head lookup starts.';
+
+-- One row: the earliest ready_since a ready conversation may have. Readiness
+-- is written as clock_timestamp(), and maintenance raises the floor to the
+-- earliest ready conversation, but never past a second ago (a write older
+-- than that which commits later is moved up to the floor by maintenance).
+CREATE TABLE IF NOT EXISTS public.conversation_clock (
+  only_row BOOLEAN PRIMARY KEY DEFAULT true
+    CONSTRAINT conversation_clock_one_row CHECK (only_row),
+  ready_floor TIMESTAMPTZ NOT NULL DEFAULT '-infinity'
+);
+COMMENT ON TABLE public.conversation_clock IS 'One row: where claims start their scan of ready conversations (kept by maintenance).';
+COMMENT ON COLUMN public.conversation_clock.ready_floor IS 'No ready conversation has an earlier ready_since; -infinity until maintenance first runs.';
+INSERT INTO public.conversation_clock DEFAULT VALUES ON CONFLICT DO NOTHING;
+ALTER TABLE public.conversation_clock ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.conversation_clock
+  TO anon, authenticated, service_role;
+DROP POLICY IF EXISTS conversation_clock_service_role_all
+  ON public.conversation_clock;
+CREATE POLICY conversation_clock_service_role_all ON public.conversation_clock
+  FOR ALL TO service_role USING (true) WITH CHECK (true);
 
 -- An insert without a position takes the next one of its conversation; the
 -- conversation's row stays locked until commit, so positions follow commit
@@ -26,14 +56,15 @@ END
 $$;
 
 -- Applies one statement's changes to the conversations of `ids` (sorted):
--- pending and processing deltas, the highest active position written, and
--- a new readiness. A conversation that is ready after the change is due
--- when its head is: one that was ready keeps its place in line unless its
--- head is now due later; one that becomes ready goes to the back. Rows are
--- locked in id order, as every writer of conversations locks them.
+-- pending and processing deltas, the highest and lowest active positions
+-- written, and a new readiness. A conversation that is ready after the
+-- change is due when its head is: one that was ready keeps its place in
+-- line unless its head is now due later; one that becomes ready goes to the
+-- back. Rows are locked in id order, as every writer of conversations locks
+-- them.
 CREATE OR REPLACE FUNCTION public.apply_job_changes(
   ids TEXT[], pending_deltas INTEGER[], processing_deltas INTEGER[],
-  top_positions BIGINT[])
+  top_positions BIGINT[], low_positions BIGINT[])
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
@@ -51,26 +82,44 @@ BEGIN
     PERFORM 1 FROM public.conversations WHERE source_channel_id = ANY (ids)
     ORDER BY source_channel_id FOR UPDATE;
   END IF;
+  WITH next AS (
+    SELECT d.*,
+           c.pending_jobs > 0 AND c.processing_jobs = 0 AS ready_before,
+           c.pending_jobs + d.pending > 0
+             AND c.processing_jobs + d.processing <= 0 AS ready_after,
+           least(c.first_position, d.low) AS from_position
+    FROM unnest(ids, pending_deltas, processing_deltas, top_positions,
+                low_positions) AS d(channel, pending, processing, top, low)
+    JOIN public.conversations c ON c.source_channel_id = d.channel
+  ), heads AS (
+    SELECT n.channel, h.run_after, h.position
+    FROM next n CROSS JOIN LATERAL (
+      SELECT j.run_after, j.position FROM public.jobs j
+      WHERE j.source_channel_id = n.channel
+        AND j.status IN ('pending', 'processing')
+        AND j.position >= n.from_position
+      ORDER BY j.position LIMIT 1) h
+    WHERE n.ready_after
+  )
   UPDATE public.conversations c
-  SET pending_jobs = greatest(c.pending_jobs + d.pending, 0),
-      processing_jobs = greatest(c.processing_jobs + d.processing, 0),
-      last_position = greatest(c.last_position, d.top),
+  SET pending_jobs = greatest(c.pending_jobs + n.pending, 0),
+      processing_jobs = greatest(c.processing_jobs + n.processing, 0),
+      last_position = greatest(c.last_position, n.top),
+      first_position = coalesce(h.position, n.from_position),
       ready_since = CASE
-        WHEN c.pending_jobs + d.pending > 0
-         AND c.processing_jobs + d.processing <= 0
+        WHEN n.ready_after
         THEN greatest(
-          CASE WHEN c.pending_jobs > 0 AND c.processing_jobs = 0
-               THEN least(c.ready_since, now()) ELSE now() END,
-          (SELECT j.run_after FROM public.jobs j
-           WHERE j.source_channel_id = c.source_channel_id
-             AND j.status IN ('pending', 'processing')
-           ORDER BY j.position LIMIT 1))
+          CASE WHEN n.ready_before
+               THEN least(c.ready_since, clock_timestamp())
+               ELSE clock_timestamp() END,
+          h.run_after)
         ELSE c.ready_since END
-  FROM unnest(ids, pending_deltas, processing_deltas, top_positions)
-    AS d(source_channel_id, pending, processing, top)
-  WHERE c.source_channel_id = d.source_channel_id;
+  FROM next n LEFT JOIN heads h ON h.channel = n.channel
+  WHERE c.source_channel_id = n.channel;
 END
 $$;
+DROP FUNCTION IF EXISTS public.apply_job_changes(TEXT[], INTEGER[], INTEGER[],
+                                                 BIGINT[]);
 
 -- Inserted active jobs, counted by conversation.
 CREATE OR REPLACE FUNCTION public.jobs_count_inserted() RETURNS trigger
@@ -80,19 +129,20 @@ DECLARE
   pending INTEGER[];
   processing INTEGER[];
   tops BIGINT[];
+  lows BIGINT[];
 BEGIN
   SELECT array_agg(channel ORDER BY channel),
          array_agg(p ORDER BY channel), array_agg(q ORDER BY channel),
-         array_agg(top ORDER BY channel)
-  INTO ids, pending, processing, tops
+         array_agg(top ORDER BY channel), array_agg(low ORDER BY channel)
+  INTO ids, pending, processing, tops, lows
   FROM (SELECT source_channel_id AS channel,
                count(*) FILTER (WHERE status = 'pending')::int AS p,
                count(*) FILTER (WHERE status = 'processing')::int AS q,
-               max(position) AS top
+               max(position) AS top, min(position) AS low
         FROM new_jobs WHERE status IN ('pending', 'processing')
         GROUP BY source_channel_id) d;
   IF ids IS NOT NULL THEN
-    PERFORM public.apply_job_changes(ids, pending, processing, tops);
+    PERFORM public.apply_job_changes(ids, pending, processing, tops, lows);
   END IF;
   RETURN NULL;
 END
@@ -108,6 +158,7 @@ DECLARE
   pending INTEGER[];
   processing INTEGER[];
   tops BIGINT[];
+  lows BIGINT[];
 BEGIN
   WITH pairs AS (
     SELECT o.source_channel_id AS old_channel, o.status AS old_status,
@@ -132,12 +183,13 @@ BEGIN
   )
   SELECT array_agg(channel ORDER BY channel),
          array_agg(p ORDER BY channel), array_agg(q ORDER BY channel),
-         array_agg(top ORDER BY channel)
-  INTO ids, pending, processing, tops
-  FROM (SELECT channel, sum(p)::int AS p, sum(q)::int AS q, max(top) AS top
+         array_agg(top ORDER BY channel), array_agg(low ORDER BY channel)
+  INTO ids, pending, processing, tops, lows
+  FROM (SELECT channel, sum(p)::int AS p, sum(q)::int AS q, max(top) AS top,
+               min(top) AS low
         FROM changes GROUP BY channel) d;
   IF ids IS NOT NULL THEN
-    PERFORM public.apply_job_changes(ids, pending, processing, tops);
+    PERFORM public.apply_job_changes(ids, pending, processing, tops, lows);
   END IF;
   RETURN NULL;
 END
@@ -160,9 +212,10 @@ BEGIN
         FROM old_jobs WHERE status IN ('pending', 'processing')
         GROUP BY source_channel_id) d;
   IF ids IS NOT NULL THEN
-    PERFORM public.apply_job_changes(ids, pending, processing,
-                                     array_fill(NULL::bigint,
-                                                ARRAY[cardinality(ids)]));
+    PERFORM public.apply_job_changes(
+      ids, pending, processing,
+      array_fill(NULL::bigint, ARRAY[cardinality(ids)]),
+      array_fill(NULL::bigint, ARRAY[cardinality(ids)]));
   END IF;
   RETURN NULL;
 END
@@ -210,31 +263,34 @@ BEGIN
   -- A statement after the lock: its snapshot sees every change committed
   -- before the rows were locked, and no later one can change these counts.
   WITH truth AS (
-    SELECT u.channel, t.pending, t.processing, t.top
+    SELECT u.channel, t.pending, t.processing, t.top, t.low
     FROM unnest(held) u(channel) CROSS JOIN LATERAL (
       SELECT count(*) FILTER (WHERE j.status = 'pending')::int AS pending,
              count(*) FILTER (WHERE j.status = 'processing')::int AS processing,
-             coalesce(max(j.position), 0) AS top
+             coalesce(max(j.position), 0) AS top, min(j.position) AS low
       FROM public.jobs j WHERE j.source_channel_id = u.channel
         AND j.status IN ('pending', 'processing')) t
   ), fixed AS (
     UPDATE public.conversations c
     SET pending_jobs = t.pending, processing_jobs = t.processing,
         last_position = greatest(c.last_position, t.top),
+        first_position = coalesce(t.low, c.first_position),
         ready_since = CASE
           WHEN t.pending > 0 AND t.processing = 0
           THEN greatest(
             CASE WHEN c.pending_jobs > 0 AND c.processing_jobs = 0
-                 THEN least(c.ready_since, now()) ELSE now() END,
+                 THEN least(c.ready_since, clock_timestamp())
+                 ELSE clock_timestamp() END,
             (SELECT j.run_after FROM public.jobs j
              WHERE j.source_channel_id = c.source_channel_id
                AND j.status IN ('pending', 'processing')
+               AND j.position >= t.low
              ORDER BY j.position LIMIT 1))
           ELSE c.ready_since END
     FROM truth t
     WHERE c.source_channel_id = t.channel
       AND (c.pending_jobs <> t.pending OR c.processing_jobs <> t.processing
-           OR c.last_position < t.top)
+           OR c.last_position < t.top OR c.first_position > t.low)
     RETURNING 1)
   SELECT count(*) INTO repaired FROM fixed;
   RETURN repaired;
@@ -293,19 +349,56 @@ DECLARE
 BEGIN
   SELECT array_agg(source_channel_id) INTO channels FROM (
     SELECT c.source_channel_id
-    FROM (SELECT source_channel_id, ready_since FROM public.conversations
+    FROM (SELECT source_channel_id, first_position, ready_since
+          FROM public.conversations
           WHERE pending_jobs > 0 AND processing_jobs = 0
+            AND ready_since >= (SELECT ready_floor
+                                FROM public.conversation_clock)
           ORDER BY ready_since LIMIT max_rows) c
     LEFT JOIN LATERAL (
       SELECT j.status FROM public.jobs j
       WHERE j.source_channel_id = c.source_channel_id
         AND j.status IN ('pending', 'processing')
+        AND j.position >= c.first_position
       ORDER BY j.position LIMIT 1) head ON true
     WHERE head.status IS DISTINCT FROM 'pending') drifted;
   IF channels IS NULL THEN
     RETURN 0;
   END IF;
   RETURN public.repair_conversations(channels);
+END
+$$;
+
+-- Moves ready conversations whose ready_since is below the floor (a write
+-- that committed more than a second after it was made) up to it, skipping
+-- rows another session holds; then, when none is left below, raises the
+-- floor to the earliest ready conversation but never past a second ago.
+-- Returns how many it moved. The maintenance loop runs it; until it first
+-- does, the floor is -infinity.
+CREATE OR REPLACE FUNCTION public.advance_ready_floor() RETURNS INTEGER
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+  lowest TIMESTAMPTZ;
+  moved INTEGER;
+BEGIN
+  SELECT ready_floor INTO lowest FROM public.conversation_clock FOR UPDATE;
+  UPDATE public.conversations SET ready_since = lowest
+  WHERE source_channel_id IN (
+    SELECT source_channel_id FROM public.conversations
+    WHERE pending_jobs > 0 AND processing_jobs = 0 AND ready_since < lowest
+    FOR UPDATE SKIP LOCKED);
+  GET DIAGNOSTICS moved = ROW_COUNT;
+  IF NOT EXISTS (SELECT 1 FROM public.conversations
+                 WHERE pending_jobs > 0 AND processing_jobs = 0
+                   AND ready_since < lowest) THEN
+    UPDATE public.conversation_clock
+    SET ready_floor = greatest(ready_floor, least(
+      (SELECT min(ready_since) FROM public.conversations
+       WHERE pending_jobs > 0 AND processing_jobs = 0
+         AND ready_since >= lowest),
+      clock_timestamp() - interval '1 second'));
+  END IF;
+  RETURN moved;
 END
 $$;
 

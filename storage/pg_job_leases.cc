@@ -33,9 +33,12 @@ namespace {
 // pending job, none processing), the longest-due first, each its
 // conversation's pending job with the lowest position and due. Only ready
 // conversations whose head is due are read, however many jobs wait in
-// blocked ones or in backoff. SKIP
-// LOCKED on the conversation and on the job lets concurrent claims take
-// different heads without waiting; the triggers on jobs update the counts.
+// blocked ones or in backoff; the scan starts at the ready floor and each
+// head lookup at the conversation's first position, so versions left
+// behind by earlier claims are not read while a long snapshot keeps them.
+// SKIP LOCKED on the conversation and on the job lets concurrent claims
+// take different heads without waiting; the triggers on jobs update the
+// counts.
 constexpr char kClaimInOrder[] = "claim_in_order";
 constexpr char kClaimInOrderSql[] =
     "WITH ready AS ("
@@ -43,9 +46,11 @@ constexpr char kClaimInOrderSql[] =
     " CROSS JOIN LATERAL (SELECT id, status, run_after, source_type FROM jobs j"
     " WHERE j.source_channel_id = c.source_channel_id"
     " AND j.status IN ('pending', 'processing')"
+    " AND j.position >= c.first_position"
     " ORDER BY j.position LIMIT 1) head"
     " WHERE c.pending_jobs > 0 AND c.processing_jobs = 0"
     " AND c.ready_since <= now()"
+    " AND c.ready_since >= (SELECT ready_floor FROM conversation_clock)"
     " AND head.status = 'pending' AND head.run_after <= now()"
     " AND ($4 = '' OR head.source_type = $4)"
     " ORDER BY c.ready_since LIMIT $1 FOR UPDATE OF c SKIP LOCKED"

@@ -67,14 +67,15 @@ constexpr char kDeleteCompletedSql[] =
     " SELECT (SELECT held FROM lock), count(*) FROM deleted";
 
 // The longest-ready conversations whose head is not a pending job, then the
-// sweep's next conversations after $1 (see the migrations). Neither runs
-// without the lock: CASE is evaluated lazily, and the sweep function is
-// STRICT, so a NULL argument skips it.
+// sweep's next conversations after $1, then the ready floor (see the
+// migrations). None runs without the lock: CASE is evaluated lazily, and
+// the sweep function is STRICT, so a NULL argument skips it.
 constexpr char kRecount[] = "recount";
 constexpr char kRecountSql[] =
     "WITH " MAINTENANCE_LOCK
     " SELECT held, CASE WHEN held THEN recount_conversations(1000) ELSE 0 END"
-    " + coalesce(sweep.repaired, 0), coalesce(sweep.next_after, $1::text)"
+    " + coalesce(sweep.repaired, 0), coalesce(sweep.next_after, $1::text),"
+    " CASE WHEN held THEN advance_ready_floor() ELSE 0 END"
     " FROM lock, recount_conversations_after("
     "CASE WHEN held THEN $1::text END, 1000) sweep";
 
@@ -164,6 +165,7 @@ absl::Status PgJobStore::Recount(MaintenanceReport& report,
              [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
                pqxx::row r = Exec1(txn, kRecount, after);
                report.recounted = r[1].as<int>();
+               report.floor_moved = r[3].as<int>();
                absl::MutexLock lock(&maintenance_mu_);
                sweep_after_ = r[2].as<std::string>();
                return true;

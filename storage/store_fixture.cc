@@ -85,6 +85,21 @@ int64_t StoreFixture::Buffers(const std::string& sql,
   return total;
 }
 
+int64_t StoreFixture::IndexEntries(const std::string& sql,
+                                   const std::string& setup) {
+  pqxx::connection c(db_->url());
+  pqxx::work txn(c);
+  if (!setup.empty()) txn.exec(setup);
+  txn.exec("EXPLAIN (ANALYZE, TIMING OFF) " + sql);
+  // This transaction's counts, kept apart from other sessions'.
+  return txn
+      .exec1(
+          "SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid))::bigint"
+          " FROM pg_index WHERE indrelid IN"
+          " ('jobs'::regclass, 'conversations'::regclass)")[0]
+      .as<int64_t>();
+}
+
 void StoreFixture::AddConversations(const std::string& prefix, int n,
                                     int jobs) {
   Sql(

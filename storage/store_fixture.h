@@ -44,6 +44,10 @@ class StoreFixture : public ::testing::Test {
   // is rolled back, after `setup` in the same transaction.
   int64_t Buffers(const std::string& sql, const std::string& setup = "");
 
+  // Index entries of jobs and conversations `sql` reads (live or not), run
+  // in a transaction that is rolled back, after `setup` in it.
+  int64_t IndexEntries(const std::string& sql, const std::string& setup = "");
+
   // `n` conversations named prefix-1.., each with `jobs` pending jobs.
   void AddConversations(const std::string& prefix, int n, int jobs);
 
