@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/descriptor.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "service/listen_address.h"
 #include "storage/client_limits.h"
 
 namespace jobqueue {
@@ -113,8 +114,7 @@ JobQueueServer::JobQueueServer(Config config)
   }
 }
 
-absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
-    Config config) {
+absl::Status JobQueueServer::CheckConfig(const Config& config) {
   if (config.database_url.empty()) {
     return absl::InvalidArgumentError("no database URL");
   }
@@ -145,6 +145,33 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
         "cannot work: give a direct URL (Supabase: db.<ref>.supabase.co:5432) "
         "or a session pooler's (Supabase: port 5432), or leave it out to "
         "poll");
+  }
+  if (!absl::StartsWith(config.listen, "unix:") &&
+      !absl::StartsWith(config.listen, "unix-abstract:")) {
+    absl::StatusOr<HostPort> listen = SplitHostPort(config.listen);
+    if (!listen.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--listen: ", listen.status().message()));
+    }
+  }
+  // Every job's payload (message bodies, phone numbers) is served to whoever
+  // reaches the port, as Redis' protected mode reasons.
+  if (config.bearer_token.empty() && !config.allow_unauthenticated &&
+      !IsLoopbackListenAddress(config.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to serve without a bearer token on --listen=", config.listen,
+        ", which other machines can reach: set --bearer_token_file (or "
+        "$JOBQUEUE_BEARER_TOKEN), listen on 127.0.0.1, or pass "
+        "--allow_unauthenticated if everyone who can reach the port may read "
+        "and change every job"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
+    Config config) {
+  if (absl::Status checked = CheckConfig(config); !checked.ok()) {
+    return checked;
   }
   std::unique_ptr<JobQueueServer> s(new JobQueueServer(std::move(config)));
   const Config& c = s->config_;
@@ -186,6 +213,7 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
                          .reflection = c.reflection == ReflectionMode::kOpen});
   if (!grpc_server.ok()) return grpc_server.status();
   s->grpc_server_ = *std::move(grpc_server);
+  s->WarnWhenExposed();
   s->Log(absl::StrCat("serving on ", s->address(),
                       c.bearer_token.empty() ? "" : " (bearer token required)",
                       c.tls_cert_file.empty() ? "" : " (TLS)"));
@@ -218,6 +246,22 @@ void JobQueueServer::Stop(absl::Duration grace) {
 
 std::string JobQueueServer::metrics_address() const {
   return metrics_server_ == nullptr ? "" : metrics_server_->address();
+}
+
+void JobQueueServer::WarnWhenExposed() const {
+  if (IsLoopbackListenAddress(config_.listen)) return;
+  if (config_.bearer_token.empty()) {
+    Log(absl::StrCat("warning: serving without a bearer token on ", address(),
+                     " (--allow_unauthenticated): everyone who can reach it "
+                     "can read and change every job"));
+  } else if (config_.tls_cert_file.empty()) {
+    Log(absl::StrCat(
+        "warning: the bearer token and every job's payload travel in "
+        "plaintext on ",
+        address(),
+        ", which other machines can reach: set --tls_cert_file and "
+        "--tls_key_file, or keep the port behind a TLS proxy"));
+  }
 }
 
 void JobQueueServer::Log(const std::string& line) const {

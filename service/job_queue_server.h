@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -69,6 +70,10 @@ class JobQueueServer {
     // Empty: no auth. Otherwise every JobQueue call needs
     // "authorization: Bearer <token>"; health and reflection do not.
     std::string bearer_token;
+    // Serve without a bearer token on a `listen` other machines can reach
+    // (anyone who reaches it reads and changes every job); refused unless
+    // set.
+    bool allow_unauthenticated = false;
     ReflectionMode reflection = ReflectionMode::kOpen;
     int pool_size = 8;
     // Largest payload, measured as JSON text.
@@ -92,6 +97,10 @@ class JobQueueServer {
     std::function<void(const std::string&)> log;
   };
 
+  // INVALID_ARGUMENT naming the bad setting, without touching anything;
+  // Start checks this first.
+  static absl::Status CheckConfig(const Config& config);
+
   // INVALID_ARGUMENT for a bad setting, UNAVAILABLE when an address cannot
   // be bound.
   static absl::StatusOr<std::unique_ptr<JobQueueServer>> Start(Config config);
@@ -111,6 +120,9 @@ class JobQueueServer {
  private:
   explicit JobQueueServer(Config config);
   void Log(const std::string& line) const;
+  // Logs a warning when jobs can be read off the network: no token, or a
+  // token without TLS, on an address other machines can reach.
+  void WarnWhenExposed() const;
 
   const Config config_;
   metrics::Registry registry_;

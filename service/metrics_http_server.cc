@@ -2,9 +2,8 @@
 
 #include <sys/socket.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
+#include "service/listen_address.h"
 
 namespace jobqueue {
 namespace {
@@ -16,19 +15,15 @@ constexpr int kThreads = 2;
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& listen, metrics::Registry* registry) {
-  const size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics address must be host:port, got \"", listen, "\""));
+  absl::StatusOr<HostPort> address = SplitHostPort(listen);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics address: ", address.status().message()));
   }
-  absl::string_view host = absl::string_view(listen).substr(0, colon);
-  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  const int port = address->port;
 
   std::unique_ptr<MetricsHttpServer> s(new MetricsHttpServer());
-  s->host_ = std::string(host);
+  s->host_ = address->host;
   s->server_.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
   // cpp-httplib's default adds SO_REUSEPORT, which would let a second server
   // share the port and answer half the scrapes.
@@ -64,7 +59,7 @@ MetricsHttpServer::~MetricsHttpServer() {
 }
 
 std::string MetricsHttpServer::address() const {
-  return absl::StrCat(host_, ":", port_);
+  return JoinHostPort(host_, port_);
 }
 
 }  // namespace jobqueue

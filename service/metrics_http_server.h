@@ -30,7 +30,7 @@ class MetricsHttpServer {
   // Stops serving; a scrape in flight is answered first.
   ~MetricsHttpServer();
 
-  // "host:port" with the port actually bound.
+  // "host:port" ("[v6]:port") with the port actually bound.
   std::string address() const;
 
  private:

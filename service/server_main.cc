@@ -14,7 +14,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -37,7 +39,9 @@ ABSL_FLAG(std::string, listen_database_url, "",
           "--database_url in session pooling, none (poll every second) in "
           "transaction pooling");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
-          "host:port to serve gRPC on (port 0: any free port)");
+          "host:port to serve gRPC on (port 0: any free port); an address "
+          "other machines can reach needs a bearer token, or "
+          "--allow_unauthenticated");
 ABSL_FLAG(int, pool_size, 8, "most database connections held at once");
 ABSL_FLAG(int64_t, max_payload_bytes, 256 * 1024,
           "largest job payload, measured as JSON text");
@@ -52,9 +56,13 @@ ABSL_FLAG(absl::Duration, default_deadline, absl::Seconds(30),
 ABSL_FLAG(std::string, bearer_token_file, "",
           "file holding the bearer token callers must send; defaults to "
           "$JOBQUEUE_BEARER_TOKEN (or $JOBQUEUE_AUTH_TOKEN); no token means "
-          "no auth");
+          "no auth, refused off loopback without --allow_unauthenticated");
 ABSL_FLAG(std::string, auth_token_file, "",
           "the old name of --bearer_token_file, still accepted");
+ABSL_FLAG(bool, allow_unauthenticated, false,
+          "serve without a bearer token on a --listen address other machines "
+          "can reach (0.0.0.0, a LAN address, a host name): everyone who "
+          "reaches the port can then read and change every job");
 ABSL_FLAG(jobqueue::ReflectionMode, reflection, jobqueue::ReflectionMode::kOpen,
           "gRPC server reflection: open (served without a token; it describes "
           "the API, never data) or off");
@@ -135,6 +143,36 @@ int Serve(const std::string& url) {
     Log("cannot read a token from --bearer_token_file");
     return 2;
   }
+  const JobQueueServer::Config config = {
+      .database_url = url,
+      .database_pooling = absl::GetFlag(FLAGS_database_pooling),
+      .listen_database_url = absl::GetFlag(FLAGS_listen_database_url),
+      .listen = absl::GetFlag(FLAGS_listen),
+      .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+      .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
+      .bearer_token = token,
+      .allow_unauthenticated = absl::GetFlag(FLAGS_allow_unauthenticated),
+      .reflection = absl::GetFlag(FLAGS_reflection),
+      .pool_size = absl::GetFlag(FLAGS_pool_size),
+      .max_payload_bytes =
+          static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
+      .max_claim_response_bytes =
+          static_cast<size_t>(absl::GetFlag(FLAGS_max_claim_response_bytes)),
+      .default_deadline = absl::GetFlag(FLAGS_default_deadline),
+      .maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval),
+      .retention = absl::GetFlag(FLAGS_retention),
+      .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
+                        .max = absl::GetFlag(FLAGS_retry_max_delay)},
+      .metrics_listen = absl::GetFlag(FLAGS_metrics_listen),
+      .log_requests = absl::GetFlag(FLAGS_log_requests),
+      .log = Log,
+  };
+  // Refused before the migrations run, so a bad setting changes nothing.
+  if (absl::Status checked = JobQueueServer::CheckConfig(config);
+      !checked.ok()) {
+    Log(checked.ToString());
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_migrate) && Migrate(url) != 0) return 1;
 
   // Block the stop signals in every thread; the main thread waits for them.
@@ -146,29 +184,7 @@ int Serve(const std::string& url) {
   signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<std::unique_ptr<JobQueueServer>> server =
-      JobQueueServer::Start({
-          .database_url = url,
-          .database_pooling = absl::GetFlag(FLAGS_database_pooling),
-          .listen_database_url = absl::GetFlag(FLAGS_listen_database_url),
-          .listen = absl::GetFlag(FLAGS_listen),
-          .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
-          .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
-          .bearer_token = token,
-          .reflection = absl::GetFlag(FLAGS_reflection),
-          .pool_size = absl::GetFlag(FLAGS_pool_size),
-          .max_payload_bytes =
-              static_cast<size_t>(absl::GetFlag(FLAGS_max_payload_bytes)),
-          .max_claim_response_bytes = static_cast<size_t>(
-              absl::GetFlag(FLAGS_max_claim_response_bytes)),
-          .default_deadline = absl::GetFlag(FLAGS_default_deadline),
-          .maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval),
-          .retention = absl::GetFlag(FLAGS_retention),
-          .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
-                            .max = absl::GetFlag(FLAGS_retry_max_delay)},
-          .metrics_listen = absl::GetFlag(FLAGS_metrics_listen),
-          .log_requests = absl::GetFlag(FLAGS_log_requests),
-          .log = Log,
-      });
+      JobQueueServer::Start(config);
   if (!server.ok()) {
     Log(server.status().ToString());
     return absl::IsUnavailable(server.status()) ? 1 : 2;
@@ -189,6 +205,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "serves the JobQueue gRPC API or applies its migrations\n"
       "usage: jobqueue_server [serve|migrate] [--flags]");
+  // --help lists the flags of the file named after the program; this
+  // program's are in server_main.cc.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "service/server_main.cc");
+  };
+  absl::SetFlagsUsageConfig(usage);
   // Debian's abseil checks every Mutex (gRPC's too) for lock-order cycles,
   // a debugging aid that costs each lock a graph lookup.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

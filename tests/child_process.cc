@@ -149,4 +149,11 @@ int UnusedTcpPort() {
   return port;
 }
 
+std::string TextAfter(absl::string_view output, absl::string_view prefix) {
+  const size_t start = output.find(prefix);
+  if (start == absl::string_view::npos) return "";
+  absl::string_view rest = output.substr(start + prefix.size());
+  return std::string(rest.substr(0, rest.find('\n')));
+}
+
 }  // namespace jobqueue

@@ -64,6 +64,11 @@ std::string RunfilePath(absl::string_view workspace_relative_path);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int UnusedTcpPort();
 
+// What follows `prefix` on the first line of `output` that holds it, up to
+// the end of that line (e.g. the address after "listening on "); empty when
+// no line holds it.
+std::string TextAfter(absl::string_view output, absl::string_view prefix);
+
 }  // namespace jobqueue
 
 #endif  // JOBQUEUE_TESTS_CHILD_PROCESS_H_

@@ -105,6 +105,94 @@ TEST(ServerProcessTest, RefusesAnEmptyTokenFileAndAnUnknownReflectionMode) {
       << reflection->output();
 }
 
+// The port of the address a server printed as "serving on HOST:PORT".
+int ServingPort(ChildProcess& server) {
+  const std::string address = TextAfter(server.output(), "serving on ");
+  const std::string host_port = address.substr(0, address.find(' '));
+  return std::atoi(host_port.c_str() + host_port.rfind(':') + 1);
+}
+
+// Every job's payload (message bodies, phone numbers) is served to whoever
+// reaches the port: off loopback, only with a token or the explicit flag.
+TEST(ServerProcessTest, RefusesANetworkAddressWithoutATokenUnlessAllowed) {
+  auto db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::vector<std::pair<std::string, std::string>> no_token = {
+      {"JOBQUEUE_BEARER_TOKEN", ""}, {"JOBQUEUE_AUTH_TOKEN", ""}};
+  for (const char* listen : {"0.0.0.0:0", "[::]:0"}) {
+    auto refused =
+        StartServer({"serve", "--database_url=" + (*db)->url(),
+                     absl::StrCat("--listen=", listen), "--metrics_listen="},
+                    no_token);
+    EXPECT_EQ(refused->Wait(absl::Seconds(20)).value_or(-1), 2)
+        << refused->output();
+    EXPECT_NE(refused->output().find("--allow_unauthenticated"),
+              std::string::npos)
+        << refused->output();
+    EXPECT_NE(refused->output().find("--bearer_token_file"), std::string::npos)
+        << refused->output();
+    EXPECT_EQ(refused->output().find("serving on"), std::string::npos)
+        << refused->output();
+  }
+
+  auto allowed = StartServer(
+      {"serve", "--database_url=" + (*db)->url(), "--listen=0.0.0.0:0",
+       "--metrics_listen=", "--allow_unauthenticated"},
+      no_token);
+  ASSERT_TRUE(allowed->WaitForOutput("serving on 0.0.0.0:", absl::Seconds(20)))
+      << allowed->output();
+  EXPECT_NE(allowed->output().find("without a bearer token"), std::string::npos)
+      << allowed->output();
+  auto stub = v1::JobQueue::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", ServingPort(*allowed)),
+                          grpc::InsecureChannelCredentials()));
+  v1::GetJobRequest get;
+  get.set_id("7d3f2f0c-2b9e-4a55-9c1e-0123456789ab");
+  v1::Job job;
+  EXPECT_EQ(stub->GetJob(Context().get(), get, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  auto with_token = StartServer({"serve", "--database_url=" + (*db)->url(),
+                                 "--listen=0.0.0.0:0", "--metrics_listen="},
+                                {{"JOBQUEUE_BEARER_TOKEN", "network-t0ken"}});
+  ASSERT_TRUE(
+      with_token->WaitForOutput("(bearer token required)", absl::Seconds(20)))
+      << with_token->output();
+  EXPECT_NE(with_token->output().find("travel in plaintext"), std::string::npos)
+      << with_token->output();
+  EXPECT_EQ(with_token->output().find("network-t0ken"), std::string::npos);
+  stub = v1::JobQueue::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", ServingPort(*with_token)),
+                          grpc::InsecureChannelCredentials()));
+  auto context = Context();
+  context->AddMetadata("authorization", "Bearer network-t0ken");
+  EXPECT_EQ(stub->GetJob(context.get(), get, &job).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ServerProcessTest, LoopbackWithoutATokenServesWithoutWarnings) {
+  auto db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto server =
+      StartServer({"serve", "--database_url=" + (*db)->url(),
+                   "--listen=127.0.0.1:0", "--metrics_listen="},
+                  {{"JOBQUEUE_BEARER_TOKEN", ""}, {"JOBQUEUE_AUTH_TOKEN", ""}});
+  ASSERT_TRUE(server->WaitForOutput("serving on 127.0.0.1:", absl::Seconds(20)))
+      << server->output();
+  EXPECT_EQ(server->output().find("warning"), std::string::npos)
+      << server->output();
+}
+
+TEST(ServerProcessTest, RefusesAListenAddressThatIsNotHostPort) {
+  auto p = StartServer({"serve", "--listen=localhost"},
+                       {{"DATABASE_URL", "postgresql://127.0.0.1:1/x"},
+                        {"JOBQUEUE_BEARER_TOKEN", "t"}});
+  EXPECT_EQ(p->Wait(absl::Seconds(10)).value_or(-1), 2) << p->output();
+  EXPECT_NE(p->output().find("--listen: \"localhost\" is not host:port"),
+            std::string::npos)
+      << p->output();
+}
+
 TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
   auto db = TestDatabase::Create();
   ASSERT_TRUE(db.ok()) << db.status();

@@ -2,17 +2,15 @@
 
 #include <algorithm>
 #include <utility>
-#include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "service/listen_address.h"
 
 namespace jobqueue::twilio {
 namespace {
@@ -47,20 +45,7 @@ bool IsLoopbackTarget(absl::string_view target) {
   } else if (std::count(host.begin(), host.end(), ':') == 1) {
     host = host.substr(0, host.find(':'));
   }
-  if (absl::EqualsIgnoreCase(host, "localhost") || host == "::1" ||
-      host == "0:0:0:0:0:0:0:1") {
-    return true;
-  }
-  // 127.0.0.0/8, as a dotted quad.
-  std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
-  if (octets.size() != 4 || octets[0] != "127") return false;
-  for (absl::string_view octet : octets) {
-    int value = 0;
-    if (!absl::SimpleAtoi(octet, &value) || value < 0 || value > 255) {
-      return false;
-    }
-  }
-  return true;
+  return IsLoopbackHost(host);
 }
 
 std::shared_ptr<grpc::Channel> GrpcJobQueueBackend::CreateChannel(

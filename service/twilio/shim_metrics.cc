@@ -6,7 +6,7 @@ namespace jobqueue::twilio {
 
 absl::string_view EndpointLabel(absl::string_view path) {
   for (absl::string_view known :
-       {"/twilio/messages", "/twilio/conversations", "/healthz", "/metrics"}) {
+       {"/twilio/messages", "/twilio/conversations", "/healthz"}) {
     if (path == known) return known;
   }
   return "other";

@@ -10,8 +10,9 @@
 // JOBQUEUE_BEARER_TOKEN (optional bearer token for the service; the old name
 // JOBQUEUE_AUTH_TOKEN is still read). A token is only sent in plaintext to a
 // backend on this machine: otherwise --backend_tls (or, knowingly,
-// --allow_plaintext_token) is required. Stops gracefully on SIGINT or
-// SIGTERM.
+// --allow_plaintext_token) is required. Prometheus metrics are served on
+// --metrics_listen (127.0.0.1:9091), never on the public --listen port.
+// Stops gracefully on SIGINT or SIGTERM.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -32,12 +33,12 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "service/listen_address.h"
 #include "service/metrics/registry.h"
+#include "service/metrics_http_server.h"
 #include "service/twilio/delivery_spool.h"
 #include "service/twilio/grpc_job_queue_backend.h"
 #include "service/twilio/metered_backend.h"
@@ -49,6 +50,10 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080",
           "host:port to serve HTTP on; port 0 picks a free port");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9091",
+          "host:port to serve Prometheus metrics at /metrics on (port 0: any "
+          "free port), apart from the public --listen port; empty: no "
+          "metrics endpoint");
 ABSL_FLAG(std::string, backend, "127.0.0.1:50051",
           "host:port of the JobQueue gRPC service");
 ABSL_FLAG(bool, backend_tls, false,
@@ -98,8 +103,8 @@ namespace {
 
 // What the flags and the environment say.
 struct ShimConfig {
-  std::string host;
-  int port = 0;
+  HostPort listen;
+  std::string metrics_listen;  // Empty: no metrics endpoint.
   std::string backend;
   BackendTransport backend_transport;
   std::string public_base_url;  // Empty: http://<listen>.
@@ -110,20 +115,6 @@ struct ShimConfig {
   std::string twilio_auth_token;  // Twilio's signing key
   std::string bearer_token;       // the service's token
 };
-
-// Splits "host:port" ("[::1]:8080" for IPv6).
-bool ParseListen(absl::string_view listen, std::string* host, int* port) {
-  const size_t colon = listen.rfind(':');
-  if (colon == absl::string_view::npos || colon == 0) return false;
-  absl::string_view host_part = listen.substr(0, colon);
-  if (absl::ConsumePrefix(&host_part, "[") &&
-      !absl::ConsumeSuffix(&host_part, "]")) {
-    return false;
-  }
-  *host = std::string(host_part);
-  return absl::SimpleAtoi(listen.substr(colon + 1), port) && *port >= 0 &&
-         *port <= 65535;
-}
 
 // The contents of `path`, or INVALID_ARGUMENT naming it.
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -157,9 +148,21 @@ absl::StatusOr<ShimConfig> ReadConfig() {
       break;
     }
   }
-  if (!ParseListen(absl::GetFlag(FLAGS_listen), &config.host, &config.port)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen=", absl::GetFlag(FLAGS_listen), " is not host:port"));
+  absl::StatusOr<HostPort> listen = SplitHostPort(absl::GetFlag(FLAGS_listen));
+  if (!listen.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen=", absl::GetFlag(FLAGS_listen), ": ",
+                     listen.status().message()));
+  }
+  config.listen = *std::move(listen);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!config.metrics_listen.empty()) {
+    absl::StatusOr<HostPort> metrics = SplitHostPort(config.metrics_listen);
+    if (!metrics.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--metrics_listen=", config.metrics_listen, ": ",
+                       metrics.status().message()));
+    }
   }
   config.public_base_url = absl::GetFlag(FLAGS_public_base_url);
   if (!config.public_base_url.empty() &&
@@ -314,16 +317,26 @@ int Run(const ShimConfig& config) {
   replay_options.metrics = &metrics;
   SpoolReplayer replayer(spool->get(), &backend, replay_options);
 
-  // GET /metrics is served beside the webhooks, without a signature.
   RaiseFileLimit(config.http.max_connections);
-  WebhookHttpServer server(config.http, &registry, &metrics);
-  absl::StatusOr<int> port = server.Bind(config.host, config.port);
+  WebhookHttpServer server(config.http, &metrics);
+  absl::StatusOr<int> port =
+      server.Bind(config.listen.host, config.listen.port);
   if (!port.ok()) return Fail(port.status());
-  const std::string local_url = absl::StrFormat(
-      "http://%s:%d",
-      absl::StrContains(config.host, ':') ? absl::StrCat("[", config.host, "]")
-                                          : config.host,
-      *port);
+  const std::string local_url =
+      absl::StrCat("http://", JoinHostPort(config.listen.host, *port));
+  // Apart from the public port; like the service's, an address in use only
+  // turns metrics off: deliveries matter more.
+  std::unique_ptr<MetricsHttpServer> metrics_server;
+  if (!config.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(config.metrics_listen, &registry);
+    if (!started.ok()) {
+      absl::FPrintF(stderr, "twilio_shim: %s; metrics are off\n",
+                    started.status().message());
+    } else {
+      metrics_server = *std::move(started);
+    }
+  }
 
   const WebhookSignatureVerifier verifier(config.twilio_auth_token);
   WebhookHandler::Options options;
@@ -344,6 +357,10 @@ int Run(const ShimConfig& config) {
                 config.backend,
                 config.backend_transport.tls ? "TLS" : "plaintext",
                 (*spool)->dir(), options.public_base_url);
+  if (metrics_server != nullptr) {
+    absl::PrintF("twilio_shim: metrics on http://%s/metrics\n",
+                 metrics_server->address());
+  }
   absl::PrintF("twilio_shim: listening on %s\n", local_url);
   std::fflush(stdout);
   const absl::Status serve_status = server.Serve(&handler);

@@ -99,10 +99,8 @@ class Session;
 
 class WebhookHttpServer::Impl {
  public:
-  Impl(const Options& options, metrics::Registry* registry,
-       ShimMetrics* metrics)
+  Impl(const Options& options, ShimMetrics* metrics)
       : options_(options),
-        registry_(registry),
         metrics_(metrics),
         acceptor_strand_(net::make_strand(ioc_)),
         acceptor_(acceptor_strand_),
@@ -117,7 +115,6 @@ class WebhookHttpServer::Impl {
       ABSL_LOCKS_EXCLUDED(sessions_mu_);
 
   const Options& options() const { return options_; }
-  metrics::Registry* registry() const { return registry_; }
   WebhookHandler* handler() const { return handler_; }
   bool stopping() const { return stopping_.load(); }
   WorkerPool& workers() { return workers_; }
@@ -131,7 +128,6 @@ class WebhookHttpServer::Impl {
   void OnAccept(error_code ec, tcp::socket socket);
 
   const Options options_;
-  metrics::Registry* const registry_;
   ShimMetrics* const metrics_;
   // Set by Serve() before the first connection is accepted.
   WebhookHandler* handler_ = nullptr;
@@ -318,15 +314,8 @@ class Session : public std::enable_shared_from_this<Session> {
     path_ = std::string(PathOf(View(request.target())));
     head_ = request.method() == http::verb::head;
     const absl::string_view method = View(request.method_string());
-    if (server_->registry() != nullptr && path_ == "/metrics") {
-      if (method != "GET" && method != "HEAD") {
-        WebhookResponse answer = TextAnswer(405, "method not allowed");
-        answer.headers.emplace_back("Allow", "GET, HEAD");
-        WriteAnswer(answer, true);
-        return;
-      }
-    } else if (std::optional<WebhookResponse> early =
-                   server_->handler()->Screen(method, View(request.target()))) {
+    if (std::optional<WebhookResponse> early =
+            server_->handler()->Screen(method, View(request.target()))) {
       // The body is not read, so the connection cannot carry another
       // request.
       WriteAnswer(*early, true);
@@ -396,27 +385,19 @@ class Session : public std::enable_shared_from_this<Session> {
     webhook->signature = std::string(request["X-Twilio-Signature"]);
     webhook->body = std::move(request.body());
     webhook->remote_address = remote_address_;
-    const bool metrics = server_->registry() != nullptr && path_ == "/metrics";
     // Held until the answer is back on the strand, so that the I/O threads
     // do not run out of work while the handler runs.
     auto work = std::make_shared<
         net::executor_work_guard<net::io_context::executor_type>>(
         server_->ioc().get_executor());
-    server_->workers().Add(
-        [self = shared_from_this(), webhook, metrics, work]() {
-          WebhookResponse answer;
-          if (metrics) {
-            answer.content_type = metrics::kTextContentType;
-            answer.body = self->server_->registry()->Render();
-          } else {
-            answer = self->server_->handler()->Handle(*webhook);
-          }
-          self->Post([self, answer = std::move(answer)] {
-            if (self->state_ == State::kClosed) return;
-            self->WriteAnswer(answer, !self->keep_alive_);
-          });
-          work->reset();
-        });
+    server_->workers().Add([self = shared_from_this(), webhook, work]() {
+      WebhookResponse answer = self->server_->handler()->Handle(*webhook);
+      self->Post([self, answer = std::move(answer)] {
+        if (self->state_ == State::kClosed) return;
+        self->WriteAnswer(answer, !self->keep_alive_);
+      });
+      work->reset();
+    });
   }
 
   void WriteAnswer(const WebhookResponse& answer, bool close) {
@@ -677,9 +658,8 @@ void WebhookHttpServer::Impl::Stop() {
 }
 
 WebhookHttpServer::WebhookHttpServer(const Options& options,
-                                     metrics::Registry* registry,
                                      ShimMetrics* metrics)
-    : impl_(std::make_unique<Impl>(options, registry, metrics)) {}
+    : impl_(std::make_unique<Impl>(options, metrics)) {}
 
 WebhookHttpServer::~WebhookHttpServer() = default;
 

@@ -22,9 +22,9 @@
 // Each of these closes the connection. A connection idle for `idle_timeout`
 // between requests is closed.
 //
-// With a metrics registry it also answers GET /metrics with the registry's
-// Prometheus text, without a signature, and counts every answer (including
-// the server's own refusals above) in ShimMetrics.
+// With ShimMetrics it counts every answer, including the server's own
+// refusals above. It serves no /metrics: that is twilio_shim's
+// --metrics_listen, apart from this public port.
 #ifndef SERVICE_TWILIO_WEBHOOK_HTTP_SERVER_H_
 #define SERVICE_TWILIO_WEBHOOK_HTTP_SERVER_H_
 
@@ -35,7 +35,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "service/metrics/registry.h"
 #include "service/twilio/shim_metrics.h"
 #include "service/twilio/webhook_handler.h"
 
@@ -63,10 +62,8 @@ class WebhookHttpServer {
     int worker_threads = 64;
   };
 
-  // `registry` (serving /metrics) and `metrics` (recording requests) are
-  // optional and must outlive the server.
+  // `metrics` (recording requests) is optional and must outlive the server.
   explicit WebhookHttpServer(const Options& options,
-                             metrics::Registry* registry = nullptr,
                              ShimMetrics* metrics = nullptr);
   ~WebhookHttpServer();
 

@@ -4,11 +4,13 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -104,9 +106,12 @@ absl::Status ShimStack::StopService() {
 absl::Status ShimStack::StartShim() {
   const std::string listen = absl::StrCat("127.0.0.1:", shim_port_);
   std::vector<std::string> args = {
-      "--listen=" + listen, absl::StrCat("--backend=127.0.0.1:", service_port_),
+      "--listen=" + listen,
+      absl::StrCat("--backend=127.0.0.1:", service_port_),
       absl::StrCat("--public_base_url=", kPublicBaseUrl),
-      "--spool_dir=" + spool_dir_, "--replay_max_backoff=1s"};
+      "--spool_dir=" + spool_dir_,
+      "--replay_max_backoff=1s",
+      "--metrics_listen=127.0.0.1:0"};
   args.insert(args.end(), options_.shim_flags.begin(),
               options_.shim_flags.end());
   absl::StatusOr<std::unique_ptr<ChildProcess>> shim =
@@ -120,6 +125,14 @@ absl::Status ShimStack::StartShim() {
     return absl::DeadlineExceededError(
         absl::StrCat("twilio_shim did not start: ", shim_->output()));
   }
+  // Printed before the listening line.
+  const std::string metrics =
+      TextAfter(shim_->output(), "twilio_shim: metrics on ");
+  if (!absl::EndsWith(metrics, "/metrics")) {
+    return absl::InternalError(absl::StrCat(
+        "twilio_shim printed no metrics address: ", shim_->output()));
+  }
+  shim_metrics_url_ = metrics.substr(0, metrics.size() - strlen("/metrics"));
   return absl::OkStatus();
 }
 
@@ -155,6 +168,12 @@ httplib::Result ShimStack::Get(absl::string_view target) {
   httplib::Client client("127.0.0.1", shim_port_);
   client.set_read_timeout(std::chrono::seconds(20));
   return client.Get(std::string(target).c_str());
+}
+
+httplib::Result ShimStack::GetMetrics() {
+  httplib::Client client(shim_metrics_url_);
+  client.set_read_timeout(std::chrono::seconds(20));
+  return client.Get("/metrics");
 }
 
 std::unique_ptr<grpc::ClientContext> ShimStack::CallContext() const {

@@ -68,6 +68,8 @@ class ShimStack {
       const std::string& signature,
       const std::string& content_type = "application/x-www-form-urlencoded");
   httplib::Result Get(absl::string_view target);
+  // GET /metrics on the shim's metrics address (not its webhook port).
+  httplib::Result GetMetrics();
 
   // Every job in the database, through the ListJobs RPC.
   absl::StatusOr<std::vector<v1::Job>> ListAllJobs();
@@ -82,6 +84,8 @@ class ShimStack {
   // Where twilio_shim listens on 127.0.0.1, and its process id (0 when it
   // is stopped).
   int shim_port() const { return shim_port_; }
+  // "http://127.0.0.1:PORT" of the shim's metrics, as it printed at start.
+  const std::string& shim_metrics_url() const { return shim_metrics_url_; }
   pid_t shim_pid() const { return shim_ == nullptr ? 0 : shim_->pid(); }
   // What each process printed so far, for failure messages.
   std::string Outputs();
@@ -93,6 +97,7 @@ class ShimStack {
   std::unique_ptr<TestDatabase> database_;
   int service_port_ = 0;
   int shim_port_ = 0;
+  std::string shim_metrics_url_;
   std::string spool_dir_;
   std::unique_ptr<ChildProcess> service_;
   std::unique_ptr<ChildProcess> shim_;

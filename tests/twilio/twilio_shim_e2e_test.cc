@@ -342,7 +342,7 @@ TEST_F(TwilioShimEndToEndTest, ANulCharacterIsReplacedAndTheJobStored) {
             "abc");
   EXPECT_EQ(rows[0][2].as<std::string>(), "Body");
   EXPECT_THAT(stack_->Outputs(), Not(HasSubstr("rejected")));
-  httplib::Result metrics = stack_->Get("/metrics");
+  httplib::Result metrics = stack_->GetMetrics();
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body,
               HasSubstr("twilio_shim_deliveries_rejected_total 0\n"));

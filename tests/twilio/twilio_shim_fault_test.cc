@@ -117,7 +117,7 @@ void ExpectEachExactlyOnce(const std::map<std::string, int>& per_key,
 
 // The shim's GET /metrics text; empty when the scrape fails.
 std::string Scrape(ShimStack& stack) {
-  httplib::Result result = stack.Get("/metrics");
+  httplib::Result result = stack.GetMetrics();
   return result && result->status == 200 ? result->body : "";
 }
 

@@ -115,7 +115,7 @@ TEST(TwilioShimOrderTest, NewDeliveriesQueueBehindTheSpooledOnes) {
 
   ASSERT_TRUE(stack.StopService().ok()) << stack.Outputs();
   ASSERT_EQ(PostInTurn(stack, during), 5) << stack.Outputs();
-  httplib::Result metrics = stack.Get("/metrics");
+  httplib::Result metrics = stack.GetMetrics();
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("twilio_shim_spool_depth 5\n"));
 

@@ -13,12 +13,14 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "tests/child_process.h"
 
 namespace jobqueue::twilio {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 
 std::unique_ptr<ChildProcess> StartShim(
@@ -119,6 +121,69 @@ TEST(TwilioShimProcessTest, RefusesToSendTheTokenInPlaintextOverANetwork) {
     ASSERT_TRUE(ok->Signal(SIGTERM).ok());
     EXPECT_EQ(ok->Wait(absl::Seconds(20)).value_or(-1), 0) << ok->output();
   }
+}
+
+// The webhook port faces the internet; the metrics have their own address,
+// printed at start like the webhook URL.
+TEST(TwilioShimProcessTest, ServesMetricsOnlyOnTheMetricsAddress) {
+  std::unique_ptr<ChildProcess> shim =
+      StartShim({"--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+                 "--backend=127.0.0.1:1", "--spool_dir=" + SpoolDir("metrics")},
+                {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(shim, nullptr);
+  ASSERT_TRUE(shim->WaitForOutput("twilio_shim: listening on http://",
+                                  absl::Seconds(30)))
+      << shim->output();
+  const std::string webhooks =
+      TextAfter(shim->output(), "twilio_shim: listening on ");
+  const std::string metrics =
+      TextAfter(shim->output(), "twilio_shim: metrics on ");
+  ASSERT_THAT(metrics, MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/metrics"))
+      << shim->output();
+  ASSERT_NE(metrics, absl::StrCat(webhooks, "/metrics"));
+
+  httplib::Client webhook_client(webhooks);
+  httplib::Result public_scrape = webhook_client.Get("/metrics");
+  ASSERT_TRUE(public_scrape) << httplib::to_string(public_scrape.error());
+  EXPECT_EQ(public_scrape->status, 404);
+  EXPECT_THAT(public_scrape->body, Not(HasSubstr("twilio_shim_")));
+
+  httplib::Client metrics_client(metrics.substr(0, metrics.rfind('/')));
+  httplib::Result scrape = metrics_client.Get("/metrics");
+  ASSERT_TRUE(scrape) << httplib::to_string(scrape.error());
+  EXPECT_EQ(scrape->status, 200);
+  EXPECT_EQ(scrape->get_header_value("Content-Type"),
+            "text/plain; version=0.0.4");
+  EXPECT_THAT(scrape->body, HasSubstr("twilio_shim_spool_depth 0\n"));
+  ASSERT_TRUE(shim->Signal(SIGTERM).ok());
+  EXPECT_EQ(shim->Wait(absl::Seconds(20)).value_or(-1), 0) << shim->output();
+}
+
+TEST(TwilioShimProcessTest, AnEmptyMetricsAddressServesNoMetrics) {
+  std::unique_ptr<ChildProcess> shim = StartShim(
+      {"--listen=127.0.0.1:0", "--metrics_listen=", "--backend=127.0.0.1:1",
+       "--spool_dir=" + SpoolDir("no-metrics")},
+      {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(shim, nullptr);
+  ASSERT_TRUE(shim->WaitForOutput("twilio_shim: listening on http://",
+                                  absl::Seconds(30)))
+      << shim->output();
+  EXPECT_THAT(shim->output(), Not(HasSubstr("metrics on")));
+  httplib::Client client(
+      TextAfter(shim->output(), "twilio_shim: listening on "));
+  httplib::Result scrape = client.Get("/metrics");
+  ASSERT_TRUE(scrape) << httplib::to_string(scrape.error());
+  EXPECT_EQ(scrape->status, 404);
+}
+
+TEST(TwilioShimProcessTest, RefusesABadMetricsAddress) {
+  std::unique_ptr<ChildProcess> shim =
+      StartShim({"--listen=127.0.0.1:0", "--metrics_listen=localhost",
+                 "--spool_dir=" + SpoolDir("bad-metrics")},
+                {{"TWILIO_AUTH_TOKEN", "t"}});
+  ASSERT_NE(shim, nullptr);
+  EXPECT_EQ(shim->Wait(absl::Seconds(10)).value_or(-1), 2);
+  EXPECT_THAT(shim->output(), HasSubstr("--metrics_listen=localhost"));
 }
 
 TEST(TwilioShimProcessTest, TlsSettingsNeedTlsAndAReadableCaFile) {

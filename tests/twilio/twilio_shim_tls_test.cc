@@ -76,7 +76,7 @@ TEST(TwilioShimTlsTest, DeliversThroughTlsWithItsOwnCa) {
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   ASSERT_THAT(*jobs, SizeIs(1)) << stack.Outputs();
   EXPECT_EQ((*jobs)[0].idempotency_key(), "SM00000000000000000000000000000tls");
-  httplib::Result metrics = stack.Get("/metrics");
+  httplib::Result metrics = stack.GetMetrics();
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("twilio_shim_spool_depth 0\n"));
 }
@@ -115,7 +115,7 @@ TEST(TwilioShimTlsTest, ACertificateFromAnotherCaIsRefused) {
   absl::StatusOr<std::vector<v1::Job>> jobs = stack.ListAllJobs();
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   EXPECT_THAT(*jobs, IsEmpty());
-  httplib::Result metrics = stack.Get("/metrics");
+  httplib::Result metrics = stack.GetMetrics();
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("twilio_shim_spool_depth 1\n"));
 }
