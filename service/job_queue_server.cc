@@ -79,6 +79,7 @@ JobQueueServer::JobQueueServer(Config config)
       store_({.url = config_.database_url,
               .pool_size = config_.pool_size,
               .statement_timeout = config_.default_deadline,
+              .lock_timeout = config_.lock_timeout,
               .retry_backoff = config_.retry_backoff,
               .group_commit = config_.group_commit,
               .on_enqueue_batch =
@@ -117,6 +118,12 @@ JobQueueServer::JobQueueServer(Config config)
 absl::Status JobQueueServer::CheckConfig(const Config& config) {
   if (config.database_url.empty()) {
     return absl::InvalidArgumentError("no database URL");
+  }
+  // PostgreSQL reads 0 as "wait forever".
+  if (config.lock_timeout < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(
+        "--lock_timeout must be at least 1ms (0 would wait forever on a row "
+        "another session holds)");
   }
   if (config.max_claim_response_bytes < 1024 ||
       config.max_claim_response_bytes > (size_t{1} << 30)) {

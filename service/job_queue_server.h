@@ -87,6 +87,9 @@ class JobQueueServer {
     absl::Duration maintenance_interval = absl::Seconds(1);
     // Completed jobs older than this are deleted; zero keeps them.
     absl::Duration retention = absl::Hours(24 * 7);
+    // Longest a statement waits for a row another session holds before the
+    // call gives up with ABORTED, nothing written (see PgJobStore).
+    absl::Duration lock_timeout = absl::Seconds(2);
     RetryBackoff retry_backoff;
     GroupCommitOptions group_commit;
     // host:port of GET /metrics (port 0: any free port); empty: none. An

@@ -74,6 +74,10 @@ ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(1),
           "deleted; 0 runs no maintenance in this process");
 ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 7),
           "completed jobs older than this are deleted; 0 keeps them");
+ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(2),
+          "longest a statement waits for a row another session holds (an "
+          "open transaction) before the call fails with ABORTED, nothing "
+          "written; calls batched with it are retried one by one");
 ABSL_FLAG(absl::Duration, retry_base_delay, absl::Seconds(1),
           "backoff after a job's first retryable failure; doubles each time");
 ABSL_FLAG(absl::Duration, retry_max_delay, absl::Hours(1),
@@ -161,6 +165,7 @@ int Serve(const std::string& url) {
       .default_deadline = absl::GetFlag(FLAGS_default_deadline),
       .maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval),
       .retention = absl::GetFlag(FLAGS_retention),
+      .lock_timeout = absl::GetFlag(FLAGS_lock_timeout),
       .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
                         .max = absl::GetFlag(FLAGS_retry_max_delay)},
       .metrics_listen = absl::GetFlag(FLAGS_metrics_listen),
