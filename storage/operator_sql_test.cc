@@ -3,6 +3,7 @@
 // at once, counts that drift are repaired wherever they are, and a locked
 // row holds up only its own conversation. Against a real PostgreSQL.
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <iostream>
@@ -269,6 +270,39 @@ TEST_F(OperatorSqlTest, ALockedConversationHoldsUpOnlyItsOwnEnqueues) {
   EXPECT_EQ(held.status().code(), absl::StatusCode::kAborted) << held.status();
   hold.commit();
   EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 8) << "one job per call";
+}
+
+// The row of a conversation with no active job for conversation_retention
+// is removed (the table holds only recent conversations); its next jobs
+// make a new one and keep their order. A row whose counts say idle while a
+// job of it waits is kept.
+TEST_F(OperatorSqlTest, IdleConversationRowsAreRemoved) {
+  const std::string done = Enqueue("gone");
+  ASSERT_EQ(Claim(), std::vector<std::string>{done});
+  Complete(done);
+  Enqueue("busy");
+  const std::string waiting = Enqueue("miscounted");
+  Sql("UPDATE conversations SET pending_jobs = 0"
+      " WHERE source_channel_id = 'miscounted'");
+  PgJobStore::Options options = StoreOptions(db_->url());
+  options.conversation_retention = absl::Milliseconds(1);
+  PgJobStore store(options);
+  absl::SleepFor(absl::Milliseconds(20));
+  auto report = store.RunMaintenance(absl::ZeroDuration(), 100, Deadline());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->idle_removed, 1);
+  EXPECT_EQ(Counts("gone"), "none");
+  EXPECT_EQ(Counts("busy"), "1/0");
+  EXPECT_EQ(Counts("miscounted"), "1/0");
+
+  const std::string m1 = Enqueue("gone");
+  const std::string m2 = Enqueue("gone");
+  std::vector<std::string> claimed = Claim();
+  EXPECT_EQ(claimed.size(), 3u);
+  EXPECT_NE(std::find(claimed.begin(), claimed.end(), m1), claimed.end());
+  EXPECT_NE(std::find(claimed.begin(), claimed.end(), waiting), claimed.end());
+  Complete(m1);
+  EXPECT_EQ(Claim(), std::vector<std::string>{m2});
 }
 
 // Taking a head by hand reads the conversation's row and the jobs before the

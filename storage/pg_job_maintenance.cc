@@ -98,12 +98,16 @@ constexpr char kRemoveIdleSql[] =
 
 // Every claim and completion rewrites its conversation's row, so the table
 // gathers dead versions by the ten thousand between autovacuum's runs, and
-// claims scan them; statistics taken while no conversation was ready make
-// the planner sort every ready one for a claim of 50. The table holds only
-// conversations active in the last conversation_retention, so this is
-// cheap; a role that does not own it gets a warning.
-constexpr char kVacuumConversations[] =
+// claims scan them: VACUUM every round, which reads only the pages changed
+// since (0.2-0.5 ms with 100,000 rows, 200 of them changed, on a 2-core
+// VM). Statistics taken while no conversation was ready make the planner
+// sort every ready one for a claim of 50, so ANALYZE too, once a minute:
+// it samples 30,000 rows (75-240 ms on the same table). A role that does
+// not own the table gets a warning.
+constexpr char kVacuumConversations[] = "VACUUM (SKIP_LOCKED) conversations";
+constexpr char kVacuumAnalyzeConversations[] =
     "VACUUM (ANALYZE, SKIP_LOCKED) conversations";
+constexpr absl::Duration kAnalyzeEvery = absl::Minutes(1);
 
 // How often idle conversation rows are looked for (a scan of the table).
 constexpr absl::Duration kIdleScanEvery = absl::Minutes(1);
@@ -197,16 +201,27 @@ absl::Status PgJobStore::RemoveIdleConversations(MaintenanceReport& report,
 }
 
 absl::Status PgJobStore::VacuumConversations(absl::Time deadline) {
+  bool analyze;
+  {
+    absl::MutexLock lock(&maintenance_mu_);
+    analyze = absl::Now() - analyzed_at_ >= kAnalyzeEvery;
+  }
   // VACUUM cannot run in a transaction block, which transaction pooling
   // wraps around every other statement: it runs on its own.
-  return WithConnection<bool>(
-             deadline, /*retry_safe=*/true,
-             [&](pqxx::transaction_base& txn) {
-               txn.exec0(kVacuumConversations);
-               return true;
-             },
-             /*autocommit=*/true)
-      .status();
+  absl::Status vacuumed = WithConnection<bool>(
+                              deadline, /*retry_safe=*/true,
+                              [&](pqxx::transaction_base& txn) {
+                                txn.exec0(analyze ? kVacuumAnalyzeConversations
+                                                  : kVacuumConversations);
+                                return true;
+                              },
+                              /*autocommit=*/true)
+                              .status();
+  if (vacuumed.ok() && analyze) {
+    absl::MutexLock lock(&maintenance_mu_);
+    analyzed_at_ = absl::Now();
+  }
+  return vacuumed;
 }
 
 absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(

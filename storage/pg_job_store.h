@@ -201,10 +201,13 @@ class PgJobStore final : public JobStore {
   const DatabasePooling pooling_;
   const absl::Duration conversation_retention_;
   // Where the drift sweep goes on next round (a conversation id; "" starts
-  // over), and when idle conversations were last removed.
+  // over), when idle conversations were last removed, and when the
+  // conversations' statistics were last taken.
   absl::Mutex maintenance_mu_;
   std::string sweep_after_ ABSL_GUARDED_BY(maintenance_mu_);
   absl::Time idle_removed_at_ ABSL_GUARDED_BY(maintenance_mu_) =
+      absl::InfinitePast();
+  absl::Time analyzed_at_ ABSL_GUARDED_BY(maintenance_mu_) =
       absl::InfinitePast();
   // SET LOCAL of the session settings, run first in every transaction in
   // transaction pooling.
