@@ -21,6 +21,8 @@ const char* KindName(Call::Kind kind) {
       return "FailJob";
     case Call::kRetry:
       return "RetryJob";
+    case Call::kRemove:
+      return "removal by SQL";
   }
   return "?";
 }
@@ -127,6 +129,14 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       if (c.kind == Call::kComplete) ++completed[c.job_id];
     }
   }
+  // An operator's removal ends every lease of the job that began before it.
+  for (const Call& c : sorted) {
+    if (c.kind != Call::kRemove || !c.ok) continue;
+    for (const std::string& token : tokens_of_job[c.job_id]) {
+      Held& h = held[token];
+      if (h.from < c.start) h.until = std::min(h.until, c.start);
+    }
+  }
   // A token used up by a completion or failure is stale afterwards.
   std::map<std::string, absl::Time> used_up;  // token -> end of the call
   for (const Call& c : sorted) {
@@ -191,6 +201,12 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       it->second = {h.claim_start, h.from};
     }
   }
+  // A job an operator removed left the line no earlier than the removal
+  // began: it counts as handed out then, if it was not before.
+  std::map<std::string, absl::Time> removed;
+  for (const Call& c : sorted) {
+    if (c.kind == Call::kRemove && c.ok) removed.emplace(c.job_id, c.start);
+  }
   // A claim whose answer was lost (ambiguous) may have handed out, unseen, any
   // job whose enqueue began before that claim ended. Such a job may first have
   // been handed out as early as the claim's start, so its first claim is taken
@@ -225,9 +241,11 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
     std::vector<std::pair<absl::Time, const Enqueued*>> latest;  // prefix max
     for (const Enqueued& a : jobs) {
       auto ca = first_claim.find(a.job_id);
+      auto ra = removed.find(a.job_id);
       const absl::Time t = std::min(
-          ca == first_claim.end() ? absl::InfiniteFuture() : ca->second.first,
-          earliest_unseen(a.start));
+          {ca == first_claim.end() ? absl::InfiniteFuture() : ca->second.first,
+           ra == removed.end() ? absl::InfiniteFuture() : ra->second,
+           earliest_unseen(a.start)});
       if (latest.empty() || t > latest.back().first) {
         latest.emplace_back(t, &a);
       } else {

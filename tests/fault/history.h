@@ -43,7 +43,9 @@ struct Lease {
 };
 
 struct Call {
-  enum Kind { kEnqueue, kClaim, kExtend, kComplete, kFail, kRetry };
+  // kRemove: an operator's SQL deleted the job or set it failed; its lease,
+  // if any, ended and its place in its conversation's line with it.
+  enum Kind { kEnqueue, kClaim, kExtend, kComplete, kFail, kRetry, kRemove };
   Kind kind = kEnqueue;
   absl::Time start, end;
   std::string worker;
@@ -53,7 +55,7 @@ struct Call {
   // ended its lease at its start; such a claim may have leased jobs unseen.
   bool ambiguous = false;
   // Request.
-  std::string job_id;      // extend, complete, fail, retry
+  std::string job_id;      // extend, complete, fail, retry, remove
   std::string token;       // extend, complete, fail
   std::string channel;     // enqueue
   std::string key;         // enqueue: idempotency key

@@ -181,6 +181,38 @@ TEST(HistoryTest, ALostClaimAnswerExcusesOnlyJobsItCouldHaveSeen) {
   EXPECT_THAT(CheckHistory(h), IsEmpty());
 }
 
+// An operator's SQL that deleted or failed a job took it out of its
+// conversation's line and ended its lease, no earlier than it began.
+TEST(HistoryTest, AJobRemovedBySqlLeavesTheLineAndEndsItsLease) {
+  Call remove{.kind = Call::kRemove, .start = T(20), .end = T(22), .ok = true};
+  remove.job_id = "j1";
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(10, 15, "c", "j2"),
+      remove,
+      Claim(30, 35, "w1", {L("j2", "c", "t2", 1030)}),
+  };
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+  // Handed out before the removal began: still an overtaking.
+  h[3] = Claim(16, 19, "w1", {L("j2", "c", "t2", 1016)});
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("job j2 was handed out before job j1"));
+
+  // j1 leased, then removed while leased: j2 may go once the removal began.
+  h = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(10, 15, "c", "j2"),
+      Claim(16, 18, "w1", {L("j1", "c", "t1", 1016)}),
+      remove,
+      Claim(30, 35, "w2", {L("j2", "c", "t2", 1030)}),
+      Use(Call::kComplete, 40, 45, "j1", "t1", false),
+  };
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+  h[3].ok = false;  // the removal failed: j1's lease still held j2 back
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("while job j1 was leased"));
+}
+
 TEST(HistoryTest, FlagsATokenHandedOutTwice) {
   std::vector<Call> h = {
       Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),

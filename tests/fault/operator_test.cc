@@ -1,0 +1,228 @@
+// An operator's SQL beside a loaded queue: while enqueuers and 16 workers
+// run against two jobqueue_server replicas, another session holds
+// conversation and job rows in open transactions (some past the servers'
+// lock timeout), keeps a REPEATABLE READ snapshot open, pushes heads'
+// run_after later and back to now, and deletes and fails heads. The
+// recorded history (tests/fault/history.h), with each removal in it, stays
+// clean: single delivery, no stale token answered OK, one job per
+// conversation at a time, acknowledged order; and every conversation
+// drains, its counts back to zero. Every loop is bounded in count and time.
+
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <pqxx/pqxx>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "tests/child_process.h"
+#include "tests/fault/history.h"
+#include "tests/fault/workload.h"
+#include "tests/test_database.h"
+
+namespace jobqueue::fault {
+namespace {
+
+constexpr int kConversations = 16;
+
+// The head (pending or processing job with the lowest position) of
+// conversation `channel`, as a subquery.
+std::string Head(const std::string& channel) {
+  return absl::StrCat(
+      "(SELECT id FROM jobs WHERE source_channel_id = '", channel,
+      "' AND status IN ('pending', 'processing') ORDER BY position LIMIT 1)");
+}
+
+// What the operator did, by action.
+using Tally = std::map<std::string, int>;
+
+// Operator action `action` (0 to 5) on a random conversation; removals go
+// into `history`.
+void Act(int action, pqxx::connection& c, std::mt19937& random,
+         History& history, Tally& tally) {
+  const std::string channel = absl::StrCat("fault-", random() % kConversations);
+  const std::string active = "status IN ('pending', 'processing')";
+  switch (action) {
+    case 0: {  // holds the conversation's row, sometimes past lock_timeout
+      pqxx::work hold(c);
+      hold.exec(absl::StrCat(
+          "SELECT 1 FROM conversations WHERE source_channel_id = '", channel,
+          "' FOR UPDATE"));
+      absl::SleepFor(random() % 4 == 0 ? absl::Milliseconds(2500)
+                                       : absl::Milliseconds(600));
+      hold.commit();
+      ++tally["held a conversation row"];
+      return;
+    }
+    case 1: {  // an open transaction that touched one job
+      pqxx::work touch(c);
+      touch.exec(
+          absl::StrCat("UPDATE jobs SET last_error = 'operator note'"
+                       " WHERE id = ",
+                       Head(channel)));
+      absl::SleepFor(absl::Milliseconds(800));
+      touch.commit();
+      ++tally["held a job row"];
+      return;
+    }
+    case 2:
+      pqxx::nontransaction(c).exec(absl::StrCat(
+          "UPDATE jobs SET run_after = now() + interval '2 seconds'"
+          " WHERE id = ",
+          Head(channel), " AND status = 'pending'"));
+      ++tally["pushed run_after later"];
+      return;
+    case 3:
+      pqxx::nontransaction(c).exec(
+          "UPDATE jobs SET run_after = now()"
+          " WHERE status = 'pending' AND run_after > now()");
+      ++tally["set run_after to now"];
+      return;
+    default: {  // deletes or fails the head, pending or processing
+      const bool remove = random() % 2 == 0;
+      Call call{.kind = Call::kRemove, .start = absl::Now(), .worker = "sql"};
+      pqxx::result r = pqxx::nontransaction(c).exec(
+          remove
+              ? absl::StrCat("DELETE FROM jobs WHERE id = ", Head(channel),
+                             " AND ", active, " RETURNING id")
+              : absl::StrCat("UPDATE jobs SET status = 'failed',"
+                             " lease_token = NULL, lease_expires_at = NULL"
+                             " WHERE id = ",
+                             Head(channel), " AND ", active, " RETURNING id"));
+      call.end = absl::Now();
+      if (r.empty()) return;
+      call.ok = true;
+      call.job_id = r[0][0].as<std::string>();
+      history.Add(call);
+      ++tally[remove ? "deleted a head" : "failed a head"];
+      return;
+    }
+  }
+}
+
+int64_t SqlInt(const std::string& url, const std::string& sql) {
+  pqxx::connection c(url);
+  return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
+}
+
+TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
+  auto db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string url = (*db)->url();
+  std::vector<std::unique_ptr<ChildProcess>> servers;
+  std::vector<std::unique_ptr<v1::JobQueue::Stub>> stubs;
+  for (int s = 0; s < 2; ++s) {
+    const std::string address = absl::StrCat("127.0.0.1:", UnusedTcpPort());
+    auto server = StartServer(RunfilePath("service/jobqueue_server"), url,
+                              address, {"--retry_base_delay=200ms"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    servers.push_back(*std::move(server));
+    stubs.push_back(v1::JobQueue::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
+  }
+  std::vector<v1::JobQueue::Stub*> both = {stubs[0].get(), stubs[1].get()};
+
+  // A dump's snapshot, held for the whole run.
+  pqxx::connection dump_connection(url);
+  pqxx::work dump(dump_connection, "pg_dump");
+  dump.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  dump.exec("SELECT count(*) FROM jobs");
+
+  History history;
+  std::atomic<bool> done{false};
+  const absl::Time stop = absl::Now() + absl::Seconds(12);
+  std::vector<std::thread> load;
+  for (int e = 0; e < 4; ++e) {
+    load.emplace_back([&, e] {
+      RunEnqueuer(both,
+                  {.name = absl::StrCat("e", e),
+                   .conversations = kConversations,
+                   .max_jobs = 400,
+                   .deadline = absl::Seconds(5),
+                   .pause = absl::Milliseconds(15)},
+                  stop, history);
+    });
+  }
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 16; ++w) {
+    workers.emplace_back([&, w] {
+      RunWorker(both,
+                {.name = absl::StrCat("w", w),
+                 .deadline = absl::Seconds(5),
+                 .seed = 300u + w,
+                 .pause_percent = 4},
+                stop + absl::Seconds(60), done, history);
+    });
+  }
+  Tally tally;
+  load.emplace_back([&] {
+    pqxx::connection c(url);
+    std::mt19937 random(19);
+    for (int i = 0; i < 400 && absl::Now() < stop; ++i) {
+      Act(i % 6, c, random, history, tally);
+      absl::SleepFor(absl::Milliseconds(50 + random() % 100));
+    }
+  });
+  for (std::thread& t : load) t.join();
+  dump.abort();
+
+  // Every conversation drains: no job left pending or processing.
+  const std::string left =
+      "SELECT count(*) FROM jobs WHERE status IN ('pending', 'processing')";
+  const absl::Time drain_by = absl::Now() + absl::Seconds(60);
+  while (SqlInt(url, left) > 0 && absl::Now() < drain_by) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  done = true;
+  for (std::thread& t : workers) t.join();
+  pqxx::connection c(url);
+  EXPECT_EQ(SqlInt(url, left), 0)
+      << "jobs still waiting 60 s after the load ended:\n"
+      << pqxx::nontransaction(c)
+             .exec1(
+                 "SELECT string_agg(source_channel_id || ' ' || status ||"
+                 " ' ' || run_after, ', ') FROM jobs"
+                 " WHERE status IN ('pending', 'processing')")[0]
+             .c_str();
+  EXPECT_EQ(SqlInt(url,
+                   "SELECT count(*) FROM conversations"
+                   " WHERE pending_jobs <> 0 OR processing_jobs <> 0"),
+            0)
+      << "counts drifted";
+
+  const std::vector<Call> calls = history.Snapshot();
+  std::set<std::string> complete;
+  auto table = JobsTable(url, &complete);
+  ASSERT_TRUE(table.ok()) << table.status();
+  for (const auto& problems :
+       {CheckHistory(calls), CheckCompletions(calls, complete)}) {
+    EXPECT_TRUE(problems.empty()) << problems.size() << " violations:\n"
+                                  << absl::StrJoin(problems, "\n");
+  }
+  // Deleted jobs are gone from the table: check enqueues against it with
+  // them put back.
+  for (const Call& call : calls) {
+    if (call.kind == Call::kRemove) table->emplace(call.job_id, "");
+  }
+  std::vector<std::string> enqueues = CheckEnqueues(calls, *table);
+  EXPECT_TRUE(enqueues.empty()) << absl::StrJoin(enqueues, "\n");
+
+  int completions = 0;
+  for (const Call& call : calls) completions += call.kind == Call::kComplete;
+  EXPECT_GT(completions, 200);
+  EXPECT_GT(tally["deleted a head"] + tally["failed a head"], 5);
+  EXPECT_GT(tally["held a conversation row"], 3);
+  std::cout << calls.size() << " calls, " << completions
+            << " completions; the operator:";
+  for (const auto& [action, n] : tally) std::cout << " " << action << " " << n;
+  std::cout << "\n";
+}
+
+}  // namespace
+}  // namespace jobqueue::fault
