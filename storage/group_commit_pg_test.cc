@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
+#include "tests/lock_waiters.h"
 #include "tests/test_database.h"
 #include "tests/time_budget.h"
 
@@ -33,21 +34,6 @@ int64_t Count(const std::string& url, const std::string& sql) {
   return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
 }
 
-// Waits until `n` sessions of the database at `url` wait for a lock.
-::testing::AssertionResult WaitForLockWaiters(const std::string& url, int n) {
-  const std::string sql =
-      "SELECT count(*) FROM pg_stat_activity "
-      "WHERE datname = current_database() AND wait_event_type = 'Lock'";
-  const absl::Time give_up = absl::Now() + TimeBudget(absl::Seconds(10));
-  int64_t waiting = 0;
-  while ((waiting = Count(url, sql)) < n && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  if (waiting >= n) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << waiting << " of " << n << " sessions waited for the lock";
-}
-
 TEST(GroupCommitPgTest, ACallerWhoseDeadlinePassesBeforeItsBatchIsNotWritten) {
   auto db = TestDatabase::Create();
   ASSERT_TRUE(db.ok()) << db.status();
@@ -65,7 +51,8 @@ TEST(GroupCommitPgTest, ACallerWhoseDeadlinePassesBeforeItsBatchIsNotWritten) {
   auto stuck = std::async(std::launch::async, [&] {
     return store.Enqueue(AJob("hold"), long_deadline);
   });
-  ASSERT_TRUE(WaitForLockWaiters(url, 1));
+  const absl::Status stuck_on_lock = WaitForLockWaiters(url, 1);
+  ASSERT_TRUE(stuck_on_lock.ok()) << stuck_on_lock;
 
   // Both join the next batch, in either order; neither enqueue has an
   // idempotency key, so a job written twice could not be told apart.

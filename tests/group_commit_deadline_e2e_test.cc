@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "tests/in_process_server.h"
+#include "tests/lock_waiters.h"
 #include "tests/test_database.h"
 #include "tests/time_budget.h"
 
@@ -24,21 +25,6 @@ namespace {
 int64_t Count(const std::string& url, const std::string& sql) {
   pqxx::connection c(url);
   return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-}
-
-// Waits until `n` sessions of the database at `url` wait for a lock.
-::testing::AssertionResult WaitForLockWaiters(const std::string& url, int n) {
-  const std::string sql =
-      "SELECT count(*) FROM pg_stat_activity "
-      "WHERE datname = current_database() AND wait_event_type = 'Lock'";
-  const absl::Time give_up = absl::Now() + TimeBudget(absl::Seconds(10));
-  int64_t waiting = 0;
-  while ((waiting = Count(url, sql)) < n && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  if (waiting >= n) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << waiting << " of " << n << " sessions waited for a lock";
 }
 
 // An EnqueueJob without an idempotency key, on its own thread.
@@ -88,7 +74,8 @@ TEST(GroupCommitDeadlineTest, AShortDeadlineInTheBatchFailsOnlyItsOwnCall) {
   for (int i = 0; i < 2; ++i) {
     blockers.push_back(Enqueue(*stub, "hold", "blocker", patient));
   }
-  ASSERT_TRUE(WaitForLockWaiters(url, 2));
+  const absl::Status stuck_on_lock = WaitForLockWaiters(url, 2);
+  ASSERT_TRUE(stuck_on_lock.ok()) << stuck_on_lock;
 
   // The impatient caller joins first, so that it led the batch before the
   // fix; these pauses order the calls and give no outcome any more time.
