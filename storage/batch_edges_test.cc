@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
+#include "tests/lock_waiters.h"
 #include "tests/test_database.h"
+#include "tests/time_budget.h"
 
 namespace jobqueue {
 namespace {
@@ -67,14 +69,16 @@ TEST_F(BatchEdgesTest, ABatchWhoseLookupFailsInsertsNoJobTwice) {
   auto first = std::async(std::launch::async, [&] {
     return store_->Enqueue(AJob("hold"), Deadline());
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Status stuck = WaitForLockWaiters(db_->url(), 1);
+  ASSERT_TRUE(stuck.ok()) << stuck;
   auto marked = std::async(std::launch::async, [&] {
     return store_->Enqueue(AJob("a", "", R"({"marker": true})"), Deadline());
   });
   auto taken = std::async(std::launch::async, [&] {
     return store_->Enqueue(AJob("b", "SM-TAKEN"), Deadline());
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  // Time for both calls to join the next batch (300 ms on a plain build).
+  absl::SleepFor(TimeBudget(absl::Milliseconds(300)));
   hold.commit();
 
   EXPECT_TRUE(first.get().ok());
@@ -112,14 +116,16 @@ TEST_F(BatchEdgesTest, AStaleLeaseBatchedWithTheCurrentOneIsRefused) {
   auto first = std::async(std::launch::async, [&] {
     return store_->CompleteJob((*x)[0].id, (*x)[0].lease_token, Deadline());
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Status stuck = WaitForLockWaiters(db_->url(), 1);
+  ASSERT_TRUE(stuck.ok()) << stuck;
   auto late = std::async(std::launch::async, [&] {
     return store_->CompleteJob(j.id, (*stale)[0].lease_token, Deadline());
   });
   auto on_time = std::async(std::launch::async, [&] {
     return store_->CompleteJob(j.id, j.lease_token, Deadline());
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  // Time for both calls to join the next batch (300 ms on a plain build).
+  absl::SleepFor(TimeBudget(absl::Milliseconds(300)));
   hold.commit();
 
   EXPECT_TRUE(first.get().ok());

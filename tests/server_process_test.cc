@@ -14,6 +14,7 @@
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "storage/embedded_migrations.h"
 #include "tests/child_process.h"
+#include "tests/lock_waiters.h"
 #include "tests/test_database.h"
 
 namespace jobqueue {
@@ -228,7 +229,8 @@ TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
     c->AddMetadata("authorization", "Bearer sekret-value");
     return stub->UpdateStatus(c.get(), r, &job);
   });
-  absl::SleepFor(absl::Milliseconds(300));
+  const absl::Status stuck = WaitForLockWaiters((*db)->url(), 1);
+  ASSERT_TRUE(stuck.ok()) << stuck;
   ASSERT_TRUE(server->Signal(SIGTERM).ok());
   ASSERT_TRUE(server->WaitForOutput("draining", absl::Seconds(10)));
   absl::SleepFor(absl::Milliseconds(300));

@@ -26,6 +26,7 @@
 #include "tests/fault/private_postgres.h"
 #include "tests/fault/workload.h"
 #include "tests/test_database.h"
+#include "tests/time_budget.h"
 
 namespace jobqueue::fault {
 namespace {
@@ -50,7 +51,8 @@ int Count(const std::vector<Call>& calls, Call::Kind kind, bool ok) {
 
 // SIGKILL of the server, twice, while 32 callers enqueue with idempotency
 // keys and retry ambiguous answers with the same key: every acknowledged job
-// is in the table, and no key made two jobs.
+// is in the table, and no key made two jobs. The load goes on until each
+// restarted server has acknowledged an enqueue (at most until a hard cap).
 TEST(FaultTest, ServerKilledWhileCallersEnqueue) {
   auto db = TestDatabase::Create();
   ASSERT_TRUE(db.ok()) << db.status();
@@ -60,17 +62,18 @@ TEST(FaultTest, ServerKilledWhileCallersEnqueue) {
   auto stub = StubFor(address);
 
   History history;
+  std::atomic<bool> done{false};
   constexpr int kCallers = 32;
-  const absl::Time stop = absl::Now() + absl::Seconds(8);
+  const absl::Time cap = absl::Now() + TimeBudget(absl::Seconds(40));
   std::vector<std::thread> callers;
   for (int c = 0; c < kCallers; ++c) {
     callers.emplace_back([&, c] {
       RunEnqueuer({stub.get()},
                   {.name = absl::StrCat("caller", c),
-                   .max_jobs = 400,
+                   .max_jobs = 100000,
                    .deadline = absl::Seconds(1),
                    .retry_for = absl::Seconds(15)},
-                  stop, history);
+                  cap, history, &done);
     });
   }
   std::vector<absl::Time> serving_again;
@@ -83,7 +86,11 @@ TEST(FaultTest, ServerKilledWhileCallersEnqueue) {
     ASSERT_TRUE(server.ok()) << server.status();
     serving_again.push_back(absl::Now());
   }
+  const absl::Status progress =
+      WaitForProgress(history, {.since = serving_again, .enqueues = 201}, cap);
+  done = true;
   for (std::thread& t : callers) t.join();
+  EXPECT_TRUE(progress.ok()) << progress.message();
 
   const std::vector<Call> calls = history.Snapshot();
   auto table = JobsTable((*db)->url());
@@ -91,7 +98,6 @@ TEST(FaultTest, ServerKilledWhileCallersEnqueue) {
   ExpectClean(CheckEnqueues(calls, *table));
   const int acked = Count(calls, Call::kEnqueue, true);
   const int failed = Count(calls, Call::kEnqueue, false);
-  EXPECT_GT(acked, 200);
   EXPECT_GT(failed, 0) << "the kills should have cut some calls";
   // How long after the new process said "serving on" the callers got an
   // answer again: the client channel's reconnect backoff, not the server.
@@ -112,7 +118,9 @@ TEST(FaultTest, ServerKilledWhileCallersEnqueue) {
 // PostgreSQL crashes (immediate stop: no checkpoint, backends killed) and
 // comes back, twice, under enqueue and work load: nothing acknowledged is
 // lost (enqueues and completions), the history stays clean, and the same
-// server process serves again without a restart.
+// server process serves again without a restart. The load goes on until an
+// enqueue was acknowledged after each restart (at most until a hard cap),
+// not for a fixed time a slow build may not reach the second restart in.
 TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
   auto pg = PrivatePostgres::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
@@ -125,24 +133,24 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
 
   History history;
   std::atomic<bool> done{false};
-  const absl::Time stop = absl::Now() + absl::Seconds(10);
+  const absl::Time cap = absl::Now() + TimeBudget(absl::Seconds(40));
   std::vector<std::thread> threads;
   for (int c = 0; c < 8; ++c) {
     threads.emplace_back([&, c] {
       RunEnqueuer({stub.get()},
                   {.name = absl::StrCat("e", c),
                    .conversations = 8,
-                   .max_jobs = 300,
+                   .max_jobs = 100000,
                    .deadline = absl::Seconds(2),
                    .pause = absl::Milliseconds(20),
                    .retry_for = absl::Seconds(20)},
-                  stop, history);
+                  cap, history, &done);
     });
   }
   for (int w = 0; w < 8; ++w) {
     threads.emplace_back([&, w] {
       RunWorker({stub.get()}, {.name = absl::StrCat("w", w), .seed = 100u + w},
-                stop, done, history);
+                cap, done, history);
     });
   }
   std::vector<absl::Time> restarted_at;
@@ -154,15 +162,20 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
     ASSERT_TRUE(restarted.ok()) << restarted;
     restarted_at.push_back(absl::Now());
   }
+  const absl::Status progress = WaitForProgress(
+      history, {.since = restarted_at, .enqueues = 101, .completions = 51},
+      cap);
+  done = true;
   for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(progress.ok()) << progress.message();
 
   // The same process serves again, within a bounded time.
   ASSERT_FALSE((*server)->Wait(absl::ZeroDuration()).ok())
       << "the server exited: " << (*server)->output();
   const absl::Time since_restart = absl::Now();
   bool served = false;
-  for (int i = 0;
-       i < 100 && !served && absl::Now() < since_restart + absl::Seconds(10);
+  for (int i = 0; i < 1000 && !served &&
+                  absl::Now() < since_restart + TimeBudget(absl::Seconds(10));
        ++i) {
     History probe;
     served = RunEnqueuer({stub.get()},
@@ -173,7 +186,8 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
                          absl::InfiniteFuture(), probe) == 1;
     if (!served) absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_TRUE(served) << "no enqueue succeeded within 10 s of the restart";
+  EXPECT_TRUE(served) << "no enqueue succeeded within "
+                      << TimeBudget(absl::Seconds(10)) << " of the restart";
 
   const std::vector<Call> calls = history.Snapshot();
   std::set<std::string> complete;
@@ -182,8 +196,6 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
   ExpectClean(CheckEnqueues(calls, *table));
   ExpectClean(CheckCompletions(calls, complete));
   ExpectClean(CheckHistory(calls));
-  EXPECT_GT(Count(calls, Call::kEnqueue, true), 100);
-  EXPECT_GT(Count(calls, Call::kComplete, true), 50);
   // How soon after each restart the server acknowledged an enqueue again
   // (its pool must notice the dead connections and reconnect).
   for (absl::Time restart : restarted_at) {
@@ -193,7 +205,7 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
         first = std::min(first, c.end);
       }
     }
-    EXPECT_LT(first - restart, absl::Seconds(3))
+    EXPECT_LT(first - restart, TimeBudget(absl::Seconds(3)))
         << "the server took long to serve again after the database restart";
     std::cout << "served again " << (first - restart)
               << " after a database restart\n";
@@ -208,8 +220,9 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
 // The private database paused (SIGSTOP of the postmaster and every backend)
 // for 3 s under load: every call ends by its deadline, the server's threads
 // stay bounded, and once the database resumes the server serves again
-// without a restart; SIGTERM then ends it within its grace. (The hung-proxy
-// variant without the recovery is tests/hung_database_test.cc.)
+// without a restart (the load goes on until it has, at most until a hard
+// cap); SIGTERM then ends it within its grace. (The hung-proxy variant
+// without the recovery is tests/hung_database_test.cc.)
 TEST(FaultTest, PausedDatabaseThenItResumes) {
   auto pg = PrivatePostgres::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
@@ -223,17 +236,17 @@ TEST(FaultTest, PausedDatabaseThenItResumes) {
 
   History history;
   std::atomic<bool> done{false};
-  const absl::Time stop = absl::Now() + absl::Seconds(7);
+  const absl::Time cap = absl::Now() + TimeBudget(absl::Seconds(30));
   std::vector<std::thread> threads;
   for (int c = 0; c < 16; ++c) {
     threads.emplace_back([&, c] {
       RunEnqueuer({stub.get()},
                   {.name = absl::StrCat("e", c),
-                   .max_jobs = 500,
+                   .max_jobs = 100000,
                    .deadline = absl::Seconds(1),
                    .pause = absl::Milliseconds(10),
                    .retry_for = absl::Seconds(15)},
-                  stop, history);
+                  cap, history, &done);
     });
   }
   for (int w = 0; w < 4; ++w) {
@@ -242,7 +255,7 @@ TEST(FaultTest, PausedDatabaseThenItResumes) {
                 {.name = absl::StrCat("w", w),
                  .deadline = absl::Seconds(1),
                  .seed = 7u + w},
-                stop, done, history);
+                cap, done, history);
     });
   }
   absl::SleepFor(absl::Seconds(1.5));
@@ -255,7 +268,13 @@ TEST(FaultTest, PausedDatabaseThenItResumes) {
   }
   ASSERT_TRUE((*pg)->Resume().ok());
   const absl::Time resumed = absl::Now();
+  const absl::Status progress =
+      WaitForProgress(history, {.since = {resumed}}, cap);
+  done = true;
   for (std::thread& t : threads) t.join();
+  EXPECT_TRUE(progress.ok()) << "nothing was served after the database "
+                                "resumed: "
+                             << progress.message();
 
   const std::vector<Call> calls = history.Snapshot();
   absl::Duration longest;
@@ -264,12 +283,12 @@ TEST(FaultTest, PausedDatabaseThenItResumes) {
     longest = std::max(longest, c.end - c.start);
     acked_after += c.kind == Call::kEnqueue && c.ok && c.start > resumed;
   }
-  // Deadlines are 1 s; ClaimJobs waits at most 200 ms inside that.
-  EXPECT_LT(longest, absl::Milliseconds(1500))
+  // Deadlines are 1 s; ClaimJobs waits at most 200 ms inside that, and a
+  // call needs 500 ms past it on a plain build to come back.
+  EXPECT_LT(longest, absl::Seconds(1) + TimeBudget(absl::Milliseconds(500)))
       << "a call outlived its 1 s deadline by far";
   EXPECT_LT(most_threads, before.threads + 100)
       << "threads grew from " << before.threads << " to " << most_threads;
-  EXPECT_GT(acked_after, 0) << "nothing was served after the database resumed";
   auto table = JobsTable(*url);
   ASSERT_TRUE(table.ok()) << table.status();
   ExpectClean(CheckEnqueues(calls, *table));
@@ -280,7 +299,9 @@ TEST(FaultTest, PausedDatabaseThenItResumes) {
   absl::StatusOr<int> code = (*server)->Wait(absl::Seconds(15));
   ASSERT_TRUE(code.ok()) << "still running 15 s after SIGTERM";
   EXPECT_EQ(*code, 0);
-  EXPECT_LT(absl::Now() - term, absl::Seconds(4));
+  // The 2 s grace, and 2 s on a plain build to stop.
+  EXPECT_LT(absl::Now() - term,
+            absl::Seconds(2) + TimeBudget(absl::Seconds(2)));
   std::cout << "threads " << before.threads << " -> at most " << most_threads
             << "; longest call " << longest << "; " << acked_after
             << " enqueues acknowledged after the pause\n";
@@ -308,7 +329,8 @@ TEST(FaultTest, SixteenWorkersWithShortLeasesKeepTheirPromises) {
   History history;
   std::atomic<bool> done{false};
   const absl::Time enqueue_until = absl::Now() + absl::Seconds(6);
-  const absl::Time stop = absl::Now() + absl::Seconds(20);
+  // Workers drain the queue by then; a slower build gets more time.
+  const absl::Time stop = absl::Now() + TimeBudget(absl::Seconds(20));
   std::vector<std::thread> workers;
   for (int w = 0; w < 16; ++w) {
     workers.emplace_back([&, w] {

@@ -91,10 +91,13 @@ bool Ambiguous(const grpc::Status& status) {
 
 int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
                 const EnqueuerOptions& options, absl::Time stop,
-                History& history) {
+                History& history, const std::atomic<bool>* done) {
+  auto ended = [&] {
+    return absl::Now() >= stop || (done != nullptr && *done);
+  };
   int acknowledged = 0;
   int attempt = 0;
-  for (int n = 0; n < options.max_jobs && absl::Now() < stop; ++n) {
+  for (int n = 0; n < options.max_jobs && !ended(); ++n) {
     v1::EnqueueJobRequest r;
     r.set_user_phone("+15551234567");
     r.set_source_channel_id(absl::StrCat(
@@ -120,7 +123,7 @@ int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
         ++acknowledged;
         break;
       }
-      if (!call.ambiguous || absl::Now() >= give_up) break;
+      if (!call.ambiguous || absl::Now() >= give_up || ended()) break;
       absl::SleepFor(absl::Milliseconds(50));
     }
     absl::SleepFor(options.pause);
@@ -212,6 +215,45 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
     }
     if (old_tokens.size() > 64) old_tokens.erase(old_tokens.begin());
   }
+}
+
+absl::Status WaitForProgress(const History& history, const Progress& wanted,
+                             absl::Time give_up) {
+  std::string missing;
+  for (int poll = 0; poll < 100000; ++poll) {
+    const std::vector<Call> calls = history.Snapshot();
+    int enqueues = 0, completions = 0;
+    std::vector<bool> seen(wanted.since.size(), false);
+    for (const Call& c : calls) {
+      if (!c.ok) continue;
+      completions += c.kind == Call::kComplete;
+      if (c.kind != Call::kEnqueue) continue;
+      ++enqueues;
+      for (size_t i = 0; i < seen.size(); ++i) {
+        seen[i] = seen[i] || c.start >= wanted.since[i];
+      }
+    }
+    missing.clear();
+    for (size_t i = 0; i < seen.size(); ++i) {
+      if (!seen[i]) {
+        absl::StrAppend(&missing, "no enqueue acknowledged since event ", i + 1,
+                        " of ", seen.size(), "; ");
+      }
+    }
+    if (enqueues < wanted.enqueues) {
+      absl::StrAppend(&missing, enqueues, " of ", wanted.enqueues,
+                      " enqueues acknowledged; ");
+    }
+    if (completions < wanted.completions) {
+      absl::StrAppend(&missing, completions, " of ", wanted.completions,
+                      " completions acknowledged; ");
+    }
+    if (missing.empty()) return absl::OkStatus();
+    if (absl::Now() >= give_up) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("the load ended at its hard cap: ", missing));
 }
 
 absl::StatusOr<std::map<std::string, std::string>> JobsTable(

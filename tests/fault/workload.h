@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
@@ -37,12 +38,12 @@ struct EnqueuerOptions {
   absl::Duration retry_for = absl::Seconds(20);
 };
 
-// Enqueues jobs one after another until `stop` or max_jobs, alternating
-// `stubs`, each with its own key, retrying ambiguous answers with the same
-// key. Returns how many were acknowledged.
+// Enqueues jobs one after another until `stop`, `*done` (when given) or
+// max_jobs, alternating `stubs`, each with its own key, retrying ambiguous
+// answers with the same key. Returns how many were acknowledged.
 int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
                 const EnqueuerOptions& options, absl::Time stop,
-                History& history);
+                History& history, const std::atomic<bool>* done = nullptr);
 
 struct WorkerOptions {
   std::string name;
@@ -61,6 +62,20 @@ struct WorkerOptions {
 void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
                const WorkerOptions& options, absl::Time stop,
                const std::atomic<bool>& done, History& history);
+
+// What a scenario's load must have shown before it may end: an
+// acknowledged enqueue that started at or after each of `since` (a restart,
+// a resume), and at least so many acknowledged enqueues and completions.
+struct Progress {
+  std::vector<absl::Time> since;
+  int enqueues = 0;
+  int completions = 0;
+};
+
+// Waits until `history` shows `wanted`, or `give_up`. OK, or
+// DEADLINE_EXCEEDED saying what was still missing.
+absl::Status WaitForProgress(const History& history, const Progress& wanted,
+                             absl::Time give_up);
 
 // Every job's id and idempotency key ("" when none) in `database_url`'s
 // jobs table, and the ids of those complete.
