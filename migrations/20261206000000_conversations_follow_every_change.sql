@@ -20,17 +20,23 @@ ALTER TABLE public.conversations
   ADD COLUMN IF NOT EXISTS first_position BIGINT NOT NULL DEFAULT 0;
 COMMENT ON COLUMN public.conversations.first_position IS 'No active job of the conversation has a lower position: where a head lookup starts.';
 
--- One row: the earliest ready_since a ready conversation may have. Readiness
--- is written as clock_timestamp(), and maintenance raises the floor to the
--- earliest ready conversation, but never past a second ago (a write older
--- than that which commits later is moved up to the floor by maintenance).
+-- One row: the earliest ready_since a ready conversation may have, kept by
+-- maintenance (advance_ready_floor, below). Readiness is written as
+-- clock_timestamp(), so a write that has not committed yet can hold a time
+-- earlier than what the committed rows show: a new floor is only a
+-- candidate until every transaction that was writing conversations when it
+-- was taken has ended, and then becomes the floor.
 CREATE TABLE IF NOT EXISTS public.conversation_clock (
   only_row BOOLEAN PRIMARY KEY DEFAULT true
     CONSTRAINT conversation_clock_one_row CHECK (only_row),
-  ready_floor TIMESTAMPTZ NOT NULL DEFAULT '-infinity'
+  ready_floor TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+  next_floor TIMESTAMPTZ,
+  next_floor_writers XID[]
 );
 COMMENT ON TABLE public.conversation_clock IS 'One row: where claims start their scan of ready conversations (kept by maintenance).';
 COMMENT ON COLUMN public.conversation_clock.ready_floor IS 'No ready conversation has an earlier ready_since; -infinity until maintenance first runs.';
+COMMENT ON COLUMN public.conversation_clock.next_floor IS 'The next floor, once the transactions of next_floor_writers have ended.';
+COMMENT ON COLUMN public.conversation_clock.next_floor_writers IS 'Transactions that were writing conversations when next_floor was taken.';
 INSERT INTO public.conversation_clock DEFAULT VALUES ON CONFLICT DO NOTHING;
 ALTER TABLE public.conversation_clock ENABLE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.conversation_clock
@@ -369,35 +375,62 @@ BEGIN
 END
 $$;
 
--- Moves ready conversations whose ready_since is below the floor (a write
--- that committed more than a second after it was made) up to it, skipping
--- rows another session holds; then, when none is left below, raises the
--- floor to the earliest ready conversation but never past a second ago.
--- Returns how many it moved. The maintenance loop runs it; until it first
--- does, the floor is -infinity.
+-- Raises the floor to the candidate taken last round once every
+-- transaction that was writing conversations then has ended (any readiness
+-- it wrote is committed and counted; later writes write later times), then
+-- takes a new candidate: the earliest ready conversation, or now. Readers
+-- (pg_dump, a report) and transactions that never wrote conversations hold
+-- nothing back. Also moves a ready conversation below the floor
+-- (ready_since edited by hand) up to it, skipping rows another session
+-- holds, and returns how many it moved. The maintenance loop runs it; until
+-- it first does, the floor is -infinity.
 CREATE OR REPLACE FUNCTION public.advance_ready_floor() RETURNS INTEGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
-  lowest TIMESTAMPTZ;
+  clock public.conversation_clock;
+  settled BOOLEAN;
+  earliest TIMESTAMPTZ;
+  candidate TIMESTAMPTZ;
   moved INTEGER;
 BEGIN
-  SELECT ready_floor INTO lowest FROM public.conversation_clock FOR UPDATE;
-  UPDATE public.conversations SET ready_since = lowest
+  SELECT * INTO clock FROM public.conversation_clock FOR UPDATE;
+  UPDATE public.conversations SET ready_since = clock.ready_floor
   WHERE source_channel_id IN (
     SELECT source_channel_id FROM public.conversations
-    WHERE pending_jobs > 0 AND processing_jobs = 0 AND ready_since < lowest
+    WHERE pending_jobs > 0 AND processing_jobs = 0
+      AND ready_since < clock.ready_floor
     FOR UPDATE SKIP LOCKED);
   GET DIAGNOSTICS moved = ROW_COUNT;
-  IF NOT EXISTS (SELECT 1 FROM public.conversations
-                 WHERE pending_jobs > 0 AND processing_jobs = 0
-                   AND ready_since < lowest) THEN
-    UPDATE public.conversation_clock
-    SET ready_floor = greatest(ready_floor, least(
-      (SELECT min(ready_since) FROM public.conversations
-       WHERE pending_jobs > 0 AND processing_jobs = 0
-         AND ready_since >= lowest),
-      clock_timestamp() - interval '1 second'));
+  settled := clock.next_floor IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM pg_catalog.pg_locks
+    WHERE locktype = 'transactionid'
+      AND transactionid = ANY (clock.next_floor_writers));
+  -- Later statements: they see what every transaction that ended before
+  -- the check above wrote.
+  SELECT min(ready_since) INTO earliest FROM public.conversations
+  WHERE pending_jobs > 0 AND processing_jobs = 0
+    AND ready_since >= clock.ready_floor;
+  IF settled THEN
+    clock.ready_floor := greatest(clock.ready_floor,
+                                  least(clock.next_floor, earliest));
   END IF;
+  candidate := least(earliest, clock_timestamp());
+  -- Writers still open now, after the candidate was taken: one that wrote
+  -- before and has not committed is among them; one that writes later
+  -- writes a later time.
+  UPDATE public.conversation_clock
+  SET ready_floor = clock.ready_floor, next_floor = candidate,
+      next_floor_writers = ARRAY(
+        SELECT x.transactionid FROM pg_catalog.pg_locks r
+        JOIN pg_catalog.pg_locks x
+          ON x.virtualtransaction = r.virtualtransaction
+         AND x.locktype = 'transactionid'
+        WHERE r.locktype = 'relation'
+          AND r.relation = 'public.conversations'::regclass
+          AND r.database = (SELECT oid FROM pg_catalog.pg_database
+                            WHERE datname = current_database())
+          AND r.mode = 'RowExclusiveLock'
+          AND r.pid IS DISTINCT FROM pg_backend_pid());
   RETURN moved;
 END
 $$;

@@ -134,8 +134,8 @@ struct MaintenanceReport {
   int deleted = 0;        // completed jobs past retention
   int recounted = 0;      // conversations whose counts were set again
   int idle_removed = 0;   // rows of long-idle conversations removed
-  // Ready conversations moved up to the claims' floor (a write that took
-  // more than a second to commit).
+  // Ready conversations moved up to the claims' floor (their ready_since
+  // edited by hand below it).
   int floor_moved = 0;
   // Lapsed leases left for a later round because another session holds
   // their job's or their conversation's row (an open transaction).

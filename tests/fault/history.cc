@@ -129,12 +129,15 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       if (c.kind == Call::kComplete) ++completed[c.job_id];
     }
   }
-  // An operator's removal ends every lease of the job that began before it.
+  // An operator's removal ends every lease of the job whose claim began
+  // before the removal ended: such a claim committed before the removal
+  // took effect (a removed job cannot be claimed), so the lease may have
+  // ended as early as the removal began.
   for (const Call& c : sorted) {
     if (c.kind != Call::kRemove || !c.ok) continue;
     for (const std::string& token : tokens_of_job[c.job_id]) {
       Held& h = held[token];
-      if (h.from < c.start) h.until = std::min(h.until, c.start);
+      if (h.claim_start < c.end) h.until = std::min(h.until, c.start);
     }
   }
   // A token used up by a completion or failure is stale afterwards.

@@ -210,10 +210,13 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
   }
   const std::string waiting =
       "SELECT count(*) || ' jobs, the first: ' || coalesce(string_agg("
-      "source_channel_id || ' ' || status || ' ' || run_after, ', ')"
-      " FILTER (WHERE n <= 20), '') FROM (SELECT *, row_number() OVER"
-      " (ORDER BY source_channel_id, position) AS n FROM jobs"
-      " WHERE status IN ('pending', 'processing')) w";
+      "source_channel_id || ' ' || status || ' ' || run_after || ' position '"
+      " || position || ' (conversation: ' || c::text || ')', ', ')"
+      " FILTER (WHERE n <= 20), '') || '; clock: ' || (SELECT k::text FROM"
+      " conversation_clock k) || '; now ' || now() FROM (SELECT j.*,"
+      " row_number() OVER (ORDER BY j.source_channel_id, j.position) AS n"
+      " FROM jobs j WHERE status IN ('pending', 'processing')) w"
+      " LEFT JOIN conversations c USING (source_channel_id)";
   EXPECT_EQ(SqlInt(url, others_left), 0)
       << "while one conversation was held, others did not drain in 25 s:\n"
       << pqxx::nontransaction(c).exec1(waiting)[0].c_str();
