@@ -131,6 +131,24 @@ pid_t PrivatePostgres::postmaster_pid() const {
   return 0;
 }
 
+pid_t ParentPidFromStat(std::istream& stat) {
+  std::string content;
+  std::getline(stat, content);
+  const size_t close = content.rfind(')');
+  if (close == std::string::npos || close + 2 > content.size()) return 0;
+  // After "(comm) ": state, then ppid.
+  const std::string rest = content.substr(close + 2);
+  const size_t space = rest.find(' ');
+  int ppid = 0;
+  if (space == std::string::npos ||
+      !absl::SimpleAtoi(
+          rest.substr(space + 1, rest.find(' ', space + 1) - space - 1),
+          &ppid)) {
+    return 0;
+  }
+  return ppid;
+}
+
 absl::Status PrivatePostgres::SignalAll(int sig) {
   const pid_t postmaster = postmaster_pid();
   if (postmaster == 0) return absl::FailedPreconditionError("not running");
@@ -140,20 +158,7 @@ absl::Status PrivatePostgres::SignalAll(int sig) {
     int pid = 0;
     if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
     std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-    std::string content((std::istreambuf_iterator<char>(stat)), {});
-    const size_t close = content.rfind(')');
-    if (close == std::string::npos) continue;
-    // After "(comm) ": state, then ppid.
-    int ppid = 0;
-    std::string rest = content.substr(close + 2);
-    const size_t space = rest.find(' ');
-    if (space != std::string::npos &&
-        absl::SimpleAtoi(
-            rest.substr(space + 1, rest.find(' ', space + 1) - space - 1),
-            &ppid) &&
-        ppid == postmaster) {
-      pids.push_back(pid);
-    }
+    if (ParentPidFromStat(stat) == postmaster) pids.push_back(pid);
   }
   closedir(proc);
   // Children first when stopping, so the postmaster does not react to them.

@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <istream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,10 @@ class PrivatePostgres {
 
 // Runs `command` through /bin/sh; its exit status with its output on error.
 absl::Status RunShell(const std::string& command);
+
+// The parent pid in an open /proc/<pid>/stat, or 0 when it cannot be read:
+// a process that exits after its file was opened fails the read (ESRCH).
+pid_t ParentPidFromStat(std::istream& stat);
 
 }  // namespace jobqueue::fault
 

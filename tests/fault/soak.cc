@@ -5,13 +5,17 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <set>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "tests/fault/history.h"
 #include "tests/fault/private_postgres.h"
+#include "tests/fault/rss_slope.h"
 #include "tests/fault/workload.h"
 
 namespace jobqueue::fault {
@@ -67,8 +71,14 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
   }
 
   // Faults in turn, and a sample of each server every second; each
-  // process's first sample, to report its RSS growth at the end.
-  std::vector<std::pair<pid_t, long>> first_rss(servers.size(), {0, 0});
+  // process's samples since its first, for its RSS slope at the end.
+  struct Sampled {
+    pid_t pid = 0;
+    absl::Time born;
+    long first_rss_kib = 0;
+    RssSeries series;
+  };
+  std::vector<Sampled> sampled(servers.size());
   absl::Time next_fault = start + options.fault_every;
   int kills = 0;
   for (int tick = 0; absl::Now() < stop && tick < 100000000; ++tick) {
@@ -76,9 +86,12 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
         absl::StrCat("t=", absl::ToInt64Seconds(absl::Now() - start), "s");
     for (size_t i = 0; i < servers.size(); ++i) {
       const ProcessUsage u = Usage(servers[i]->pid());
-      if (first_rss[i].first != servers[i]->pid()) {
-        first_rss[i] = {servers[i]->pid(), u.rss_kib};
+      const absl::Time now = absl::Now();
+      if (sampled[i].pid != servers[i]->pid()) {
+        sampled[i] = {
+            .pid = servers[i]->pid(), .born = now, .first_rss_kib = u.rss_kib};
       }
+      sampled[i].series.Add(now - sampled[i].born, u.rss_kib);
       result.most_rss_kib = std::max(result.most_rss_kib, u.rss_kib);
       result.most_threads = std::max(result.most_threads, u.threads);
       absl::StrAppend(&line, " server", i, " pid=", servers[i]->pid(),
@@ -154,6 +167,27 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
         CheckCompletions(calls, complete)}) {
     result.problems.insert(result.problems.end(), found.begin(), found.end());
   }
+  for (size_t i = 0; i < servers.size(); ++i) {
+    const Sampled& p = sampled[i];
+    const std::optional<double> slope =
+        p.series.SlopeKibPerMinute(options.rss_warmup);
+    result.rss_slopes.push_back(slope);
+    log << "server" << i << " (pid " << p.pid << "): VmRSS " << p.first_rss_kib
+        << " KiB at its first sample, " << Usage(p.pid).rss_kib
+        << " KiB at the end; "
+        << (slope ? absl::StrFormat("%.1f KiB/min", *slope)
+                  : std::string("no slope"))
+        << " after its " << options.rss_warmup << " warm-up (it lived "
+        << absl::Trunc(p.series.age(), absl::Seconds(1)) << "; bound "
+        << options.max_rss_slope << " KiB/min)" << std::endl;
+    if (slope && *slope > options.max_rss_slope) {
+      result.problems.push_back(absl::StrFormat(
+          "server%d's RSS grew %.1f KiB/min after its %s warm-up, past the "
+          "bound of %g KiB/min",
+          i, *slope, absl::FormatDuration(options.rss_warmup),
+          options.max_rss_slope));
+    }
+  }
   log << "soak: " << absl::FormatDuration(absl::Now() - start) << ", "
       << result.faults << " faults, " << result.calls << " calls, "
       << result.enqueued << " enqueues and " << result.completed
@@ -161,11 +195,6 @@ SoakResult RunSoak(const SoakOptions& options, std::ostream& log) {
       << complete.size() << " complete); most VmRSS " << result.most_rss_kib
       << " KiB, most threads " << result.most_threads << "; "
       << result.problems.size() << " violations" << std::endl;
-  for (size_t i = 0; i < servers.size(); ++i) {
-    log << "server" << i << " (pid " << first_rss[i].first << "): VmRSS "
-        << first_rss[i].second << " KiB at its first sample, "
-        << Usage(servers[i]->pid()).rss_kib << " KiB at the end" << std::endl;
-  }
   for (const std::string& p : result.problems) {
     log << "VIOLATION: " << p << std::endl;
   }

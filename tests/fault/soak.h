@@ -4,11 +4,14 @@
 // SIGKILL of a server (restarted), a PostgreSQL crash (immediate stop and
 // restart), a 2 s SIGSTOP of the database. Each server's VmRSS and Threads
 // are sampled every second. At the end the history checker, the table checks
-// and the samples are reported. tools/soak runs it; soak_test runs 20 s.
+// and each server process's RSS slope after its warm-up (rss_slope.h) are
+// reported, a slope past the bound being a problem like a violation.
+// tools/soak runs it; soak_test runs 25 s.
 
 #ifndef JOBQUEUE_TESTS_FAULT_SOAK_H_
 #define JOBQUEUE_TESTS_FAULT_SOAK_H_
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -26,6 +29,11 @@ struct SoakOptions {
   // Which faults to cycle through: "kill", "crash", "pause". Without "kill"
   // the server processes live the whole soak, so their RSS shows a leak.
   std::vector<std::string> faults = {"kill", "crash", "pause"};
+  // A server process's RSS slope counts from this age on, and a slope past
+  // max_rss_slope (KiB per minute) fails the soak. A process that did not
+  // live past the warm-up by RssSeries::kMinimumSpan has no slope.
+  absl::Duration rss_warmup = absl::Minutes(5);
+  double max_rss_slope = 48;
 };
 
 struct SoakResult {
@@ -33,6 +41,9 @@ struct SoakResult {
   int calls = 0, enqueued = 0, completed = 0, faults = 0;
   long most_rss_kib = 0;
   int most_threads = 0;
+  // Per server, its last process's RSS slope in KiB per minute after the
+  // warm-up; nullopt when that process was too young.
+  std::vector<std::optional<double>> rss_slopes;
 };
 
 // Progress and the samples go to `log`.
