@@ -3,12 +3,15 @@
 //   jobqueue_server migrate --database_url=postgresql://...
 //   jobqueue_server serve --database_url=postgresql://... --listen=HOST:PORT
 
+#include <malloc.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -207,6 +210,15 @@ int Serve(const std::string& url) {
 }  // namespace jobqueue
 
 int main(int argc, char** argv) {
+  // glibc gives each thread that allocates its own pool (up to 8 per core),
+  // and keeps what they free: under an hour of database crashes and pauses
+  // a server's RSS kept growing 68 KiB/min with the default and leveled off
+  // at about 10 with one pool per core (tools/soak 1h --faults=crash,pause,
+  // a 2-core VM). A malloc environment setting still wins.
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
+    mallopt(M_ARENA_MAX,
+            std::max(2, static_cast<int>(std::thread::hardware_concurrency())));
+  }
   absl::SetProgramUsageMessage(
       "serves the JobQueue gRPC API or applies its migrations\n"
       "usage: jobqueue_server [serve|migrate] [--flags]");
