@@ -127,7 +127,9 @@ $$;
 DROP FUNCTION IF EXISTS public.apply_job_changes(TEXT[], INTEGER[], INTEGER[],
                                                  BIGINT[]);
 
--- Inserted active jobs, counted by conversation.
+-- Inserted active jobs, counted by conversation, unless the statement
+-- counted them itself (the service's enqueue statements, which set
+-- jobqueue.statement_counted for the rest of their statement).
 CREATE OR REPLACE FUNCTION public.jobs_count_inserted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
@@ -137,6 +139,10 @@ DECLARE
   tops BIGINT[];
   lows BIGINT[];
 BEGIN
+  IF current_setting('jobqueue.statement_counted', true) = 'on' THEN
+    PERFORM set_config('jobqueue.statement_counted', 'off', true);
+    RETURN NULL;
+  END IF;
   SELECT array_agg(channel ORDER BY channel),
          array_agg(p ORDER BY channel), array_agg(q ORDER BY channel),
          array_agg(top ORDER BY channel), array_agg(low ORDER BY channel)
