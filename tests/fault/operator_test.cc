@@ -153,6 +153,7 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
                   stop, history);
     });
   }
+  // Workers run until the drain below ends (done), within 3 minutes.
   std::vector<std::thread> workers;
   for (int w = 0; w < 16; ++w) {
     workers.emplace_back([&, w] {
@@ -161,7 +162,7 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
                  .deadline = absl::Seconds(5),
                  .seed = 300u + w,
                  .pause_percent = 4},
-                stop + absl::Seconds(60), done, history);
+                stop + absl::Seconds(180), done, history);
     });
   }
   Tally tally;
