@@ -247,19 +247,39 @@ CREATE TRIGGER jobs_count_delete AFTER DELETE ON public.jobs
   FOR EACH STATEMENT EXECUTE FUNCTION public.jobs_count_deleted();
 DROP FUNCTION IF EXISTS public.jobs_count_conversations();
 
--- Sets the counts, last position and readiness of the conversations in
--- `ids` to what their jobs say, skipping rows another session holds;
--- creates the rows of conversations that have active jobs and none. Returns
--- how many it changed. Reads each conversation's active jobs once.
+-- Sets the counts, last and first positions and readiness of the
+-- conversations in `ids` to what their jobs say, skipping rows another
+-- session holds; creates the rows of conversations that have active jobs
+-- and none. Returns how many it changed. Compares first without locking
+-- (a snapshot shows each conversation and its jobs as of the same commits),
+-- so only conversations that drifted are locked: claims skip locked ones.
 CREATE OR REPLACE FUNCTION public.repair_conversations(ids TEXT[])
 RETURNS INTEGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
+  drifted TEXT[];
   held TEXT[];
   repaired INTEGER;
 BEGIN
+  SELECT array_agg(u.channel) INTO drifted
+  FROM unnest(ids) u(channel)
+  CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE j.status = 'pending')::int AS pending,
+           count(*) FILTER (WHERE j.status = 'processing')::int AS processing,
+           coalesce(max(j.position), 0) AS top, min(j.position) AS low
+    FROM public.jobs j WHERE j.source_channel_id = u.channel
+      AND j.status IN ('pending', 'processing')) t
+  LEFT JOIN public.conversations c ON c.source_channel_id = u.channel
+  WHERE CASE WHEN c.source_channel_id IS NULL
+             THEN t.pending + t.processing > 0
+             ELSE c.pending_jobs <> t.pending
+               OR c.processing_jobs <> t.processing
+               OR c.last_position < t.top OR c.first_position > t.low END;
+  IF drifted IS NULL THEN
+    RETURN 0;
+  END IF;
   INSERT INTO public.conversations (source_channel_id)
-  SELECT u.channel FROM unnest(ids) u(channel)
+  SELECT u.channel FROM unnest(drifted) u(channel)
   WHERE EXISTS (SELECT 1 FROM public.jobs j
                 WHERE j.source_channel_id = u.channel
                   AND j.status IN ('pending', 'processing'))
@@ -267,7 +287,7 @@ BEGIN
   ON CONFLICT (source_channel_id) DO NOTHING;
   SELECT array_agg(source_channel_id) INTO held FROM (
     SELECT source_channel_id FROM public.conversations
-    WHERE source_channel_id = ANY (ids)
+    WHERE source_channel_id = ANY (drifted)
     ORDER BY source_channel_id FOR UPDATE SKIP LOCKED) l;
   IF held IS NULL THEN
     RETURN 0;

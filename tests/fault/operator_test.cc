@@ -212,7 +212,9 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
   const std::string waiting =
       "SELECT count(*) || ' jobs, the first: ' || coalesce(string_agg("
       "source_channel_id || ' ' || status || ' ' || run_after || ' position '"
-      " || position || ' (conversation: ' || c::text || ')', ', ')"
+      " || position || ' lease ' || coalesce(lease_expires_at::text, '-') ||"
+      " ' worker ' || coalesce(worker_id, '-') || ' attempts ' || attempts ||"
+      " ' (conversation: ' || c::text || ')', ', ')"
       " FILTER (WHERE n <= 20), '') || '; clock: ' || (SELECT k::text FROM"
       " conversation_clock k) || '; now ' || now() FROM (SELECT j.*,"
       " row_number() OVER (ORDER BY j.source_channel_id, j.position) AS n"
@@ -221,6 +223,14 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
   EXPECT_EQ(SqlInt(url, others_left), 0)
       << "while one conversation was held, others did not drain in 25 s:\n"
       << pqxx::nontransaction(c).exec1(waiting)[0].c_str();
+  if (SqlInt(url, others_left) > 0) {
+    for (const auto& server : servers) {
+      const std::string out = server->output();
+      std::cout << "server output (last 3000 bytes):\n"
+                << out.substr(out.size() > 3000 ? out.size() - 3000 : 0)
+                << "\n";
+    }
+  }
   held.commit();
   std::cout << "others drained; 'held' released" << std::endl;
 
