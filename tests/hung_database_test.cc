@@ -87,6 +87,15 @@ TEST(HungDatabaseTest, CallsEndByTheirDeadlineAndSigtermEndsInTime) {
   for (int i = 0; i < 16; ++i) {
     ASSERT_TRUE(Enqueue(*stub, absl::Seconds(10), i).ok());
   }
+  // The server logs a call after answering it: wait for the 16 lines so none
+  // of them lands among the stalled calls' lines.
+  int warm_lines = 0;
+  for (const absl::Time until = absl::Now() + absl::Seconds(10);
+       absl::Now() < until; absl::SleepFor(absl::Milliseconds(20))) {
+    LongestEnqueueMs((*server)->output(), &warm_lines);
+    if (warm_lines >= 16) break;
+  }
+  ASSERT_EQ(warm_lines, 16) << (*server)->output();
   const int before = ThreadCount((*server)->pid());
   const size_t log_before = (*server)->output().size();
 
