@@ -28,7 +28,7 @@
 #include "absl/strings/str_join.h"
 #include "bench/recorder.h"
 #include "httplib.h"
-#include "service/twilio/webhook_signature.h"
+#include "shim/webhook/webhook_signature.h"
 
 ABSL_FLAG(std::string, shim, "http://127.0.0.1:8080", "the shim's base URL");
 ABSL_FLAG(std::string, public_base_url, "",
@@ -65,7 +65,7 @@ struct Webhook {
 
 Webhook MakeWebhook(const std::string& token, const std::string& url,
                     int64_t i) {
-  const jobqueue::twilio::FormParams params = {
+  const jobqueue::shim::FormParams params = {
       {"AccountSid", "ACbench"},
       {"Body", "benchmark message body of a typical size"},
       {"From", absl::StrCat("+1555", 2000000 + i % 1000)},
@@ -78,7 +78,7 @@ Webhook MakeWebhook(const std::string& token, const std::string& url,
     pairs.push_back(absl::StrCat(Encode(k), "=", Encode(v)));
   }
   return {{{"X-Twilio-Signature",
-            jobqueue::twilio::ComputeTwilioSignature(token, url, params)}},
+            jobqueue::shim::ComputeTwilioSignature(token, url, params)}},
           absl::StrJoin(pairs, "&")};
 }
 

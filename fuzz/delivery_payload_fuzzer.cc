@@ -9,12 +9,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/fuzz_util.h"
-#include "service/twilio/delivery_limits.h"
-#include "service/twilio/delivery_payload.h"
-#include "service/twilio/spooled_delivery.pb.h"
+#include "shim/delivery/delivery_limits.h"
+#include "shim/delivery/delivery_payload.h"
+#include "shim/spool/spooled_delivery.pb.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace jobqueue::twilio;
+  using namespace jobqueue::shim;
   absl::string_view body(reinterpret_cast<const char*>(data), size);
   if (!CheckJsonNestingDepth(body).ok()) return 0;
   absl::StatusOr<google::protobuf::Struct> payload = JsonToPayload(body);

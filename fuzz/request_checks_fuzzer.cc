@@ -1,8 +1,8 @@
-// libFuzzer target: request validation (service/validation,
-// service/field_checks, service/request_checks). Input: one byte choosing the
-// RPC, then the bytes a client sent, parsed as that RPC's request; then the
-// checks the service runs before it touches the database, in the same order
-// (job_queue_service.cc).
+// libFuzzer target: request validation (service/checks/field_rules,
+// service/checks/every_field, service/checks/request_checks). Input: one byte
+// choosing the RPC, then the bytes a client sent, parsed as that RPC's request;
+// then the checks the service runs before it touches the database, in the same
+// order (job_queue_service.cc).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,9 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "jobqueue/v1/jobqueue.pb.h"
-#include "service/field_checks.h"
-#include "service/page_token.h"
-#include "service/request_checks.h"
+#include "service/checks/every_field.h"
+#include "service/checks/request_checks.h"
+#include "service/mapping/page_token.h"
 
 namespace {
 

@@ -11,10 +11,10 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "service/twilio/spool_file.h"
+#include "shim/spool/spool_file.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace jobqueue::twilio;
+  using namespace jobqueue::shim;
   static const std::string* path = [] {
     const char* tmp = getenv("TMPDIR");
     return new std::string(std::string(tmp && *tmp ? tmp : "/tmp") +

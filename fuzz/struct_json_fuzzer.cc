@@ -1,7 +1,8 @@
-// libFuzzer target: google.protobuf.Struct <-> JSON (service/struct_json).
-// Input: one byte choosing the direction, then either JSON text (as stored rows
-// are read back) or a serialized Struct (as a client's payload arrives). What
-// converts one way must convert back to the same.
+// libFuzzer target: google.protobuf.Struct <-> JSON
+// (service/mapping/struct_json). Input: one byte choosing the direction, then
+// either JSON text (as stored rows are read back) or a serialized Struct (as a
+// client's payload arrives). What converts one way must convert back to the
+// same.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,7 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "service/struct_json.h"
+#include "service/mapping/struct_json.h"
 
 namespace {
 

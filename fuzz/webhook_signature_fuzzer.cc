@@ -8,12 +8,12 @@
 
 #include "absl/strings/string_view.h"
 #include "fuzz/fuzz_util.h"
-#include "service/twilio/form_parser.h"
-#include "service/twilio/webhook_signature.h"
+#include "shim/webhook/form_parser.h"
+#include "shim/webhook/webhook_signature.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using jobqueue::fuzz::TakeUntil;
-  using namespace jobqueue::twilio;
+  using namespace jobqueue::shim;
   static const WebhookSignatureVerifier* verifier =
       new WebhookSignatureVerifier("12345678901234567890123456789012");
   absl::string_view rest(reinterpret_cast<const char*>(data), size);

@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
-#include "service/rpc_observer.h"
+#include "service/observability/rpc_observer.h"
 
 namespace jobqueue {
 namespace {

@@ -19,8 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "service/request_log.h"
-#include "service/service_metrics.h"
+#include "service/observability/request_log.h"
+#include "service/observability/service_metrics.h"
 
 namespace jobqueue {
 

@@ -198,8 +198,8 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
         "--listen_database_url to wake them at once");
   }
   if (!c.metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics =
-        MetricsHttpServer::Start(c.metrics_listen, &s->registry_);
+    absl::StatusOr<std::unique_ptr<metrics::HttpServer>> metrics =
+        metrics::HttpServer::Start(c.metrics_listen, &s->registry_);
     if (metrics.ok()) {
       s->metrics_server_ = *std::move(metrics);
       s->Log(absl::StrCat("metrics on http://", s->metrics_server_->address(),

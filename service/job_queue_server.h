@@ -21,17 +21,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "service/authenticated_service.h"
-#include "service/bearer_token_check.h"
+#include "metrics/http_server.h"
+#include "metrics/registry.h"
+#include "service/auth/authenticated_service.h"
+#include "service/auth/bearer_token_check.h"
 #include "service/grpc_server.h"
-#include "service/job_queue_service.h"
-#include "service/maintenance_loop.h"
-#include "service/metrics/registry.h"
-#include "service/metrics_http_server.h"
-#include "service/request_log.h"
-#include "service/service_metrics.h"
+#include "service/handlers/job_queue_service.h"
+#include "service/observability/request_log.h"
+#include "service/observability/service_metrics.h"
 #include "storage/group_commit.h"
 #include "storage/job_notifier.h"
+#include "storage/maintenance_loop.h"
 #include "storage/pg_job_store.h"
 #include "storage/queue_stats.h"
 
@@ -138,7 +138,7 @@ class JobQueueServer {
   BearerTokenCheck bearer_token_;
   AuthenticatedService authenticated_service_;
   std::unique_ptr<GrpcServer> grpc_server_;
-  std::unique_ptr<MetricsHttpServer> metrics_server_;
+  std::unique_ptr<metrics::HttpServer> metrics_server_;
   bool stopped_ = false;
 };
 

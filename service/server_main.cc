@@ -24,7 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "service/job_queue_server.h"
-#include "service/request_log.h"
+#include "service/observability/request_log.h"
 #include "storage/embedded_migrations.h"
 #include "storage/migrator.h"
 

@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
-#include "tests/lock_waiters.h"
-#include "tests/test_database.h"
-#include "tests/time_budget.h"
+#include "tests/support/lock_waiters.h"
+#include "tests/support/test_database.h"
+#include "tests/support/time_budget.h"
 
 namespace jobqueue {
 namespace {

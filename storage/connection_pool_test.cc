@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/test_database.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -14,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
 #include "storage/pg_job_store_internal.h"
-#include "storage/store_fixture.h"
+#include "tests/support/store_fixture.h"
 
 namespace jobqueue {
 namespace {

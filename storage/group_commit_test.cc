@@ -9,7 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/time_budget.h"
+#include "tests/support/time_budget.h"
 
 namespace jobqueue {
 namespace {

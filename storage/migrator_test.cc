@@ -5,7 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "storage/embedded_migrations.h"
-#include "tests/test_database.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
-#include "tests/test_database.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/test_database.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

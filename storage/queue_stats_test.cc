@@ -3,7 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "gtest/gtest.h"
-#include "tests/test_database.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

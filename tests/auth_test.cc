@@ -16,8 +16,8 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/in_process_server.h"
-#include "tests/test_database.h"
+#include "tests/support/in_process_server.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/child_process.h"
-#include "tests/in_process_server.h"
-#include "tests/test_database.h"
+#include "tests/support/child_process.h"
+#include "tests/support/in_process_server.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -14,10 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/in_process_server.h"
-#include "tests/lock_waiters.h"
-#include "tests/test_database.h"
-#include "tests/time_budget.h"
+#include "tests/support/in_process_server.h"
+#include "tests/support/lock_waiters.h"
+#include "tests/support/test_database.h"
+#include "tests/support/time_budget.h"
 
 namespace jobqueue {
 namespace {

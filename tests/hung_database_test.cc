@@ -16,9 +16,9 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/child_process.h"
-#include "tests/stall_proxy.h"
-#include "tests/test_database.h"
+#include "tests/support/child_process.h"
+#include "tests/support/stall_proxy.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -11,8 +11,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/in_process_server.h"
-#include "tests/test_database.h"
+#include "tests/support/in_process_server.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -16,8 +16,8 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/in_process_server.h"
-#include "tests/test_database.h"
+#include "tests/support/in_process_server.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

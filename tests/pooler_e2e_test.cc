@@ -27,9 +27,9 @@
 #include "httplib.h"
 #include "storage/embedded_migrations.h"
 #include "storage/migrator.h"
-#include "tests/in_process_server.h"
-#include "tests/pgbouncer.h"
-#include "tests/test_database.h"
+#include "tests/support/in_process_server.h"
+#include "tests/support/pgbouncer.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -48,8 +48,8 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/child_process.h"
-#include "tests/test_database.h"
+#include "tests/support/child_process.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -14,8 +14,8 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/child_process.h"
-#include "tests/test_database.h"
+#include "tests/support/child_process.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

@@ -13,9 +13,9 @@
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "storage/embedded_migrations.h"
-#include "tests/child_process.h"
-#include "tests/lock_waiters.h"
-#include "tests/test_database.h"
+#include "tests/support/child_process.h"
+#include "tests/support/lock_waiters.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {

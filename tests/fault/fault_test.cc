@@ -6,7 +6,7 @@
 //
 // Elsewhere: a database that hangs behind a proxy (deadlines, threads,
 // SIGTERM) is tests/hung_database_test.cc; the Twilio shim's outage and
-// restart are tests/twilio/twilio_shim_fault_test.cc.
+// restart are tests/shim/twilio_shim_fault_test.cc.
 
 #include <signal.h>
 
@@ -21,12 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
-#include "tests/child_process.h"
 #include "tests/fault/history.h"
 #include "tests/fault/private_postgres.h"
 #include "tests/fault/workload.h"
-#include "tests/test_database.h"
-#include "tests/time_budget.h"
+#include "tests/support/child_process.h"
+#include "tests/support/test_database.h"
+#include "tests/support/time_budget.h"
 
 namespace jobqueue::fault {
 namespace {

@@ -25,10 +25,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
-#include "tests/child_process.h"
 #include "tests/fault/history.h"
 #include "tests/fault/workload.h"
-#include "tests/test_database.h"
+#include "tests/support/child_process.h"
+#include "tests/support/test_database.h"
 
 namespace jobqueue::fault {
 namespace {

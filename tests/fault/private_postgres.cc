@@ -15,7 +15,7 @@
 #include "absl/time/clock.h"
 #include "storage/embedded_migrations.h"
 #include "storage/migrator.h"
-#include "tests/child_process.h"
+#include "tests/support/child_process.h"
 
 namespace jobqueue::fault {
 namespace {

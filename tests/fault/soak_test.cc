@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
-#include "tests/child_process.h"
+#include "tests/support/child_process.h"
 
 namespace jobqueue::fault {
 namespace {

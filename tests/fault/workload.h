@@ -20,8 +20,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/child_process.h"
 #include "tests/fault/history.h"
+#include "tests/support/child_process.h"
 
 namespace jobqueue::fault {
 

@@ -1,0 +1,259 @@
+#include "service/checks/request_checks.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "service/checks/field_rules.h"
+#include "service/mapping/job_mapping.h"
+#include "service/mapping/struct_json.h"
+
+namespace jobqueue {
+
+absl::Status CheckCreateUser(const v1::CreateUserRequest& request) {
+  return FirstError({
+      CheckE164("phone_number", request.phone_number()),
+      CheckMaxLength("first_name", request.first_name(), kMaxNameBytes),
+  });
+}
+
+absl::StatusOr<std::string> ToUuid(absl::string_view field,
+                                   absl::string_view value) {
+  if (absl::Status s = CheckUuid(field, value); !s.ok()) return s;
+  return absl::AsciiStrToLower(value);
+}
+
+absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
+                                size_t max_payload_bytes) {
+  absl::StatusOr<std::string> source_type =
+      SourceTypeColumn("source_type", request.source_type());
+  absl::StatusOr<std::string> content_type =
+      ContentTypeColumn("content_type", request.content_type());
+  absl::StatusOr<std::string> payload =
+      StructToJson("payload", request.payload());
+  if (!payload.ok()) return payload.status();
+  NewJob job{.user_phone = request.user_phone(),
+             .user_first_name = request.user_first_name(),
+             .source_channel_id = request.source_channel_id(),
+             .payload_json = *std::move(payload),
+             .idempotency_key = request.idempotency_key()};
+  if (absl::Status s = FirstError({
+          CheckE164("user_phone", job.user_phone),
+          CheckMaxLength("user_first_name", job.user_first_name, kMaxNameBytes),
+          CheckRequired("source_channel_id", job.source_channel_id,
+                        kMaxChannelBytes),
+          source_type.status(),
+          content_type.status(),
+          CheckPayloadSize("payload", job.payload_json, max_payload_bytes),
+          CheckMaxLength("idempotency_key", job.idempotency_key,
+                         kMaxIdentifierBytes),
+          CheckRange("max_attempts", request.max_attempts(), 0,
+                     kMaxMaxAttempts),
+      });
+      !s.ok()) {
+    return s;
+  }
+  job.source_type = *std::move(source_type);
+  job.content_type = *std::move(content_type);
+  job.max_attempts = request.max_attempts() == 0 ? kDefaultMaxAttempts
+                                                 : request.max_attempts();
+  return job;
+}
+
+absl::StatusOr<StatusChange> ToStatusChange(
+    const v1::UpdateStatusRequest& request) {
+  absl::StatusOr<std::string> id = ToUuid("id", request.id());
+  if (!id.ok()) return id.status();
+  absl::StatusOr<JobStatus> to = ToJobStatus("status", request.status());
+  if (!to.ok()) return to.status();
+  StatusChange change{
+      .job_id = *std::move(id), .to = *to, .lease = kDefaultLease};
+  if (request.expected_status() != v1::JOB_STATUS_UNSPECIFIED) {
+    absl::StatusOr<JobStatus> expected =
+        ToJobStatus("expected_status", request.expected_status());
+    if (!expected.ok()) return expected.status();
+    change.expected = *expected;
+  }
+  if (!request.lease_token().empty()) {
+    absl::StatusOr<std::string> token =
+        ToUuid("lease_token", request.lease_token());
+    if (!token.ok()) return token.status();
+    change.lease_token = *std::move(token);
+  }
+  return change;
+}
+
+absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
+  JobFilter filter;
+  if (!request.user_id().empty()) {
+    if (absl::Status s = CheckE164("user_id", request.user_id()); !s.ok()) {
+      return s;
+    }
+    filter.user_id = request.user_id();
+  }
+  if (request.status() != v1::JOB_STATUS_UNSPECIFIED) {
+    absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
+    if (!s.ok()) return s.status();
+    filter.status = *s;
+  }
+  if (request.source_type() != v1::SOURCE_TYPE_UNSPECIFIED) {
+    absl::StatusOr<std::string> s =
+        SourceTypeColumn("source_type", request.source_type());
+    if (!s.ok()) return s.status();
+    filter.source_type = *s;
+  }
+  if (absl::Status s = CheckMaxLength(
+          "source_channel_id", request.source_channel_id(), kMaxChannelBytes);
+      !s.ok()) {
+    return s;
+  }
+  filter.source_channel_id = request.source_channel_id();
+  if (request.has_created_after()) {
+    filter.created_after = FromTimestamp(request.created_after());
+  }
+  if (request.has_created_before()) {
+    filter.created_before = FromTimestamp(request.created_before());
+  }
+  return filter;
+}
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested == 0) return kDefaultPageSize;
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must be between 1 and ", kMaxPageSize,
+                     " (0 means ", kDefaultPageSize, "), got ", requested));
+  }
+  return requested;
+}
+
+absl::StatusOr<NewDeadLetter> ToNewDeadLetter(
+    const v1::RecordDeadLetterRequest& request, size_t max_payload_bytes) {
+  if (absl::Status s = FirstError({
+          CheckRequired("source", request.source(), kMaxIdentifierBytes),
+          CheckMaxLength("delivery_id", request.delivery_id(),
+                         kMaxIdentifierBytes),
+          CheckRequired("reason", request.reason(), kMaxReasonBytes),
+      });
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::string> raw_payload =
+      StructToJson("raw_payload", request.raw_payload());
+  if (!raw_payload.ok()) return raw_payload.status();
+  if (absl::Status s =
+          CheckPayloadSize("raw_payload", *raw_payload, max_payload_bytes);
+      !s.ok()) {
+    return s;
+  }
+  return NewDeadLetter{.source = request.source(),
+                       .delivery_id = request.delivery_id(),
+                       .reason = request.reason(),
+                       .raw_payload_json = *std::move(raw_payload)};
+}
+
+absl::StatusOr<ClaimRequest> ToClaimRequest(
+    const v1::ClaimJobsRequest& request) {
+  ClaimRequest claim{
+      .worker_id = request.worker_id(),
+      .max_jobs = request.max_jobs() == 0 ? 1 : request.max_jobs(),
+      .ignore_conversation_order = request.ignore_conversation_order()};
+  absl::StatusOr<absl::Duration> lease = DurationField(
+      "lease_duration", request.has_lease_duration(), request.lease_duration(),
+      kDefaultLease, kMinLease, kMaxLease);
+  if (absl::Status s = FirstError({
+          CheckRequired("worker_id", claim.worker_id, kMaxIdentifierBytes),
+          CheckRange("max_jobs", request.max_jobs(), 0, kMaxClaimBatch),
+          lease.status(),
+      });
+      !s.ok()) {
+    return s;
+  }
+  claim.lease = *lease;
+  if (request.source_type() != v1::SOURCE_TYPE_UNSPECIFIED) {
+    absl::StatusOr<std::string> type =
+        SourceTypeColumn("source_type", request.source_type());
+    if (!type.ok()) return type.status();
+    claim.source_type = *type;
+  }
+  return claim;
+}
+
+absl::StatusOr<absl::Duration> ClaimWait(const v1::ClaimJobsRequest& request) {
+  return DurationField("wait_timeout", request.has_wait_timeout(),
+                       request.wait_timeout(), absl::ZeroDuration(),
+                       absl::ZeroDuration(), kMaxClaimWait);
+}
+
+namespace {
+
+// A job_id and lease_token pair, both UUIDs, canonical; `entry` prefixes the
+// field names.
+absl::StatusOr<JobLease> Lease(absl::string_view entry,
+                               absl::string_view job_id,
+                               absl::string_view lease_token) {
+  absl::StatusOr<std::string> id =
+      ToUuid(absl::StrCat(entry, "job_id"), job_id);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<std::string> token =
+      ToUuid(absl::StrCat(entry, "lease_token"), lease_token);
+  if (!token.ok()) return token.status();
+  return JobLease{*std::move(id), *std::move(token)};
+}
+
+}  // namespace
+
+absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
+                                    absl::string_view entry) {
+  return Lease(entry, request.job_id(), request.lease_token());
+}
+
+absl::StatusOr<std::vector<JobLease>> ToJobLeases(
+    const v1::CompleteJobsRequest& request) {
+  if (absl::Status s = CheckRange("number of jobs", request.jobs_size(), 1,
+                                  kMaxCompleteBatch);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<JobLease> leases;
+  absl::flat_hash_map<std::string, int> first_index;
+  for (int i = 0; i < request.jobs_size(); ++i) {
+    const std::string entry = absl::StrCat("jobs[", i, "]");
+    absl::StatusOr<JobLease> lease =
+        ToJobLease(request.jobs(i), absl::StrCat(entry, "."));
+    if (!lease.ok()) return lease.status();
+    if (auto [it, added] = first_index.emplace(lease->job_id, i); !added) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(entry, ".job_id repeats jobs[", it->second, "]"));
+    }
+    leases.push_back(*std::move(lease));
+  }
+  return leases;
+}
+
+absl::StatusOr<LeaseExtension> ToLeaseExtension(
+    const v1::ExtendLeaseRequest& request) {
+  absl::StatusOr<JobLease> lease =
+      Lease("", request.job_id(), request.lease_token());
+  if (!lease.ok()) return lease.status();
+  absl::StatusOr<absl::Duration> duration = DurationField(
+      "lease_duration", request.has_lease_duration(), request.lease_duration(),
+      kDefaultLease, kMinLease, kMaxLease);
+  if (!duration.ok()) return duration.status();
+  return LeaseExtension{*std::move(lease), *duration};
+}
+
+absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request) {
+  absl::StatusOr<JobLease> lease =
+      Lease("", request.job_id(), request.lease_token());
+  if (!lease.ok()) return lease.status();
+  if (absl::Status s = CheckRequired("error", request.error(), kMaxReasonBytes);
+      !s.ok()) {
+    return s;
+  }
+  return lease;
+}
+
+}  // namespace jobqueue

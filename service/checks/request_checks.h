@@ -1,0 +1,84 @@
+// The API's limits, and the checks that turn each JobQueue request into the
+// store's input or INVALID_ARGUMENT naming the field. A handler calls
+// CheckEveryField (every_field.h: the rules every field of every request
+// follows), then its RPC's function here. Pure: no I/O, so every rule is
+// unit-tested without a database.
+//
+//   RETURN_IF_ERROR(CheckEveryField(request));
+//   absl::StatusOr<NewJob> job = ToNewJob(request, max_payload_bytes);
+
+#ifndef JOBQUEUE_SERVICE_CHECKS_REQUEST_CHECKS_H_
+#define JOBQUEUE_SERVICE_CHECKS_REQUEST_CHECKS_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "jobqueue/v1/jobqueue.pb.h"
+#include "service/checks/every_field.h"
+#include "storage/job_store.h"
+
+namespace jobqueue {
+
+inline constexpr size_t kMaxIdentifierBytes = 255;
+inline constexpr size_t kMaxChannelBytes = 512;
+inline constexpr size_t kMaxNameBytes = 256;
+inline constexpr size_t kMaxReasonBytes = 4096;
+inline constexpr int kDefaultPageSize = 50;
+inline constexpr int kMaxPageSize = 1000;
+inline constexpr int kDefaultMaxAttempts = 5;
+inline constexpr int kMaxMaxAttempts = 100;
+inline constexpr int kMaxClaimBatch = 100;
+inline constexpr int kMaxCompleteBatch = 1000;
+inline constexpr absl::Duration kDefaultLease = absl::Seconds(30);
+inline constexpr absl::Duration kMinLease = absl::Seconds(1);
+inline constexpr absl::Duration kMaxLease = absl::Hours(1);
+inline constexpr absl::Duration kMaxClaimWait = absl::Seconds(60);
+
+absl::Status CheckCreateUser(const v1::CreateUserRequest& request);
+
+// A UUID field in canonical (lowercase) form, so ids and lease tokens
+// compare as the database stores them.
+absl::StatusOr<std::string> ToUuid(absl::string_view field,
+                                   absl::string_view value);
+
+absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
+                                size_t max_payload_bytes);
+
+absl::StatusOr<StatusChange> ToStatusChange(
+    const v1::UpdateStatusRequest& request);
+
+absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request);
+// 0 is the default page size.
+absl::StatusOr<int> PageSize(int requested);
+
+absl::StatusOr<NewDeadLetter> ToNewDeadLetter(
+    const v1::RecordDeadLetterRequest& request, size_t max_payload_bytes);
+
+absl::StatusOr<ClaimRequest> ToClaimRequest(
+    const v1::ClaimJobsRequest& request);
+// How long a claim may wait for work: zero when unset.
+absl::StatusOr<absl::Duration> ClaimWait(const v1::ClaimJobsRequest& request);
+
+// job_id and lease_token, both UUIDs, canonical; `entry` prefixes the field
+// names ("jobs[3]." in a batch).
+absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
+                                    absl::string_view entry = "");
+// 1 to kMaxCompleteBatch well-formed leases of distinct jobs.
+absl::StatusOr<std::vector<JobLease>> ToJobLeases(
+    const v1::CompleteJobsRequest& request);
+
+struct LeaseExtension {
+  JobLease lease;
+  absl::Duration duration;
+};
+absl::StatusOr<LeaseExtension> ToLeaseExtension(
+    const v1::ExtendLeaseRequest& request);
+
+// The lease a FailJob names, after checking its error text.
+absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request);
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_CHECKS_REQUEST_CHECKS_H_

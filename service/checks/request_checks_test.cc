@@ -1,0 +1,214 @@
+#include "service/checks/request_checks.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace jobqueue {
+namespace {
+
+// The message of an INVALID_ARGUMENT status; fails the test for any other.
+template <typename T>
+std::string Invalid(const absl::StatusOr<T>& result) {
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
+      << result.status();
+  return std::string(result.status().message());
+}
+std::string Invalid(const absl::Status& status) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  return std::string(status.message());
+}
+
+v1::EnqueueJobRequest AJob() {
+  v1::EnqueueJobRequest r;
+  r.set_user_phone("+15551234567");
+  r.set_source_channel_id("whatsapp:+15551234567");
+  r.set_source_type(v1::SOURCE_TYPE_DM);
+  (*r.mutable_payload()->mutable_fields())["Body"].set_string_value("hello");
+  return r;
+}
+
+constexpr char kUuid[] = "7d3f2f0c-2b9e-4a55-9c1e-0123456789ab";
+constexpr char kOtherUuid[] = "0b7c3a4e-54f1-4c53-8a8e-4f1e9b2a7c11";
+
+TEST(ToNewJobTest, FillsDefaults) {
+  absl::StatusOr<NewJob> job = ToNewJob(AJob(), 1024);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->source_type, "dm");
+  EXPECT_EQ(job->content_type, "text");
+  EXPECT_EQ(job->max_attempts, kDefaultMaxAttempts);
+  EXPECT_EQ(job->payload_json, R"({"Body":"hello"})");
+}
+
+TEST(ToNewJobTest, NamesTheFieldThatIsWrong) {
+  v1::EnqueueJobRequest r = AJob();
+  r.set_user_phone("5551234567");
+  EXPECT_NE(Invalid(ToNewJob(r, 1024)).find("user_phone"), std::string::npos);
+  r = AJob();
+  r.set_source_channel_id("");
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)), "source_channel_id is required");
+  r = AJob();
+  r.set_source_type(v1::SOURCE_TYPE_UNSPECIFIED);
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)), "source_type is required");
+  r = AJob();
+  r.set_max_attempts(101);
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)),
+            "max_attempts must be between 0 and 100, got 101");
+  r = AJob();
+  r.set_idempotency_key(std::string(kMaxIdentifierBytes + 1, 'k'));
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)),
+            "idempotency_key is 256 bytes; the limit is 255");
+}
+
+TEST(ToNewJobTest, MeasuresThePayloadAsJson) {
+  EXPECT_EQ(Invalid(ToNewJob(AJob(), 10)),
+            "payload is 16 bytes as JSON; the limit is 10");
+  EXPECT_TRUE(ToNewJob(AJob(), 16).ok());
+}
+
+TEST(ToStatusChangeTest, TypedStatusesAndOptionalParts) {
+  v1::UpdateStatusRequest r;
+  r.set_id(kUuid);
+  r.set_status(v1::JOB_STATUS_PROCESSING);
+  absl::StatusOr<StatusChange> change = ToStatusChange(r);
+  ASSERT_TRUE(change.ok()) << change.status();
+  EXPECT_EQ(change->to, JobStatus::kProcessing);
+  EXPECT_EQ(change->expected, std::nullopt);
+  EXPECT_EQ(change->lease_token, "");
+
+  r.set_expected_status(v1::JOB_STATUS_PENDING);
+  r.set_lease_token(kOtherUuid);
+  change = ToStatusChange(r);
+  ASSERT_TRUE(change.ok()) << change.status();
+  EXPECT_EQ(change->expected, JobStatus::kPending);
+  EXPECT_EQ(change->lease_token, kOtherUuid);
+
+  r.set_lease_token("not-a-token");
+  EXPECT_NE(Invalid(ToStatusChange(r)).find("lease_token"), std::string::npos);
+  r.clear_lease_token();
+  r.set_status(v1::JOB_STATUS_UNSPECIFIED);
+  EXPECT_EQ(Invalid(ToStatusChange(r)), "status is required");
+  r.set_id("42");
+  EXPECT_NE(Invalid(ToStatusChange(r)).find("id must be a UUID"),
+            std::string::npos);
+}
+
+TEST(ToFilterTest, UnsetFiltersMatchAnything) {
+  absl::StatusOr<JobFilter> any = ToFilter(v1::ListJobsRequest());
+  ASSERT_TRUE(any.ok());
+  EXPECT_EQ(any->status, std::nullopt);
+  EXPECT_EQ(any->created_after, absl::InfinitePast());
+  EXPECT_EQ(any->created_before, absl::InfiniteFuture());
+
+  v1::ListJobsRequest r;
+  r.set_status(v1::JOB_STATUS_FAILED);
+  r.mutable_created_after()->set_seconds(100);
+  absl::StatusOr<JobFilter> some = ToFilter(r);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(some->status, JobStatus::kFailed);
+  EXPECT_EQ(some->created_after, absl::FromUnixSeconds(100));
+  r.set_user_id("nobody");
+  EXPECT_NE(Invalid(ToFilter(r)).find("user_id"), std::string::npos);
+}
+
+TEST(PageSizeTest, ZeroIsTheDefaultAndTheRangeIsChecked) {
+  EXPECT_EQ(*PageSize(0), kDefaultPageSize);
+  EXPECT_EQ(*PageSize(kMaxPageSize), kMaxPageSize);
+  EXPECT_EQ(Invalid(PageSize(-1)),
+            "page_size must be between 1 and 1000 (0 means 50), got -1");
+  Invalid(PageSize(kMaxPageSize + 1));
+}
+
+TEST(ToClaimRequestTest, DefaultsAndLimits) {
+  v1::ClaimJobsRequest r;
+  r.set_worker_id("w1");
+  absl::StatusOr<ClaimRequest> claim = ToClaimRequest(r);
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  EXPECT_EQ(claim->max_jobs, 1);
+  EXPECT_EQ(claim->lease, kDefaultLease);
+  EXPECT_EQ(*ClaimWait(r), absl::ZeroDuration());
+
+  r.mutable_lease_duration()->set_nanos(500000000);
+  EXPECT_EQ(Invalid(ToClaimRequest(r)),
+            "lease_duration must be between 1s and 1h, got 500ms");
+  r.clear_lease_duration();
+  r.set_max_jobs(kMaxClaimBatch + 1);
+  EXPECT_EQ(Invalid(ToClaimRequest(r)),
+            "max_jobs must be between 0 and 100, got 101");
+  r.set_max_jobs(0);
+  r.mutable_wait_timeout()->set_seconds(61);
+  EXPECT_EQ(Invalid(ClaimWait(r)),
+            "wait_timeout must be between 0 and 1m, got 1m1s");
+  r.set_worker_id("");
+  EXPECT_EQ(Invalid(ToClaimRequest(r)), "worker_id is required");
+}
+
+TEST(ToJobLeasesTest, RejectsTheWholeBatchNamingTheEntry) {
+  v1::CompleteJobsRequest r;
+  EXPECT_EQ(Invalid(ToJobLeases(r)),
+            "number of jobs must be between 1 and 1000, got 0");
+  for (const char* id : {kUuid, kOtherUuid}) {
+    v1::CompleteJobRequest* job = r.add_jobs();
+    job->set_job_id(id);
+    job->set_lease_token(kUuid);
+  }
+  absl::StatusOr<std::vector<JobLease>> leases = ToJobLeases(r);
+  ASSERT_TRUE(leases.ok()) << leases.status();
+  EXPECT_EQ(leases->size(), 2u);
+  EXPECT_EQ((*leases)[1].job_id, kOtherUuid);
+
+  r.mutable_jobs(1)->set_job_id(kUuid);
+  EXPECT_EQ(Invalid(ToJobLeases(r)), "jobs[1].job_id repeats jobs[0]");
+  r.mutable_jobs(1)->set_lease_token("x");
+  EXPECT_EQ(Invalid(ToJobLeases(r)),
+            "jobs[1].lease_token must be a UUID, got \"x\"");
+}
+
+TEST(ToUuidTest, UuidsAreComparedInCanonicalForm) {
+  EXPECT_EQ(*ToUuid("id", "7D3F2F0C-2B9E-4A55-9C1E-0123456789AB"), kUuid);
+  v1::CompleteJobsRequest r;
+  for (const std::string& id :
+       {std::string(kUuid),
+        std::string("7D3F2F0C-2B9E-4A55-9C1E-0123456789AB")}) {
+    v1::CompleteJobRequest* job = r.add_jobs();
+    job->set_job_id(id);
+    job->set_lease_token("0B7C3A4E-54F1-4C53-8A8E-4F1E9B2A7C11");
+  }
+  EXPECT_EQ(Invalid(ToJobLeases(r)), "jobs[1].job_id repeats jobs[0]");
+  r.mutable_jobs()->RemoveLast();
+  EXPECT_EQ((*ToJobLeases(r))[0].lease_token, kOtherUuid);
+}
+
+TEST(OtherRequestsTest, EachNamesItsField) {
+  v1::CreateUserRequest user;
+  user.set_phone_number("+15551234567");
+  user.set_first_name(std::string(kMaxNameBytes + 1, 'a'));
+  EXPECT_EQ(Invalid(CheckCreateUser(user)),
+            "first_name is 257 bytes; the limit is 256");
+
+  v1::RecordDeadLetterRequest letter;
+  letter.set_source("twilio.messages");
+  EXPECT_EQ(Invalid(ToNewDeadLetter(letter, 1024)), "reason is required");
+  letter.set_reason("no sender");
+  (*letter.mutable_raw_payload()->mutable_fields())["Body"].set_string_value(
+      "0123456789");
+  EXPECT_EQ(Invalid(ToNewDeadLetter(letter, 10)),
+            "raw_payload is 21 bytes as JSON; the limit is 10");
+  EXPECT_TRUE(ToNewDeadLetter(letter, 1024).ok());
+
+  v1::ExtendLeaseRequest extend;
+  extend.set_job_id(kUuid);
+  extend.set_lease_token(kOtherUuid);
+  EXPECT_EQ(ToLeaseExtension(extend)->duration, kDefaultLease);
+  extend.mutable_lease_duration()->set_seconds(7200);
+  EXPECT_NE(Invalid(ToLeaseExtension(extend)).find("lease_duration"),
+            std::string::npos);
+
+  v1::FailJobRequest fail;
+  fail.set_job_id(kUuid);
+  fail.set_lease_token(kOtherUuid);
+  EXPECT_EQ(Invalid(ToFailedLease(fail)), "error is required");
+}
+
+}  // namespace
+}  // namespace jobqueue

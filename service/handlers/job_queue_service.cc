@@ -1,0 +1,260 @@
+#include "service/handlers/job_queue_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "service/checks/request_checks.h"
+#include "service/mapping/job_mapping.h"
+#include "service/mapping/page_token.h"
+#include "service/mapping/status_convert.h"
+
+namespace jobqueue {
+namespace {
+
+// Time left to answer after a wait ends at the call's deadline.
+constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
+// A waiting claim looks again at least this often, for retries whose
+// backoff ends without any notification.
+constexpr absl::Duration kRecheck = absl::Seconds(1);
+
+}  // namespace
+
+JobQueueService::JobQueueService(JobStore* store, JobNotifier* notifier,
+                                 Options options)
+    : store_(store), notifier_(notifier), options_(std::move(options)) {}
+
+absl::Time JobQueueService::Deadline(const grpc::ServerContext& context) const {
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::Now() + options_.default_deadline;
+  }
+  return absl::FromChrono(deadline);
+}
+
+grpc::Status JobQueueService::CreateUser(grpc::ServerContext* context,
+                                         const v1::CreateUserRequest* request,
+                                         v1::CreateUserResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  RETURN_IF_ERROR(CheckCreateUser(*request));
+  ASSIGN_OR_RETURN(
+      result, store_->UpsertUser(request->phone_number(), request->first_name(),
+                                 Deadline(*context)));
+  ToProto(result.user, response->mutable_user());
+  response->set_created(result.created);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::EnqueueJob(grpc::ServerContext* context,
+                                         const v1::EnqueueJobRequest* request,
+                                         v1::EnqueueJobResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(job, ToNewJob(*request, options_.max_payload_bytes));
+  ASSIGN_OR_RETURN(result, store_->Enqueue(job, Deadline(*context)));
+  ToProto(result.job, response->mutable_job());
+  response->set_created(result.created);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::GetJob(grpc::ServerContext* context,
+                                     const v1::GetJobRequest* request,
+                                     v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(id, ToUuid("id", request->id()));
+  ASSIGN_OR_RETURN(job, store_->GetJob(id, Deadline(*context)));
+  ToProto(job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::UpdateStatus(
+    grpc::ServerContext* context, const v1::UpdateStatusRequest* request,
+    v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(change, ToStatusChange(*request));
+  ASSIGN_OR_RETURN(job, store_->UpdateStatus(change, Deadline(*context)));
+  ToProto(job, response);
+  // A move to processing leased the job to this caller.
+  response->set_lease_token(job.lease_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ListJobs(grpc::ServerContext* context,
+                                       const v1::ListJobsRequest* request,
+                                       v1::ListJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(filter, ToFilter(*request));
+  ASSIGN_OR_RETURN(page_size, PageSize(request->page_size()));
+  const std::string fingerprint = FilterFingerprint(filter);
+  std::optional<JobCursor> after;
+  if (!request->page_token().empty()) {
+    ASSIGN_OR_RETURN(cursor,
+                     DecodePageToken(request->page_token(), fingerprint));
+    after = std::move(cursor);
+  }
+  ASSIGN_OR_RETURN(
+      page, store_->ListJobs(filter, after, page_size, Deadline(*context)));
+  for (const Job& job : page.jobs) {
+    ToProto(job, response->add_jobs());
+  }
+  if (page.next.has_value()) {
+    response->set_next_page_token(EncodePageToken(*page.next, fingerprint));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::RecordDeadLetter(
+    grpc::ServerContext* context, const v1::RecordDeadLetterRequest* request,
+    v1::DeadLetter* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(letter,
+                   ToNewDeadLetter(*request, options_.max_payload_bytes));
+  ASSIGN_OR_RETURN(stored,
+                   store_->RecordDeadLetter(letter, Deadline(*context)));
+  return ToGrpcStatus(ToProto(stored, response));
+}
+
+absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
+    grpc::ServerContext& context, const ClaimRequest& request,
+    absl::Time wait_until) {
+  while (true) {
+    if (context.IsCancelled()) return std::vector<Job>();
+    const uint64_t seen = notifier_ != nullptr ? notifier_->generation() : 0;
+    absl::StatusOr<std::vector<Job>> jobs =
+        store_->ClaimJobs(request, Deadline(context));
+    if (!jobs.ok() || !jobs->empty() || notifier_ == nullptr) return jobs;
+    const absl::Time next = std::min(wait_until, absl::Now() + kRecheck);
+    if (absl::Now() >= wait_until || context.IsCancelled()) return jobs;
+    if (!notifier_->WaitForChange(seen, next) && absl::Now() < next) {
+      return jobs;  // the notifier closed: the server is stopping
+    }
+  }
+}
+
+absl::StatusOr<size_t> JobQueueService::Respond(
+    grpc::ServerContext& context, const std::vector<Job>& jobs,
+    v1::ClaimJobsResponse* response) {
+  size_t bytes = 0;
+  size_t next = 0;
+  for (; next < jobs.size(); ++next) {
+    const Job& job = jobs[next];
+    v1::Job out;
+    ToProto(job, &out);
+    if (!out.payload_error().empty()) {
+      // No worker can be given it: it fails for good, its attempt counted,
+      // with the reason in its dead letter, and its conversation moves on.
+      store_
+          ->FailJob(job.id, job.lease_token,
+                    absl::StrCat("payload cannot be delivered: ",
+                                 out.payload_error()),
+                    /*retryable=*/false, Deadline(context))
+          .IgnoreError();  // else its lease lapses and is rescued
+      continue;
+    }
+    out.set_lease_token(job.lease_token);
+    // The job's bytes plus its field tag and length.
+    const size_t size = out.ByteSizeLong() + 8;
+    if (response->jobs_size() > 0 &&
+        bytes + size > options_.max_claim_response_bytes) {
+      break;
+    }
+    bytes += size;
+    *response->add_jobs() = std::move(out);
+  }
+  const bool cancelled = context.IsCancelled();
+  std::vector<JobLease> unsent;
+  if (cancelled) {
+    for (const v1::Job& job : response->jobs()) {
+      unsent.push_back({job.id(), job.lease_token()});
+    }
+    response->clear_jobs();
+  }
+  for (size_t i = next; i < jobs.size(); ++i) {
+    unsent.push_back({jobs[i].id, jobs[i].lease_token});
+  }
+  // A failed hand-back leaves those leases to lapse and be rescued.
+  if (!unsent.empty())
+    store_->ReleaseJobs(unsent, Deadline(context)).IgnoreError();
+  if (cancelled) return absl::CancelledError("the caller left");
+  return static_cast<size_t>(response->jobs_size());
+}
+
+grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
+                                        const v1::ClaimJobsRequest* request,
+                                        v1::ClaimJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(claim, ToClaimRequest(*request));
+  ASSIGN_OR_RETURN(wait, ClaimWait(*request));
+  const absl::Time start = absl::Now();
+  const absl::Time wait_until =
+      std::min(start + wait, Deadline(*context) - kAnswerMargin);
+  ASSIGN_OR_RETURN(jobs, ClaimOrWait(*context, claim, wait_until));
+  ASSIGN_OR_RETURN(sent, Respond(*context, jobs, response));
+  if (options_.on_claim) options_.on_claim(absl::Now() - start, sent);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ExtendLease(grpc::ServerContext* context,
+                                          const v1::ExtendLeaseRequest* request,
+                                          v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(extension, ToLeaseExtension(*request));
+  ASSIGN_OR_RETURN(job, store_->ExtendLease(
+                            extension.lease.job_id, extension.lease.lease_token,
+                            extension.duration, Deadline(*context)));
+  ToProto(job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
+                                          const v1::CompleteJobRequest* request,
+                                          v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(lease, ToJobLease(*request));
+  ASSIGN_OR_RETURN(job, store_->CompleteJob(lease.job_id, lease.lease_token,
+                                            Deadline(*context)));
+  ToProto(job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::CompleteJobs(
+    grpc::ServerContext* context, const v1::CompleteJobsRequest* request,
+    v1::CompleteJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(leases, ToJobLeases(*request));
+  const std::vector<absl::Status> done =
+      store_->CompleteJobs(leases, Deadline(*context));
+  for (size_t i = 0; i < leases.size(); ++i) {
+    v1::CompleteJobResult* result = response->add_results();
+    result->set_job_id(leases[i].job_id);
+    result->set_code(static_cast<int>(done[i].code()));
+    result->set_message(std::string(done[i].message()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,
+                                      const v1::FailJobRequest* request,
+                                      v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(lease, ToFailedLease(*request));
+  ASSIGN_OR_RETURN(
+      job, store_->FailJob(lease.job_id, lease.lease_token, request->error(),
+                           request->retryable(), Deadline(*context)));
+  ToProto(job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
+                                       const v1::RetryJobRequest* request,
+                                       v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(id, ToUuid("job_id", request->job_id()));
+  ASSIGN_OR_RETURN(job, store_->RetryJob(id, Deadline(*context)));
+  ToProto(job, response);
+  return grpc::Status::OK;
+}
+
+}  // namespace jobqueue

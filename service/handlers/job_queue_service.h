@@ -1,0 +1,105 @@
+// The JobQueue gRPC handlers: each checks its whole request before touching
+// storage (service/checks/request_checks.h: first CheckEveryField, the rules
+// every field of every request follows, then the RPC's own), calls the
+// JobStore, and maps the result. Holds no state
+// between calls, so any number of replicas can serve one database. The bearer
+// token is not checked here: JobQueueServer registers the service behind
+// AuthenticatedService, which checks every method.
+//
+//   PgJobStore store({.url = url});
+//   JobQueueService service(&store, &notifier, {.max_payload_bytes = 1024});
+
+#ifndef JOBQUEUE_SERVICE_HANDLERS_JOB_QUEUE_SERVICE_H_
+#define JOBQUEUE_SERVICE_HANDLERS_JOB_QUEUE_SERVICE_H_
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "storage/job_notifier.h"
+#include "storage/job_store.h"
+
+namespace jobqueue {
+
+class JobQueueService final : public v1::JobQueue::Service {
+ public:
+  struct Options {
+    // Largest payload, measured as JSON text.
+    size_t max_payload_bytes = 256 * 1024;
+    // Bounds a call that came without a deadline.
+    absl::Duration default_deadline = absl::Seconds(30);
+    // Most bytes of jobs one ClaimJobs response carries, under gRPC's
+    // default 4 MiB receive limit of clients; further claimed jobs are
+    // handed back at once. A response always carries at least one job.
+    size_t max_claim_response_bytes = 3584 * 1024;
+    // When set, called after each successful ClaimJobs with the time spent
+    // claiming and waiting, and the number of jobs leased.
+    std::function<void(absl::Duration waited, size_t jobs)> on_claim;
+  };
+
+  // `store` and `notifier` must outlive the service. Without a notifier,
+  // ClaimJobs never waits.
+  JobQueueService(JobStore* store, JobNotifier* notifier, Options options);
+
+  grpc::Status CreateUser(grpc::ServerContext* context,
+                          const v1::CreateUserRequest* request,
+                          v1::CreateUserResponse* response) override;
+  grpc::Status EnqueueJob(grpc::ServerContext* context,
+                          const v1::EnqueueJobRequest* request,
+                          v1::EnqueueJobResponse* response) override;
+  grpc::Status GetJob(grpc::ServerContext* context,
+                      const v1::GetJobRequest* request,
+                      v1::Job* response) override;
+  grpc::Status UpdateStatus(grpc::ServerContext* context,
+                            const v1::UpdateStatusRequest* request,
+                            v1::Job* response) override;
+  grpc::Status ListJobs(grpc::ServerContext* context,
+                        const v1::ListJobsRequest* request,
+                        v1::ListJobsResponse* response) override;
+  grpc::Status RecordDeadLetter(grpc::ServerContext* context,
+                                const v1::RecordDeadLetterRequest* request,
+                                v1::DeadLetter* response) override;
+  grpc::Status ClaimJobs(grpc::ServerContext* context,
+                         const v1::ClaimJobsRequest* request,
+                         v1::ClaimJobsResponse* response) override;
+  grpc::Status ExtendLease(grpc::ServerContext* context,
+                           const v1::ExtendLeaseRequest* request,
+                           v1::Job* response) override;
+  grpc::Status CompleteJob(grpc::ServerContext* context,
+                           const v1::CompleteJobRequest* request,
+                           v1::Job* response) override;
+  grpc::Status CompleteJobs(grpc::ServerContext* context,
+                            const v1::CompleteJobsRequest* request,
+                            v1::CompleteJobsResponse* response) override;
+  grpc::Status FailJob(grpc::ServerContext* context,
+                       const v1::FailJobRequest* request,
+                       v1::Job* response) override;
+  grpc::Status RetryJob(grpc::ServerContext* context,
+                        const v1::RetryJobRequest* request,
+                        v1::Job* response) override;
+
+ private:
+  // The call's deadline, or now + default_deadline when it has none.
+  absl::Time Deadline(const grpc::ServerContext& context) const;
+  // Claims until some job is leased, `wait_until` passes, or the caller
+  // goes away (then nothing is claimed).
+  absl::StatusOr<std::vector<Job>> ClaimOrWait(grpc::ServerContext& context,
+                                               const ClaimRequest& request,
+                                               absl::Time wait_until);
+  // Puts `jobs` in `response` up to the byte budget and hands back the rest,
+  // or all of them when the caller is gone; fails for good a job whose
+  // payload no client could be given; returns how many it sent.
+  absl::StatusOr<size_t> Respond(grpc::ServerContext& context,
+                                 const std::vector<Job>& jobs,
+                                 v1::ClaimJobsResponse* response);
+
+  JobStore* const store_;
+  JobNotifier* const notifier_;
+  const Options options_;
+};
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_HANDLERS_JOB_QUEUE_SERVICE_H_

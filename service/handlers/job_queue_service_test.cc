@@ -1,0 +1,156 @@
+// The service's own rules, with a fake store and no database or network:
+// a bad request never reaches the store, the store gets the call's deadline,
+// and the store's answer is mapped back unchanged.
+
+#include "service/handlers/job_queue_service.h"
+
+#include <grpcpp/server_context.h>
+
+#include "gtest/gtest.h"
+#include "storage/fake_job_store.h"
+
+namespace jobqueue {
+namespace {
+
+constexpr char kToken[] = "0b7c3a4e-54f1-4c53-8a8e-4f1e9b2a7c11";
+
+class JobQueueServiceTest : public ::testing::Test {
+ protected:
+  JobQueueServiceTest()
+      : service_(
+            &store_, /*notifier=*/nullptr,
+            {.max_payload_bytes = 1024, .default_deadline = absl::Seconds(7)}) {
+  }
+
+  static v1::EnqueueJobRequest AJob() {
+    v1::EnqueueJobRequest r;
+    r.set_user_phone("+15551234567");
+    r.set_source_channel_id("whatsapp:+15551234567");
+    r.set_source_type(v1::SOURCE_TYPE_DM);
+    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value("hi");
+    return r;
+  }
+
+  FakeJobStore store_;
+  JobQueueService service_;
+  grpc::ServerContext context_;
+};
+
+TEST_F(JobQueueServiceTest, ABadRequestNeverReachesTheStore) {
+  v1::EnqueueJobRequest enqueue = AJob();
+  enqueue.set_user_phone("nope");
+  v1::EnqueueJobResponse enqueued;
+  EXPECT_EQ(service_.EnqueueJob(&context_, &enqueue, &enqueued).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::GetJobRequest get;
+  get.set_id("1");
+  v1::Job job;
+  EXPECT_EQ(service_.GetJob(&context_, &get, &job).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::FailJobRequest fail;
+  fail.set_job_id(FakeJobStore::kJobId);
+  fail.set_lease_token(kToken);
+  EXPECT_EQ(service_.FailJob(&context_, &fail, &job).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ClaimJobsRequest claim;
+  v1::ClaimJobsResponse claimed;
+  EXPECT_EQ(service_.ClaimJobs(&context_, &claim, &claimed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ListJobsRequest list;
+  list.set_page_token("forged");
+  v1::ListJobsResponse listed;
+  EXPECT_EQ(service_.ListJobs(&context_, &list, &listed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(store_.calls().empty());
+}
+
+TEST_F(JobQueueServiceTest, ACallWithoutDeadlineGetsTheDefault) {
+  v1::EnqueueJobRequest r = AJob();
+  v1::EnqueueJobResponse response;
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(service_.EnqueueJob(&context_, &r, &response).ok());
+  ASSERT_EQ(store_.calls().size(), 1u);
+  EXPECT_EQ(store_.calls()[0].method, "Enqueue");
+  EXPECT_GE(store_.calls()[0].deadline, before + absl::Seconds(7));
+  EXPECT_LE(store_.calls()[0].deadline, absl::Now() + absl::Seconds(7));
+  EXPECT_EQ(store_.new_job().max_attempts, 5);
+  EXPECT_EQ(response.job().id(), FakeJobStore::kJobId);
+  EXPECT_TRUE(response.created());
+}
+
+TEST_F(JobQueueServiceTest, UpdateStatusPassesATypedChange) {
+  v1::UpdateStatusRequest r;
+  r.set_id(FakeJobStore::kJobId);
+  r.set_status(v1::JOB_STATUS_COMPLETE);
+  r.set_expected_status(v1::JOB_STATUS_PROCESSING);
+  r.set_lease_token(kToken);
+  v1::Job job;
+  ASSERT_TRUE(service_.UpdateStatus(&context_, &r, &job).ok());
+  EXPECT_EQ(store_.status_change().to, JobStatus::kComplete);
+  EXPECT_EQ(store_.status_change().expected, JobStatus::kProcessing);
+  EXPECT_EQ(store_.status_change().lease_token, kToken);
+  EXPECT_EQ(job.status(), v1::JOB_STATUS_COMPLETE);
+}
+
+TEST_F(JobQueueServiceTest, TheStoresErrorIsTheAnswer) {
+  store_.error = absl::FailedPreconditionError("job x is 'failed'");
+  v1::RetryJobRequest r;
+  r.set_job_id(FakeJobStore::kJobId);
+  v1::Job job;
+  const grpc::Status s = service_.RetryJob(&context_, &r, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "job x is 'failed'");
+}
+
+TEST_F(JobQueueServiceTest, CompleteJobsAnswersEachLeaseInOrder) {
+  store_.complete_statuses = {absl::OkStatus(),
+                              absl::FailedPreconditionError("stale")};
+  v1::CompleteJobsRequest r;
+  for (const char* id : {FakeJobStore::kJobId, kToken}) {
+    v1::CompleteJobRequest* job = r.add_jobs();
+    job->set_job_id(id);
+    job->set_lease_token(kToken);
+  }
+  v1::CompleteJobsResponse response;
+  ASSERT_TRUE(service_.CompleteJobs(&context_, &r, &response).ok());
+  ASSERT_EQ(response.results_size(), 2);
+  EXPECT_EQ(response.results(0).job_id(), FakeJobStore::kJobId);
+  EXPECT_EQ(response.results(0).code(), 0);
+  EXPECT_EQ(response.results(1).job_id(), kToken);
+  EXPECT_EQ(response.results(1).code(),
+            static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+  EXPECT_EQ(response.results(1).message(), "stale");
+}
+
+TEST_F(JobQueueServiceTest, ListJobsHandsOutATokenForTheSameFiltersOnly) {
+  store_.next_page = JobCursor{absl::FromUnixSeconds(5), FakeJobStore::kJobId};
+  v1::ListJobsRequest r;
+  r.set_status(v1::JOB_STATUS_PENDING);
+  v1::ListJobsResponse first;
+  ASSERT_TRUE(service_.ListJobs(&context_, &r, &first).ok());
+  EXPECT_EQ(store_.filter().status, JobStatus::kPending);
+  ASSERT_FALSE(first.next_page_token().empty());
+
+  r.set_page_token(first.next_page_token());
+  v1::ListJobsResponse second;
+  EXPECT_TRUE(service_.ListJobs(&context_, &r, &second).ok());
+  r.set_status(v1::JOB_STATUS_FAILED);
+  EXPECT_EQ(service_.ListJobs(&context_, &r, &second).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(store_.calls().size(), 2u);
+}
+
+TEST_F(JobQueueServiceTest, WithoutANotifierAClaimDoesNotWait) {
+  v1::ClaimJobsRequest r;
+  r.set_worker_id("w1");
+  r.mutable_wait_timeout()->set_seconds(30);
+  v1::ClaimJobsResponse response;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(service_.ClaimJobs(&context_, &r, &response).ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(response.jobs_size(), 0);
+  EXPECT_EQ(store_.claim().worker_id, "w1");
+}
+
+}  // namespace
+}  // namespace jobqueue

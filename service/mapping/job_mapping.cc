@@ -1,0 +1,146 @@
+#include "service/mapping/job_mapping.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "service/mapping/struct_json.h"
+
+namespace jobqueue {
+namespace {
+
+template <typename Enum>
+struct Name {
+  Enum value;
+  const char* column;
+};
+
+constexpr Name<v1::JobStatus> kStatuses[] = {
+    {v1::JOB_STATUS_PENDING, "pending"},
+    {v1::JOB_STATUS_PROCESSING, "processing"},
+    {v1::JOB_STATUS_COMPLETE, "complete"},
+    {v1::JOB_STATUS_FAILED, "failed"},
+};
+
+constexpr Name<v1::SourceType> kSourceTypes[] = {
+    {v1::SOURCE_TYPE_DM, "dm"},
+    {v1::SOURCE_TYPE_GROUP, "group"},
+};
+
+constexpr Name<v1::ContentType> kContentTypes[] = {
+    {v1::CONTENT_TYPE_UNSPECIFIED, "text"},
+    {v1::CONTENT_TYPE_TEXT, "text"},
+    {v1::CONTENT_TYPE_IMAGE, "image"},
+    {v1::CONTENT_TYPE_AUDIO, "audio"},
+    {v1::CONTENT_TYPE_VIDEO, "video"},
+    {v1::CONTENT_TYPE_DOCUMENT, "document"},
+    {v1::CONTENT_TYPE_LOCATION, "location"},
+    {v1::CONTENT_TYPE_OTHER, "other"},
+};
+
+template <typename Enum, size_t N>
+absl::StatusOr<std::string> ToColumn(const Name<Enum> (&names)[N],
+                                     absl::string_view field, Enum value) {
+  for (const auto& n : names) {
+    if (n.value == value) return std::string(n.column);
+  }
+  return absl::InvalidArgumentError(
+      value == 0 ? absl::StrCat(field, " is required")
+                 : absl::StrCat(field, " has an unknown value ",
+                                static_cast<int>(value)));
+}
+
+template <typename Enum, size_t N>
+Enum FromColumn(const Name<Enum> (&names)[N], absl::string_view column) {
+  for (const auto& n : names) {
+    if (column == n.column && n.value != 0) return n.value;
+  }
+  return static_cast<Enum>(0);
+}
+
+}  // namespace
+
+absl::StatusOr<JobStatus> ToJobStatus(absl::string_view field,
+                                      v1::JobStatus status) {
+  absl::StatusOr<std::string> column = ToColumn(kStatuses, field, status);
+  if (!column.ok()) return column.status();
+  return *ParseJobStatus(*column);  // every name in kStatuses parses
+}
+
+v1::JobStatus ProtoStatus(JobStatus status) {
+  return FromColumn(kStatuses, JobStatusName(status));
+}
+
+absl::StatusOr<std::string> SourceTypeColumn(absl::string_view field,
+                                             v1::SourceType type) {
+  return ToColumn(kSourceTypes, field, type);
+}
+
+absl::StatusOr<std::string> ContentTypeColumn(absl::string_view field,
+                                              v1::ContentType type) {
+  return ToColumn(kContentTypes, field, type);
+}
+
+v1::SourceType SourceTypeFromColumn(absl::string_view column) {
+  return FromColumn(kSourceTypes, column);
+}
+
+v1::ContentType ContentTypeFromColumn(absl::string_view column) {
+  return FromColumn(kContentTypes, column);
+}
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  *out = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(t));
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  // Not through int64 nanoseconds, which end in 2262: a valid Timestamp
+  // reaches 9999.
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+void ToProto(const Job& job, v1::Job* out) {
+  out->set_id(job.id);
+  out->set_user_id(job.user_id);
+  out->set_source_channel_id(job.source_channel_id);
+  out->set_source_type(SourceTypeFromColumn(job.source_type));
+  out->set_user_phone(job.user_phone);
+  if (absl::Status s = JsonToStruct(job.payload_json, out->mutable_payload());
+      !s.ok()) {
+    out->set_payload_error(std::string(s.message()));
+  }
+  out->set_status(ProtoStatus(job.status));
+  out->set_content_type(ContentTypeFromColumn(job.content_type));
+  out->set_idempotency_key(job.idempotency_key);
+  ToTimestamp(job.created_at, out->mutable_created_at());
+  ToTimestamp(job.updated_at, out->mutable_updated_at());
+  out->set_attempts(job.attempts);
+  out->set_max_attempts(job.max_attempts);
+  ToTimestamp(job.run_after, out->mutable_run_after());
+  if (!job.lease_token.empty()) {
+    ToTimestamp(job.lease_expires_at, out->mutable_lease_expires_at());
+  }
+  out->set_worker_id(job.worker_id);
+  out->set_last_error(job.last_error);
+}
+
+void ToProto(const User& user, v1::User* out) {
+  out->set_phone_number(user.phone_number);
+  out->set_first_name(user.first_name);
+  ToTimestamp(user.created_at, out->mutable_created_at());
+}
+
+absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out) {
+  out->set_id(letter.id);
+  out->set_source(letter.source);
+  out->set_delivery_id(letter.delivery_id);
+  out->set_reason(letter.reason);
+  out->set_attempts(letter.attempts);
+  ToTimestamp(letter.first_seen_at, out->mutable_first_seen_at());
+  ToTimestamp(letter.last_seen_at, out->mutable_last_seen_at());
+  return JsonToStruct(letter.raw_payload_json, out->mutable_raw_payload());
+}
+
+}  // namespace jobqueue

@@ -1,0 +1,31 @@
+// Opaque ListJobs page tokens: a position in the newest-first order bound to
+// the filters of the request that produced it.
+//
+//   std::string token = EncodePageToken(cursor, FilterFingerprint(filter));
+//   absl::StatusOr<JobCursor> c = DecodePageToken(token, fingerprint);
+
+#ifndef JOBQUEUE_SERVICE_MAPPING_PAGE_TOKEN_H_
+#define JOBQUEUE_SERVICE_MAPPING_PAGE_TOKEN_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/job_store.h"
+
+namespace jobqueue {
+
+// A stable digest of the filters (the same in every replica).
+std::string FilterFingerprint(const JobFilter& filter);
+
+std::string EncodePageToken(const JobCursor& cursor,
+                            absl::string_view fingerprint);
+
+// INVALID_ARGUMENT naming page_token when the token is malformed or was
+// issued for other filters.
+absl::StatusOr<JobCursor> DecodePageToken(absl::string_view token,
+                                          absl::string_view fingerprint);
+
+}  // namespace jobqueue
+
+#endif  // JOBQUEUE_SERVICE_MAPPING_PAGE_TOKEN_H_
