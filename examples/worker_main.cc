@@ -1,9 +1,15 @@
-// example_worker: a JobQueue worker built on the generated stub. It claims
+// //examples:worker: a JobQueue worker built on the generated stub. It claims
 // jobs in batches (waiting for work), heartbeats each job's lease while it
 // works, then completes it, or fails it (retryable) when the payload says
 // {"fail": true}. Ctrl-C lets the job in hand finish, then exits.
 //
-//   example_worker --server=127.0.0.1:50051 --work=200ms
+//   bazel run //examples:worker -- --server=127.0.0.1:50051 --work=200ms
+//   bazel-bin/examples/worker --server=127.0.0.1:50051 --work=200ms
+//
+// When the server has a bearer token, give it to the worker as
+// JOBQUEUE_BEARER_TOKEN, as the server reads it. The old name
+// JOBQUEUE_AUTH_TOKEN is still read; when both are set and not empty,
+// JOBQUEUE_BEARER_TOKEN wins (the server's own rule).
 
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
@@ -13,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -43,12 +50,23 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
       absl::ToInt64Nanoseconds(d));
 }
 
-// A context with a deadline and, when JOBQUEUE_AUTH_TOKEN is set, the token.
+// The bearer token: $JOBQUEUE_BEARER_TOKEN, else the old $JOBQUEUE_AUTH_TOKEN;
+// empty when neither is set (or both are empty).
+std::string BearerToken() {
+  for (const char* name : {"JOBQUEUE_BEARER_TOKEN", "JOBQUEUE_AUTH_TOKEN"}) {
+    const char* token = std::getenv(name);
+    if (token != nullptr && *token != '\0') return token;
+  }
+  return "";
+}
+
+// A context with a deadline and, when there is a bearer token, the token.
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+  static const std::string* const token = new std::string(BearerToken());
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  if (const char* token = std::getenv("JOBQUEUE_AUTH_TOKEN")) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  if (!token->empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", *token));
   }
   return context;
 }

@@ -1,5 +1,6 @@
 // The example worker binary against a real server: it drains the queue,
-// completing jobs and failing the ones whose payload asks for it.
+// completing jobs and failing the ones whose payload asks for it, and sends
+// the bearer token from the variables the server reads.
 
 #include <pqxx/pqxx>
 
@@ -43,6 +44,61 @@ TEST(ExampleWorkerTest, DrainsTheQueue) {
             5);
   EXPECT_EQ(txn.exec1("SELECT count(*) FROM dlq_jobs")[0].as<int>(), 1);
   EXPECT_NE((*worker)->output().find("completed"), std::string::npos);
+}
+
+// A server with a token: the worker takes it from $JOBQUEUE_BEARER_TOKEN (as
+// the server and the shim do), still from the old $JOBQUEUE_AUTH_TOKEN, and
+// the new name wins when both are set.
+TEST(ExampleWorkerTest, SendsTheBearerTokenTheServerReads) {
+  auto db = TestDatabase::Create();
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto server = InProcessServer::Start(
+      {.database_url = (*db)->url(), .bearer_token = "w0rker-t0ken"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = (*server)->NewStub();
+  struct Case {
+    std::string bearer_token;
+    std::string auth_token;
+  };
+  const Case cases[] = {
+      {"w0rker-t0ken", ""},
+      {"", "w0rker-t0ken"},
+      {"w0rker-t0ken", "an-old-wrong-token"},
+  };
+  int completed = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(absl::StrCat("JOBQUEUE_BEARER_TOKEN='", c.bearer_token,
+                              "' JOBQUEUE_AUTH_TOKEN='", c.auth_token, "'"));
+    v1::EnqueueJobRequest r;
+    r.set_user_phone("+15551234567");
+    r.set_source_channel_id("token-chat");
+    r.set_source_type(v1::SOURCE_TYPE_DM);
+    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value("hi");
+    v1::EnqueueJobResponse response;
+    auto context = CallContext();
+    context->AddMetadata("authorization", "Bearer w0rker-t0ken");
+    ASSERT_TRUE(stub->EnqueueJob(context.get(), r, &response).ok());
+
+    auto worker = ChildProcess::Start(
+        RunfilePath("examples/worker"),
+        {"--server=" + (*server)->address(), "--work=10ms", "--exit_when_idle"},
+        {{"JOBQUEUE_BEARER_TOKEN", c.bearer_token},
+         {"JOBQUEUE_AUTH_TOKEN", c.auth_token}});
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    // Without the token every claim fails and the worker retries forever.
+    absl::StatusOr<int> code = (*worker)->Wait(absl::Seconds(20));
+    ASSERT_TRUE(code.ok()) << (*worker)->output();
+    EXPECT_EQ(*code, 0) << (*worker)->output();
+    EXPECT_EQ((*worker)->output().find("claim failed"), std::string::npos)
+        << (*worker)->output();
+
+    pqxx::connection conn((*db)->url());
+    pqxx::nontransaction txn(conn);
+    EXPECT_EQ(
+        txn.exec1("SELECT count(*) FROM jobs WHERE status = 'complete'")[0]
+            .as<int>(),
+        ++completed);
+  }
 }
 
 }  // namespace
