@@ -226,5 +226,18 @@ TEST_F(SchemaTest, RlsIsEnabledOnEveryTable) {
   EXPECT_EQ(r.size(), 0u) << r[0][0].as<std::string>();
 }
 
+// Order within a conversation follows position; seq's comment must not say
+// otherwise (it once said FIFO followed seq).
+TEST_F(SchemaTest, JobsSeqCommentSaysConversationOrderFollowsPosition) {
+  pqxx::result r = Query(
+      "SELECT col_description('public.jobs'::regclass, attnum) "
+      "FROM pg_attribute WHERE attrelid = 'public.jobs'::regclass "
+      "AND attname = 'seq'");
+  ASSERT_EQ(r.size(), 1u);
+  const std::string comment = r[0][0].as<std::string>("");
+  EXPECT_EQ(comment.find("FIFO"), std::string::npos) << comment;
+  EXPECT_NE(comment.find("follows position"), std::string::npos) << comment;
+}
+
 }  // namespace
 }  // namespace jobqueue
