@@ -8,8 +8,8 @@
 //   those files alone and calls grpc.health.v1.Health through dynamic
 //   messages and a generic stub;
 // - buf curl, an independent client, over gRPC with reflection: it lists,
-//   checks health, and runs every `grpcurl` line of README.md translated
-//   to buf curl with the same JSON bodies.
+//   checks health, and runs every `grpcurl` line of README.md and of the
+//   pages of docs/ translated to buf curl with the same JSON bodies.
 //
 // buf comes from tools/npm: $NODE_PATH must name its node_modules, and node
 // must be on $PATH (tools/test passes both). Missing, the tests fail.
@@ -19,7 +19,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -390,7 +392,7 @@ std::set<std::string> Lines(const std::string& text) {
   return lines;
 }
 
-// --- README.md's grpcurl lines ---
+// --- The grpcurl lines of README.md and docs/ ---
 
 // The words of each command of a ```sh block, as a shell splits them:
 // comments dropped, backslash-newline joined, quoted words kept whole
@@ -439,17 +441,39 @@ absl::StatusOr<std::vector<std::vector<std::string>>> SplitShell(
   return commands;
 }
 
-// Every `grpcurl` command of README.md: those of its ```sh blocks, and the
-// one after "try:" that tools/run prints.
-absl::StatusOr<std::vector<std::vector<std::string>>> ReadmeGrpcurlCommands() {
-  std::ifstream in(RunfilePath("README.md"));
-  if (!in) return absl::NotFoundError("README.md is not in the runfiles");
-  std::stringstream text;
-  text << in.rdbuf();
-  std::vector<std::vector<std::string>> commands;
+// README.md, then every page of docs/ (//docs:pages), by name.
+absl::StatusOr<std::vector<std::string>> DocFiles() {
+  std::vector<std::string> pages;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(RunfilePath("docs"), error)) {
+    if (entry.path().extension() == ".md") {
+      pages.push_back("docs/" + entry.path().filename().string());
+    }
+  }
+  if (error || pages.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no docs/*.md in the runfiles: ", error.message()));
+  }
+  std::sort(pages.begin(), pages.end());
+  pages.insert(pages.begin(), "README.md");
+  return pages;
+}
+
+// A grpcurl command of the docs, and the file it is in.
+struct DocCommand {
+  std::string file;
+  std::vector<std::string> words;
+};
+
+// Every `grpcurl` command of `text` (the contents of `file`): those of its
+// ```sh blocks, and the one after "try:" that tools/run prints.
+absl::Status AppendGrpcurlCommands(const std::string& file,
+                                   const std::string& text,
+                                   std::vector<DocCommand>* commands) {
   std::string block;
   bool in_sh = false;
-  for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (!in_sh && line == "```sh") {
       in_sh = true;
       block.clear();
@@ -459,7 +483,9 @@ absl::StatusOr<std::vector<std::vector<std::string>>> ReadmeGrpcurlCommands() {
           SplitShell(block);
       if (!split.ok()) return split.status();
       for (auto& command : *split) {
-        if (command[0] == "grpcurl") commands.push_back(std::move(command));
+        if (command[0] == "grpcurl") {
+          commands->push_back({file, std::move(command)});
+        }
       }
     } else if (in_sh) {
       absl::StrAppend(&block, line, "\n");
@@ -467,13 +493,29 @@ absl::StatusOr<std::vector<std::vector<std::string>>> ReadmeGrpcurlCommands() {
       absl::StatusOr<std::vector<std::vector<std::string>>> split =
           SplitShell(line.substr(at + 5));
       if (!split.ok()) return split.status();
-      commands.push_back((*split)[0]);
+      commands->push_back({file, (*split)[0]});
     }
+  }
+  return absl::OkStatus();
+}
+
+// Every `grpcurl` command of README.md and docs/*.md, in that order.
+absl::StatusOr<std::vector<DocCommand>> DocGrpcurlCommands() {
+  absl::StatusOr<std::vector<std::string>> files = DocFiles();
+  if (!files.ok()) return files.status();
+  std::vector<DocCommand> commands;
+  for (const std::string& file : *files) {
+    std::ifstream in(RunfilePath(file));
+    if (!in) return absl::NotFoundError(file + " is not in the runfiles");
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::Status s = AppendGrpcurlCommands(file, text.str(), &commands);
+    if (!s.ok()) return s;
   }
   return commands;
 }
 
-// The buf curl arguments that do what a README grpcurl command does, run
+// The buf curl arguments that do what a docs grpcurl command does, run
 // against `address` instead of tools/run's, with each placeholder of
 // `values` (JOB-UUID, TOKEN, ...) replaced in the request body. An error
 // names what grpcurl would not run as printed, or what has no equivalent.
@@ -710,18 +752,20 @@ v1::Job FreshJob(v1::JobQueue::Stub* stub, bool lease, int max_attempts = 0) {
   return job;
 }
 
-TEST_F(ReflectionE2eTest, EveryReadmeGrpcurlLineWorksThroughBufCurl) {
+TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
   ASSERT_TRUE(FindBuf().ok()) << FindBuf().status();
-  absl::StatusOr<std::vector<std::vector<std::string>>> commands =
-      ReadmeGrpcurlCommands();
+  absl::StatusOr<std::vector<DocCommand>> commands = DocGrpcurlCommands();
   ASSERT_TRUE(commands.ok()) << commands.status();
   const std::string address = StartServer();
   auto stub = v1::JobQueue::NewStub(channel_);
 
   std::set<std::string> covered;
-  for (const std::vector<std::string>& command : *commands) {
+  std::set<std::string> readme_targets;
+  for (const DocCommand& doc_command : *commands) {
+    const std::vector<std::string>& command = doc_command.words;
     const std::string printed = absl::StrJoin(command, " ");
-    SCOPED_TRACE(printed);
+    SCOPED_TRACE(absl::StrCat(doc_command.file, ": ", printed));
+    if (doc_command.file == "README.md") readme_targets.insert(command.back());
     const std::string& target = command.back();
     absl::string_view method = target;
     if (!absl::ConsumePrefix(&method, absl::StrCat(kJobQueue, "/"))) {
@@ -830,10 +874,13 @@ TEST_F(ReflectionE2eTest, EveryReadmeGrpcurlLineWorksThroughBufCurl) {
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->status(), v1::JOB_STATUS_PENDING);
     } else {
-      ADD_FAILURE() << "a README grpcurl line this test has no check for";
+      ADD_FAILURE() << "a grpcurl line of the docs this test has no check for";
     }
   }
-  // The README shows every JobQueue method, and health and list.
+  // README's quick start has tools/run's `list` line and a health check; with
+  // docs/ it shows every JobQueue method.
+  EXPECT_THAT(readme_targets, IsSupersetOf(std::vector<std::string>{
+                                  "list", absl::StrCat(kHealth, "/Check")}));
   const pb::ServiceDescriptor* job_queue = JobQueueDescriptor();
   for (int i = 0; i < job_queue->method_count(); ++i) {
     EXPECT_THAT(covered, Contains(job_queue->method(i)->name()));

@@ -1,7 +1,8 @@
 // The JobQueue server's metrics, registered on a metrics::Registry and
-// rendered at /metrics. The names and their meaning are listed in README.md
-// ("Metrics and logs"). Recording is lock-free apart from a reader lock to
-// find a labelled series; the storage gauges are sampled at each scrape.
+// rendered at /metrics. The names and their meaning are listed in
+// docs/operations.md ("Metrics and logs"). Recording is lock-free apart from
+// a reader lock to find a labelled series; the storage gauges are sampled at
+// each scrape.
 //
 //   metrics::Registry registry;
 //   ServiceMetrics metrics(&registry, {.pool = [&] { return store.pool_stats();
