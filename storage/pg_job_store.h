@@ -207,7 +207,8 @@ class PgJobStore final : public JobStore {
   }
   // The name of the statement this thread ran last, or "".
   static absl::string_view RunningStatement() {
-    return running_statement_ == nullptr ? "" : *running_statement_;
+    if (running_statement_ == nullptr) return "";
+    return *running_statement_;
   }
   // Settings of the session, or with `local` of the transaction.
   void Configure(pqxx::transaction_base& txn, bool local) const;
