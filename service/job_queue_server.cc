@@ -76,6 +76,7 @@ std::string AbslUnparseFlag(DatabasePooling pooling) {
 JobQueueServer::JobQueueServer(Config config)
     : config_(WithLimits(std::move(config))),
       queue_stats_({.url = config_.database_url}),
+      statement_metrics_(&registry_),
       store_({.url = config_.database_url,
               .pool_size = config_.pool_size,
               .statement_timeout = config_.default_deadline,
@@ -84,7 +85,8 @@ JobQueueServer::JobQueueServer(Config config)
               .group_commit = config_.group_commit,
               .on_enqueue_batch =
                   [this](int rows) { metrics_.RecordEnqueueBatch(rows); },
-              .pooling = config_.database_pooling}),
+              .pooling = config_.database_pooling,
+              .statement_observer = &statement_metrics_}),
       metrics_(&registry_, {.pool = [this] { return store_.pool_stats(); },
                             .queue_stats = &queue_stats_}),
       notifier_(NotifierUrl(config_)),

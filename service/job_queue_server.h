@@ -130,6 +130,8 @@ class JobQueueServer {
   const Config config_;
   metrics::Registry registry_;
   QueueStats queue_stats_;
+  // Before the store, which resolves its statements' series when made.
+  StatementMetrics statement_metrics_;
   PgJobStore store_;
   ServiceMetrics metrics_;
   JobNotifier notifier_;

@@ -7,29 +7,17 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "storage/advisory_locks.h"
+#include "storage/named_queries.h"
 #include "storage/sql_error.h"
 
 namespace jobqueue {
 namespace {
 
-// Arbitrary, fixed: the advisory lock key of the migration runner.
-constexpr int64_t kMigrationLockKey = 0x6a6f62717565;  // "jobque"
-
-constexpr char kCreateHistorySql[] =
-    "CREATE SCHEMA IF NOT EXISTS supabase_migrations;"
-    "CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations"
-    " (version text NOT NULL PRIMARY KEY);"
-    "ALTER TABLE supabase_migrations.schema_migrations"
-    " ADD COLUMN IF NOT EXISTS statements text[],"
-    " ADD COLUMN IF NOT EXISTS name text;";
-
-constexpr char kRecordedSql[] =
-    "SELECT coalesce(array_to_string(statements, ';'), '')"
-    " FROM supabase_migrations.schema_migrations WHERE version = $1";
-
-constexpr char kRecordSql[] =
-    "INSERT INTO supabase_migrations.schema_migrations"
-    " (version, name, statements) VALUES ($1, $2, ARRAY[$3])";
+const NamedQuery& kLockMigrations = Query("lock_migrations");
+const NamedQuery& kCreateHistory = Query("create_migration_history");
+const NamedQuery& kMigrationStatements = Query("migration_statements");
+const NamedQuery& kRecordMigration = Query("record_migration");
 
 struct Parsed {
   std::string version;
@@ -58,12 +46,9 @@ std::string Normalized(const std::string& sql) {
   return out;
 }
 
-// Serializes migration runners until `txn` ends. Transaction-scoped, so
-// it works through a transaction pooler (PgBouncer pool_mode=transaction,
-// Supavisor on port 6543), where a session lock could be taken on one
-// server connection and never released, or not hold across transactions.
+// Serializes migration runners until `txn` ends (see the block).
 void LockMigrations(pqxx::work& txn) {
-  txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+  txn.exec_params(kLockMigrations.sql, kMigrationLockKey);
 }
 
 // Applies `file` unless recorded; returns whether it was applied.
@@ -71,7 +56,8 @@ absl::StatusOr<bool> ApplyOne(pqxx::connection& c, const MigrationFile& file,
                               const Parsed& parsed) {
   pqxx::work txn(c);
   LockMigrations(txn);
-  pqxx::result recorded = txn.exec_params(kRecordedSql, parsed.version);
+  pqxx::result recorded =
+      txn.exec_params(kMigrationStatements.sql, parsed.version);
   if (!recorded.empty()) {
     if (Normalized(recorded[0][0].as<std::string>()) != Normalized(file.sql)) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -87,7 +73,7 @@ absl::StatusOr<bool> ApplyOne(pqxx::connection& c, const MigrationFile& file,
         StatusCodeForSqlState(e.sqlstate()),
         absl::StrCat("migration ", file.name, " failed: ", e.what()));
   }
-  txn.exec_params(kRecordSql, parsed.version, parsed.name, file.sql);
+  txn.exec_params(kRecordMigration.sql, parsed.version, parsed.name, file.sql);
   txn.commit();
   return true;
 }
@@ -111,7 +97,7 @@ absl::StatusOr<MigrationReport> ApplyMigrations(
     {
       pqxx::work txn(c);
       LockMigrations(txn);
-      txn.exec(kCreateHistorySql);
+      txn.exec(kCreateHistory.sql);
       txn.commit();
     }
     MigrationReport report;

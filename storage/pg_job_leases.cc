@@ -11,139 +11,14 @@
 namespace jobqueue {
 namespace {
 
-#define JOB_COLUMNS JOBQUEUE_JOB_COLUMNS
-
-// Leases the jobs of a `candidates` CTE that are still pending ($2 lease in
-// milliseconds, $3 worker id), counting an attempt each. "Not processing,
-// complete or failed" is "pending" in a form the planner cannot serve from
-// jobs_pending_seq_idx: with statistics taken while nothing was pending, it
-// would read every pending job instead of 50 primary key lookups.
-#define CLAIM_CANDIDATES                                             \
-  "), claimed AS ("                                                  \
-  " UPDATE jobs SET status = 'processing', attempts = attempts + 1," \
-  " lease_token = gen_random_uuid(), worker_id = $3,"                \
-  " lease_expires_at = now() + $2 * interval '1 millisecond'"        \
-  " FROM candidates WHERE id = candidate_id"                         \
-  " AND status NOT IN ('processing', 'complete', 'failed')"          \
-  " RETURNING " JOB_COLUMNS                                          \
-  ", seq"                                                            \
-  ") SELECT * FROM claimed ORDER BY seq"
-
-// Claims in conversation order: the heads of ready conversations (some
-// pending job, none processing), the longest-due first, each its
-// conversation's pending job with the lowest position and due. Only ready
-// conversations whose head is due are read, however many jobs wait in
-// blocked ones or in backoff; the scan starts at the ready floor and each
-// head lookup at the conversation's first position, so versions left
-// behind by earlier claims are not read while a long snapshot keeps them.
-// SKIP LOCKED on the conversation and on the job lets concurrent claims
-// take different heads without waiting; the triggers on jobs update the
-// counts.
-constexpr char kClaimInOrder[] = "claim_in_order";
-constexpr char kClaimInOrderSql[] =
-    "WITH ready AS ("
-    " SELECT head.id AS head_id FROM conversations c"
-    " CROSS JOIN LATERAL (SELECT id, status, run_after, source_type FROM jobs j"
-    " WHERE j.source_channel_id = c.source_channel_id"
-    " AND j.status IN ('pending', 'processing')"
-    " AND j.position >= c.first_position"
-    " ORDER BY j.position LIMIT 1) head"
-    " WHERE c.pending_jobs > 0 AND c.processing_jobs = 0"
-    " AND c.ready_since <= now()"
-    " AND c.ready_since >= coalesce((SELECT ready_floor"
-    " FROM conversation_clock), '-infinity')"
-    " AND head.status = 'pending' AND head.run_after <= now()"
-    " AND ($4 = '' OR head.source_type = $4)"
-    " ORDER BY c.ready_since LIMIT $1 FOR UPDATE OF c SKIP LOCKED"
-    "), candidates AS ("
-    " SELECT id AS candidate_id FROM jobs"
-    " WHERE id IN (SELECT head_id FROM ready) FOR UPDATE SKIP "
-    "LOCKED" CLAIM_CANDIDATES;
-
-// Claims any due pending jobs, oldest first, ignoring conversation order.
-// A job whose conversation row another session holds is skipped, not
-// waited for (the count trigger must update that row).
-constexpr char kClaimAnyOrder[] = "claim_any_order";
-constexpr char kClaimAnyOrderSql[] =
-    "WITH candidates AS ("
-    " SELECT j.id AS candidate_id FROM jobs j"
-    " JOIN conversations c USING (source_channel_id)"
-    " WHERE j.status = 'pending' AND j.run_after <= now()"
-    " AND ($4 = '' OR j.source_type = $4)"
-    " ORDER BY j.seq LIMIT $1 FOR UPDATE OF j, c SKIP LOCKED" CLAIM_CANDIDATES;
-
-// Applies `set_clause` to job $1 only while it is processing under lease
-// token $2 and that lease has not expired, and reports the status found
-// and whether the lease had expired, so a refusal can say why.
-#define LEASED_UPDATE_SQL(set_clause, more_ctes)                     \
-  "WITH current AS ("                                                \
-  " SELECT id AS current_id, status AS current_status,"              \
-  " lease_token = $2::uuid AND lease_expires_at <= now() AS expired" \
-  " FROM jobs WHERE id = $1 FOR UPDATE"                              \
-  "), updated AS ("                                                  \
-  " UPDATE jobs SET " set_clause                                     \
-  " FROM current"                                                    \
-  " WHERE id = current_id AND current_status = 'processing'"         \
-  " AND lease_token = $2::uuid AND lease_expires_at > now()"         \
-  " RETURNING " JOB_COLUMNS ")" more_ctes                            \
-  " SELECT current_status, coalesce(expired, false), updated.*"      \
-  " FROM current LEFT JOIN updated ON true"
-
-constexpr char kExtendLease[] = "extend_lease";
-constexpr char kExtendLeaseSql[] = LEASED_UPDATE_SQL(
-    "lease_expires_at = now() + $3 * interval '1 millisecond'", "");
-
-constexpr char kCompleteJob[] = "complete_job";
-constexpr char kCompleteJobSql[] = LEASED_UPDATE_SQL(
-    "status = 'complete', lease_token = NULL, lease_expires_at = NULL,"
-    " last_error = NULL",
-    "");
-
-// Completes many leased jobs at once; a pair whose token is not current
-// is left alone (and reported by the caller one at a time).
-constexpr char kCompleteJobs[] = "complete_jobs";
-constexpr char kCompleteJobsSql[] =
-    "WITH input AS ("
-    " SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS t(input_id, token)"
-    ") UPDATE jobs SET status = 'complete', lease_token = NULL,"
-    " lease_expires_at = NULL, last_error = NULL FROM input"
-    // A lease token implies processing (jobs_lease_only_when_processing);
-    // leaving status out keeps the planner on the primary key.
-    " WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])"
-    " AND lease_expires_at > now()"
-    " RETURNING " JOB_COLUMNS ", token::text";
-
-// Hands back leased jobs (ids $1, tokens $2) as if never claimed.
-constexpr char kReleaseJobs[] = "release_jobs";
-constexpr char kReleaseJobsSql[] =
-    "UPDATE jobs SET status = 'pending', attempts = greatest(attempts - 1, 0),"
-    " lease_token = NULL, lease_expires_at = NULL"
-    " FROM unnest($1::uuid[], $2::uuid[]) AS t(input_id, token)"
-    " WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])";
-
-// $3 error, $4 retryable, $5 base and $6 max backoff in milliseconds.
-#define RETRY_LEFT "$4 AND attempts < max_attempts"
-constexpr char kFailJob[] = "fail_job";
-constexpr char kFailJobSql[] = LEASED_UPDATE_SQL(
-    "status = CASE WHEN " RETRY_LEFT
-    " THEN 'pending' ELSE 'failed' END,"
-    " run_after = CASE WHEN " RETRY_LEFT
-    " THEN now() + least($6, $5 * power(2, attempts - 1))"
-    " * (0.5 + random() / 2) * interval '1 millisecond' ELSE run_after END,"
-    " lease_token = NULL, lease_expires_at = NULL, last_error = $3",
-    JOBQUEUE_DEAD_LETTER_CTE("updated"));
-
-constexpr char kRetryJob[] = "retry_job";
-constexpr char kRetryJobSql[] =
-    "WITH current AS ("
-    " SELECT id AS current_id, status AS current_status FROM jobs"
-    " WHERE id = $1 FOR UPDATE"
-    "), updated AS ("
-    " UPDATE jobs SET status = 'pending', attempts = 0, run_after = now()"
-    " FROM current WHERE id = current_id AND current_status = 'failed'"
-    " RETURNING " JOB_COLUMNS
-    ") SELECT current_status, false, updated.*"
-    " FROM current LEFT JOIN updated ON true";
+const NamedQuery& kClaimInOrder = Query("claim_in_order");
+const NamedQuery& kClaimAnyOrder = Query("claim_any_order");
+const NamedQuery& kExtendLease = Query("extend_lease");
+const NamedQuery& kCompleteJob = Query("complete_job");
+const NamedQuery& kCompleteJobs = Query("complete_jobs");
+const NamedQuery& kFailJob = Query("fail_job");
+const NamedQuery& kReleaseJobs = Query("release_jobs");
+const NamedQuery& kRetryJob = Query("retry_job");
 
 absl::Status NotLeased(const std::string& id, const std::string& status) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -151,7 +26,7 @@ absl::Status NotLeased(const std::string& id, const std::string& status) {
       "'; the lease may have expired and passed to another worker)"));
 }
 
-// The job of a LEASED_UPDATE_SQL or kRetryJob result.
+// The job of an extend_lease, complete_job, fail_job or retry_job result.
 absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
                                bool retry) {
   if (r.empty()) return JobNotFound(id);
@@ -167,17 +42,17 @@ absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
 
 }  // namespace
 
-const char* ClaimInOrderSql() { return kClaimInOrderSql; }
+const char* ClaimInOrderSql() { return kClaimInOrder.sql.c_str(); }
 
 void AddLeaseStatements(StatementSet& c) {
-  c.Add(kClaimInOrder, kClaimInOrderSql);
-  c.Add(kClaimAnyOrder, kClaimAnyOrderSql);
-  c.Add(kExtendLease, kExtendLeaseSql);
-  c.Add(kCompleteJob, kCompleteJobSql);
-  c.Add(kCompleteJobs, kCompleteJobsSql);
-  c.Add(kFailJob, kFailJobSql);
-  c.Add(kReleaseJobs, kReleaseJobsSql);
-  c.Add(kRetryJob, kRetryJobSql);
+  c.Add(kClaimInOrder);
+  c.Add(kClaimAnyOrder);
+  c.Add(kExtendLease);
+  c.Add(kCompleteJob);
+  c.Add(kCompleteJobs);
+  c.Add(kFailJob);
+  c.Add(kReleaseJobs);
+  c.Add(kRetryJob);
 }
 
 absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(

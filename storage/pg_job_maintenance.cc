@@ -9,104 +9,27 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "storage/advisory_locks.h"
 #include "storage/pg_job_store.h"
 #include "storage/pg_job_store_internal.h"
 
 namespace jobqueue {
 namespace {
 
-// Every step runs only in the process that wins this transaction-scoped
-// advisory lock; the others skip it this round.
-#define MAINTENANCE_LOCK \
-  "lock AS (SELECT pg_try_advisory_xact_lock(7170393851237) AS held)"
+// Each statement first tries the maintenance lock: it runs only in the
+// process that wins it; the others skip it this round.
+const NamedQuery& kRescueLeases = Query("rescue_leases");
+const NamedQuery& kDeleteCompleted = Query("delete_completed");
+const NamedQuery& kRecount = Query("recount");
+const NamedQuery& kRemoveIdle = Query("remove_idle_conversations");
+// VACUUM each round, with ANALYZE every kAnalyzeEvery (see the blocks).
+const NamedQuery& kVacuumConversations = Query("vacuum_conversations");
+const NamedQuery& kVacuumAnalyzeConversations =
+    Query("vacuum_analyze_conversations");
 
+// The most lapsed leases rescue_leases takes at once.
 constexpr int kRescueBatch = 1000;
 
-// Lapsed leases whose job and conversation rows are both free now; a job
-// with no conversation row waits for the sweep to make one. Reports whether
-// it held the lock, how many went back to pending or failed, and how many
-// lapsed leases its snapshot saw (the rest are rows another session holds).
-constexpr char kRescueLeases[] = "rescue_leases";
-constexpr char kRescueLeasesSql[] =
-    "WITH " MAINTENANCE_LOCK
-    ", expired AS ("
-    " SELECT j.id AS expired_id FROM jobs j"
-    " JOIN conversations c USING (source_channel_id), lock"
-    " WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()"
-    " ORDER BY j.lease_expires_at LIMIT 1000"
-    " FOR UPDATE OF j, c SKIP LOCKED"
-    "), updated AS ("
-    " UPDATE jobs SET"
-    " status = CASE WHEN attempts >= max_attempts THEN 'failed'"
-    " ELSE 'pending' END,"
-    " last_error = 'lease expired (worker ' || coalesce(worker_id, '') || ')',"
-    " lease_token = NULL, lease_expires_at = NULL, run_after = now()"
-    " FROM expired WHERE id = expired_id"
-    // Re-checked on the row's latest version: a job completed meanwhile is
-    // left alone.
-    " AND status = 'processing' AND lease_expires_at < now()"
-    " RETURNING id::text AS id, status, payload::text AS payload, last_error"
-    ")" JOBQUEUE_DEAD_LETTER_CTE("updated")
-    " SELECT (SELECT held FROM lock),"
-    " count(*) FILTER (WHERE status = 'pending'),"
-    " count(*) FILTER (WHERE status = 'failed'),"
-    " (SELECT count(*) FROM (SELECT 1 FROM lock, jobs WHERE held"
-    " AND status = 'processing' AND lease_expires_at < now()"
-    " LIMIT 100000) lapsed)"
-    " FROM updated";
-
-constexpr char kDeleteCompleted[] = "delete_completed";
-constexpr char kDeleteCompletedSql[] =
-    "WITH " MAINTENANCE_LOCK
-    ", old AS ("
-    " SELECT id AS old_id FROM jobs, lock"
-    " WHERE held AND status = 'complete'"
-    " AND updated_at < now() - $1 * interval '1 millisecond'"
-    " LIMIT $2 FOR UPDATE OF jobs SKIP LOCKED"
-    "), deleted AS (DELETE FROM jobs USING old WHERE id = old_id RETURNING 1)"
-    " SELECT (SELECT held FROM lock), count(*) FROM deleted";
-
-// The longest-ready conversations whose head is not a pending job, then the
-// sweep's next conversations after $1, then the ready floor (see the
-// migrations). None runs without the lock: CASE is evaluated lazily, and
-// the sweep function is STRICT, so a NULL argument skips it.
-constexpr char kRecount[] = "recount";
-constexpr char kRecountSql[] =
-    "WITH " MAINTENANCE_LOCK
-    " SELECT held, CASE WHEN held THEN recount_conversations(1000) ELSE 0 END"
-    " + coalesce(sweep.repaired, 0), coalesce(sweep.next_after, $1::text),"
-    " CASE WHEN held THEN advance_ready_floor() ELSE 0 END"
-    " FROM lock, recount_conversations_after("
-    "CASE WHEN held THEN $1::text END, 1000) sweep";
-
-// Rows of conversations with no active job for $1 milliseconds (a job of
-// theirs checked in the index, whatever the counts say), at most $2.
-constexpr char kRemoveIdle[] = "remove_idle_conversations";
-constexpr char kRemoveIdleSql[] =
-    "WITH " MAINTENANCE_LOCK
-    ", idle AS ("
-    " SELECT c.source_channel_id AS idle_id FROM conversations c, lock"
-    " WHERE held AND c.pending_jobs = 0 AND c.processing_jobs = 0"
-    " AND c.ready_since < now() - $1 * interval '1 millisecond'"
-    " AND NOT EXISTS (SELECT 1 FROM jobs j"
-    " WHERE j.source_channel_id = c.source_channel_id"
-    " AND j.status IN ('pending', 'processing'))"
-    " LIMIT $2 FOR UPDATE OF c SKIP LOCKED"
-    "), removed AS (DELETE FROM conversations USING idle"
-    " WHERE source_channel_id = idle_id RETURNING 1)"
-    " SELECT (SELECT held FROM lock), count(*) FROM removed";
-
-// Every claim and completion rewrites its conversation's row, so the table
-// gathers dead versions by the ten thousand between autovacuum's runs, and
-// claims scan them: VACUUM every round, which reads only the pages changed
-// since (0.2-0.5 ms with 100,000 rows, 200 of them changed, on a 2-core
-// VM). Statistics taken while no conversation was ready make the planner
-// sort every ready one for a claim of 50, so ANALYZE too, once a minute:
-// it samples 30,000 rows (75-240 ms on the same table). A role that does
-// not own the table gets a warning.
-constexpr char kVacuumConversations[] = "VACUUM (SKIP_LOCKED) conversations";
-constexpr char kVacuumAnalyzeConversations[] =
-    "VACUUM (ANALYZE, SKIP_LOCKED) conversations";
 constexpr absl::Duration kAnalyzeEvery = absl::Minutes(1);
 
 // How often idle conversation rows are looked for (a scan of the table).
@@ -115,10 +38,13 @@ constexpr absl::Duration kIdleScanEvery = absl::Minutes(1);
 }  // namespace
 
 void AddMaintenanceStatements(StatementSet& c) {
-  c.Add(kRescueLeases, kRescueLeasesSql);
-  c.Add(kDeleteCompleted, kDeleteCompletedSql);
-  c.Add(kRecount, kRecountSql);
-  c.Add(kRemoveIdle, kRemoveIdleSql);
+  c.Add(kRescueLeases);
+  c.Add(kDeleteCompleted);
+  c.Add(kRecount);
+  c.Add(kRemoveIdle);
+  // VACUUM cannot be prepared.
+  c.Add(kVacuumConversations, /*prepared=*/false);
+  c.Add(kVacuumAnalyzeConversations, /*prepared=*/false);
 }
 
 absl::Status PgJobStore::RescueLeases(MaintenanceReport& report,
@@ -126,7 +52,7 @@ absl::Status PgJobStore::RescueLeases(MaintenanceReport& report,
   return WithConnection<bool>(
              deadline, /*retry_safe=*/true,
              [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
-               pqxx::row r = Exec1(txn, kRescueLeases);
+               pqxx::row r = Exec1(txn, kRescueLeases, kMaintenanceLockKey);
                report.skipped = !r[0].as<bool>();
                report.rescued = r[1].as<int>();
                report.dead_lettered = r[2].as<int>();
@@ -149,8 +75,8 @@ absl::Status PgJobStore::DeleteCompleted(absl::Duration retention,
   return WithConnection<bool>(
              deadline, /*retry_safe=*/true,
              [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
-               pqxx::row r =
-                   Exec1(txn, kDeleteCompleted, Millis(retention), max_deletes);
+               pqxx::row r = Exec1(txn, kDeleteCompleted, kMaintenanceLockKey,
+                                   Millis(retention), max_deletes);
                report.deleted = r[1].as<int>();
                return true;
              })
@@ -167,7 +93,7 @@ absl::Status PgJobStore::Recount(MaintenanceReport& report,
   return WithConnection<bool>(
              deadline, /*retry_safe=*/true,
              [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
-               pqxx::row r = Exec1(txn, kRecount, after);
+               pqxx::row r = Exec1(txn, kRecount, kMaintenanceLockKey, after);
                report.recounted = r[1].as<int>();
                report.floor_moved = r[3].as<int>();
                absl::MutexLock lock(&maintenance_mu_);
@@ -188,7 +114,7 @@ absl::Status PgJobStore::RemoveIdleConversations(MaintenanceReport& report,
   return WithConnection<bool>(
              deadline, /*retry_safe=*/true,
              [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
-               pqxx::row r = Exec1(txn, kRemoveIdle,
+               pqxx::row r = Exec1(txn, kRemoveIdle, kMaintenanceLockKey,
                                    Millis(conversation_retention_), 10000);
                report.idle_removed = r[1].as<int>();
                if (r[0].as<bool>() && report.idle_removed < 10000) {
@@ -208,15 +134,18 @@ absl::Status PgJobStore::VacuumConversations(absl::Time deadline) {
   }
   // VACUUM cannot run in a transaction block, which transaction pooling
   // wraps around every other statement: it runs on its own.
-  absl::Status vacuumed = WithConnection<bool>(
-                              deadline, /*retry_safe=*/true,
-                              [&](pqxx::transaction_base& txn) {
-                                txn.exec0(analyze ? kVacuumAnalyzeConversations
-                                                  : kVacuumConversations);
-                                return true;
-                              },
-                              /*autocommit=*/true)
-                              .status();
+  absl::Status vacuumed =
+      WithConnection<bool>(
+          deadline, /*retry_safe=*/true,
+          [&](pqxx::transaction_base& txn) {
+            const NamedQuery& vacuum =
+                analyze ? kVacuumAnalyzeConversations : kVacuumConversations;
+            // A plain query: VACUUM is not prepared.
+            Observed(vacuum, [&] { return txn.exec0(vacuum.sql); });
+            return true;
+          },
+          /*autocommit=*/true)
+          .status();
   if (vacuumed.ok() && analyze) {
     absl::MutexLock lock(&maintenance_mu_);
     analyzed_at_ = absl::Now();

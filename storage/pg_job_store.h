@@ -2,10 +2,11 @@
 // the jobs, users and dlq_jobs tables.
 //
 // Owns its connection pool. Each method runs one atomic statement on a
-// pooled connection: a named prepared statement (prepared once per
-// connection) with DatabasePooling::kSession, or an unnamed statement sent
-// with its parameters in one round trip with kTransaction, where nothing may
-// outlive a transaction (see DatabasePooling); a connection that breaks
+// pooled connection: a block of storage/queries (see named_queries.h), as a
+// prepared statement of the block's name (prepared once per connection)
+// with DatabasePooling::kSession, or an unnamed statement sent with its
+// parameters in one round trip with kTransaction, where nothing may outlive
+// a transaction (see DatabasePooling); a connection that breaks
 // mid-call is discarded, and a call that found a stale idle connection is
 // retried once on a fresh one (nothing was committed in that case).
 // libpqxx exceptions never leave this class.
@@ -17,6 +18,7 @@
 #define JOBQUEUE_STORAGE_PG_JOB_STORE_H_
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -27,7 +29,9 @@
 #include "storage/connection_pool.h"
 #include "storage/group_commit.h"
 #include "storage/job_store.h"
+#include "storage/named_queries.h"
 #include "storage/sql_error.h"
+#include "storage/statement_observer.h"
 
 namespace jobqueue {
 
@@ -44,16 +48,18 @@ enum class DatabasePooling {
   kTransaction,
 };
 
-// The statements of the store by name, prepared on each new connection in
-// session pooling, or looked up and sent unnamed in transaction pooling.
+// The statements of the store, prepared on each new connection in session
+// pooling (unless added as not `prepared`), or sent unnamed in transaction
+// pooling.
 class StatementSet {
  public:
-  void Add(const std::string& name, const std::string& sql);
-  const std::string& sql(const std::string& name) const;
+  void Add(const NamedQuery& query, bool prepared = true);
   void PrepareAll(pqxx::connection& c) const;
+  // Every statement added, prepared or not.
+  std::vector<const NamedQuery*> all() const;
 
  private:
-  std::vector<std::pair<std::string, std::string>> statements_;
+  std::vector<std::pair<const NamedQuery*, bool>> statements_;
 };
 
 class PgJobStore final : public JobStore {
@@ -80,6 +86,9 @@ class PgJobStore final : public JobStore {
     // Called with the size of every enqueue batch (e.g. for metrics).
     std::function<void(int)> on_enqueue_batch;
     DatabasePooling pooling = DatabasePooling::kSession;
+    // Told of every statement run, by block name (e.g. for metrics); must
+    // outlive the store. None when null.
+    StatementObserver* statement_observer = nullptr;
   };
 
   explicit PgJobStore(const Options& options);
@@ -148,25 +157,61 @@ class PgJobStore final : public JobStore {
       const std::function<absl::StatusOr<T>(pqxx::transaction_base&)>& body,
       bool autocommit = false);
 
-  // The statement `name` (see StatementSet) with `args`.
+  // The statement `query` (see StatementSet) with `args`.
   template <typename... Args>
-  pqxx::result Exec(pqxx::transaction_base& txn, const char* name,
+  pqxx::result Exec(pqxx::transaction_base& txn, const NamedQuery& query,
                     Args&&... args) const {
-    if (pooling_ == DatabasePooling::kTransaction) {
-      return txn.exec_params(statements_.sql(name),
-                             std::forward<Args>(args)...);
-    }
-    return txn.exec_prepared(name, std::forward<Args>(args)...);
+    return Observed(query, [&] {
+      if (pooling_ == DatabasePooling::kTransaction) {
+        return txn.exec_params(query.sql, std::forward<Args>(args)...);
+      }
+      return txn.exec_prepared(query.name, std::forward<Args>(args)...);
+    });
   }
+  // Exec of a statement that returns one row.
   template <typename... Args>
-  pqxx::row Exec1(pqxx::transaction_base& txn, const char* name,
+  pqxx::row Exec1(pqxx::transaction_base& txn, const NamedQuery& query,
                   Args&&... args) const {
-    if (pooling_ == DatabasePooling::kTransaction) {
-      return txn.exec_params1(statements_.sql(name),
-                              std::forward<Args>(args)...);
+    pqxx::result r = Exec(txn, query, std::forward<Args>(args)...);
+    if (r.size() != 1) {
+      throw pqxx::unexpected_rows(query.name + " returned " +
+                                  std::to_string(r.size()) + " rows, not 1");
     }
-    return txn.exec_prepared1(name, std::forward<Args>(args)...);
+    return r[0];
   }
+  // `query` sent unnamed with `args` whatever the pooling: planned with
+  // its values each time.
+  template <typename... Args>
+  pqxx::result ExecUnnamed(pqxx::transaction_base& txn, const NamedQuery& query,
+                           Args&&... args) const {
+    return Observed(query, [&] {
+      return txn.exec_params(query.sql, std::forward<Args>(args)...);
+    });
+  }
+  // `run`, which runs `query`: noted as the statement running on this
+  // thread (named in the log if it throws) and observed.
+  template <typename Run>
+  pqxx::result Observed(const NamedQuery& query, const Run& run) const {
+    running_statement_ = &query.name;
+    StatementObserver::Sink* sink = sinks_[QueryIndex(query)].get();
+    if (sink == nullptr) return run();
+    const absl::Time start = absl::Now();
+    try {
+      pqxx::result r = run();
+      sink->Observe(true, absl::Now() - start);
+      return r;
+    } catch (...) {
+      sink->Observe(false, absl::Now() - start);
+      throw;
+    }
+  }
+  // The name of the statement this thread ran last, or "".
+  static absl::string_view RunningStatement() {
+    if (running_statement_ == nullptr) return "";
+    return *running_statement_;
+  }
+  // Settings of the session, or with `local` of the transaction.
+  void Configure(pqxx::transaction_base& txn, bool local) const;
 
   absl::StatusOr<Job> CompleteOne(const JobLease& job, absl::Time deadline);
   // A group-commit batch of completions (pg_job_leases.cc).
@@ -209,10 +254,14 @@ class PgJobStore final : public JobStore {
       absl::InfinitePast();
   absl::Time analyzed_at_ ABSL_GUARDED_BY(maintenance_mu_) =
       absl::InfinitePast();
-  // SET LOCAL of the session settings, run first in every transaction in
-  // transaction pooling.
-  const std::string set_local_;
+  // Session settings, in milliseconds.
+  const int64_t statement_timeout_ms_;
+  const int64_t lock_timeout_ms_;
   const StatementSet statements_;
+  // By QueryIndex: where each statement's runs go; null for none.
+  const std::vector<std::unique_ptr<StatementObserver::Sink>> sinks_;
+  // Set by Observed, read when a statement threw.
+  static inline thread_local const std::string* running_statement_ = nullptr;
   ConnectionPool pool_;
   GroupCommit<NewJob, EnqueueResult> enqueues_;
   GroupCommit<JobLease, Job> completions_;
@@ -226,12 +275,13 @@ absl::StatusOr<T> PgJobStore::WithConnection(
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
     if (!lease.ok()) return lease.status();
+    running_statement_ = nullptr;
     try {
       if (pooling_ == DatabasePooling::kTransaction && !autocommit) {
         // Settings last only as long as this transaction: the pooler may
         // give the next one another server connection.
         pqxx::work txn(lease->connection());
-        txn.exec0(set_local_);
+        Configure(txn, /*local=*/true);
         absl::StatusOr<T> result = body(txn);
         // As in autocommit: what the statements did stands, whatever the
         // call makes of their result.
@@ -246,11 +296,11 @@ absl::StatusOr<T> PgJobStore::WithConnection(
       // An idle connection the server dropped (e.g. it restarted): try once
       // more on a fresh one when repeating the call is harmless.
       if (retry_safe && !lease->fresh() && attempt == 0) continue;
-      return StatusFromCurrentException();
+      return StatusFromCurrentException(RunningStatement());
     } catch (...) {
       if (!lease->connection().is_open()) lease->MarkBroken();
       if (lease->timed_out()) return NoAnswerBeforeDeadline();
-      return StatusFromCurrentException();
+      return StatusFromCurrentException(RunningStatement());
     }
   }
 }

@@ -4,12 +4,44 @@
 #include <stdexcept>
 
 #include "absl/random/random.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace jobqueue {
 
-absl::Time FromMicros(const pqxx::field& f) {
-  return absl::FromUnixMicros(f.as<int64_t>());
+absl::Time FromEpoch(const pqxx::field& f) {
+  // 0001-01-01 00:00:00 and 9999-12-31 23:59:59.999999 UTC.
+  constexpr int64_t kMinSeconds = -62135596800;
+  constexpr int64_t kMaxSeconds = 253402300799;
+  absl::string_view text(f.c_str(), f.size());
+  const bool negative = absl::ConsumePrefix(&text, "-");
+  const absl::string_view whole = text.substr(0, text.find('.'));
+  absl::string_view fraction = text.substr(whole.size());
+  absl::ConsumePrefix(&fraction, ".");
+  int64_t seconds = 0;
+  if (!absl::SimpleAtoi(whole, &seconds)) {
+    if (text != "Infinity") {
+      throw std::runtime_error(absl::StrCat("not a time: '", f.c_str(), "'"));
+    }
+    seconds = kMaxSeconds + 1;
+  }
+  if (negative ? seconds >= -kMinSeconds : seconds > kMaxSeconds) {
+    return negative ? absl::FromUnixSeconds(kMinSeconds)
+                    : absl::FromUnixMicros(kMaxSeconds * 1000000 + 999999);
+  }
+  int64_t micros = 0;
+  for (int i = 0; i < 6; ++i) {
+    const char digit =
+        i < static_cast<int>(fraction.size()) ? fraction[i] : '0';
+    micros = micros * 10 + (digit - '0');
+  }
+  micros += seconds * 1000000;
+  return absl::FromUnixMicros(negative ? -micros : micros);
+}
+
+std::string TextOrEmpty(const pqxx::field& f) {
+  return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
 }
 
 std::string TimestampParam(absl::Time t) {
@@ -46,19 +78,20 @@ std::string NewUuid() {
                       hex.substr(20));
 }
 
-void StatementSet::Add(const std::string& name, const std::string& sql) {
-  statements_.emplace_back(name, sql);
-}
-
-const std::string& StatementSet::sql(const std::string& name) const {
-  for (const auto& [n, sql] : statements_) {
-    if (n == name) return sql;
-  }
-  throw std::logic_error(absl::StrCat("no statement named ", name));
+void StatementSet::Add(const NamedQuery& query, bool prepared) {
+  statements_.emplace_back(&query, prepared);
 }
 
 void StatementSet::PrepareAll(pqxx::connection& c) const {
-  for (const auto& [name, sql] : statements_) c.prepare(name, sql);
+  for (const auto& [query, prepared] : statements_) {
+    if (prepared) c.prepare(query->name, query->sql);
+  }
+}
+
+std::vector<const NamedQuery*> StatementSet::all() const {
+  std::vector<const NamedQuery*> queries;
+  for (const auto& [query, prepared] : statements_) queries.push_back(query);
+  return queries;
 }
 
 absl::Status JobNotFound(const std::string& id) {
@@ -74,7 +107,7 @@ absl::Status LeaseExpired(const std::string& id) {
 }
 
 Job JobFromRow(const pqxx::row& row, int first) {
-  auto text = [&](int i) { return row[first + i].as<std::string>(); };
+  auto text = [&](int i) { return TextOrEmpty(row[first + i]); };
   Job job;
   job.id = text(0);
   job.user_id = text(1);
@@ -90,14 +123,14 @@ Job JobFromRow(const pqxx::row& row, int first) {
   job.status = *parsed;
   job.content_type = text(7);
   job.idempotency_key = text(8);
-  job.created_at = FromMicros(row[first + 9]);
-  job.updated_at = FromMicros(row[first + 10]);
+  job.created_at = FromEpoch(row[first + 9]);
+  job.updated_at = FromEpoch(row[first + 10]);
   job.attempts = row[first + 11].as<int>();
   job.max_attempts = row[first + 12].as<int>();
-  job.run_after = FromMicros(row[first + 13]);
+  job.run_after = FromEpoch(row[first + 13]);
   job.lease_token = text(14);
   if (!row[first + 15].is_null()) {
-    job.lease_expires_at = FromMicros(row[first + 15]);
+    job.lease_expires_at = FromEpoch(row[first + 15]);
   }
   job.worker_id = text(16);
   job.last_error = text(17);

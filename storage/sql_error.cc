@@ -123,8 +123,9 @@ std::string SqlStateMessage(absl::string_view sqlstate,
 
 // One line on stderr, in one write, with the database's words; newlines
 // and other control characters escaped so it stays one line.
-void LogDatabaseError(absl::string_view kind, absl::string_view sqlstate,
-                      absl::StatusCode code, absl::string_view detail) {
+void LogDatabaseError(absl::string_view kind, absl::string_view statement,
+                      absl::string_view sqlstate, absl::StatusCode code,
+                      absl::string_view detail) {
   std::string escaped;
   for (char c : detail) {
     const unsigned char u = static_cast<unsigned char>(c);
@@ -139,14 +140,16 @@ void LogDatabaseError(absl::string_view kind, absl::string_view sqlstate,
   }
   const std::string line = absl::StrCat(
       "jobqueue: database error kind=", kind,
+      statement.empty() ? "" : " statement=", statement,
       sqlstate.empty() ? "" : " sqlstate=", sqlstate,
       " code=", absl::StatusCodeToString(code), " detail=\"", escaped, "\"\n");
   (void)!write(STDERR_FILENO, line.data(), line.size());
 }
 
-absl::Status Logged(absl::string_view kind, absl::string_view sqlstate,
-                    absl::Status status, absl::string_view what) {
-  LogDatabaseError(kind, sqlstate, status.code(), FirstLine(what));
+absl::Status Logged(absl::string_view statement, absl::string_view kind,
+                    absl::string_view sqlstate, absl::Status status,
+                    absl::string_view what) {
+  LogDatabaseError(kind, statement, sqlstate, status.code(), FirstLine(what));
   return status;
 }
 
@@ -183,34 +186,34 @@ std::string MessageForSqlError(absl::string_view sqlstate,
                       sqlstate.empty() ? "unknown" : sqlstate, ")");
 }
 
-absl::Status StatusFromCurrentException() {
+absl::Status StatusFromCurrentException(absl::string_view statement) {
   try {
     throw;
   } catch (const pqxx::in_doubt_error& e) {
-    return Logged("in_doubt", "",
+    return Logged(statement, "in_doubt", "",
                   absl::UnknownError(
                       "the database connection was lost during commit; the "
                       "change may or may not have been made"),
                   e.what());
   } catch (const pqxx::broken_connection& e) {
     return Logged(
-        "broken_connection", "",
+        statement, "broken_connection", "",
         absl::UnavailableError("the database cannot be reached; retry"),
         e.what());
   } catch (const pqxx::insufficient_privilege& e) {
     // libpqxx 6.4 throws this one without its SQLSTATE.
-    return Logged("sql", "42501",
+    return Logged(statement, "sql", "42501",
                   absl::PermissionDeniedError(
                       MessageForSqlError("42501", FirstLine(e.what()))),
                   e.what());
   } catch (const pqxx::sql_error& e) {
     return Logged(
-        "sql", e.sqlstate(),
+        statement, "sql", e.sqlstate(),
         absl::Status(StatusCodeForSqlState(e.sqlstate()),
                      MessageForSqlError(e.sqlstate(), FirstLine(e.what()))),
         e.what());
   } catch (const pqxx::statement_completion_unknown& e) {
-    return Logged("in_doubt", "",
+    return Logged(statement, "in_doubt", "",
                   absl::UnknownError(
                       "the database connection was lost while the statement "
                       "ran; the change may or may not have been made"),
@@ -221,11 +224,11 @@ absl::Status StatusFromCurrentException() {
         dynamic_cast<const pqxx::deadlock_detected*>(&e) != nullptr ? "40P01"
                                                                     : "40001";
     return Logged(
-        "sql", sqlstate,
+        statement, "sql", sqlstate,
         absl::AbortedError(MessageForSqlError(sqlstate, FirstLine(e.what()))),
         e.what());
   } catch (const std::exception& e) {
-    return Logged("other", "",
+    return Logged(statement, "other", "",
                   absl::InternalError("the database call failed; the server "
                                       "log has the details"),
                   e.what());

@@ -35,8 +35,10 @@ std::string MessageForSqlError(absl::string_view sqlstate,
 
 // Must be called inside a catch block. Broken connections become
 // UNAVAILABLE, an unknown commit outcome UNKNOWN, SQL errors as above, any
-// other exception INTERNAL; each is logged with the database's words.
-absl::Status StatusFromCurrentException();
+// other exception INTERNAL; each is logged with the database's words and
+// `statement`, the name of the statement that failed (see
+// named_queries.h) when known.
+absl::Status StatusFromCurrentException(absl::string_view statement = "");
 
 }  // namespace jobqueue
 

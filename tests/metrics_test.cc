@@ -284,5 +284,24 @@ TEST_F(MetricsTest, AtTheErrorsLevelOnlyFailedRpcsAreLogged) {
       absl::EndsWith(lines[0], " job_id=00000000-0000-4000-8000-000000000000"));
 }
 
+// Each SQL statement the store runs is counted and timed under its block
+// name in storage/queries.
+TEST_F(MetricsTest, CountsAndTimesSqlStatementsByName) {
+  StartServer(RequestLogLevel::kNone);
+  Enqueue("hello");
+  const std::string text = Scrape();
+  const std::string statement = "statement=\"enqueue_keep_name\"";
+  EXPECT_EQ(Value(text, absl::StrCat("jobqueue_sql_statements_total{",
+                                     statement, ",outcome=\"ok\"}")),
+            1)
+      << text;
+  EXPECT_EQ(Value(text, absl::StrCat("jobqueue_sql_statements_total{",
+                                     statement, ",outcome=\"error\"}")),
+            0);
+  EXPECT_EQ(Value(text, absl::StrCat("jobqueue_sql_duration_seconds_count{",
+                                     statement, "}")),
+            1);
+}
+
 }  // namespace
 }  // namespace jobqueue

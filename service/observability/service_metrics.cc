@@ -14,6 +14,24 @@ const std::vector<double> kBatchBounds = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 // A scrape waits no longer than this for the jobs table.
 constexpr absl::Duration kQueueStatsTimeout = absl::Seconds(5);
 
+// One statement's series.
+class StatementSeries final : public StatementObserver::Sink {
+ public:
+  StatementSeries(metrics::Counter& ok, metrics::Counter& error,
+                  metrics::Histogram& seconds)
+      : ok_(ok), error_(error), seconds_(seconds) {}
+
+  void Observe(bool ok, absl::Duration elapsed) override {
+    (ok ? ok_ : error_).Increment();
+    seconds_.Observe(absl::ToDoubleSeconds(elapsed));
+  }
+
+ private:
+  metrics::Counter& ok_;
+  metrics::Counter& error_;
+  metrics::Histogram& seconds_;
+};
+
 }  // namespace
 
 ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
@@ -157,6 +175,26 @@ void ServiceMetrics::SampleQueue() {
   }
   oldest_pending_seconds_->Set(
       absl::ToDoubleSeconds(snapshot->oldest_pending_age));
+}
+
+StatementMetrics::StatementMetrics(metrics::Registry* registry)
+    : statements_(registry->AddCounter(
+          "jobqueue_sql_statements_total",
+          "SQL statements the store ran, by statement (the block name in "
+          "storage/queries) and outcome: ok, or error (the log names the "
+          "statement).",
+          {"statement", "outcome"})),
+      seconds_(registry->AddHistogram(
+          "jobqueue_sql_duration_seconds",
+          "Time from sending a SQL statement to reading its result, by "
+          "statement.",
+          {"statement"}, kSecondsBounds)) {}
+
+std::unique_ptr<StatementObserver::Sink> StatementMetrics::ForStatement(
+    const std::string& name) {
+  return std::make_unique<StatementSeries>(
+      statements_->WithLabels({name, "ok"}),
+      statements_->WithLabels({name, "error"}), seconds_->WithLabels({name}));
 }
 
 }  // namespace jobqueue

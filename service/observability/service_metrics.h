@@ -15,6 +15,8 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
+#include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -22,6 +24,7 @@
 #include "storage/connection_pool.h"
 #include "storage/job_store.h"
 #include "storage/queue_stats.h"
+#include "storage/statement_observer.h"
 
 namespace jobqueue {
 
@@ -75,6 +78,25 @@ class ServiceMetrics {
   metrics::Family<metrics::Gauge>* jobs_ = nullptr;
   metrics::Gauge* oldest_pending_seconds_ = nullptr;
   metrics::Gauge* queue_stats_up_ = nullptr;
+};
+
+// The store's statements by block name (see storage/named_queries.h):
+// jobqueue_sql_statements_total{statement,outcome} and
+// jobqueue_sql_duration_seconds{statement}. Each statement's series are
+// found once, when the store is made, so a run costs two atomic updates.
+//
+//   StatementMetrics statements(&registry);
+//   PgJobStore store({.url = url, .statement_observer = &statements});
+class StatementMetrics final : public StatementObserver {
+ public:
+  // Registers the families on `registry`, which must outlive this object.
+  explicit StatementMetrics(metrics::Registry* registry);
+
+  std::unique_ptr<Sink> ForStatement(const std::string& name) override;
+
+ private:
+  metrics::Family<metrics::Counter>* const statements_;
+  metrics::Family<metrics::Histogram>* const seconds_;
 };
 
 }  // namespace jobqueue

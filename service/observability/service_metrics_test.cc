@@ -29,6 +29,30 @@ TEST(ServiceMetricsTest, CountsAndTimesRpcsByMethodAndCode) {
       Has(text, "jobqueue_rpc_duration_seconds_count{method=\"GetJob\"} 3"));
 }
 
+TEST(ServiceMetricsTest, CountsAndTimesStatementsByName) {
+  metrics::Registry registry;
+  StatementMetrics statements(&registry);
+  std::unique_ptr<StatementObserver::Sink> get_job =
+      statements.ForStatement("get_job");
+  statements.ForStatement("claim_in_order");
+  get_job->Observe(true, absl::Microseconds(300));
+  get_job->Observe(false, absl::Milliseconds(3));
+  const std::string text = registry.Render();
+  EXPECT_TRUE(Has(text,
+                  "jobqueue_sql_statements_total{statement=\"get_job\","
+                  "outcome=\"ok\"} 1"))
+      << text;
+  EXPECT_TRUE(Has(text,
+                  "jobqueue_sql_statements_total{statement=\"get_job\","
+                  "outcome=\"error\"} 1"));
+  EXPECT_TRUE(Has(
+      text, "jobqueue_sql_duration_seconds_count{statement=\"get_job\"} 2"));
+  // Known statements are shown before they first run.
+  EXPECT_TRUE(Has(text,
+                  "jobqueue_sql_statements_total{statement=\"claim_in_order\","
+                  "outcome=\"ok\"} 0"));
+}
+
 TEST(ServiceMetricsTest, ClaimsAndBatchesHaveTheirOwnSeries) {
   metrics::Registry registry;
   ServiceMetrics metrics(&registry, {});

@@ -1,0 +1,204 @@
+// The named SQL blocks of storage/queries: every one is planned against a
+// migrated database with a few thousand jobs (so a block that no longer
+// parses, or that loses its index, fails here), looking a name up that is
+// not there stops the program, and the advisory lock keys keep the values
+// older replicas use.
+
+#include "storage/named_queries.h"
+
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "storage/advisory_locks.h"
+#include "tests/support/test_database.h"
+
+namespace jobqueue {
+namespace {
+
+// Blocks that cannot be planned, so are not EXPLAINed: VACUUM, and DDL run
+// as a script. A new block is planned unless it is added here.
+const std::set<std::string>& NotPlannable() {
+  static const auto* names = new std::set<std::string>{
+      "vacuum_conversations",
+      "vacuum_analyze_conversations",
+      "create_migration_history",
+  };
+  return *names;
+}
+
+TEST(NamedQueriesTest, AMissingNameStopsTheProgram) {
+  EXPECT_DEATH(Query("no_such_block"), "no SQL block named no_such_block");
+}
+
+TEST(NamedQueriesTest, NamesAreUniqueAndStatementsNotEmpty) {
+  std::set<std::string> names;
+  for (const NamedQuery& q : EmbeddedQueries()) {
+    EXPECT_TRUE(names.insert(q.name).second) << q.name;
+    EXPECT_FALSE(q.sql.empty()) << q.name;
+    EXPECT_FALSE(absl::StartsWith(q.sql, "--")) << q.name;
+    EXPECT_EQ(&Query(q.name), &q);
+  }
+  for (const std::string& name : NotPlannable()) {
+    EXPECT_TRUE(names.count(name)) << name << " is listed but not a block";
+  }
+}
+
+// Changing a key would let an old and a new replica run maintenance (or
+// migrations) at the same time during a rolling upgrade.
+TEST(NamedQueriesTest, AdvisoryLockKeysKeepTheirValues) {
+  EXPECT_EQ(kMaintenanceLockKey, 7170393851237);
+  EXPECT_EQ(kMigrationLockKey, 117026625516901);
+}
+
+class ExplainTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db).release();
+    pqxx::connection c(db_->url());
+    pqxx::nontransaction txn(c);
+    // 40,000 jobs a second apart, of 200 conversations and 100 users; one
+    // in ten pending, one in a hundred processing (half of their leases
+    // lapsed), the rest complete.
+    txn.exec(
+        "INSERT INTO users (phone_number)"
+        " SELECT '+1555000' || lpad(n::text, 4, '0')"
+        " FROM generate_series(1, 100) n;"
+        "INSERT INTO jobs (user_id, source_channel_id, source_type,"
+        " user_phone, payload, status, idempotency_key, created_at)"
+        " SELECT '+1555000' || lpad((n % 100 + 1)::text, 4, '0'),"
+        " 'c-' || n % 200, 'dm', '+15550000001', '{}',"
+        " CASE WHEN n % 10 = 0 THEN 'pending' WHEN n % 100 = 5"
+        " THEN 'processing' ELSE 'complete' END,"
+        " 'key-' || n, now() - n * interval '1 second'"
+        " FROM generate_series(1, 40000) n;"
+        "UPDATE jobs SET lease_token = gen_random_uuid(),"
+        " lease_expires_at = now() + (random() - 0.5) * interval '1 minute'"
+        " WHERE status = 'processing';"
+        "ANALYZE");
+  }
+  static void TearDownTestSuite() {
+    delete db_;
+    db_ = nullptr;
+  }
+
+  // The generic plan of block `name`, with NULL for every parameter.
+  static std::string GenericPlan(pqxx::connection& c, const NamedQuery& q) {
+    pqxx::nontransaction txn(c);
+    txn.exec(absl::StrCat("PREPARE explained AS ", q.sql));
+    const int params =
+        txn.exec1(
+               "SELECT coalesce(cardinality(parameter_types), 0)"
+               " FROM pg_prepared_statements WHERE name = 'explained'")[0]
+            .as<int>();
+    std::string args;
+    for (int i = 0; i < params; ++i)
+      absl::StrAppend(&args, i ? ", " : "", "NULL");
+    txn.exec("SET plan_cache_mode = force_generic_plan");
+    const std::string plan = PlanText(
+        txn.exec(absl::StrCat("EXPLAIN EXECUTE explained",
+                              params ? absl::StrCat("(", args, ")") : "")));
+    txn.exec("DEALLOCATE explained; RESET plan_cache_mode");
+    return plan;
+  }
+
+  // The plan list_jobs gets with these filters (user id, status, channel):
+  // it is sent unnamed, so planned with its values.
+  static std::string ListPlan(const std::string& user,
+                              const std::string& status,
+                              const std::string& channel) {
+    pqxx::connection c(db_->url());
+    pqxx::nontransaction txn(c);
+    txn.exec(absl::StrCat("PREPARE list AS ", Query("list_jobs").sql));
+    txn.exec("SET plan_cache_mode = force_custom_plan");
+    return PlanText(
+        txn.exec(absl::StrCat("EXPLAIN EXECUTE list(", txn.quote(user), ", ",
+                              txn.quote(status), ", ", txn.quote(channel),
+                              ", '', '-infinity', 'infinity', 'infinity', "
+                              "'ffffffff-ffff-ffff-ffff-ffffffffffff', 51)")));
+  }
+
+  static std::string PlanText(const pqxx::result& r) {
+    std::string text;
+    for (const pqxx::row& row : r) absl::StrAppend(&text, row[0].c_str(), "\n");
+    return text;
+  }
+
+  static TestDatabase* db_;
+};
+
+TestDatabase* ExplainTest::db_ = nullptr;
+
+TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
+  pqxx::connection c(db_->url());
+  std::map<std::string, std::string> plans;
+  for (const NamedQuery& q : EmbeddedQueries()) {
+    if (NotPlannable().count(q.name)) continue;
+    try {
+      plans[q.name] = GenericPlan(c, q);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << q.name << " (" << q.file
+                    << ") does not plan: " << e.what();
+      if (!c.is_open()) return;
+      pqxx::nontransaction(c).exec("DEALLOCATE ALL");
+    }
+  }
+  // The index each block must use, by the names in migrations/.
+  const std::multimap<std::string, std::string> uses = {
+      {"claim_in_order", "conversations_ready_idx"},
+      {"claim_in_order", "jobs_active_channel_position_idx"},
+      {"claim_any_order", "jobs_pending_seq_idx"},
+      {"enqueue_keep_name", "jobs_idempotency_key_key"},
+      {"enqueue_set_name", "jobs_idempotency_key_key"},
+      {"enqueue_batch", "jobs_idempotency_key_key"},
+      {"jobs_by_idempotency_keys", "jobs_idempotency_key_key"},
+      {"get_job", "jobs_pkey"},
+      {"update_status", "jobs_pkey"},
+      {"update_status", "jobs_active_channel_position_idx"},
+      {"extend_lease", "jobs_pkey"},
+      {"complete_job", "jobs_pkey"},
+      {"complete_jobs", "jobs_pkey"},
+      {"fail_job", "jobs_pkey"},
+      {"release_jobs", "jobs_pkey"},
+      {"retry_job", "jobs_pkey"},
+      {"rescue_leases", "jobs_lease_expires_at_idx"},
+      {"delete_completed", "jobs_completed_updated_at_idx"},
+      {"remove_idle_conversations", "jobs_active_channel_position_idx"},
+      {"stats_oldest_pending_age", "jobs_status_created_at_idx"},
+  };
+  for (const auto& [name, index] : uses) {
+    // "Index Scan using ..." or "Bitmap Index Scan on ...", never
+    // "Conflict Arbiter Indexes: ...".
+    EXPECT_TRUE(
+        absl::StrContains(plans[name], absl::StrCat(" using ", index, " ")) ||
+        absl::StrContains(plans[name], absl::StrCat("Scan on ", index, " ")))
+        << name << " does not use " << index << ":\n"
+        << plans[name];
+  }
+}
+
+TEST_F(ExplainTest, ListJobsScansTheIndexOfItsFilter) {
+  const std::pair<std::string, std::string> cases[] = {
+      {ListPlan("", "", ""), "jobs_created_at_idx"},
+      {ListPlan("+15550000007", "", ""), "jobs_user_id_created_at_idx"},
+      {ListPlan("", "pending", ""), "jobs_status_created_at_idx"},
+      {ListPlan("", "", "c-7"), "jobs_source_channel_id_created_at_idx"},
+  };
+  for (const auto& [plan, index] : cases) {
+    EXPECT_TRUE(absl::StrContains(plan, absl::StrCat(" using ", index, " ")))
+        << "expected " << index << ":\n"
+        << plan;
+    EXPECT_FALSE(absl::StrContains(plan, "Sort")) << plan;
+  }
+}
+
+}  // namespace
+}  // namespace jobqueue

@@ -1,0 +1,83 @@
+-- Claiming jobs (ClaimJobs): each claimed job is leased to the worker,
+-- counting an attempt. Both blocks take $1 max jobs, $2 lease in
+-- milliseconds, $3 worker id, $4 source type ('' for any), and return the
+-- claimed jobs (as in jobs_enqueue.sql, then seq) in enqueue order.
+--
+-- The last step re-checks each candidate with "not processing, complete or
+-- failed", which is "pending" in a form the planner cannot serve from
+-- jobs_pending_seq_idx: with statistics taken while nothing was pending, it
+-- would read every pending job instead of 50 primary key lookups.
+-- Blocks are named as in users.sql, which says how to run them by hand.
+
+-- name: claim_in_order
+-- Claims in conversation order: the heads of ready conversations (some
+-- pending job, none processing), the longest-due first, each its
+-- conversation's pending job with the lowest position and due. Only ready
+-- conversations whose head is due are read, however many jobs wait in
+-- blocked ones or in backoff; the scan starts at the ready floor and each
+-- head lookup at the conversation's first position, so versions left
+-- behind by earlier claims are not read while a long snapshot keeps them.
+-- SKIP LOCKED on the conversation and on the job lets concurrent claims
+-- take different heads without waiting; the triggers on jobs update the
+-- counts.
+WITH ready AS (
+  SELECT head.id AS head_id
+  FROM conversations c
+  CROSS JOIN LATERAL (
+    SELECT id, status, run_after, source_type FROM jobs j
+    WHERE j.source_channel_id = c.source_channel_id
+      AND j.status IN ('pending', 'processing')
+      AND j.position >= c.first_position
+    ORDER BY j.position LIMIT 1) head
+  WHERE c.pending_jobs > 0 AND c.processing_jobs = 0
+    AND c.ready_since <= now()
+    AND c.ready_since >= coalesce(
+      (SELECT ready_floor FROM conversation_clock), '-infinity')
+    AND head.status = 'pending' AND head.run_after <= now()
+    AND ($4 = '' OR head.source_type = $4)
+  ORDER BY c.ready_since LIMIT $1
+  FOR UPDATE OF c SKIP LOCKED
+), candidates AS (
+  SELECT id AS candidate_id FROM jobs
+  WHERE id IN (SELECT head_id FROM ready)
+  FOR UPDATE SKIP LOCKED
+), claimed AS (
+  UPDATE jobs SET status = 'processing', attempts = attempts + 1,
+    lease_token = gen_random_uuid(), worker_id = $3,
+    lease_expires_at = now() + $2 * interval '1 millisecond'
+  FROM candidates
+  WHERE id = candidate_id
+    AND status NOT IN ('processing', 'complete', 'failed')
+  RETURNING id, user_id, source_channel_id, source_type, user_phone,
+    payload, status, content_type, idempotency_key,
+    extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
+    max_attempts, extract(epoch FROM run_after), lease_token,
+    extract(epoch FROM lease_expires_at), worker_id, last_error, seq
+)
+SELECT * FROM claimed ORDER BY seq;
+
+-- name: claim_any_order
+-- Claims any due pending jobs, oldest first, ignoring conversation order.
+-- A job whose conversation row another session holds is skipped, not
+-- waited for (the count trigger must update that row).
+WITH candidates AS (
+  SELECT j.id AS candidate_id
+  FROM jobs j JOIN conversations c USING (source_channel_id)
+  WHERE j.status = 'pending' AND j.run_after <= now()
+    AND ($4 = '' OR j.source_type = $4)
+  ORDER BY j.seq LIMIT $1
+  FOR UPDATE OF j, c SKIP LOCKED
+), claimed AS (
+  UPDATE jobs SET status = 'processing', attempts = attempts + 1,
+    lease_token = gen_random_uuid(), worker_id = $3,
+    lease_expires_at = now() + $2 * interval '1 millisecond'
+  FROM candidates
+  WHERE id = candidate_id
+    AND status NOT IN ('processing', 'complete', 'failed')
+  RETURNING id, user_id, source_channel_id, source_type, user_phone,
+    payload, status, content_type, idempotency_key,
+    extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
+    max_attempts, extract(epoch FROM run_after), lease_token,
+    extract(epoch FROM lease_expires_at), worker_id, last_error, seq
+)
+SELECT * FROM claimed ORDER BY seq;
