@@ -11,13 +11,11 @@
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
 #include "tests/support/lock_waiters.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 #include "tests/support/time_budget.h"
 
 namespace jobqueue {
 namespace {
-
-absl::Time Deadline() { return absl::Now() + absl::Seconds(20); }
 
 NewJob AJob(const std::string& channel, const std::string& key = "",
             const std::string& payload = "{}") {
@@ -29,23 +27,15 @@ NewJob AJob(const std::string& channel, const std::string& key = "",
           .idempotency_key = key};
 }
 
-class BatchEdgesTest : public ::testing::Test {
+class BatchEdgesTest : public PgTest {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     // One batch at a time, so calls made while one runs form the next.
     store_ = std::make_unique<PgJobStore>(PgJobStore::Options{
         .url = db_->url(), .group_commit = {.max_in_flight = 1}});
   }
 
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-  }
-
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgJobStore> store_;
 };
 
@@ -86,7 +76,7 @@ TEST_F(BatchEdgesTest, ABatchWhoseLookupFailsInsertsNoJobTwice) {
   ASSERT_TRUE(marked_result.ok()) << marked_result.status();
   EXPECT_TRUE(marked_result->created);
   EXPECT_EQ(taken.get().status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE payload ? 'marker'"), 1)
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE payload ? 'marker'"), 1)
       << "the batch's inserted job was inserted again";
 }
 

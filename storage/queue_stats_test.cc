@@ -3,19 +3,13 @@
 #include <pqxx/pqxx>
 
 #include "gtest/gtest.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-class QueueStatsTest : public ::testing::Test {
+class QueueStatsTest : public PgTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
-
   // A job in `status` created `age` ago.
   void InsertJob(const std::string& status, const std::string& age) {
     pqxx::connection c(db_->url());
@@ -29,8 +23,6 @@ class QueueStatsTest : public ::testing::Test {
         "'+15550000001', 'c', 'dm', '{}', $1, now() - $2::interval)",
         status, age);
   }
-
-  std::unique_ptr<TestDatabase> db_;
 };
 
 TEST_F(QueueStatsTest, AnEmptyQueueHasEveryStatusAtZero) {

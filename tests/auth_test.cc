@@ -16,8 +16,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
@@ -37,20 +36,12 @@ std::vector<std::string> JobQueueMethods() {
   return paths;
 }
 
-class AuthTest : public ::testing::Test {
+class AuthTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
+  AuthTest() : ServerTest(kByTest) {}
 
   void StartServer(ReflectionMode reflection) {
-    auto server = InProcessServer::Start({.database_url = db_->url(),
-                                          .bearer_token = kToken,
-                                          .reflection = reflection});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
+    ServerTest::StartServer({.bearer_token = kToken, .reflection = reflection});
   }
 
   // Calls `method` with an empty request and `authorization` (none when
@@ -76,9 +67,6 @@ class AuthTest : public ::testing::Test {
   }
 
   int64_t Rows(const std::string& table) { return db_->Rows(table); }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
 };
 
 TEST_F(AuthTest, EveryJobQueueMethodNeedsTheToken) {

@@ -16,29 +16,20 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
 
 constexpr char kToken[] = "sekret-bearer-value";
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
+  MetricsTest() : ServerTest(kByTest) {}
 
   void StartServer(RequestLogLevel log_requests) {
-    auto server = InProcessServer::Start({.database_url = db_->url(),
-                                          .bearer_token = kToken,
-                                          .log_requests = log_requests});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    stub_ = server_->NewStub();
+    ServerTest::StartServer(
+        {.bearer_token = kToken, .log_requests = log_requests});
   }
 
   std::unique_ptr<grpc::ClientContext> Context() {
@@ -99,10 +90,6 @@ class MetricsTest : public ::testing::Test {
               "text/plain; version=0.0.4");
     return response->body;
   }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
-  std::unique_ptr<v1::JobQueue::Stub> stub_;
 };
 
 // The value of `series` (name and labels exactly as written) in `text`, or

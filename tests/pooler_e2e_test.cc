@@ -28,8 +28,8 @@
 #include "storage/embedded_migrations.h"
 #include "storage/migrator.h"
 #include "tests/support/in_process_server.h"
+#include "tests/support/pg_fixture.h"
 #include "tests/support/pgbouncer.h"
-#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {
@@ -41,12 +41,11 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
 
 bool Transaction(const std::string& mode) { return mode == "transaction"; }
 
-class PoolerTest : public ::testing::TestWithParam<std::string> {
+class PoolerTest : public PgTest,
+                   public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     auto bouncer = PgBouncer::Start(db_->url(), GetParam());
     ASSERT_TRUE(bouncer.ok()) << bouncer.status();
     bouncer_ = std::move(*bouncer);
@@ -107,7 +106,6 @@ class PoolerTest : public ::testing::TestWithParam<std::string> {
     return response;
   }
 
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgBouncer> bouncer_;
   std::string url_;
 };

@@ -15,21 +15,15 @@
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "tests/support/child_process.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
 constexpr char kToken[] = "sekret-metrics-token";
 
-class ServerMetricsProcessTest : public ::testing::Test {
+class ServerMetricsProcessTest : public PgTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
-
   // Starts jobqueue_server on a free port with `flags` added.
   std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& flags) {
     address_ = absl::StrCat("127.0.0.1:", UnusedTcpPort());
@@ -57,7 +51,6 @@ class ServerMetricsProcessTest : public ::testing::Test {
     return stub->EnqueueJob(&context, request, &response);
   }
 
-  std::unique_ptr<TestDatabase> db_;
   std::string address_;
 };
 
