@@ -95,21 +95,13 @@ bool Newer(const Job& a, const Job& b) {
   return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id);
 }
 
-absl::Status JobNotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
-}
-
-absl::Status LeaseExpired(const std::string& id) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "job ", id,
-      "'s lease has expired: the job goes to another worker, and this "
-      "lease_token changes nothing (extend leases well before they run "
-      "out)"));
-}
-
+// PgJobStore's refusals, in its words.
 absl::Status Refused(const std::string& id, const std::string& why) {
   return absl::FailedPreconditionError(absl::StrCat("job ", id, why));
 }
+constexpr char kLeaseExpired[] =
+    "'s lease has expired: the job goes to another worker, and this "
+    "lease_token changes nothing (extend leases well before they run out)";
 
 }  // namespace
 
@@ -151,7 +143,9 @@ absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Find(const std::string& id) {
   const std::string key = CanonicalUuid(id);
   if (key.empty()) return NotAUuid(id);
   auto it = jobs_.find(key);
-  if (it == jobs_.end()) return JobNotFound(id);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+  }
   return &it->second;
 }
 
@@ -164,7 +158,7 @@ absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Leased(
   const Job& job = (*row)->job;
   if (job.status == JobStatus::kProcessing && job.lease_token == token) {
     if (job.lease_expires_at > Now()) return row;
-    return LeaseExpired(id);
+    return Refused(id, kLeaseExpired);
   }
   return Refused(id, absl::StrCat(" is not leased with this lease_token (it "
                                   "is '",
@@ -348,7 +342,7 @@ absl::StatusOr<Job> FakeJobStore::UpdateStatus(const StatusChange& change,
     if (job.lease_token != change.lease_token) {
       return Refused(id, " is leased; pass its current lease_token");
     }
-    if (job.lease_expires_at <= Now()) return LeaseExpired(id);
+    if (job.lease_expires_at <= Now()) return Refused(id, kLeaseExpired);
   }
   const std::string& channel = job.source_channel_id;
   if (change.to == JobStatus::kProcessing &&

@@ -247,13 +247,7 @@ TEST_P(JobStoreSuite, AFinalFailureDeadLettersTheJobAndFreesItsConversation) {
   EXPECT_THAT(Ids(Claim(10)), ElementsAre(a2.id));
 
   // The copy is there: recording it again counts a second attempt.
-  auto copy = store_->RecordDeadLetter({.source = "jobqueue.jobs",
-                                        .delivery_id = a1.id,
-                                        .reason = "again",
-                                        .raw_payload_json = "{}"},
-                                       Deadline());
-  ASSERT_TRUE(copy.ok()) << copy.status();
-  EXPECT_EQ(copy->attempts, 2);
+  EXPECT_EQ(RecordAgain(a1.id), 2);
 }
 
 TEST_P(JobStoreSuite, TheLastAttemptFailsForGood) {
@@ -415,13 +409,7 @@ TEST_P(JobStoreSuite, MaintenanceReturnsLapsedLeasesOrDeadLettersThem) {
   EXPECT_EQ(rescued.lease_token, "");
   EXPECT_EQ(rescued.last_error, "lease expired (worker w)");
   EXPECT_EQ(Get(last.id).status, JobStatus::kFailed);
-  auto copy = store_->RecordDeadLetter({.source = "jobqueue.jobs",
-                                        .delivery_id = last.id,
-                                        .reason = "again",
-                                        .raw_payload_json = "{}"},
-                                       Deadline());
-  ASSERT_TRUE(copy.ok()) << copy.status();
-  EXPECT_EQ(copy->attempts, 2);
+  EXPECT_EQ(RecordAgain(last.id), 2);
   EXPECT_EQ(
       Code(store_->CompleteJob(again.id, leased[0].lease_token, Deadline())
                .status()),

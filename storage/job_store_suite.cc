@@ -58,6 +58,17 @@ Job JobStoreSuite::Get(const std::string& id) {
   return r.ok() ? *r : Job();
 }
 
+int JobStoreSuite::RecordAgain(const std::string& id) {
+  absl::StatusOr<DeadLetter> letter =
+      store_->RecordDeadLetter({.source = "jobqueue.jobs",
+                                .delivery_id = id,
+                                .reason = "again",
+                                .raw_payload_json = "{}"},
+                               Deadline());
+  EXPECT_TRUE(letter.ok()) << letter.status();
+  return letter.ok() ? letter->attempts : 0;
+}
+
 std::vector<std::string> JobStoreSuite::Ids(const std::vector<Job>& jobs) {
   std::vector<std::string> ids;
   for (const Job& job : jobs) ids.push_back(job.id);

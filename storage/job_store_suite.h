@@ -50,6 +50,10 @@ class JobStoreSuite : public PgTest,
   // A single job claimed: the first of Claim(1), or an empty Job.
   Job ClaimOne(absl::Duration lease = absl::Seconds(30));
 
+  // Records job `id`'s dead letter once more; returns its attempts, 2 when
+  // the store had made one.
+  int RecordAgain(const std::string& id);
+
   static std::vector<std::string> Ids(const std::vector<Job>& jobs);
 
   std::unique_ptr<JobStore> store_;

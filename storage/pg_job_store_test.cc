@@ -279,24 +279,6 @@ TEST_F(PgJobStoreTest, ListJobsAppliesEveryFilter) {
   EXPECT_EQ(ids_for({}).size(), 2u);
 }
 
-TEST_F(PgJobStoreTest, ARepeatedDeadLetterCountsAttempts) {
-  NewDeadLetter letter{.source = "twilio.messages",
-                       .delivery_id = "SM1",
-                       .reason = "no sender",
-                       .raw_payload_json = R"({"Body": "x"})"};
-  auto first = store_->RecordDeadLetter(letter, Deadline());
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(first->attempts, 1);
-  letter.reason = "still no sender";
-  auto second = store_->RecordDeadLetter(letter, Deadline());
-  ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->id, first->id);
-  EXPECT_EQ(second->attempts, 2);
-  EXPECT_EQ(second->reason, "still no sender");
-  EXPECT_GE(second->last_seen_at, first->first_seen_at);
-  EXPECT_EQ(SqlInt("SELECT count(*) FROM dlq_jobs"), 1);
-}
-
 TEST_F(PgJobStoreTest, SurvivesTheServerDroppingItsIdleConnections) {
   auto job = store_->Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());

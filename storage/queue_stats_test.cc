@@ -25,13 +25,15 @@ class QueueStatsTest : public PgTest {
   }
 };
 
+using Counts = std::map<std::string, int64_t>;
+
 TEST_F(QueueStatsTest, AnEmptyQueueHasEveryStatusAtZero) {
   auto snapshot =
       QueueStats({.url = db_->url()}).Read(absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(
       snapshot->jobs_by_status,
-      (std::map<std::string, int64_t>{
+      (Counts{
           {"complete", 0}, {"failed", 0}, {"pending", 0}, {"processing", 0}}));
   EXPECT_EQ(snapshot->oldest_pending_age, absl::ZeroDuration());
 }
@@ -46,7 +48,7 @@ TEST_F(QueueStatsTest, CountsByStatusAndAgesTheOldestPendingJob) {
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(
       snapshot->jobs_by_status,
-      (std::map<std::string, int64_t>{
+      (Counts{
           {"complete", 1}, {"failed", 1}, {"pending", 2}, {"processing", 0}}));
   EXPECT_GE(snapshot->oldest_pending_age, absl::Seconds(90));
   EXPECT_LT(snapshot->oldest_pending_age, absl::Seconds(120));

@@ -3,7 +3,6 @@
 // added later is covered without editing this test. Health and reflection
 // stay open.
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <pqxx/pqxx>
@@ -16,6 +15,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/server_fixture.h"
 
 namespace jobqueue {
@@ -48,22 +48,11 @@ class AuthTest : public ServerTest {
   // empty).
   grpc::Status Call(const std::string& method,
                     const std::string& authorization) {
-    grpc::GenericStub generic(server_->channel());
-    grpc::CompletionQueue cq;
-    grpc::Slice empty_message("");  // an empty request, serialized
-    grpc::ByteBuffer request(&empty_message, 1), response;
     auto context = CallContext(absl::Seconds(5));
     if (!authorization.empty()) {
       context->AddMetadata("authorization", authorization);
     }
-    auto call = generic.PrepareUnaryCall(context.get(), method, request, &cq);
-    call->StartCall();
-    grpc::Status status;
-    call->Finish(&response, &status, nullptr);
-    void* tag;
-    bool ok;
-    EXPECT_TRUE(cq.Next(&tag, &ok));
-    return status;
+    return CallByName(server_->channel(), method, context.get());
   }
 
   int64_t Rows(const std::string& table) { return db_->Rows(table); }

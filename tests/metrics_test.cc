@@ -2,7 +2,6 @@
 // a real HTTP scrape and a fresh PostgreSQL database, as an operator sees
 // them.
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <pqxx/pqxx>
@@ -16,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/server_fixture.h"
 
 namespace jobqueue {
@@ -39,13 +39,10 @@ class MetricsTest : public ServerTest {
   }
 
   v1::Job Enqueue(const std::string& body) {
-    v1::EnqueueJobRequest r;
-    r.set_user_phone("+15551234567");
-    r.set_source_channel_id("whatsapp:+15551234567");
-    r.set_source_type(v1::SOURCE_TYPE_DM);
-    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value(body);
     v1::EnqueueJobResponse response;
-    grpc::Status s = stub_->EnqueueJob(Context().get(), r, &response);
+    grpc::Status s = stub_->EnqueueJob(
+        Context().get(), EnqueueRequest("whatsapp:+15551234567", body),
+        &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.job();
   }
@@ -200,19 +197,10 @@ TEST_F(MetricsTest, TwoServersInOneProcessReportTheirOwnPools) {
 
 TEST_F(MetricsTest, MethodsTheServerDoesNotHaveShareOneLabel) {
   StartServer(RequestLogLevel::kNone);
-  grpc::GenericStub generic(server_->channel());
   for (const char* method : {"/jobqueue.v1.JobQueue/DropTables", "/x.Y/Z"}) {
-    grpc::CompletionQueue cq;
-    grpc::ByteBuffer request, response;
-    auto context = Context();
-    auto call = generic.PrepareUnaryCall(context.get(), method, request, &cq);
-    call->StartCall();
-    grpc::Status status;
-    call->Finish(&response, &status, nullptr);
-    void* tag;
-    bool ok;
-    ASSERT_TRUE(cq.Next(&tag, &ok));
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(
+        CallByName(server_->channel(), method, Context().get()).error_code(),
+        grpc::StatusCode::UNIMPLEMENTED);
   }
   const std::string text = Scrape();
   EXPECT_EQ(

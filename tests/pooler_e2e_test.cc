@@ -27,6 +27,7 @@
 #include "httplib.h"
 #include "storage/embedded_migrations.h"
 #include "storage/migrator.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/in_process_server.h"
 #include "tests/support/pg_fixture.h"
 #include "tests/support/pgbouncer.h"
@@ -74,13 +75,9 @@ class PoolerTest : public PgTest,
   static grpc::Status Enqueue(v1::JobQueue::Stub& stub,
                               const std::string& channel,
                               std::string* id = nullptr) {
-    v1::EnqueueJobRequest r;
-    r.set_user_phone("+15551234567");
-    r.set_source_channel_id(channel);
-    r.set_source_type(v1::SOURCE_TYPE_DM);
-    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value("hi");
     v1::EnqueueJobResponse response;
-    grpc::Status s = stub.EnqueueJob(CallContext().get(), r, &response);
+    grpc::Status s = stub.EnqueueJob(CallContext().get(),
+                                     EnqueueRequest(channel), &response);
     if (id != nullptr) *id = response.job().id();
     return s;
   }

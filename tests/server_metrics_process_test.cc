@@ -15,6 +15,7 @@
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "tests/support/child_process.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
@@ -39,10 +40,8 @@ class ServerMetricsProcessTest : public PgTest {
   grpc::Status Enqueue() {
     auto stub = v1::JobQueue::NewStub(
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-    v1::EnqueueJobRequest request;
-    request.set_user_phone("+15551234567");
-    request.set_source_channel_id("+15551234567");
-    request.set_source_type(v1::SOURCE_TYPE_DM);
+    const v1::EnqueueJobRequest request =
+        EnqueueRequest("+15551234567", /*body=*/"");
     v1::EnqueueJobResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +

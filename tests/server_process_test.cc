@@ -14,6 +14,7 @@
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "storage/embedded_migrations.h"
 #include "tests/support/child_process.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/lock_waiters.h"
 #include "tests/support/test_database.h"
 
@@ -207,10 +208,8 @@ TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
 
   auto stub = v1::JobQueue::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  v1::EnqueueJobRequest enqueue;
-  enqueue.set_user_phone("+15551234567");
-  enqueue.set_source_channel_id("+15551234567");
-  enqueue.set_source_type(v1::SOURCE_TYPE_DM);
+  const v1::EnqueueJobRequest enqueue =
+      EnqueueRequest("+15551234567", /*body=*/"");
   v1::EnqueueJobResponse enqueued;
   auto context = Context();
   context->AddMetadata("authorization", "Bearer sekret-value");

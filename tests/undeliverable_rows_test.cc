@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/server_fixture.h"
 
 namespace jobqueue {
@@ -24,13 +25,9 @@ class UndeliverableRowsTest : public ServerTest {
   }
 
   std::string Enqueue(const std::string& channel) {
-    v1::EnqueueJobRequest r;
-    r.set_user_phone("+15551234567");
-    r.set_source_channel_id(channel);
-    r.set_source_type(v1::SOURCE_TYPE_DM);
-    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value("hi");
     v1::EnqueueJobResponse response;
-    grpc::Status s = stub_->EnqueueJob(CallContext().get(), r, &response);
+    grpc::Status s = stub_->EnqueueJob(CallContext().get(),
+                                       EnqueueRequest(channel), &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.job().id();
   }
