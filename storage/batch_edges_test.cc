@@ -52,10 +52,7 @@ TEST_F(BatchEdgesTest, ABatchWhoseLookupFailsInsertsNoJobTwice) {
       "CREATE TRIGGER drop_taken AFTER INSERT ON jobs FOR EACH ROW"
       " WHEN (NEW.payload ? 'marker') EXECUTE FUNCTION drop_taken()");
 
-  pqxx::work hold(admin);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'hold'"
-      " FOR UPDATE");
+  RowLock hold(db_->url(), ConversationRow("hold"));
   auto first = std::async(std::launch::async, [&] {
     return store_->Enqueue(AJob("hold"), Deadline());
   });
@@ -69,7 +66,7 @@ TEST_F(BatchEdgesTest, ABatchWhoseLookupFailsInsertsNoJobTwice) {
   });
   // Time for both calls to join the next batch (300 ms on a plain build).
   absl::SleepFor(TimeBudget(absl::Milliseconds(300)));
-  hold.commit();
+  hold.Release();
 
   EXPECT_TRUE(first.get().ok());
   absl::StatusOr<EnqueueResult> marked_result = marked.get();
@@ -99,10 +96,8 @@ TEST_F(BatchEdgesTest, AStaleLeaseBatchedWithTheCurrentOneIsRefused) {
   const Job& j = (*current)[0];
   ASSERT_EQ(j.id, (*stale)[0].id);
 
-  pqxx::connection admin(db_->url());
-  pqxx::work hold(admin);
-  hold.exec(absl::StrCat("SELECT 1 FROM jobs WHERE id = '", (*x)[0].id,
-                         "' FOR UPDATE"));
+  RowLock hold(db_->url(), absl::StrCat("SELECT 1 FROM jobs WHERE id = '",
+                                        (*x)[0].id, "' FOR UPDATE"));
   auto first = std::async(std::launch::async, [&] {
     return store_->CompleteJob((*x)[0].id, (*x)[0].lease_token, Deadline());
   });
@@ -116,7 +111,7 @@ TEST_F(BatchEdgesTest, AStaleLeaseBatchedWithTheCurrentOneIsRefused) {
   });
   // Time for both calls to join the next batch (300 ms on a plain build).
   absl::SleepFor(TimeBudget(absl::Milliseconds(300)));
-  hold.commit();
+  hold.Release();
 
   EXPECT_TRUE(first.get().ok());
   EXPECT_TRUE(on_time.get().ok());

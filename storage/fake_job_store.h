@@ -1,6 +1,6 @@
 // A JobStore in memory, for tests of the service layer: it keeps users,
 // jobs and dead letters as PgJobStore does (the same answers, codes and
-// order; storage/job_store_behaviour_test.cc runs one suite against both),
+// order; storage/job_store_suite.h runs one suite against both),
 // and records what each call received. Thread-safe.
 //
 //   FakeJobStore store;

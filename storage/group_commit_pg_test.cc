@@ -38,11 +38,7 @@ TEST_F(GroupCommitPgTest,
   const absl::Time long_deadline = absl::Now() + TimeBudget(absl::Seconds(30));
   ASSERT_TRUE(store.Enqueue(AJob("hold"), long_deadline).ok());
 
-  pqxx::connection admin(url());
-  pqxx::work hold(admin);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'hold' "
-      "FOR UPDATE");
+  RowLock hold(url(), ConversationRow("hold"));
   auto stuck = std::async(std::launch::async, [&] {
     return store.Enqueue(AJob("hold"), long_deadline);
   });
@@ -64,7 +60,7 @@ TEST_F(GroupCommitPgTest,
   EXPECT_THAT(std::string(short_result.status().message()),
               HasSubstr("nothing was written"));
   EXPECT_LT(absl::Now() - start, TimeBudget(absl::Seconds(2)));
-  hold.commit();
+  hold.Release();
 
   EXPECT_TRUE(stuck.get().ok());
   absl::StatusOr<EnqueueResult> long_result = patient.get();

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/support/lock_waiters.h"
 #include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
@@ -297,9 +298,7 @@ TEST_F(PgJobStoreTest, AStatementStuckOnALockEndsAtTheStatementTimeout) {
       {.url = db_->url(), .statement_timeout = absl::Milliseconds(300)});
   auto job = store.Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());
-  pqxx::connection locker(db_->url());
-  pqxx::work lock(locker);
-  lock.exec("SELECT 1 FROM jobs FOR UPDATE");
+  RowLock lock(db_->url(), "SELECT 1 FROM jobs FOR UPDATE");
   const absl::Time start = absl::Now();
   auto r = store.UpdateStatus(
       {.job_id = job->job.id, .to = JobStatus::kProcessing}, Deadline());

@@ -10,6 +10,12 @@ namespace {
 
 class QueueStatsTest : public PgTest {
  protected:
+  // The queue now, read with a deadline of 10 s.
+  auto Read() {
+    return QueueStats({.url = db_->url()})
+        .Read(absl::Now() + absl::Seconds(10));
+  }
+
   // A job in `status` created `age` ago.
   void InsertJob(const std::string& status, const std::string& age) {
     pqxx::connection c(db_->url());
@@ -28,8 +34,7 @@ class QueueStatsTest : public PgTest {
 using Counts = std::map<std::string, int64_t>;
 
 TEST_F(QueueStatsTest, AnEmptyQueueHasEveryStatusAtZero) {
-  auto snapshot =
-      QueueStats({.url = db_->url()}).Read(absl::Now() + absl::Seconds(10));
+  auto snapshot = Read();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(
       snapshot->jobs_by_status,
@@ -43,8 +48,7 @@ TEST_F(QueueStatsTest, CountsByStatusAndAgesTheOldestPendingJob) {
   InsertJob("pending", "5 seconds");
   InsertJob("complete", "1 hour");
   InsertJob("failed", "2 hours");
-  auto snapshot =
-      QueueStats({.url = db_->url()}).Read(absl::Now() + absl::Seconds(10));
+  auto snapshot = Read();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(
       snapshot->jobs_by_status,

@@ -36,6 +36,11 @@ std::vector<std::string> JobQueueMethods() {
   return paths;
 }
 
+using Reflection = grpc::reflection::v1alpha::ServerReflection;
+using ReflectionStream = grpc::ClientReaderWriter<
+    grpc::reflection::v1alpha::ServerReflectionRequest,
+    grpc::reflection::v1alpha::ServerReflectionResponse>;
+
 class AuthTest : public ServerTest {
  protected:
   AuthTest() : ServerTest(kByTest) {}
@@ -56,6 +61,20 @@ class AuthTest : public ServerTest {
   }
 
   int64_t Rows(const std::string& table) { return db_->Rows(table); }
+
+  // A reflection stream on `context` asked to list the services;
+  // `*written` says whether the request went out.
+  std::unique_ptr<ReflectionStream> ListServices(grpc::ClientContext* context,
+                                                 bool* written) {
+    reflection_ = Reflection::NewStub(server_->channel());
+    auto stream = reflection_->ServerReflectionInfo(context);
+    grpc::reflection::v1alpha::ServerReflectionRequest request;
+    request.set_list_services("");
+    *written = stream->Write(request);
+    return stream;
+  }
+
+  std::unique_ptr<Reflection::Stub> reflection_;
 };
 
 TEST_F(AuthTest, EveryJobQueueMethodNeedsTheToken) {
@@ -95,13 +114,10 @@ TEST_F(AuthTest, HealthAndOpenReflectionNeedNoToken) {
   ASSERT_TRUE(health->Check(CallContext().get(), {}, &status).ok());
   EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 
-  auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(server_->channel());
   auto context = CallContext();
-  auto stream = reflection->ServerReflectionInfo(context.get());
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  ASSERT_TRUE(stream->Write(request));
+  bool written = false;
+  auto stream = ListServices(context.get(), &written);
+  ASSERT_TRUE(written);
   grpc::reflection::v1alpha::ServerReflectionResponse response;
   ASSERT_TRUE(stream->Read(&response));
   bool listed = false;
@@ -115,13 +131,9 @@ TEST_F(AuthTest, HealthAndOpenReflectionNeedNoToken) {
 
 TEST_F(AuthTest, ReflectionOffIsNotServed) {
   StartServer(ReflectionMode::kOff);
-  auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(server_->channel());
   auto context = CallContext();
-  auto stream = reflection->ServerReflectionInfo(context.get());
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  stream->Write(request);
+  bool written = false;
+  auto stream = ListServices(context.get(), &written);
   grpc::reflection::v1alpha::ServerReflectionResponse response;
   EXPECT_FALSE(stream->Read(&response));
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);

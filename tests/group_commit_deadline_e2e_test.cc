@@ -50,16 +50,8 @@ TEST_F(GroupCommitDeadlineTest, AShortDeadlineInTheBatchFailsOnlyItsOwnCall) {
   // Two batches stuck on the "hold" row take both of the server's batch
   // slots (GroupCommitOptions' max_in_flight), so the next callers share a
   // batch.
-  pqxx::connection holder(url());
-  pqxx::work hold(holder);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'hold' "
-      "FOR UPDATE");
-  pqxx::connection slower(url());
-  pqxx::work slow(slower);
-  slow.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'slow' "
-      "FOR UPDATE");
+  RowLock hold(url(), ConversationRow("hold"));
+  RowLock slow(url(), ConversationRow("slow"));
   std::vector<std::future<grpc::Status>> blockers;
   for (int i = 0; i < 2; ++i) {
     blockers.push_back(Enqueue(*stub_, "hold", "blocker", patient));
@@ -75,13 +67,13 @@ TEST_F(GroupCommitDeadlineTest, AShortDeadlineInTheBatchFailsOnlyItsOwnCall) {
   absl::SleepFor(absl::Milliseconds(50));
   auto calm = Enqueue(*stub_, "slow", "patient", patient);
   absl::SleepFor(absl::Milliseconds(50));
-  hold.commit();  // the batch of both is sent, and waits for "slow"
+  hold.Release();  // the batch of both is sent, and waits for "slow"
 
   const grpc::Status short_status = impatient.get();
   EXPECT_EQ(short_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << short_status.error_message();
   EXPECT_LT(absl::Now() - start, TimeBudget(absl::Seconds(2)));
-  slow.commit();
+  slow.Release();
   for (auto& blocker : blockers) EXPECT_TRUE(blocker.get().ok());
   const grpc::Status long_status = calm.get();
   EXPECT_TRUE(long_status.ok())

@@ -216,9 +216,7 @@ TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
   ASSERT_TRUE(stub->EnqueueJob(context.get(), enqueue, &enqueued).ok());
 
   // Hold the job's row lock so the next UpdateStatus stays in flight.
-  pqxx::connection locker((*db)->url());
-  pqxx::work lock(locker);
-  lock.exec("SELECT 1 FROM jobs FOR UPDATE");
+  RowLock lock((*db)->url(), "SELECT 1 FROM jobs FOR UPDATE");
   auto in_flight = std::async(std::launch::async, [&] {
     v1::UpdateStatusRequest r;
     r.set_id(enqueued.job().id());
@@ -236,7 +234,7 @@ TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
   EXPECT_EQ(in_flight.wait_for(std::chrono::milliseconds(0)),
             std::future_status::timeout)
       << "the call finished before its row lock was released";
-  lock.commit();
+  lock.Release();
 
   grpc::Status finished = in_flight.get();
   EXPECT_TRUE(finished.ok()) << finished.error_message();
