@@ -10,7 +10,8 @@
 //
 // What only PostgreSQL does is left out: deadlines (a call never waits),
 // lock timeouts, the maintenance lock and the conversations' repairs (their
-// counts in MaintenanceReport stay zero).
+// counts in MaintenanceReport stay zero). A payload is kept as given, not
+// normalized as jsonb prints it, and checked only for its outer braces.
 
 #ifndef JOBQUEUE_STORAGE_FAKE_JOB_STORE_H_
 #define JOBQUEUE_STORAGE_FAKE_JOB_STORE_H_
