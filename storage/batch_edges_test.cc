@@ -11,13 +11,11 @@
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
 #include "tests/support/lock_waiters.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 #include "tests/support/time_budget.h"
 
 namespace jobqueue {
 namespace {
-
-absl::Time Deadline() { return absl::Now() + absl::Seconds(20); }
 
 NewJob AJob(const std::string& channel, const std::string& key = "",
             const std::string& payload = "{}") {
@@ -29,23 +27,15 @@ NewJob AJob(const std::string& channel, const std::string& key = "",
           .idempotency_key = key};
 }
 
-class BatchEdgesTest : public ::testing::Test {
+class BatchEdgesTest : public PgTest {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     // One batch at a time, so calls made while one runs form the next.
     store_ = std::make_unique<PgJobStore>(PgJobStore::Options{
         .url = db_->url(), .group_commit = {.max_in_flight = 1}});
   }
 
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-  }
-
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgJobStore> store_;
 };
 
@@ -62,10 +52,7 @@ TEST_F(BatchEdgesTest, ABatchWhoseLookupFailsInsertsNoJobTwice) {
       "CREATE TRIGGER drop_taken AFTER INSERT ON jobs FOR EACH ROW"
       " WHEN (NEW.payload ? 'marker') EXECUTE FUNCTION drop_taken()");
 
-  pqxx::work hold(admin);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'hold'"
-      " FOR UPDATE");
+  RowLock hold(db_->url(), ConversationRow("hold"));
   auto first = std::async(std::launch::async, [&] {
     return store_->Enqueue(AJob("hold"), Deadline());
   });
@@ -79,14 +66,14 @@ TEST_F(BatchEdgesTest, ABatchWhoseLookupFailsInsertsNoJobTwice) {
   });
   // Time for both calls to join the next batch (300 ms on a plain build).
   absl::SleepFor(TimeBudget(absl::Milliseconds(300)));
-  hold.commit();
+  hold.Release();
 
   EXPECT_TRUE(first.get().ok());
   absl::StatusOr<EnqueueResult> marked_result = marked.get();
   ASSERT_TRUE(marked_result.ok()) << marked_result.status();
   EXPECT_TRUE(marked_result->created);
   EXPECT_EQ(taken.get().status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(Count("SELECT count(*) FROM jobs WHERE payload ? 'marker'"), 1)
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE payload ? 'marker'"), 1)
       << "the batch's inserted job was inserted again";
 }
 
@@ -109,10 +96,8 @@ TEST_F(BatchEdgesTest, AStaleLeaseBatchedWithTheCurrentOneIsRefused) {
   const Job& j = (*current)[0];
   ASSERT_EQ(j.id, (*stale)[0].id);
 
-  pqxx::connection admin(db_->url());
-  pqxx::work hold(admin);
-  hold.exec(absl::StrCat("SELECT 1 FROM jobs WHERE id = '", (*x)[0].id,
-                         "' FOR UPDATE"));
+  RowLock hold(db_->url(), absl::StrCat("SELECT 1 FROM jobs WHERE id = '",
+                                        (*x)[0].id, "' FOR UPDATE"));
   auto first = std::async(std::launch::async, [&] {
     return store_->CompleteJob((*x)[0].id, (*x)[0].lease_token, Deadline());
   });
@@ -126,7 +111,7 @@ TEST_F(BatchEdgesTest, AStaleLeaseBatchedWithTheCurrentOneIsRefused) {
   });
   // Time for both calls to join the next batch (300 ms on a plain build).
   absl::SleepFor(TimeBudget(absl::Milliseconds(300)));
-  hold.commit();
+  hold.Release();
 
   EXPECT_TRUE(first.get().ok());
   EXPECT_TRUE(on_time.get().ok());

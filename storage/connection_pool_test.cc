@@ -4,19 +4,14 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-class ConnectionPoolTest : public ::testing::Test {
+class ConnectionPoolTest : public PgTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::CreateEmpty();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
-  std::unique_ptr<TestDatabase> db_;
+  ConnectionPoolTest() : PgTest(kEmpty) {}
 };
 
 int BackendPid(ConnectionPool::Lease& lease) {

@@ -1,128 +1,640 @@
 #include "storage/fake_job_store.h"
 
-namespace jobqueue {
+#include <algorithm>
+#include <cmath>
+#include <tuple>
 
-absl::StatusOr<Job> FakeJobStore::Answer(const std::string& method,
-                                         absl::Time deadline,
-                                         JobStatus status) {
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace jobqueue {
+namespace {
+
+// PostgreSQL keeps microseconds.
+absl::Time Now() {
+  return absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
+}
+
+std::string RandomUuid() {
+  thread_local absl::BitGen gen;
+  const uint64_t a = absl::Uniform<uint64_t>(gen);
+  const uint64_t b = absl::Uniform<uint64_t>(gen);
+  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", a >> 32,
+                         (a >> 16) & 0xffff, a & 0xfff,
+                         0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffff);
+}
+
+// A UUID as PostgreSQL reads one (any case), in its lower-case text form;
+// empty when `text` is not one.
+std::string CanonicalUuid(const std::string& text) {
+  if (text.size() != 36) return "";
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !absl::ascii_isxdigit(text[i])) return "";
+  }
+  return absl::AsciiStrToLower(text);
+}
+
+absl::Status NotAUuid(const std::string& text) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("a value is not valid: '", text, "' is not a UUID"));
+}
+
+absl::Status Invalid(const std::string& what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("a value breaks a rule of the table: ", what));
+}
+
+bool IsPhoneNumber(const std::string& s) {
+  if (s.size() < 9 || s.size() > 16 || s[0] != '+') return false;
+  return std::all_of(s.begin() + 1, s.end(), absl::ascii_isdigit);
+}
+
+// A JSON object, by its outer braces (the fake does not parse JSON).
+bool LooksLikeObject(const std::string& json) {
+  const std::string s(absl::StripAsciiWhitespace(json));
+  return s.size() >= 2 && s.front() == '{' && s.back() == '}';
+}
+
+// The rules of the jobs table that a new job can break.
+absl::Status CheckNewJob(const NewJob& job) {
+  static const char* const kContentTypes[] = {
+      "text", "image", "audio", "video", "document", "location", "other"};
+  if (job.source_channel_id.empty()) return Invalid("source_channel_id");
+  if (job.source_type != "dm" && job.source_type != "group") {
+    return Invalid("source_type");
+  }
+  if (!LooksLikeObject(job.payload_json)) return Invalid("payload");
+  if (std::find(std::begin(kContentTypes), std::end(kContentTypes),
+                job.content_type) == std::end(kContentTypes)) {
+    return Invalid("content_type");
+  }
+  if (job.idempotency_key.size() > 255) return Invalid("idempotency_key");
+  if (job.max_attempts < 1) return Invalid("max_attempts");
+  return absl::OkStatus();
+}
+
+bool Active(JobStatus s) {
+  return s == JobStatus::kPending || s == JobStatus::kProcessing;
+}
+
+bool Matches(const Job& job, const JobFilter& f) {
+  return (f.user_id.empty() || job.user_id == f.user_id) &&
+         (!f.status.has_value() || job.status == *f.status) &&
+         (f.source_channel_id.empty() ||
+          job.source_channel_id == f.source_channel_id) &&
+         (f.source_type.empty() || job.source_type == f.source_type) &&
+         job.created_at >= f.created_after && job.created_at < f.created_before;
+}
+
+// Newest first, as ListJobs pages.
+bool Newer(const Job& a, const Job& b) {
+  return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id);
+}
+
+// PgJobStore's refusals, in its words.
+absl::Status Refused(const std::string& id, const std::string& why) {
+  return absl::FailedPreconditionError(absl::StrCat("job ", id, why));
+}
+constexpr char kLeaseExpired[] =
+    "'s lease has expired: the job goes to another worker, and this "
+    "lease_token changes nothing (extend leases well before they run out)";
+
+}  // namespace
+
+std::vector<FakeJobStore::Call> FakeJobStore::calls() const {
+  absl::MutexLock lock(&mu_);
+  return calls_;
+}
+NewJob FakeJobStore::new_job() const {
+  absl::MutexLock lock(&mu_);
+  return new_job_;
+}
+StatusChange FakeJobStore::status_change() const {
+  absl::MutexLock lock(&mu_);
+  return status_change_;
+}
+JobFilter FakeJobStore::filter() const {
+  absl::MutexLock lock(&mu_);
+  return filter_;
+}
+ClaimRequest FakeJobStore::claim() const {
+  absl::MutexLock lock(&mu_);
+  return claim_;
+}
+std::vector<JobLease> FakeJobStore::leases() const {
+  absl::MutexLock lock(&mu_);
+  return leases_;
+}
+std::vector<JobLease> FakeJobStore::released() const {
+  absl::MutexLock lock(&mu_);
+  return released_;
+}
+
+absl::Status FakeJobStore::Begin(const char* method, absl::Time deadline) {
   calls_.push_back({method, deadline});
-  if (!error.ok()) return error;
-  Job job;
-  job.id = kJobId;
-  job.status = status;
-  job.source_type = "dm";
-  job.content_type = "text";
-  job.payload_json = "{}";
-  return job;
+  return error;
+}
+
+absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Find(const std::string& id) {
+  const std::string key = CanonicalUuid(id);
+  if (key.empty()) return NotAUuid(id);
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) {
+    return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
+  }
+  return &it->second;
+}
+
+absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Leased(
+    const std::string& id, const std::string& lease_token) {
+  const std::string token = CanonicalUuid(lease_token);
+  if (token.empty()) return NotAUuid(lease_token);
+  absl::StatusOr<Row*> row = Find(id);
+  if (!row.ok()) return row.status();
+  const Job& job = (*row)->job;
+  if (job.status == JobStatus::kProcessing && job.lease_token == token) {
+    if (job.lease_expires_at > Now()) return row;
+    return Refused(id, kLeaseExpired);
+  }
+  return Refused(id, absl::StrCat(" is not leased with this lease_token (it "
+                                  "is '",
+                                  JobStatusName(job.status),
+                                  "'; the lease may have expired and passed "
+                                  "to another worker)"));
+}
+
+FakeJobStore::Row* FakeJobStore::Head(const std::string& channel) {
+  Row* head = nullptr;
+  for (auto& [id, row] : jobs_) {
+    if (row.job.source_channel_id == channel && Active(row.job.status) &&
+        (head == nullptr || row.position < head->position)) {
+      head = &row;
+    }
+  }
+  return head;
+}
+
+bool FakeJobStore::Ready(const std::string& channel) const {
+  bool pending = false;
+  for (const auto& [id, row] : jobs_) {
+    if (row.job.source_channel_id != channel) continue;
+    if (row.job.status == JobStatus::kProcessing) return false;
+    pending = pending || row.job.status == JobStatus::kPending;
+  }
+  return pending;
+}
+
+void FakeJobStore::Reconsider(const std::string& channel, bool was_ready) {
+  if (!Ready(channel)) return;
+  Conversation& c = conversations_[channel];
+  // One that was ready keeps its place in line; one that becomes ready goes
+  // to the back; either waits for its head to be due.
+  const absl::Time since =
+      was_ready ? std::min(c.ready_since, absl::Now()) : absl::Now();
+  c.ready_since = std::max(since, Head(channel)->job.run_after);
+}
+
+void FakeJobStore::Lease(Row& row, const std::string& worker_id,
+                         absl::Duration lease) {
+  Job& job = row.job;
+  job.status = JobStatus::kProcessing;
+  job.attempts += 1;
+  job.lease_token = RandomUuid();
+  job.lease_expires_at = Now() + lease;
+  job.worker_id = worker_id;
+  job.updated_at = Now();
+}
+
+void FakeJobStore::EndLease(Row& row, const std::string& last_error,
+                            bool retryable,
+                            std::optional<RetryBackoff> backoff) {
+  Job& job = row.job;
+  const bool again = retryable && job.attempts < job.max_attempts;
+  job.status = again ? JobStatus::kPending : JobStatus::kFailed;
+  job.lease_token.clear();
+  job.lease_expires_at = absl::InfinitePast();
+  job.last_error = last_error;
+  job.updated_at = Now();
+  if (!backoff.has_value()) {
+    job.run_after = Now();
+  } else if (again) {
+    thread_local absl::BitGen gen;
+    const absl::Duration d =
+        std::min(backoff->max, backoff->base * std::pow(2, job.attempts - 1));
+    job.run_after = Now() + d * absl::Uniform(gen, 0.5, 1.0);
+  }
+  if (!again) DeadLetterOf(job);
+}
+
+void FakeJobStore::DeadLetterOf(const Job& job) {
+  for (DeadLetter& d : dead_letters_) {
+    if (d.source == "jobqueue.jobs" && d.delivery_id == job.id) {
+      d.attempts += 1;
+      d.last_seen_at = Now();
+      d.reason = job.last_error;
+      return;
+    }
+  }
+  dead_letters_.push_back({.id = RandomUuid(),
+                           .source = "jobqueue.jobs",
+                           .delivery_id = job.id,
+                           .reason = job.last_error,
+                           .raw_payload_json = job.payload_json,
+                           .attempts = 1,
+                           .first_seen_at = Now(),
+                           .last_seen_at = Now()});
 }
 
 absl::StatusOr<UpsertUserResult> FakeJobStore::UpsertUser(
     const std::string& phone_number, const std::string& first_name,
     absl::Time deadline) {
-  calls_.push_back({"UpsertUser", deadline});
-  if (!error.ok()) return error;
-  return UpsertUserResult{
-      .user = {.phone_number = phone_number, .first_name = first_name},
-      .created = true};
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("UpsertUser", deadline); !s.ok()) return s;
+  if (!IsPhoneNumber(phone_number)) return Invalid("phone_number");
+  auto [it, created] =
+      users_.try_emplace(phone_number, User{.phone_number = phone_number,
+                                            .first_name = first_name,
+                                            .created_at = Now()});
+  if (!first_name.empty()) it->second.first_name = first_name;
+  return UpsertUserResult{.user = it->second, .created = created};
 }
 
 absl::StatusOr<EnqueueResult> FakeJobStore::Enqueue(const NewJob& job,
                                                     absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
   new_job_ = job;
-  absl::StatusOr<Job> stored = Answer("Enqueue", deadline, JobStatus::kPending);
-  if (!stored.ok()) return stored.status();
-  stored->user_phone = job.user_phone;
-  stored->source_channel_id = job.source_channel_id;
-  stored->payload_json = job.payload_json;
-  return EnqueueResult{.job = *stored, .created = true};
+  if (absl::Status s = Begin("Enqueue", deadline); !s.ok()) return s;
+  if (!IsPhoneNumber(job.user_phone)) return Invalid("user_phone");
+  // One statement: the user is written even when the key is taken (no job
+  // row is then checked), and nothing when the job breaks a rule.
+  const Row* taken = nullptr;
+  for (const auto& [id, row] : jobs_) {
+    if (!job.idempotency_key.empty() &&
+        row.job.idempotency_key == job.idempotency_key) {
+      taken = &row;
+    }
+  }
+  if (taken == nullptr) {
+    if (absl::Status s = CheckNewJob(job); !s.ok()) return s;
+  }
+  User& user = users_[job.user_phone];
+  if (user.phone_number.empty()) {
+    user = {.phone_number = job.user_phone, .created_at = Now()};
+  }
+  if (!job.user_first_name.empty()) user.first_name = job.user_first_name;
+  if (taken != nullptr)
+    return EnqueueResult{.job = taken->job, .created = false};
+  const bool was_ready = Ready(job.source_channel_id);
+  const absl::Time now = Now();
+  Row row;
+  row.seq = next_seq_++;
+  row.position = ++conversations_[job.source_channel_id].last_position;
+  row.job = {.id = RandomUuid(),
+             .user_id = job.user_phone,
+             .source_channel_id = job.source_channel_id,
+             .source_type = job.source_type,
+             .user_phone = job.user_phone,
+             .payload_json = job.payload_json,
+             .status = JobStatus::kPending,
+             .content_type = job.content_type,
+             .idempotency_key = job.idempotency_key,
+             .created_at = now,
+             .updated_at = now,
+             .max_attempts = job.max_attempts,
+             .run_after = now};
+  const Job stored = row.job;
+  jobs_.emplace(stored.id, std::move(row));
+  Reconsider(job.source_channel_id, was_ready);
+  return EnqueueResult{.job = stored, .created = true};
 }
 
 absl::StatusOr<Job> FakeJobStore::GetJob(const std::string& id,
                                          absl::Time deadline) {
-  return Answer("GetJob", deadline, JobStatus::kPending);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("GetJob", deadline); !s.ok()) return s;
+  absl::StatusOr<Row*> row = Find(id);
+  if (!row.ok()) return row.status();
+  return (*row)->job;
 }
 
 absl::StatusOr<Job> FakeJobStore::UpdateStatus(const StatusChange& change,
                                                absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
   status_change_ = change;
-  return Answer("UpdateStatus", deadline, change.to);
+  if (absl::Status s = Begin("UpdateStatus", deadline); !s.ok()) return s;
+  absl::StatusOr<Row*> found = Find(change.job_id);
+  if (!found.ok()) return found.status();
+  Row& row = **found;
+  Job& job = row.job;
+  const std::string& id = change.job_id;
+  const std::string from(JobStatusName(job.status));
+  const std::string to(JobStatusName(change.to));
+  if (change.expected.has_value() && job.status != *change.expected) {
+    return Refused(id, absl::StrCat(" is '", from, "', not the expected '",
+                                    JobStatusName(*change.expected), "'"));
+  }
+  if (!job.lease_token.empty()) {
+    // Compared as text, as the statement does.
+    if (job.lease_token != change.lease_token) {
+      return Refused(id, " is leased; pass its current lease_token");
+    }
+    if (job.lease_expires_at <= Now()) return Refused(id, kLeaseExpired);
+  }
+  const std::string& channel = job.source_channel_id;
+  if (change.to == JobStatus::kProcessing &&
+      job.status == JobStatus::kPending) {
+    if (const Row* head = Head(channel); head != &row) {
+      return Refused(id, absl::StrCat(" waits for job ", head->job.id,
+                                      ", earlier in its conversation"));
+    }
+    if (!Ready(channel)) {
+      return Refused(id,
+                     " waits: another job of its conversation is processing");
+    }
+  }
+  static const std::pair<JobStatus, JobStatus> kMoves[] = {
+      {JobStatus::kPending, JobStatus::kProcessing},
+      {JobStatus::kProcessing, JobStatus::kComplete},
+      {JobStatus::kProcessing, JobStatus::kFailed},
+      {JobStatus::kProcessing, JobStatus::kPending},
+      {JobStatus::kFailed, JobStatus::kPending}};
+  if (std::find(std::begin(kMoves), std::end(kMoves),
+                std::make_pair(job.status, change.to)) == std::end(kMoves)) {
+    return Refused(
+        id, absl::StrCat(" cannot move from '", from, "' to '", to, "'"));
+  }
+  const bool was_ready = Ready(channel);
+  if (job.status == JobStatus::kFailed) {
+    row.position = ++conversations_[channel].last_position;
+  }
+  job.status = change.to;
+  job.lease_token = change.to == JobStatus::kProcessing ? RandomUuid() : "";
+  job.lease_expires_at = change.to == JobStatus::kProcessing
+                             ? Now() + change.lease
+                             : absl::InfinitePast();
+  if (change.to == JobStatus::kProcessing) job.attempts += 1;
+  job.updated_at = Now();
+  const Job updated = job;
+  Reconsider(channel, was_ready);
+  return updated;
 }
 
 absl::StatusOr<JobPage> FakeJobStore::ListJobs(
     const JobFilter& filter, const std::optional<JobCursor>& after, int limit,
     absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
   filter_ = filter;
-  absl::StatusOr<Job> job = Answer("ListJobs", deadline, JobStatus::kPending);
-  if (!job.ok()) return job.status();
-  return JobPage{.jobs = {*job}, .next = next_page};
+  if (absl::Status s = Begin("ListJobs", deadline); !s.ok()) return s;
+  std::optional<Job> cursor;
+  if (after.has_value()) {
+    cursor =
+        Job{.id = CanonicalUuid(after->id), .created_at = after->created_at};
+    if (cursor->id.empty()) return NotAUuid(after->id);
+  }
+  std::vector<Job> found;
+  for (const auto& [id, row] : jobs_) {
+    if (Matches(row.job, filter) && (!cursor || Newer(*cursor, row.job))) {
+      found.push_back(row.job);
+    }
+  }
+  std::sort(found.begin(), found.end(), Newer);
+  JobPage page;
+  for (const Job& job : found) {
+    if (static_cast<int>(page.jobs.size()) == limit) break;
+    page.jobs.push_back(job);
+  }
+  if (static_cast<int>(found.size()) > limit && !page.jobs.empty()) {
+    page.next = JobCursor{page.jobs.back().created_at, page.jobs.back().id};
+  }
+  return page;
 }
 
 absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
     const ClaimRequest& request, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
   claim_ = request;
-  calls_.push_back({"ClaimJobs", deadline});
-  if (!error.ok()) return error;
-  return std::move(claimable);
+  if (absl::Status s = Begin("ClaimJobs", deadline); !s.ok()) return s;
+  const absl::Time now = Now();
+  auto wanted = [&](const Job& job) {
+    return job.status == JobStatus::kPending && job.run_after <= now &&
+           (request.source_type.empty() ||
+            job.source_type == request.source_type);
+  };
+  // Candidates in the order the claim takes them.
+  std::vector<std::pair<std::tuple<absl::Time, int64_t>, Row*>> candidates;
+  if (request.ignore_conversation_order) {
+    for (auto& [id, row] : jobs_) {
+      if (wanted(row.job)) {
+        candidates.push_back({{absl::InfinitePast(), row.seq}, &row});
+      }
+    }
+  } else {
+    for (const auto& [channel, c] : conversations_) {
+      Row* head = Head(channel);
+      if (head != nullptr && Ready(channel) && c.ready_since <= absl::Now() &&
+          wanted(head->job)) {
+        candidates.push_back({{c.ready_since, head->seq}, head});
+      }
+    }
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (static_cast<int>(candidates.size()) > request.max_jobs) {
+    candidates.resize(std::max(0, request.max_jobs));
+  }
+  std::vector<Row*> claimed;
+  for (auto& [order, row] : candidates) {
+    Lease(*row, request.worker_id, request.lease);
+    claimed.push_back(row);
+  }
+  std::sort(claimed.begin(), claimed.end(),
+            [](const Row* a, const Row* b) { return a->seq < b->seq; });
+  std::vector<Job> jobs;
+  for (const Row* row : claimed) jobs.push_back(row->job);
+  return jobs;
 }
 
 absl::StatusOr<Job> FakeJobStore::ExtendLease(const std::string& id,
                                               const std::string& lease_token,
                                               absl::Duration lease,
                                               absl::Time deadline) {
-  return Answer("ExtendLease", deadline, JobStatus::kProcessing);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("ExtendLease", deadline); !s.ok()) return s;
+  absl::StatusOr<Row*> row = Leased(id, lease_token);
+  if (!row.ok()) return row.status();
+  (*row)->job.lease_expires_at = Now() + lease;
+  (*row)->job.updated_at = Now();
+  return (*row)->job;
+}
+
+absl::StatusOr<Job> FakeJobStore::CompleteLocked(const JobLease& lease) {
+  absl::StatusOr<Row*> row = Leased(lease.job_id, lease.lease_token);
+  if (!row.ok()) return row.status();
+  Job& job = (*row)->job;
+  job.status = JobStatus::kComplete;
+  job.lease_token.clear();
+  job.lease_expires_at = absl::InfinitePast();
+  job.last_error.clear();
+  job.updated_at = Now();
+  const Job done = job;
+  Reconsider(done.source_channel_id, /*was_ready=*/false);
+  return done;
 }
 
 absl::StatusOr<Job> FakeJobStore::CompleteJob(const std::string& id,
                                               const std::string& lease_token,
                                               absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
   leases_ = {{id, lease_token}};
-  return Answer("CompleteJob", deadline, JobStatus::kComplete);
+  if (absl::Status s = Begin("CompleteJob", deadline); !s.ok()) return s;
+  return CompleteLocked({id, lease_token});
 }
 
 std::vector<absl::Status> FakeJobStore::CompleteJobs(
     const std::vector<JobLease>& leases, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
   leases_ = leases;
-  calls_.push_back({"CompleteJobs", deadline});
-  if (!complete_statuses.empty()) return complete_statuses;
-  return std::vector<absl::Status>(leases.size(), error);
+  if (absl::Status s = Begin("CompleteJobs", deadline); !s.ok()) {
+    return std::vector<absl::Status>(leases.size(), s);
+  }
+  std::vector<absl::Status> statuses;
+  for (const JobLease& lease : leases) {
+    statuses.push_back(CompleteLocked(lease).status());
+  }
+  return statuses;
 }
 
 absl::StatusOr<Job> FakeJobStore::FailJob(const std::string& id,
                                           const std::string& lease_token,
                                           const std::string& last_error,
                                           bool retryable, absl::Time deadline) {
-  return Answer("FailJob", deadline, JobStatus::kFailed);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("FailJob", deadline); !s.ok()) return s;
+  absl::StatusOr<Row*> row = Leased(id, lease_token);
+  if (!row.ok()) return row.status();
+  Job& job = (*row)->job;
+  const bool final = !retryable || job.attempts >= job.max_attempts;
+  // The dead letter's reason may not be empty.
+  if (final && last_error.empty()) return Invalid("reason");
+  EndLease(**row, last_error, retryable, backoff_);
+  const Job failed = job;
+  Reconsider(failed.source_channel_id, /*was_ready=*/false);
+  return failed;
 }
 
 absl::Status FakeJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
                                        absl::Time deadline) {
-  calls_.push_back({"ReleaseJobs", deadline});
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("ReleaseJobs", deadline); !s.ok()) return s;
   released_.insert(released_.end(), leases.begin(), leases.end());
-  return error;
+  for (const JobLease& lease : leases) {
+    if (CanonicalUuid(lease.job_id).empty()) return NotAUuid(lease.job_id);
+    if (CanonicalUuid(lease.lease_token).empty()) {
+      return NotAUuid(lease.lease_token);
+    }
+  }
+  for (const JobLease& lease : leases) {
+    auto it = jobs_.find(CanonicalUuid(lease.job_id));
+    if (it == jobs_.end()) continue;
+    Job& job = it->second.job;
+    if (job.lease_token.empty() ||
+        job.lease_token != CanonicalUuid(lease.lease_token)) {
+      continue;
+    }
+    job.status = JobStatus::kPending;
+    job.attempts = std::max(job.attempts - 1, 0);
+    job.lease_token.clear();
+    job.lease_expires_at = absl::InfinitePast();
+    job.updated_at = Now();
+    Reconsider(job.source_channel_id, /*was_ready=*/false);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Job> FakeJobStore::RetryJob(const std::string& id,
                                            absl::Time deadline) {
-  return Answer("RetryJob", deadline, JobStatus::kPending);
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("RetryJob", deadline); !s.ok()) return s;
+  absl::StatusOr<Row*> found = Find(id);
+  if (!found.ok()) return found.status();
+  Row& row = **found;
+  Job& job = row.job;
+  if (job.status != JobStatus::kFailed) {
+    return Refused(id, absl::StrCat(" is '", JobStatusName(job.status),
+                                    "'; only failed jobs can be retried"));
+  }
+  const bool was_ready = Ready(job.source_channel_id);
+  row.position = ++conversations_[job.source_channel_id].last_position;
+  job.status = JobStatus::kPending;
+  job.attempts = 0;
+  job.run_after = Now();
+  job.updated_at = Now();
+  const Job retried = job;
+  Reconsider(retried.source_channel_id, was_ready);
+  return retried;
 }
 
 absl::StatusOr<MaintenanceReport> FakeJobStore::RunMaintenance(
     absl::Duration retention, int max_deletes, absl::Time deadline) {
-  calls_.push_back({"RunMaintenance", deadline});
-  if (!error.ok()) return error;
-  return MaintenanceReport();
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("RunMaintenance", deadline); !s.ok()) return s;
+  MaintenanceReport report;
+  const absl::Time now = Now();
+  for (auto& [id, row] : jobs_) {
+    Job& job = row.job;
+    if (job.status != JobStatus::kProcessing || job.lease_expires_at >= now) {
+      continue;
+    }
+    EndLease(row, absl::StrCat("lease expired (worker ", job.worker_id, ")"),
+             /*retryable=*/true, std::nullopt);
+    ++(job.status == JobStatus::kPending ? report.rescued
+                                         : report.dead_lettered);
+    Reconsider(job.source_channel_id, /*was_ready=*/false);
+  }
+  if (retention <= absl::ZeroDuration()) return report;
+  for (auto it = jobs_.begin();
+       it != jobs_.end() && report.deleted < max_deletes;) {
+    const Job& job = it->second.job;
+    if (job.status == JobStatus::kComplete &&
+        job.updated_at < now - retention) {
+      it = jobs_.erase(it);
+      ++report.deleted;
+    } else {
+      ++it;
+    }
+  }
+  return report;
 }
 
 absl::StatusOr<DeadLetter> FakeJobStore::RecordDeadLetter(
     const NewDeadLetter& letter, absl::Time deadline) {
-  calls_.push_back({"RecordDeadLetter", deadline});
-  if (!error.ok()) return error;
-  return DeadLetter{.id = kJobId,
-                    .source = letter.source,
-                    .delivery_id = letter.delivery_id,
-                    .reason = letter.reason,
-                    .raw_payload_json = letter.raw_payload_json,
-                    .attempts = 1};
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("RecordDeadLetter", deadline); !s.ok()) return s;
+  if (letter.source.empty()) return Invalid("source");
+  if (letter.reason.empty()) return Invalid("reason");
+  for (DeadLetter& d : dead_letters_) {
+    if (!letter.delivery_id.empty() && d.source == letter.source &&
+        d.delivery_id == letter.delivery_id) {
+      d.attempts += 1;
+      d.last_seen_at = Now();
+      d.reason = letter.reason;
+      d.raw_payload_json = letter.raw_payload_json;
+      return d;
+    }
+  }
+  dead_letters_.push_back({.id = RandomUuid(),
+                           .source = letter.source,
+                           .delivery_id = letter.delivery_id,
+                           .reason = letter.reason,
+                           .raw_payload_json = letter.raw_payload_json,
+                           .attempts = 1,
+                           .first_seen_at = Now(),
+                           .last_seen_at = Now()});
+  return dead_letters_.back();
 }
 
 }  // namespace jobqueue

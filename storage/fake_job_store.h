@@ -1,51 +1,55 @@
-// A JobStore for unit tests of the service layer, with no database: it
-// records what each call received and answers with `error` when a test set
-// one, else with a job built from the call's input. One thread at a time.
+// A JobStore in memory, for tests of the service layer: it keeps users,
+// jobs and dead letters as PgJobStore does (the same answers, codes and
+// order; storage/job_store_suite.h runs one suite against both),
+// and records what each call received. Thread-safe.
 //
 //   FakeJobStore store;
 //   JobQueueService service(&store, nullptr, {});
 //   service.EnqueueJob(&context, &request, &response);
 //   EXPECT_EQ(store.calls().back().method, "Enqueue");
+//
+// What only PostgreSQL does is left out: deadlines (a call never waits),
+// lock timeouts, the maintenance lock and the conversations' repairs (their
+// counts in MaintenanceReport stay zero). A payload is kept as given, not
+// normalized as jsonb prints it, and checked only for its outer braces.
 
 #ifndef JOBQUEUE_STORAGE_FAKE_JOB_STORE_H_
 #define JOBQUEUE_STORAGE_FAKE_JOB_STORE_H_
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "storage/job_store.h"
 
 namespace jobqueue {
 
 class FakeJobStore final : public JobStore {
  public:
-  // The id of every job the fake returns.
-  static constexpr char kJobId[] = "7d3f2f0c-2b9e-4a55-9c1e-0123456789ab";
+  // `backoff` as PgJobStore::Options::retry_backoff.
+  explicit FakeJobStore(RetryBackoff backoff = {}) : backoff_(backoff) {}
 
   struct Call {
     std::string method;  // "Enqueue", "UpdateStatus", ...
     absl::Time deadline;
   };
-  const std::vector<Call>& calls() const { return calls_; }
+  std::vector<Call> calls() const;
 
   // What the calls received, the latest of each kind.
-  const NewJob& new_job() const { return new_job_; }
-  const StatusChange& status_change() const { return status_change_; }
-  const JobFilter& filter() const { return filter_; }
-  const ClaimRequest& claim() const { return claim_; }
-  const std::vector<JobLease>& leases() const { return leases_; }
-  const std::vector<JobLease>& released() const { return released_; }
+  NewJob new_job() const;
+  StatusChange status_change() const;
+  JobFilter filter() const;
+  ClaimRequest claim() const;
+  std::vector<JobLease> leases() const;    // CompleteJob's and CompleteJobs'
+  std::vector<JobLease> released() const;  // every ReleaseJobs lease
 
-  // What ClaimJobs hands out.
-  std::vector<Job> claimable;
-
-  // When not OK, every call fails with it.
+  // When not OK, every call fails with it and changes nothing. Set it
+  // before the calls it is for.
   absl::Status error;
-  // CompleteJobs' answer, one per lease; all OK when empty.
-  std::vector<absl::Status> complete_statuses;
-  // ListJobs' cursor for the next page.
-  std::optional<JobCursor> next_page;
 
   absl::StatusOr<UpsertUserResult> UpsertUser(const std::string& phone_number,
                                               const std::string& first_name,
@@ -84,17 +88,67 @@ class FakeJobStore final : public JobStore {
                                               absl::Time deadline) override;
 
  private:
-  // Records the call; `error` or the job with `status`.
-  absl::StatusOr<Job> Answer(const std::string& method, absl::Time deadline,
-                             JobStatus status);
+  // A job and its place: `seq` in arrival order, `position` in its
+  // conversation (a retried job takes a new one at the end).
+  struct Row {
+    Job job;
+    int64_t seq = 0;
+    int64_t position = 0;
+  };
+  // A conversation's last position and, while it is ready (some job
+  // pending, none processing), since when it waits for a claim.
+  struct Conversation {
+    int64_t last_position = 0;
+    absl::Time ready_since = absl::InfinitePast();
+  };
 
-  std::vector<Call> calls_;
-  NewJob new_job_;
-  StatusChange status_change_;
-  JobFilter filter_;
-  ClaimRequest claim_;
-  std::vector<JobLease> leases_;
-  std::vector<JobLease> released_;
+  // Records the call and returns `error`.
+  absl::Status Begin(const char* method, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job `id` (any case), or NOT_FOUND / INVALID_ARGUMENT as PostgreSQL
+  // answers for an unknown id or one that is not a UUID.
+  absl::StatusOr<Row*> Find(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The job `id` while `lease_token` is its current, unexpired lease.
+  absl::StatusOr<Row*> Leased(const std::string& id,
+                              const std::string& lease_token)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The conversation's active job with the lowest position, if any.
+  Row* Head(const std::string& channel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Ready(const std::string& channel) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets the conversation's readiness after a change to its jobs, as
+  // PostgreSQL's triggers do; `was_ready` is Ready() before the change.
+  void Reconsider(const std::string& channel, bool was_ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases `row` as a claim does.
+  void Lease(Row& row, const std::string& worker_id, absl::Duration lease)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends `row`'s lease as failed or, with attempts left and `retryable`,
+  // pending after `backoff` (none: due now).
+  void EndLease(Row& row, const std::string& last_error, bool retryable,
+                std::optional<RetryBackoff> backoff)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A failed job's copy in the dead letters, once per job.
+  void DeadLetterOf(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Job> CompleteLocked(const JobLease& lease)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const RetryBackoff backoff_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, User> users_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Row> jobs_ ABSL_GUARDED_BY(mu_);  // by id
+  std::map<std::string, Conversation> conversations_ ABSL_GUARDED_BY(mu_);
+  std::vector<DeadLetter> dead_letters_ ABSL_GUARDED_BY(mu_);
+  int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+
+  std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
+  NewJob new_job_ ABSL_GUARDED_BY(mu_);
+  StatusChange status_change_ ABSL_GUARDED_BY(mu_);
+  JobFilter filter_ ABSL_GUARDED_BY(mu_);
+  ClaimRequest claim_ ABSL_GUARDED_BY(mu_);
+  std::vector<JobLease> leases_ ABSL_GUARDED_BY(mu_);
+  std::vector<JobLease> released_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace jobqueue

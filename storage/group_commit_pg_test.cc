@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
 #include "tests/support/lock_waiters.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 #include "tests/support/time_budget.h"
 
 namespace jobqueue {
@@ -29,29 +29,20 @@ NewJob AJob(const std::string& channel, const std::string& payload = "{}") {
           .content_type = "text"};
 }
 
-int64_t Count(const std::string& url, const std::string& sql) {
-  pqxx::connection c(url);
-  return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-}
+using GroupCommitPgTest = PgTest;
 
-TEST(GroupCommitPgTest, ACallerWhoseDeadlinePassesBeforeItsBatchIsNotWritten) {
-  auto db = TestDatabase::Create();
-  ASSERT_TRUE(db.ok()) << db.status();
-  const std::string url = (*db)->url();
+TEST_F(GroupCommitPgTest,
+       ACallerWhoseDeadlinePassesBeforeItsBatchIsNotWritten) {
   // One batch at a time: the one stuck on the lock holds the database.
-  PgJobStore store({.url = url, .group_commit = {.max_in_flight = 1}});
+  PgJobStore store({.url = url(), .group_commit = {.max_in_flight = 1}});
   const absl::Time long_deadline = absl::Now() + TimeBudget(absl::Seconds(30));
   ASSERT_TRUE(store.Enqueue(AJob("hold"), long_deadline).ok());
 
-  pqxx::connection admin(url);
-  pqxx::work hold(admin);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'hold' "
-      "FOR UPDATE");
+  RowLock hold(url(), ConversationRow("hold"));
   auto stuck = std::async(std::launch::async, [&] {
     return store.Enqueue(AJob("hold"), long_deadline);
   });
-  const absl::Status stuck_on_lock = WaitForLockWaiters(url, 1);
+  const absl::Status stuck_on_lock = WaitForLockWaiters(url(), 1);
   ASSERT_TRUE(stuck_on_lock.ok()) << stuck_on_lock;
 
   // Both join the next batch, in either order; neither enqueue has an
@@ -69,19 +60,17 @@ TEST(GroupCommitPgTest, ACallerWhoseDeadlinePassesBeforeItsBatchIsNotWritten) {
   EXPECT_THAT(std::string(short_result.status().message()),
               HasSubstr("nothing was written"));
   EXPECT_LT(absl::Now() - start, TimeBudget(absl::Seconds(2)));
-  hold.commit();
+  hold.Release();
 
   EXPECT_TRUE(stuck.get().ok());
   absl::StatusOr<EnqueueResult> long_result = patient.get();
   ASSERT_TRUE(long_result.ok()) << long_result.status();
   EXPECT_TRUE(long_result->created);
-  EXPECT_EQ(Count(url,
-                  "SELECT count(*) FROM jobs "
-                  "WHERE payload->>'who' = 'patient'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs "
+                   "WHERE payload->>'who' = 'patient'"),
             1);
-  EXPECT_EQ(Count(url,
-                  "SELECT count(*) FROM jobs "
-                  "WHERE payload->>'who' = 'impatient'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs "
+                   "WHERE payload->>'who' = 'impatient'"),
             0)
       << "the job of a caller told nothing was written was written";
 }

@@ -5,18 +5,14 @@
 
 #include "gtest/gtest.h"
 #include "storage/embedded_migrations.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-class MigratorTest : public ::testing::Test {
+class MigratorTest : public PgTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::CreateEmpty();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
+  MigratorTest() : PgTest(kEmpty) {}
 
   std::vector<std::string> Recorded() {
     pqxx::connection c(db_->url());
@@ -28,8 +24,6 @@ class MigratorTest : public ::testing::Test {
     }
     return rows;
   }
-
-  std::unique_ptr<TestDatabase> db_;
 };
 
 TEST_F(MigratorTest, AppliesEveryFileOnceAndRecordsItAsTheSupabaseCliDoes) {

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
 #include "storage/pg_job_store_internal.h"
+#include "tests/support/lock_waiters.h"
 #include "tests/support/store_fixture.h"
 
 namespace jobqueue {
@@ -202,11 +203,7 @@ TEST_F(OperatorSqlTest, ALockedConversationDoesNotStopRetention) {
   ASSERT_EQ(Claim(), std::vector<std::string>{done});
   Complete(done);
   Enqueue("a");
-  pqxx::connection op(db_->url());
-  pqxx::work hold(op);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'a'"
-      " FOR UPDATE");
+  RowLock hold(db_->url(), ConversationRow("a"));
   const absl::Time start = absl::Now();
   auto report = store_->RunMaintenance(absl::Milliseconds(1), 100,
                                        absl::Now() + absl::Seconds(10));
@@ -220,11 +217,7 @@ TEST_F(OperatorSqlTest, ALockedConversationDoesNotStopRetention) {
 TEST_F(OperatorSqlTest, AClaimIgnoringOrderSkipsALockedConversation) {
   Enqueue("a");
   const std::string b = Enqueue("b");
-  pqxx::connection op(db_->url());
-  pqxx::work hold(op);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'a'"
-      " FOR UPDATE");
+  RowLock hold(db_->url(), ConversationRow("a"));
   const absl::Time start = absl::Now();
   auto claimed = store_->ClaimJobs(
       {.worker_id = "w", .max_jobs = 10, .ignore_conversation_order = true},
@@ -240,11 +233,7 @@ TEST_F(OperatorSqlTest, AClaimIgnoringOrderSkipsALockedConversation) {
 // that nothing was written, long before its deadline.
 TEST_F(OperatorSqlTest, ALockedConversationHoldsUpOnlyItsOwnEnqueues) {
   Enqueue("held");
-  pqxx::connection op(db_->url());
-  pqxx::work hold(op);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'held'"
-      " FOR UPDATE");
+  RowLock hold(db_->url(), ConversationRow("held"));
   const absl::Time deadline = absl::Now() + absl::Seconds(15);
   std::vector<std::future<absl::StatusOr<EnqueueResult>>> calls;
   for (int i = 0; i < 8; ++i) {
@@ -268,7 +257,7 @@ TEST_F(OperatorSqlTest, ALockedConversationHoldsUpOnlyItsOwnEnqueues) {
       << "the other conversations waited for the held one";
   absl::StatusOr<EnqueueResult> held = calls[0].get();
   EXPECT_EQ(held.status().code(), absl::StatusCode::kAborted) << held.status();
-  hold.commit();
+  hold.Release();
   EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 8) << "one job per call";
 }
 

@@ -5,19 +5,15 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-absl::Time Deadline() { return absl::Now() + absl::Seconds(10); }
-
-class PgJobLeasesTest : public ::testing::Test {
+class PgJobLeasesTest : public PgTest {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     store_ = std::make_unique<PgJobStore>(
         PgJobStore::Options{.url = db_->url(),
                             .retry_backoff = {.base = absl::Milliseconds(100),
@@ -53,12 +49,6 @@ class PgJobLeasesTest : public ::testing::Test {
     return ids;
   }
 
-  pqxx::result Sql(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec(sql);
-  }
-
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgJobStore> store_;
 };
 

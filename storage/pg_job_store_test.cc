@@ -9,19 +9,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_database.h"
+#include "tests/support/lock_waiters.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-absl::Time Deadline() { return absl::Now() + absl::Seconds(10); }
-
-class PgJobStoreTest : public ::testing::Test {
+class PgJobStoreTest : public PgTest {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     store_ = std::make_unique<PgJobStore>(
         PgJobStore::Options{.url = db_->url(), .pool_size = 8});
   }
@@ -34,12 +31,6 @@ class PgJobStoreTest : public ::testing::Test {
                   .content_type = "text"};
   }
 
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-  }
-
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgJobStore> store_;
 };
 
@@ -56,8 +47,8 @@ TEST_F(PgJobStoreTest, EnqueueStoresAPendingJobAndCreatesItsUser) {
   EXPECT_EQ(r->job.payload_json, R"({"Body": "hi"})");
   EXPECT_EQ(r->job.id.size(), 36u);
   EXPECT_LT(absl::Now() - r->job.created_at, absl::Minutes(1));
-  EXPECT_EQ(Count("SELECT count(*) FROM users WHERE phone_number = "
-                  "'+15551234567' AND first_name = 'Ada'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM users WHERE phone_number = "
+                   "'+15551234567' AND first_name = 'Ada'"),
             1);
 }
 
@@ -67,10 +58,10 @@ TEST_F(PgJobStoreTest, AKnownFirstNameIsKeptWhenTheNewOneIsEmpty) {
   ASSERT_TRUE(store_->Enqueue(job, Deadline()).ok());
   job.user_first_name = "";
   ASSERT_TRUE(store_->Enqueue(job, Deadline()).ok());
-  EXPECT_EQ(Count("SELECT count(*) FROM users WHERE first_name = 'Ada'"), 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM users WHERE first_name = 'Ada'"), 1);
   job.user_first_name = "Grace";
   ASSERT_TRUE(store_->Enqueue(job, Deadline()).ok());
-  EXPECT_EQ(Count("SELECT count(*) FROM users WHERE first_name = 'Grace'"), 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM users WHERE first_name = 'Grace'"), 1);
 }
 
 TEST_F(PgJobStoreTest, ARepeatedIdempotencyKeyReturnsTheFirstJob) {
@@ -84,7 +75,7 @@ TEST_F(PgJobStoreTest, ARepeatedIdempotencyKeyReturnsTheFirstJob) {
   EXPECT_FALSE(second->created);
   EXPECT_EQ(second->job.id, first->job.id);
   EXPECT_EQ(second->job.payload_json, R"({"Body": "hi"})");
-  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 1);
 }
 
 TEST_F(PgJobStoreTest, ConcurrentDuplicatesMakeExactlyOneRow) {
@@ -112,7 +103,7 @@ TEST_F(PgJobStoreTest, ConcurrentDuplicatesMakeExactlyOneRow) {
   }
   EXPECT_EQ(created, 1);
   EXPECT_EQ(ids.size(), 1u);
-  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 1);
 }
 
 TEST_F(PgJobStoreTest, AConstraintViolationIsInvalidArgumentAndWritesNothing) {
@@ -123,8 +114,8 @@ TEST_F(PgJobStoreTest, AConstraintViolationIsInvalidArgumentAndWritesNothing) {
   EXPECT_NE(r.status().message().find("jobs_source_type_check"),
             std::string::npos)
       << r.status();
-  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 0);
-  EXPECT_EQ(Count("SELECT count(*) FROM users"), 0);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 0);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM users"), 0);
 }
 
 TEST_F(PgJobStoreTest, DatabaseErrorsReachCallersInTheApisWords) {
@@ -154,8 +145,8 @@ TEST_F(PgJobStoreTest, DatabaseErrorsReachCallersInTheApisWords) {
   EXPECT_EQ(e.status().message(),
             "reason is required (constraint dlq_jobs_reason_not_empty, "
             "SQLSTATE 23514)");
-  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 0);
-  EXPECT_EQ(Count("SELECT count(*) FROM dlq_jobs"), 0);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 0);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM dlq_jobs"), 0);
 }
 
 TEST_F(PgJobStoreTest, GetJobOfAnUnknownIdIsNotFound) {
@@ -289,24 +280,6 @@ TEST_F(PgJobStoreTest, ListJobsAppliesEveryFilter) {
   EXPECT_EQ(ids_for({}).size(), 2u);
 }
 
-TEST_F(PgJobStoreTest, ARepeatedDeadLetterCountsAttempts) {
-  NewDeadLetter letter{.source = "twilio.messages",
-                       .delivery_id = "SM1",
-                       .reason = "no sender",
-                       .raw_payload_json = R"({"Body": "x"})"};
-  auto first = store_->RecordDeadLetter(letter, Deadline());
-  ASSERT_TRUE(first.ok()) << first.status();
-  EXPECT_EQ(first->attempts, 1);
-  letter.reason = "still no sender";
-  auto second = store_->RecordDeadLetter(letter, Deadline());
-  ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->id, first->id);
-  EXPECT_EQ(second->attempts, 2);
-  EXPECT_EQ(second->reason, "still no sender");
-  EXPECT_GE(second->last_seen_at, first->first_seen_at);
-  EXPECT_EQ(Count("SELECT count(*) FROM dlq_jobs"), 1);
-}
-
 TEST_F(PgJobStoreTest, SurvivesTheServerDroppingItsIdleConnections) {
   auto job = store_->Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());
@@ -325,9 +298,7 @@ TEST_F(PgJobStoreTest, AStatementStuckOnALockEndsAtTheStatementTimeout) {
       {.url = db_->url(), .statement_timeout = absl::Milliseconds(300)});
   auto job = store.Enqueue(AJob(), Deadline());
   ASSERT_TRUE(job.ok());
-  pqxx::connection locker(db_->url());
-  pqxx::work lock(locker);
-  lock.exec("SELECT 1 FROM jobs FOR UPDATE");
+  RowLock lock(db_->url(), "SELECT 1 FROM jobs FOR UPDATE");
   const absl::Time start = absl::Now();
   auto r = store.UpdateStatus(
       {.job_id = job->job.id, .to = JobStatus::kProcessing}, Deadline());
@@ -390,8 +361,8 @@ TEST_F(PgJobStoreTest, GroupCommitGivesEveryCallerItsOwnAnswer) {
   }
   EXPECT_EQ(created_by_key.size(), 5u);
   // 31 valid jobs without a key, one per distinct key.
-  EXPECT_EQ(Count("SELECT count(*) FROM jobs"), 31 + 5);
-  EXPECT_EQ(Count("SELECT count(*) FROM users"), 8);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 31 + 5);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM users"), 8);
 }
 
 TEST(PgJobStoreDownTest, AnUnreachableDatabaseIsUnavailableNotAHang) {

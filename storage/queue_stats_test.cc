@@ -3,17 +3,17 @@
 #include <pqxx/pqxx>
 
 #include "gtest/gtest.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-class QueueStatsTest : public ::testing::Test {
+class QueueStatsTest : public PgTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+  // The queue now, read with a deadline of 10 s.
+  auto Read() {
+    return QueueStats({.url = db_->url()})
+        .Read(absl::Now() + absl::Seconds(10));
   }
 
   // A job in `status` created `age` ago.
@@ -29,17 +29,16 @@ class QueueStatsTest : public ::testing::Test {
         "'+15550000001', 'c', 'dm', '{}', $1, now() - $2::interval)",
         status, age);
   }
-
-  std::unique_ptr<TestDatabase> db_;
 };
 
+using Counts = std::map<std::string, int64_t>;
+
 TEST_F(QueueStatsTest, AnEmptyQueueHasEveryStatusAtZero) {
-  auto snapshot =
-      QueueStats({.url = db_->url()}).Read(absl::Now() + absl::Seconds(10));
+  auto snapshot = Read();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(
       snapshot->jobs_by_status,
-      (std::map<std::string, int64_t>{
+      (Counts{
           {"complete", 0}, {"failed", 0}, {"pending", 0}, {"processing", 0}}));
   EXPECT_EQ(snapshot->oldest_pending_age, absl::ZeroDuration());
 }
@@ -49,12 +48,11 @@ TEST_F(QueueStatsTest, CountsByStatusAndAgesTheOldestPendingJob) {
   InsertJob("pending", "5 seconds");
   InsertJob("complete", "1 hour");
   InsertJob("failed", "2 hours");
-  auto snapshot =
-      QueueStats({.url = db_->url()}).Read(absl::Now() + absl::Seconds(10));
+  auto snapshot = Read();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
   EXPECT_EQ(
       snapshot->jobs_by_status,
-      (std::map<std::string, int64_t>{
+      (Counts{
           {"complete", 1}, {"failed", 1}, {"pending", 2}, {"processing", 0}}));
   EXPECT_GE(snapshot->oldest_pending_age, absl::Seconds(90));
   EXPECT_LT(snapshot->oldest_pending_age, absl::Seconds(120));

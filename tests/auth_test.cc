@@ -3,7 +3,6 @@
 // added later is covered without editing this test. Health and reflection
 // stay open.
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <pqxx/pqxx>
@@ -16,8 +15,8 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/client_calls.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
@@ -37,48 +36,45 @@ std::vector<std::string> JobQueueMethods() {
   return paths;
 }
 
-class AuthTest : public ::testing::Test {
+using Reflection = grpc::reflection::v1alpha::ServerReflection;
+using ReflectionStream = grpc::ClientReaderWriter<
+    grpc::reflection::v1alpha::ServerReflectionRequest,
+    grpc::reflection::v1alpha::ServerReflectionResponse>;
+
+class AuthTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
+  AuthTest() : ServerTest(kByTest) {}
 
   void StartServer(ReflectionMode reflection) {
-    auto server = InProcessServer::Start({.database_url = db_->url(),
-                                          .bearer_token = kToken,
-                                          .reflection = reflection});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
+    ServerTest::StartServer({.bearer_token = kToken, .reflection = reflection});
   }
 
   // Calls `method` with an empty request and `authorization` (none when
   // empty).
   grpc::Status Call(const std::string& method,
                     const std::string& authorization) {
-    grpc::GenericStub generic(server_->channel());
-    grpc::CompletionQueue cq;
-    grpc::Slice empty_message("");  // an empty request, serialized
-    grpc::ByteBuffer request(&empty_message, 1), response;
     auto context = CallContext(absl::Seconds(5));
     if (!authorization.empty()) {
       context->AddMetadata("authorization", authorization);
     }
-    auto call = generic.PrepareUnaryCall(context.get(), method, request, &cq);
-    call->StartCall();
-    grpc::Status status;
-    call->Finish(&response, &status, nullptr);
-    void* tag;
-    bool ok;
-    EXPECT_TRUE(cq.Next(&tag, &ok));
-    return status;
+    return CallByName(server_->channel(), method, context.get());
   }
 
   int64_t Rows(const std::string& table) { return db_->Rows(table); }
 
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
+  // A reflection stream on `context` asked to list the services;
+  // `*written` says whether the request went out.
+  std::unique_ptr<ReflectionStream> ListServices(grpc::ClientContext* context,
+                                                 bool* written) {
+    reflection_ = Reflection::NewStub(server_->channel());
+    auto stream = reflection_->ServerReflectionInfo(context);
+    grpc::reflection::v1alpha::ServerReflectionRequest request;
+    request.set_list_services("");
+    *written = stream->Write(request);
+    return stream;
+  }
+
+  std::unique_ptr<Reflection::Stub> reflection_;
 };
 
 TEST_F(AuthTest, EveryJobQueueMethodNeedsTheToken) {
@@ -118,13 +114,10 @@ TEST_F(AuthTest, HealthAndOpenReflectionNeedNoToken) {
   ASSERT_TRUE(health->Check(CallContext().get(), {}, &status).ok());
   EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
 
-  auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(server_->channel());
   auto context = CallContext();
-  auto stream = reflection->ServerReflectionInfo(context.get());
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  ASSERT_TRUE(stream->Write(request));
+  bool written = false;
+  auto stream = ListServices(context.get(), &written);
+  ASSERT_TRUE(written);
   grpc::reflection::v1alpha::ServerReflectionResponse response;
   ASSERT_TRUE(stream->Read(&response));
   bool listed = false;
@@ -138,13 +131,9 @@ TEST_F(AuthTest, HealthAndOpenReflectionNeedNoToken) {
 
 TEST_F(AuthTest, ReflectionOffIsNotServed) {
   StartServer(ReflectionMode::kOff);
-  auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(server_->channel());
   auto context = CallContext();
-  auto stream = reflection->ServerReflectionInfo(context.get());
-  grpc::reflection::v1alpha::ServerReflectionRequest request;
-  request.set_list_services("");
-  stream->Write(request);
+  bool written = false;
+  auto stream = ListServices(context.get(), &written);
   grpc::reflection::v1alpha::ServerReflectionResponse response;
   EXPECT_FALSE(stream->Read(&response));
   EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);

@@ -21,7 +21,7 @@
 #include "tests/fault/workload.h"
 #include "tests/support/child_process.h"
 #include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
@@ -33,12 +33,10 @@ constexpr int kConversations = 32;
 constexpr int kMessages = 8;
 constexpr int kWorkers = 8;
 
-class ConversationOrderE2eTest : public ::testing::Test {
+class ConversationOrderE2eTest : public PgTest {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     for (int i = 0; i < 2; ++i) {
       const std::string address = absl::StrCat("127.0.0.1:", UnusedTcpPort());
       auto server = fault::StartServer(RunfilePath("service/jobqueue_server"),
@@ -59,7 +57,6 @@ class ConversationOrderE2eTest : public ::testing::Test {
     return done.size();
   }
 
-  std::unique_ptr<TestDatabase> db_;
   std::vector<std::unique_ptr<ChildProcess>> servers_;
   std::vector<std::unique_ptr<v1::JobQueue::Stub>> stubs_;
 };

@@ -2,23 +2,17 @@
 // completing jobs and failing the ones whose payload asks for it, and sends
 // the bearer token from the variables the server reads.
 
-#include <pqxx/pqxx>
-
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/support/child_process.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-TEST(ExampleWorkerTest, DrainsTheQueue) {
-  auto db = TestDatabase::Create();
-  ASSERT_TRUE(db.ok()) << db.status();
-  auto server = InProcessServer::Start({.database_url = (*db)->url()});
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = (*server)->NewStub();
+using ExampleWorkerTest = ServerTest;
+
+TEST_F(ExampleWorkerTest, DrainsTheQueue) {
   for (int i = 0; i < 6; ++i) {
     v1::EnqueueJobRequest r;
     r.set_user_phone("+15551234567");
@@ -27,22 +21,18 @@ TEST(ExampleWorkerTest, DrainsTheQueue) {
     r.set_max_attempts(1);
     (*r.mutable_payload()->mutable_fields())["fail"].set_bool_value(i == 5);
     v1::EnqueueJobResponse response;
-    ASSERT_TRUE(stub->EnqueueJob(CallContext().get(), r, &response).ok());
+    ASSERT_TRUE(stub_->EnqueueJob(CallContext().get(), r, &response).ok());
   }
   auto worker = ChildProcess::Start(
       RunfilePath("examples/worker"),
-      {"--server=" + (*server)->address(), "--work=10ms", "--exit_when_idle"});
+      {"--server=" + server_->address(), "--work=10ms", "--exit_when_idle"});
   ASSERT_TRUE(worker.ok()) << worker.status();
   absl::StatusOr<int> code = (*worker)->Wait(absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << (*worker)->output();
   EXPECT_EQ(*code, 0) << (*worker)->output();
 
-  pqxx::connection c((*db)->url());
-  pqxx::nontransaction txn(c);
-  EXPECT_EQ(txn.exec1("SELECT count(*) FROM jobs WHERE status = 'complete'")[0]
-                .as<int>(),
-            5);
-  EXPECT_EQ(txn.exec1("SELECT count(*) FROM dlq_jobs")[0].as<int>(), 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete'"), 5);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM dlq_jobs"), 1);
   EXPECT_NE((*worker)->output().find("completed"), std::string::npos);
 }
 

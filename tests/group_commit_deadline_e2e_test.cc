@@ -14,18 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/support/in_process_server.h"
 #include "tests/support/lock_waiters.h"
-#include "tests/support/test_database.h"
+#include "tests/support/server_fixture.h"
 #include "tests/support/time_budget.h"
 
 namespace jobqueue {
 namespace {
-
-int64_t Count(const std::string& url, const std::string& sql) {
-  pqxx::connection c(url);
-  return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-}
 
 // An EnqueueJob without an idempotency key, on its own thread.
 std::future<grpc::Status> Enqueue(v1::JobQueue::Stub& stub,
@@ -45,59 +39,47 @@ std::future<grpc::Status> Enqueue(v1::JobQueue::Stub& stub,
                     });
 }
 
-TEST(GroupCommitDeadlineTest, AShortDeadlineInTheBatchFailsOnlyItsOwnCall) {
-  auto db = TestDatabase::Create();
-  ASSERT_TRUE(db.ok()) << db.status();
-  const std::string url = (*db)->url();
-  auto server = InProcessServer::Start({.database_url = url});
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = (*server)->NewStub();
+using GroupCommitDeadlineTest = ServerTest;
+
+TEST_F(GroupCommitDeadlineTest, AShortDeadlineInTheBatchFailsOnlyItsOwnCall) {
   const absl::Duration patient = TimeBudget(absl::Seconds(30));
   for (const char* channel : {"hold", "slow"}) {
-    ASSERT_TRUE(Enqueue(*stub, channel, "seed", patient).get().ok());
+    ASSERT_TRUE(Enqueue(*stub_, channel, "seed", patient).get().ok());
   }
 
   // Two batches stuck on the "hold" row take both of the server's batch
   // slots (GroupCommitOptions' max_in_flight), so the next callers share a
   // batch.
-  pqxx::connection holder(url);
-  pqxx::work hold(holder);
-  hold.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'hold' "
-      "FOR UPDATE");
-  pqxx::connection slower(url);
-  pqxx::work slow(slower);
-  slow.exec(
-      "SELECT 1 FROM conversations WHERE source_channel_id = 'slow' "
-      "FOR UPDATE");
+  RowLock hold(url(), ConversationRow("hold"));
+  RowLock slow(url(), ConversationRow("slow"));
   std::vector<std::future<grpc::Status>> blockers;
   for (int i = 0; i < 2; ++i) {
-    blockers.push_back(Enqueue(*stub, "hold", "blocker", patient));
+    blockers.push_back(Enqueue(*stub_, "hold", "blocker", patient));
   }
-  const absl::Status stuck_on_lock = WaitForLockWaiters(url, 2);
+  const absl::Status stuck_on_lock = WaitForLockWaiters(url(), 2);
   ASSERT_TRUE(stuck_on_lock.ok()) << stuck_on_lock;
 
   // The impatient caller joins first, so that it led the batch before the
   // fix; these pauses order the calls and give no outcome any more time.
   const absl::Time start = absl::Now();
-  auto impatient = Enqueue(*stub, "slow", "impatient", absl::Milliseconds(200));
+  auto impatient =
+      Enqueue(*stub_, "slow", "impatient", absl::Milliseconds(200));
   absl::SleepFor(absl::Milliseconds(50));
-  auto calm = Enqueue(*stub, "slow", "patient", patient);
+  auto calm = Enqueue(*stub_, "slow", "patient", patient);
   absl::SleepFor(absl::Milliseconds(50));
-  hold.commit();  // the batch of both is sent, and waits for "slow"
+  hold.Release();  // the batch of both is sent, and waits for "slow"
 
   const grpc::Status short_status = impatient.get();
   EXPECT_EQ(short_status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << short_status.error_message();
   EXPECT_LT(absl::Now() - start, TimeBudget(absl::Seconds(2)));
-  slow.commit();
+  slow.Release();
   for (auto& blocker : blockers) EXPECT_TRUE(blocker.get().ok());
   const grpc::Status long_status = calm.get();
   EXPECT_TRUE(long_status.ok())
       << long_status.error_code() << ": " << long_status.error_message();
-  EXPECT_EQ(Count(url,
-                  "SELECT count(*) FROM jobs "
-                  "WHERE payload->>'who' = 'patient'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs "
+                   "WHERE payload->>'who' = 'patient'"),
             1);
 }
 

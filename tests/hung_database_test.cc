@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "tests/support/child_process.h"
+#include "tests/support/pg_fixture.h"
 #include "tests/support/stall_proxy.h"
-#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {
@@ -62,12 +62,12 @@ double LongestEnqueueMs(const std::string& log, int* lines) {
   return longest;
 }
 
-TEST(HungDatabaseTest, CallsEndByTheirDeadlineAndSigtermEndsInTime) {
-  auto db = TestDatabase::Create();
-  ASSERT_TRUE(db.ok()) << db.status();
+using HungDatabaseTest = PgTest;
+
+TEST_F(HungDatabaseTest, CallsEndByTheirDeadlineAndSigtermEndsInTime) {
   std::string host;
   int port = 0;
-  ASSERT_TRUE(HostAndPort((*db)->url(), &host, &port)) << (*db)->url();
+  ASSERT_TRUE(HostAndPort(url(), &host, &port)) << url();
   auto proxy =
       StallProxy::Start(host == "localhost" ? "127.0.0.1" : host, port);
   ASSERT_TRUE(proxy.ok()) << proxy.status();
@@ -76,7 +76,7 @@ TEST(HungDatabaseTest, CallsEndByTheirDeadlineAndSigtermEndsInTime) {
       RunfilePath("service/jobqueue_server"),
       {"serve",
        "--database_url=" +
-           WithHostAndPort((*db)->url(), "127.0.0.1", (*proxy)->port()),
+           WithHostAndPort(url(), "127.0.0.1", (*proxy)->port()),
        "--listen=" + address, "--metrics_listen=", "--log_requests=all",
        "--shutdown_grace=2s"});
   ASSERT_TRUE(server.ok()) << server.status();

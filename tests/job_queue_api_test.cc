@@ -18,33 +18,15 @@
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "service/job_queue_server.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
 
 using v1::JobQueue;
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    StartServer(db_->url(), "");
-  }
-
-  void StartServer(const std::string& url, const std::string& token) {
-    server_.reset();
-    auto server =
-        InProcessServer::Start({.database_url = url, .bearer_token = token});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    channel_ = server_->channel();
-    stub_ = server_->NewStub();
-  }
-
   static std::unique_ptr<grpc::ClientContext> Context() {
     return CallContext();
   }
@@ -71,11 +53,6 @@ class ApiTest : public ::testing::Test {
   }
 
   int64_t Rows(const std::string& table) { return db_->Rows(table); }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<JobQueue::Stub> stub_;
 };
 
 #define EXPECT_INVALID(status, field)                              \
@@ -395,7 +372,7 @@ TEST_F(ApiTest, RecordDeadLetterCountsRepeatedDeliveries) {
 
 TEST_F(ApiTest, ReflectionListsTheServicesAsGrpcurlSeesThem) {
   auto reflection =
-      grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+      grpc::reflection::v1alpha::ServerReflection::NewStub(server_->channel());
   grpc::ClientContext context;
   auto stream = reflection->ServerReflectionInfo(&context);
   grpc::reflection::v1alpha::ServerReflectionRequest request;
@@ -420,7 +397,7 @@ TEST_F(ApiTest, ReflectionListsTheServicesAsGrpcurlSeesThem) {
 }
 
 TEST_F(ApiTest, HealthIsServing) {
-  auto health = grpc::health::v1::Health::NewStub(channel_);
+  auto health = grpc::health::v1::Health::NewStub(server_->channel());
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse response;
   ASSERT_TRUE(health->Check(Context().get(), request, &response).ok());
@@ -428,7 +405,7 @@ TEST_F(ApiTest, HealthIsServing) {
 }
 
 TEST_F(ApiTest, ATokenIsRequiredWhenConfiguredExceptForHealth) {
-  StartServer(db_->url(), "t0ken");
+  StartServer({.bearer_token = "t0ken"});
   v1::GetJobRequest get;
   get.set_id("7d3f2f0c-2b9e-4a55-9c1e-0123456789ab");
   v1::Job job;
@@ -450,7 +427,7 @@ TEST_F(ApiTest, ATokenIsRequiredWhenConfiguredExceptForHealth) {
   EXPECT_EQ(stub_->GetJob(right.get(), get, &job).error_code(),
             grpc::StatusCode::NOT_FOUND);
 
-  auto health = grpc::health::v1::Health::NewStub(channel_);
+  auto health = grpc::health::v1::Health::NewStub(server_->channel());
   grpc::health::v1::HealthCheckResponse status;
   EXPECT_TRUE(health->Check(Context().get(), {}, &status).ok());
 }
@@ -499,7 +476,7 @@ TEST_F(ApiTest, ServesTlsWhenGivenACertificateAndKey) {
 }
 
 TEST_F(ApiTest, ADatabaseThatIsDownIsUnavailableWithinTheDeadline) {
-  StartServer("postgresql://postgres@127.0.0.1:1/none", "");
+  StartServer({.database_url = "postgresql://postgres@127.0.0.1:1/none"});
   const absl::Time start = absl::Now();
   v1::EnqueueJobResponse response;
   grpc::Status s = Enqueue(AJob(), &response);

@@ -11,8 +11,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/client_calls.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
@@ -22,39 +22,16 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
       absl::ToInt64Nanoseconds(d));
 }
 
-class LeaseEdgesTest : public ::testing::Test {
+class LeaseEdgesTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    auto server = InProcessServer::Start({.database_url = db_->url()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    stub_ = server_->NewStub();
-  }
-
   std::string Enqueue(const std::string& channel, size_t body_bytes = 2) {
-    v1::EnqueueJobRequest r;
-    r.set_user_phone("+15551234567");
-    r.set_source_channel_id(channel);
-    r.set_source_type(v1::SOURCE_TYPE_DM);
-    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value(
-        std::string(body_bytes, 'x'));
     v1::EnqueueJobResponse response;
-    grpc::Status s = stub_->EnqueueJob(CallContext().get(), r, &response);
+    grpc::Status s = stub_->EnqueueJob(
+        CallContext().get(),
+        EnqueueRequest(channel, std::string(body_bytes, 'x')), &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.job().id();
   }
-
-  int64_t Sql(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-  }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
-  std::unique_ptr<v1::JobQueue::Stub> stub_;
 };
 
 TEST_F(LeaseEdgesTest, AClaimWhoseCallerLeftLeasesNothing) {
@@ -72,8 +49,8 @@ TEST_F(LeaseEdgesTest, AClaimWhoseCallerLeftLeasesNothing) {
 
   const std::string id = Enqueue("c");
   absl::SleepFor(absl::Milliseconds(500));  // the abandoned wait wakes up
-  EXPECT_EQ(Sql(absl::StrCat("SELECT count(*) FROM jobs WHERE id = '", id,
-                             "' AND status = 'pending' AND attempts = 0")),
+  EXPECT_EQ(SqlInt(absl::StrCat("SELECT count(*) FROM jobs WHERE id = '", id,
+                                "' AND status = 'pending' AND attempts = 0")),
             1)
       << "the job was leased to a caller that had left";
 }
@@ -93,10 +70,10 @@ TEST_F(LeaseEdgesTest, AClaimFillsItsResponseOnlyUpToWhatTheClientReceives) {
   EXPECT_GT(response.jobs_size(), 0);
   EXPECT_LT(response.jobs_size(), kJobs);
   EXPECT_LE(response.ByteSizeLong(), 4u * 1024 * 1024);
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'processing'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'processing'"),
             response.jobs_size());
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'pending'"
-                " AND attempts = 0"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'pending'"
+                   " AND attempts = 0"),
             kJobs - response.jobs_size());
 }
 
@@ -122,7 +99,7 @@ TEST_F(LeaseEdgesTest, IdsInCapitalsAreTheSameIds) {
     EXPECT_EQ(result.code(), 0) << result.message();
     EXPECT_EQ(result.job_id(), absl::AsciiStrToLower(result.job_id()));
   }
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete'"), 2);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete'"), 2);
 
   v1::GetJobRequest get;
   get.set_id(absl::AsciiStrToUpper(claimed.jobs(0).id()));
@@ -142,7 +119,8 @@ TEST_F(LeaseEdgesTest, AnExpiredLeaseIsRefusedBeforeItIsRescued) {
   ASSERT_TRUE(stub_->ClaimJobs(CallContext().get(), claim, &claimed).ok());
   ASSERT_EQ(claimed.jobs_size(), 1);
   const v1::Job& job = claimed.jobs(0);
-  Sql("UPDATE jobs SET lease_expires_at = now() - interval '1 second'"
+  SqlInt(
+      "UPDATE jobs SET lease_expires_at = now() - interval '1 second'"
       " RETURNING 1");
 
   auto expect_refused = [&](const grpc::Status& s, const char* call) {
@@ -174,8 +152,8 @@ TEST_F(LeaseEdgesTest, AnExpiredLeaseIsRefusedBeforeItIsRescued) {
   ASSERT_EQ(results.results_size(), 1);
   EXPECT_EQ(results.results(0).code(), grpc::StatusCode::FAILED_PRECONDITION)
       << results.results(0).message();
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'processing'"
-                " AND last_error IS NULL"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'processing'"
+                   " AND last_error IS NULL"),
             1)
       << "a call on an expired lease changed the job";
 }

@@ -2,7 +2,6 @@
 // a real HTTP scrape and a fresh PostgreSQL database, as an operator sees
 // them.
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <pqxx/pqxx>
@@ -16,29 +15,21 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/client_calls.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
 
 constexpr char kToken[] = "sekret-bearer-value";
 
-class MetricsTest : public ::testing::Test {
+class MetricsTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
+  MetricsTest() : ServerTest(kByTest) {}
 
   void StartServer(RequestLogLevel log_requests) {
-    auto server = InProcessServer::Start({.database_url = db_->url(),
-                                          .bearer_token = kToken,
-                                          .log_requests = log_requests});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    stub_ = server_->NewStub();
+    ServerTest::StartServer(
+        {.bearer_token = kToken, .log_requests = log_requests});
   }
 
   std::unique_ptr<grpc::ClientContext> Context() {
@@ -48,13 +39,10 @@ class MetricsTest : public ::testing::Test {
   }
 
   v1::Job Enqueue(const std::string& body) {
-    v1::EnqueueJobRequest r;
-    r.set_user_phone("+15551234567");
-    r.set_source_channel_id("whatsapp:+15551234567");
-    r.set_source_type(v1::SOURCE_TYPE_DM);
-    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value(body);
     v1::EnqueueJobResponse response;
-    grpc::Status s = stub_->EnqueueJob(Context().get(), r, &response);
+    grpc::Status s = stub_->EnqueueJob(
+        Context().get(), EnqueueRequest("whatsapp:+15551234567", body),
+        &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.job();
   }
@@ -99,10 +87,6 @@ class MetricsTest : public ::testing::Test {
               "text/plain; version=0.0.4");
     return response->body;
   }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
-  std::unique_ptr<v1::JobQueue::Stub> stub_;
 };
 
 // The value of `series` (name and labels exactly as written) in `text`, or
@@ -213,19 +197,10 @@ TEST_F(MetricsTest, TwoServersInOneProcessReportTheirOwnPools) {
 
 TEST_F(MetricsTest, MethodsTheServerDoesNotHaveShareOneLabel) {
   StartServer(RequestLogLevel::kNone);
-  grpc::GenericStub generic(server_->channel());
   for (const char* method : {"/jobqueue.v1.JobQueue/DropTables", "/x.Y/Z"}) {
-    grpc::CompletionQueue cq;
-    grpc::ByteBuffer request, response;
-    auto context = Context();
-    auto call = generic.PrepareUnaryCall(context.get(), method, request, &cq);
-    call->StartCall();
-    grpc::Status status;
-    call->Finish(&response, &status, nullptr);
-    void* tag;
-    bool ok;
-    ASSERT_TRUE(cq.Next(&tag, &ok));
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_EQ(
+        CallByName(server_->channel(), method, Context().get()).error_code(),
+        grpc::StatusCode::UNIMPLEMENTED);
   }
   const std::string text = Scrape();
   EXPECT_EQ(

@@ -27,9 +27,10 @@
 #include "httplib.h"
 #include "storage/embedded_migrations.h"
 #include "storage/migrator.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/in_process_server.h"
+#include "tests/support/pg_fixture.h"
 #include "tests/support/pgbouncer.h"
-#include "tests/support/test_database.h"
 
 namespace jobqueue {
 namespace {
@@ -41,12 +42,11 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
 
 bool Transaction(const std::string& mode) { return mode == "transaction"; }
 
-class PoolerTest : public ::testing::TestWithParam<std::string> {
+class PoolerTest : public PgTest,
+                   public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     auto bouncer = PgBouncer::Start(db_->url(), GetParam());
     ASSERT_TRUE(bouncer.ok()) << bouncer.status();
     bouncer_ = std::move(*bouncer);
@@ -75,13 +75,9 @@ class PoolerTest : public ::testing::TestWithParam<std::string> {
   static grpc::Status Enqueue(v1::JobQueue::Stub& stub,
                               const std::string& channel,
                               std::string* id = nullptr) {
-    v1::EnqueueJobRequest r;
-    r.set_user_phone("+15551234567");
-    r.set_source_channel_id(channel);
-    r.set_source_type(v1::SOURCE_TYPE_DM);
-    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value("hi");
     v1::EnqueueJobResponse response;
-    grpc::Status s = stub.EnqueueJob(CallContext().get(), r, &response);
+    grpc::Status s = stub.EnqueueJob(CallContext().get(),
+                                     EnqueueRequest(channel), &response);
     if (id != nullptr) *id = response.job().id();
     return s;
   }
@@ -107,7 +103,6 @@ class PoolerTest : public ::testing::TestWithParam<std::string> {
     return response;
   }
 
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgBouncer> bouncer_;
   std::string url_;
 };

@@ -4,17 +4,15 @@
 #include <pqxx/pqxx>
 
 #include "gtest/gtest.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-class SchemaTest : public ::testing::Test {
+class SchemaTest : public PgTest {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     conn_ = std::make_unique<pqxx::connection>(db_->url());
   }
 
@@ -38,7 +36,6 @@ class SchemaTest : public ::testing::Test {
     return pqxx::nontransaction(*conn_).exec(sql);
   }
 
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<pqxx::connection> conn_;
 };
 

@@ -15,21 +15,16 @@
 #include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "tests/support/child_process.h"
-#include "tests/support/test_database.h"
+#include "tests/support/client_calls.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
 
 constexpr char kToken[] = "sekret-metrics-token";
 
-class ServerMetricsProcessTest : public ::testing::Test {
+class ServerMetricsProcessTest : public PgTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-  }
-
   // Starts jobqueue_server on a free port with `flags` added.
   std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& flags) {
     address_ = absl::StrCat("127.0.0.1:", UnusedTcpPort());
@@ -45,10 +40,8 @@ class ServerMetricsProcessTest : public ::testing::Test {
   grpc::Status Enqueue() {
     auto stub = v1::JobQueue::NewStub(
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-    v1::EnqueueJobRequest request;
-    request.set_user_phone("+15551234567");
-    request.set_source_channel_id("+15551234567");
-    request.set_source_type(v1::SOURCE_TYPE_DM);
+    const v1::EnqueueJobRequest request =
+        EnqueueRequest("+15551234567", /*body=*/"");
     v1::EnqueueJobResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
@@ -57,7 +50,6 @@ class ServerMetricsProcessTest : public ::testing::Test {
     return stub->EnqueueJob(&context, request, &response);
   }
 
-  std::unique_ptr<TestDatabase> db_;
   std::string address_;
 };
 

@@ -14,6 +14,7 @@
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "storage/embedded_migrations.h"
 #include "tests/support/child_process.h"
+#include "tests/support/client_calls.h"
 #include "tests/support/lock_waiters.h"
 #include "tests/support/test_database.h"
 
@@ -207,19 +208,15 @@ TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
 
   auto stub = v1::JobQueue::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  v1::EnqueueJobRequest enqueue;
-  enqueue.set_user_phone("+15551234567");
-  enqueue.set_source_channel_id("+15551234567");
-  enqueue.set_source_type(v1::SOURCE_TYPE_DM);
+  const v1::EnqueueJobRequest enqueue =
+      EnqueueRequest("+15551234567", /*body=*/"");
   v1::EnqueueJobResponse enqueued;
   auto context = Context();
   context->AddMetadata("authorization", "Bearer sekret-value");
   ASSERT_TRUE(stub->EnqueueJob(context.get(), enqueue, &enqueued).ok());
 
   // Hold the job's row lock so the next UpdateStatus stays in flight.
-  pqxx::connection locker((*db)->url());
-  pqxx::work lock(locker);
-  lock.exec("SELECT 1 FROM jobs FOR UPDATE");
+  RowLock lock((*db)->url(), "SELECT 1 FROM jobs FOR UPDATE");
   auto in_flight = std::async(std::launch::async, [&] {
     v1::UpdateStatusRequest r;
     r.set_id(enqueued.job().id());
@@ -237,7 +234,7 @@ TEST(ServerProcessTest, SigtermLetsTheCallInFlightFinishThenExits) {
   EXPECT_EQ(in_flight.wait_for(std::chrono::milliseconds(0)),
             std::future_status::timeout)
       << "the call finished before its row lock was released";
-  lock.commit();
+  lock.Release();
 
   grpc::Status finished = in_flight.get();
   EXPECT_TRUE(finished.ok()) << finished.error_message();

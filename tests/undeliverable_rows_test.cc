@@ -11,33 +11,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/client_calls.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
 
-class UndeliverableRowsTest : public ::testing::Test {
+class UndeliverableRowsTest : public ServerTest {
  protected:
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    auto server = InProcessServer::Start({.database_url = db_->url()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    stub_ = server_->NewStub();
+    ASSERT_NO_FATAL_FAILURE(ServerTest::SetUp());
     Sql("INSERT INTO users (phone_number) VALUES ('+15551234567')");
   }
 
   std::string Enqueue(const std::string& channel) {
-    v1::EnqueueJobRequest r;
-    r.set_user_phone("+15551234567");
-    r.set_source_channel_id(channel);
-    r.set_source_type(v1::SOURCE_TYPE_DM);
-    (*r.mutable_payload()->mutable_fields())["Body"].set_string_value("hi");
     v1::EnqueueJobResponse response;
-    grpc::Status s = stub_->EnqueueJob(CallContext().get(), r, &response);
+    grpc::Status s = stub_->EnqueueJob(CallContext().get(),
+                                       EnqueueRequest(channel), &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return response.job().id();
   }
@@ -54,11 +44,6 @@ class UndeliverableRowsTest : public ::testing::Test {
         "', 'dm', '+15551234567', '", payload, "'", values,
         ") RETURNING id"))[0][0]
         .as<std::string>();
-  }
-
-  pqxx::result Sql(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec(sql);
   }
 
   std::set<std::string> Claim() {
@@ -91,10 +76,6 @@ class UndeliverableRowsTest : public ::testing::Test {
     EXPECT_NE(dead[0][0].as<std::string>().find(why), std::string::npos)
         << dead[0][0].as<std::string>();
   }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
-  std::unique_ptr<v1::JobQueue::Stub> stub_;
 };
 
 TEST_F(UndeliverableRowsTest, ANumberBeyondADoubleCostsOnlyItsOwnJob) {

@@ -13,8 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/support/child_process.h"
-#include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/server_fixture.h"
 
 namespace jobqueue {
 namespace {
@@ -46,19 +45,12 @@ v1::ClaimJobsRequest AClaim(const std::string& worker, int max_jobs,
   return r;
 }
 
-class WorkersTest : public ::testing::Test {
+class WorkersTest : public ServerTest {
  protected:
-  void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
-    auto server = InProcessServer::Start(
-        {.database_url = db_->url(),
-         .maintenance_interval = absl::Milliseconds(100),
-         .retry_backoff = {.base = absl::Milliseconds(400)}});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    stub_ = server_->NewStub();
+  InProcessServer::Options ServerOptions() override {
+    return {.database_url = url(),
+            .maintenance_interval = absl::Milliseconds(100),
+            .retry_backoff = {.base = absl::Milliseconds(400)}};
   }
 
   std::string Enqueue(const v1::EnqueueJobRequest& request) {
@@ -84,15 +76,6 @@ class WorkersTest : public ::testing::Test {
     v1::Job out;
     return stub.CompleteJob(CallContext().get(), r, &out);
   }
-
-  int64_t Sql(const std::string& sql) {
-    pqxx::connection c(db_->url());
-    return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-  }
-
-  std::unique_ptr<TestDatabase> db_;
-  std::unique_ptr<InProcessServer> server_;
-  std::unique_ptr<JobQueue::Stub> stub_;
 };
 
 // Runs `workers` threads that claim (in batches, waiting) and complete jobs
@@ -187,7 +170,7 @@ TEST_F(WorkersTest, EightWorkersCompleteEveryJobOnceInConversationOrder) {
   std::vector<Completion> done = Drain(
       stubs, 8, kConversations * kPerConversation, absl::Seconds(120), &claims);
   ExpectEachOnceAndInOrder(done, kConversations * kPerConversation, claims);
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete'"),
             kConversations * kPerConversation);
 }
 
@@ -253,8 +236,8 @@ TEST_F(WorkersTest, ALapsedLeaseGoesToAnotherWorkerAndTheLateCompletionFails) {
       slow->ExtendLease(CallContext().get(), heartbeat, &extended).error_code(),
       grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(Complete(*stub_, second[0]).ok());
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete' AND "
-                "worker_id = 'fast'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete' AND "
+                   "worker_id = 'fast'"),
             1);
 }
 
@@ -287,8 +270,8 @@ TEST_F(WorkersTest, RetryableFailuresBackOffThenTheJobIsDeadLettered) {
   ASSERT_TRUE(stub_->FailJob(CallContext().get(), fail, &failed).ok());
   EXPECT_EQ(failed.status(), v1::JOB_STATUS_FAILED);
   EXPECT_EQ(failed.last_error(), "timeout calling the model");
-  EXPECT_EQ(Sql("SELECT count(*) FROM dlq_jobs WHERE job_id = '" + id +
-                "' AND reason = 'timeout calling the model'"),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM dlq_jobs WHERE job_id = '" + id +
+                   "' AND reason = 'timeout calling the model'"),
             1);
 
   v1::RetryJobRequest retry;
@@ -385,9 +368,9 @@ TEST_F(WorkersTest, CompleteJobsAnswersEachJobAndSkipsStaleLeases) {
   EXPECT_NE(response.results(1).message().find("lease"), std::string::npos)
       << response.results(1).message();
   EXPECT_EQ(response.results(2).code(), grpc::StatusCode::OK);
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'complete'"), 2);
-  EXPECT_EQ(Sql(absl::StrCat("SELECT count(*) FROM jobs WHERE id = '",
-                             jobs[1].id(), "' AND status = 'processing'")),
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete'"), 2);
+  EXPECT_EQ(SqlInt(absl::StrCat("SELECT count(*) FROM jobs WHERE id = '",
+                                jobs[1].id(), "' AND status = 'processing'")),
             1);
   // Its own worker can still complete it.
   EXPECT_TRUE(Complete(*stub_, jobs[1]).ok());
@@ -415,7 +398,7 @@ TEST_F(WorkersTest, CompleteJobsRejectsAMalformedBatchWhole) {
   r.mutable_jobs(1)->set_lease_token("stale");
   EXPECT_NE(rejection(r).find("jobs[1].lease_token"), std::string::npos);
   // The well-formed first entry was not applied either.
-  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE status = 'processing'"), 1);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'processing'"), 1);
 }
 
 }  // namespace

@@ -6,12 +6,16 @@
 
 #include <grpcpp/server_context.h>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/fake_job_store.h"
 
 namespace jobqueue {
 namespace {
 
+using ::testing::HasSubstr;
+
+constexpr char kJobId[] = "7d3f2f0c-2b9e-4a55-9c1e-0123456789ab";
 constexpr char kToken[] = "0b7c3a4e-54f1-4c53-8a8e-4f1e9b2a7c11";
 
 class JobQueueServiceTest : public ::testing::Test {
@@ -31,6 +35,20 @@ class JobQueueServiceTest : public ::testing::Test {
     return r;
   }
 
+  // A job of `channel` enqueued and claimed straight in the store.
+  Job Leased(const std::string& channel) {
+    auto enqueued = store_.Enqueue({.user_phone = "+15551234567",
+                                    .source_channel_id = channel,
+                                    .source_type = "dm",
+                                    .payload_json = "{}",
+                                    .content_type = "text"},
+                                   absl::InfiniteFuture());
+    EXPECT_TRUE(enqueued.ok()) << enqueued.status();
+    auto claimed = store_.ClaimJobs({.worker_id = "w"}, absl::InfiniteFuture());
+    EXPECT_TRUE(claimed.ok() && claimed->size() == 1u);
+    return claimed.ok() && !claimed->empty() ? claimed->front() : Job();
+  }
+
   FakeJobStore store_;
   JobQueueService service_;
   grpc::ServerContext context_;
@@ -48,7 +66,7 @@ TEST_F(JobQueueServiceTest, ABadRequestNeverReachesTheStore) {
   EXPECT_EQ(service_.GetJob(&context_, &get, &job).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   v1::FailJobRequest fail;
-  fail.set_job_id(FakeJobStore::kJobId);
+  fail.set_job_id(kJobId);
   fail.set_lease_token(kToken);
   EXPECT_EQ(service_.FailJob(&context_, &fail, &job).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
@@ -74,28 +92,32 @@ TEST_F(JobQueueServiceTest, ACallWithoutDeadlineGetsTheDefault) {
   EXPECT_GE(store_.calls()[0].deadline, before + absl::Seconds(7));
   EXPECT_LE(store_.calls()[0].deadline, absl::Now() + absl::Seconds(7));
   EXPECT_EQ(store_.new_job().max_attempts, 5);
-  EXPECT_EQ(response.job().id(), FakeJobStore::kJobId);
   EXPECT_TRUE(response.created());
+  auto stored = store_.ListJobs({}, std::nullopt, 2, absl::InfiniteFuture());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->jobs.size(), 1u);
+  EXPECT_EQ(response.job().id(), stored->jobs[0].id);
 }
 
 TEST_F(JobQueueServiceTest, UpdateStatusPassesATypedChange) {
+  const Job leased = Leased("c");
   v1::UpdateStatusRequest r;
-  r.set_id(FakeJobStore::kJobId);
+  r.set_id(leased.id);
   r.set_status(v1::JOB_STATUS_COMPLETE);
   r.set_expected_status(v1::JOB_STATUS_PROCESSING);
-  r.set_lease_token(kToken);
+  r.set_lease_token(leased.lease_token);
   v1::Job job;
   ASSERT_TRUE(service_.UpdateStatus(&context_, &r, &job).ok());
   EXPECT_EQ(store_.status_change().to, JobStatus::kComplete);
   EXPECT_EQ(store_.status_change().expected, JobStatus::kProcessing);
-  EXPECT_EQ(store_.status_change().lease_token, kToken);
+  EXPECT_EQ(store_.status_change().lease_token, leased.lease_token);
   EXPECT_EQ(job.status(), v1::JOB_STATUS_COMPLETE);
 }
 
 TEST_F(JobQueueServiceTest, TheStoresErrorIsTheAnswer) {
   store_.error = absl::FailedPreconditionError("job x is 'failed'");
   v1::RetryJobRequest r;
-  r.set_job_id(FakeJobStore::kJobId);
+  r.set_job_id(kJobId);
   v1::Job job;
   const grpc::Status s = service_.RetryJob(&context_, &r, &job);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -103,29 +125,37 @@ TEST_F(JobQueueServiceTest, TheStoresErrorIsTheAnswer) {
 }
 
 TEST_F(JobQueueServiceTest, CompleteJobsAnswersEachLeaseInOrder) {
-  store_.complete_statuses = {absl::OkStatus(),
-                              absl::FailedPreconditionError("stale")};
+  const Job current = Leased("a");
+  const Job stale = Leased("b");
   v1::CompleteJobsRequest r;
-  for (const char* id : {FakeJobStore::kJobId, kToken}) {
+  for (const JobLease& lease : {JobLease{current.id, current.lease_token},
+                                JobLease{stale.id, kToken}}) {
     v1::CompleteJobRequest* job = r.add_jobs();
-    job->set_job_id(id);
-    job->set_lease_token(kToken);
+    job->set_job_id(lease.job_id);
+    job->set_lease_token(lease.lease_token);
   }
   v1::CompleteJobsResponse response;
   ASSERT_TRUE(service_.CompleteJobs(&context_, &r, &response).ok());
   ASSERT_EQ(response.results_size(), 2);
-  EXPECT_EQ(response.results(0).job_id(), FakeJobStore::kJobId);
+  EXPECT_EQ(response.results(0).job_id(), current.id);
   EXPECT_EQ(response.results(0).code(), 0);
-  EXPECT_EQ(response.results(1).job_id(), kToken);
+  EXPECT_EQ(response.results(1).job_id(), stale.id);
   EXPECT_EQ(response.results(1).code(),
             static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
-  EXPECT_EQ(response.results(1).message(), "stale");
+  EXPECT_THAT(response.results(1).message(),
+              HasSubstr("is not leased with this lease_token"));
 }
 
 TEST_F(JobQueueServiceTest, ListJobsHandsOutATokenForTheSameFiltersOnly) {
-  store_.next_page = JobCursor{absl::FromUnixSeconds(5), FakeJobStore::kJobId};
+  for (int i = 0; i < 2; ++i) {
+    v1::EnqueueJobRequest enqueue = AJob();
+    v1::EnqueueJobResponse enqueued;
+    ASSERT_TRUE(service_.EnqueueJob(&context_, &enqueue, &enqueued).ok());
+  }
+  const size_t calls = store_.calls().size();
   v1::ListJobsRequest r;
   r.set_status(v1::JOB_STATUS_PENDING);
+  r.set_page_size(1);
   v1::ListJobsResponse first;
   ASSERT_TRUE(service_.ListJobs(&context_, &r, &first).ok());
   EXPECT_EQ(store_.filter().status, JobStatus::kPending);
@@ -137,7 +167,7 @@ TEST_F(JobQueueServiceTest, ListJobsHandsOutATokenForTheSameFiltersOnly) {
   r.set_status(v1::JOB_STATUS_FAILED);
   EXPECT_EQ(service_.ListJobs(&context_, &r, &second).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(store_.calls().size(), 2u);
+  EXPECT_EQ(store_.calls().size(), calls + 2);
 }
 
 TEST_F(JobQueueServiceTest, WithoutANotifierAClaimDoesNotWait) {

@@ -15,6 +15,7 @@
 #include "shim/backend/fake_job_queue_backend.h"
 #include "shim/shim_metrics.h"
 #include "shim/test_dir.h"
+#include "tests/support/file_names.h"
 
 namespace jobqueue::shim {
 namespace {
@@ -51,26 +52,12 @@ std::vector<std::string> Keys(const std::vector<SpooledDelivery>& deliveries) {
   return keys;
 }
 
+// How many names `dir` holds; -1 when it cannot be read.
 int CountFiles(const std::string& dir) {
   DIR* handle = opendir(dir.c_str());
   if (handle == nullptr) return -1;
-  int count = 0;
-  while (const dirent* entry = readdir(handle)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
   closedir(handle);
-  return count;
-}
-
-std::vector<std::string> Files(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* handle = opendir(dir.c_str());
-  if (handle == nullptr) return names;
-  while (const dirent* entry = readdir(handle)) {
-    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
-  }
-  closedir(handle);
-  return names;
+  return static_cast<int>(FileNames(dir).size());
 }
 
 std::string ReadBytes(const std::string& path) {
@@ -211,7 +198,7 @@ TEST_F(SpoolReplayerTest, ARecordThatDoesNotParseIsQuarantinedAlone) {
               HasSubstr("twilio_shim_spool_records_quarantined_total 1\n"));
   EXPECT_FALSE(spool_->HasPending()) << "the segment is removed";
   EXPECT_EQ(CountFiles(dir_), 3) << "only LOCK, corrupt/ and rejected/";
-  std::vector<std::string> corrupt = Files(dir_ + "/corrupt");
+  std::vector<std::string> corrupt = FileNames(dir_ + "/corrupt");
   ASSERT_THAT(corrupt, SizeIs(1));
   EXPECT_THAT(corrupt[0], HasSubstr("segment-00000000000000000001.spool."));
   EXPECT_EQ(ReadBytes(dir_ + "/corrupt/" + corrupt[0]),
@@ -238,7 +225,7 @@ TEST_F(SpoolReplayerTest, ADamagedRecordIsQuarantinedAndTheRestReplayed) {
               testing::ElementsAre("SM1", "SM3", "SM4"));
   EXPECT_EQ(metrics.spool_records_quarantined->value(), 1u)
       << "the torn tail is not a record";
-  std::vector<std::string> corrupt = Files(dir_ + "/corrupt");
+  std::vector<std::string> corrupt = FileNames(dir_ + "/corrupt");
   ASSERT_THAT(corrupt, SizeIs(1));
   EXPECT_THAT(ReadBytes(dir_ + "/corrupt/" + corrupt[0]), HasSubstr("sM2"));
   EXPECT_FALSE(spool_->HasPending());

@@ -9,6 +9,7 @@
 #include "shim/backend/fake_job_queue_backend.h"
 #include "shim/delivery/delivery_payload.h"
 #include "shim/test_dir.h"
+#include "shim/webhook/test_handler.h"
 
 namespace jobqueue::shim {
 namespace {
@@ -35,16 +36,12 @@ std::string Sign(absl::string_view url, absl::string_view body) {
 class WebhookHandlerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DeliverySpool>> spool =
-        DeliverySpool::Open(TestDir());
-    ASSERT_TRUE(spool.ok()) << spool.status();
-    spool_ = *std::move(spool);
     WebhookHandler::Options options;
     options.public_base_url = kPublicBase;
     options.on_delivered = [this] { ++delivered_callbacks_; };
     options.on_queued = [this] { ++queued_callbacks_; };
-    handler_ = std::make_unique<WebhookHandler>(&verifier_, &backend_,
-                                                spool_.get(), options);
+    ASSERT_NO_FATAL_FAILURE(
+        OpenTestHandler(&verifier_, &backend_, options, &spool_, &handler_));
   }
 
   WebhookResponse Post(absl::string_view target, absl::string_view body,

@@ -18,6 +18,7 @@
 #include "shim/spool/spool_replayer.h"
 #include "shim/test_dir.h"
 #include "shim/webhook/raw_http_client.h"
+#include "shim/webhook/test_handler.h"
 
 namespace jobqueue::shim {
 namespace {
@@ -34,15 +35,11 @@ constexpr size_t kMaxBody = 64 << 10;
 class WebhookHttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DeliverySpool>> spool =
-        DeliverySpool::Open(TestDir());
-    ASSERT_TRUE(spool.ok()) << spool.status();
-    spool_ = *std::move(spool);
     WebhookHandler::Options options;
     options.public_base_url = kPublicBase;
     options.metrics = &metrics_;
-    handler_ = std::make_unique<WebhookHandler>(&verifier_, &backend_,
-                                                spool_.get(), options);
+    ASSERT_NO_FATAL_FAILURE(
+        OpenTestHandler(&verifier_, &backend_, options, &spool_, &handler_));
     StartServer(DefaultOptions());
   }
 

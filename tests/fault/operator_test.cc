@@ -28,7 +28,7 @@
 #include "tests/fault/history.h"
 #include "tests/fault/workload.h"
 #include "tests/support/child_process.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue::fault {
 namespace {
@@ -110,15 +110,10 @@ void Act(int action, pqxx::connection& c, std::mt19937& random,
   }
 }
 
-int64_t SqlInt(const std::string& url, const std::string& sql) {
-  pqxx::connection c(url);
-  return pqxx::nontransaction(c).exec1(sql)[0].as<int64_t>();
-}
+using OperatorTest = PgTest;
 
-TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
-  auto db = TestDatabase::Create();
-  ASSERT_TRUE(db.ok()) << db.status();
-  const std::string url = (*db)->url();
+TEST_F(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
+  const std::string url = db_->url();
   std::vector<std::unique_ptr<ChildProcess>> servers;
   std::vector<std::unique_ptr<v1::JobQueue::Stub>> stubs;
   for (int s = 0; s < 2; ++s) {
@@ -203,7 +198,7 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
       "SELECT count(*) FROM jobs WHERE status IN ('pending', 'processing')"
       " AND source_channel_id <> 'held'";
   const absl::Time others_by = absl::Now() + absl::Seconds(25);
-  while (SqlInt(url, others_left) > 0 && absl::Now() < others_by) {
+  while (SqlInt(others_left) > 0 && absl::Now() < others_by) {
     pqxx::nontransaction(c).exec(
         "UPDATE jobs SET run_after = now()"
         " WHERE status = 'pending' AND run_after > now()");
@@ -220,10 +215,10 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
       " row_number() OVER (ORDER BY j.source_channel_id, j.position) AS n"
       " FROM jobs j WHERE status IN ('pending', 'processing')) w"
       " LEFT JOIN conversations c USING (source_channel_id)";
-  EXPECT_EQ(SqlInt(url, others_left), 0)
+  EXPECT_EQ(SqlInt(others_left), 0)
       << "while one conversation was held, others did not drain in 25 s:\n"
       << pqxx::nontransaction(c).exec1(waiting)[0].c_str();
-  if (SqlInt(url, others_left) > 0) {
+  if (SqlInt(others_left) > 0) {
     for (const auto& server : servers) {
       const std::string out = server->output();
       std::cout << "server output (last 3000 bytes):\n"
@@ -238,7 +233,7 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
   const std::string left =
       "SELECT count(*) FROM jobs WHERE status IN ('pending', 'processing')";
   const absl::Time drain_by = absl::Now() + absl::Seconds(30);
-  while (SqlInt(url, left) > 0 && absl::Now() < drain_by) {
+  while (SqlInt(left) > 0 && absl::Now() < drain_by) {
     pqxx::nontransaction(c).exec(
         "UPDATE jobs SET run_after = now()"
         " WHERE status = 'pending' AND run_after > now()");
@@ -247,11 +242,10 @@ TEST(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
   std::cout << "drained; stopping the workers" << std::endl;
   done = true;
   for (std::thread& t : workers) t.join();
-  EXPECT_EQ(SqlInt(url, left), 0)
+  EXPECT_EQ(SqlInt(left), 0)
       << "jobs still waiting 30 s after the transaction ended:\n"
       << pqxx::nontransaction(c).exec1(waiting)[0].c_str();
-  EXPECT_EQ(SqlInt(url,
-                   "SELECT count(*) FROM conversations"
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM conversations"
                    " WHERE pending_jobs <> 0 OR processing_jobs <> 0"),
             0)
       << "counts drifted";

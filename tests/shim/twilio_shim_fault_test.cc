@@ -4,7 +4,6 @@
 // the spool is damaged on disk, and under concurrent webhook load while the
 // shim and the service are SIGKILLed and the database crashes.
 
-#include <dirent.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -24,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fault/private_postgres.h"
+#include "tests/support/file_names.h"
 #include "tests/support/shim_stack.h"
 #include "tests/support/twilio_node.h"
 
@@ -286,19 +286,6 @@ TEST(TwilioShimFaultTest, EveryAnswered200IsOneJobAcrossKillsAndACrash) {
             << " keys with jobs\n";
 }
 
-// The names of the files in `dir`, sorted.
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* handle = opendir(dir.c_str());
-  if (handle == nullptr) return names;
-  while (const dirent* entry = readdir(handle)) {
-    if (entry->d_name[0] != '.') names.push_back(entry->d_name);
-  }
-  closedir(handle);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -349,7 +336,7 @@ TEST(TwilioShimFaultTest, ADamagedSpoolRecordLosesOnlyItself) {
   // (the replayer may have sealed one segment while the others came in).
   std::string segment;
   std::vector<size_t> held;  // Indexes of the deliveries in it, in order.
-  for (const std::string& name : ListDir(stack.spool_dir())) {
+  for (const std::string& name : FileNames(stack.spool_dir())) {
     if (!absl::StartsWith(name, "segment-")) continue;
     const std::string bytes = ReadBytes(stack.spool_dir() + "/" + name);
     std::vector<size_t> in_file;
@@ -404,7 +391,7 @@ TEST(TwilioShimFaultTest, ADamagedSpoolRecordLosesOnlyItself) {
               HasSubstr("twilio_shim_spool_records_quarantined_total 1\n"));
   // The damaged record alone is kept for a person; the segment is gone.
   const std::vector<std::string> corrupt =
-      ListDir(stack.spool_dir() + "/corrupt");
+      FileNames(stack.spool_dir() + "/corrupt");
   ASSERT_EQ(corrupt.size(), 1u) << stack.Outputs();
   EXPECT_THAT(ReadBytes(stack.spool_dir() + "/corrupt/" + corrupt[0]),
               HasSubstr(deliveries.message_sids[damaged].substr(1)));
@@ -414,7 +401,7 @@ TEST(TwilioShimFaultTest, ADamagedSpoolRecordLosesOnlyItself) {
   std::vector<std::string> segments;
   do {
     segments.clear();
-    for (const std::string& name : ListDir(stack.spool_dir())) {
+    for (const std::string& name : FileNames(stack.spool_dir())) {
       if (absl::StartsWith(name, "segment-")) segments.push_back(name);
     }
     if (segments.empty()) break;

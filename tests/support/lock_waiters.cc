@@ -8,6 +8,16 @@
 
 namespace jobqueue {
 
+RowLock::RowLock(const std::string& url, const std::string& sql)
+    : connection_(url), txn_(connection_) {
+  txn_.exec(sql);
+}
+
+std::string ConversationRow(const std::string& channel) {
+  return absl::StrCat("SELECT 1 FROM conversations WHERE source_channel_id = '",
+                      channel, "' FOR UPDATE");
+}
+
 absl::Status WaitForLockWaiters(const std::string& url, int n) {
   const absl::Time give_up = absl::Now() + TimeBudget(absl::Seconds(10));
   int waiting = 0;

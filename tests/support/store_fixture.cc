@@ -6,9 +6,7 @@
 namespace jobqueue {
 
 void StoreFixture::SetUp() {
-  auto db = TestDatabase::Create();
-  ASSERT_TRUE(db.ok()) << db.status();
-  db_ = std::move(*db);
+  ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
   store_ = std::make_unique<PgJobStore>(StoreOptions(db_->url()));
   Sql("INSERT INTO users (phone_number) VALUES ('+15551234567')");
 }
@@ -52,15 +50,6 @@ MaintenanceReport StoreFixture::Maintain() {
   auto report = store_->RunMaintenance(absl::ZeroDuration(), 100, Deadline());
   EXPECT_TRUE(report.ok()) << report.status();
   return report.ok() ? *report : MaintenanceReport();
-}
-
-pqxx::result StoreFixture::Sql(const std::string& sql) {
-  pqxx::connection c(db_->url());
-  return pqxx::nontransaction(c).exec(sql);
-}
-
-int64_t StoreFixture::SqlInt(const std::string& sql) {
-  return Sql(sql)[0][0].as<int64_t>();
 }
 
 int64_t StoreFixture::Buffers(const std::string& sql,

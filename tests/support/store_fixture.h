@@ -1,5 +1,5 @@
-// A PgJobStore over a fresh migrated database, with the calls store tests
-// make most: enqueue, claim and complete by conversation, plain SQL, and the
+// A PgJobStore over PgTest's database, with the calls store tests make
+// most: enqueue, claim and complete by conversation, plain SQL, and the
 // shared buffers a statement touches.
 //
 //   class MyTest : public StoreFixture {};
@@ -14,17 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "storage/pg_job_store.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 
-class StoreFixture : public ::testing::Test {
+class StoreFixture : public PgTest {
  protected:
-  // A deadline far enough for any call of these tests.
-  static absl::Time Deadline() { return absl::Now() + absl::Seconds(20); }
-
   void SetUp() override;
   // Options of the store SetUp creates; retries back off for an hour.
   virtual PgJobStore::Options StoreOptions(const std::string& url);
@@ -37,9 +33,6 @@ class StoreFixture : public ::testing::Test {
   // One maintenance round with no retention.
   MaintenanceReport Maintain();
 
-  pqxx::result Sql(const std::string& sql);
-  int64_t SqlInt(const std::string& sql);
-
   // Shared buffers `sql` touches, by EXPLAIN ANALYZE in a transaction that
   // is rolled back, after `setup` in the same transaction.
   int64_t Buffers(const std::string& sql, const std::string& setup = "");
@@ -51,7 +44,6 @@ class StoreFixture : public ::testing::Test {
   // `n` conversations named prefix-1.., each with `jobs` pending jobs.
   void AddConversations(const std::string& prefix, int n, int jobs);
 
-  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<PgJobStore> store_;
   std::map<std::string, std::string> leases_;
 };
