@@ -39,13 +39,14 @@ TEST_F(ExampleWorkerTest, DrainsTheQueue) {
 // A server with a token: the worker takes it from $JOBQUEUE_BEARER_TOKEN (as
 // the server and the shim do), still from the old $JOBQUEUE_AUTH_TOKEN, and
 // the new name wins when both are set.
-TEST(ExampleWorkerTest, SendsTheBearerTokenTheServerReads) {
-  auto db = TestDatabase::Create();
-  ASSERT_TRUE(db.ok()) << db.status();
-  auto server = InProcessServer::Start(
-      {.database_url = (*db)->url(), .bearer_token = "w0rker-t0ken"});
-  ASSERT_TRUE(server.ok()) << server.status();
-  auto stub = (*server)->NewStub();
+class ExampleWorkerWithTokenTest : public ServerTest {
+ protected:
+  InProcessServer::Options ServerOptions() override {
+    return {.database_url = url(), .bearer_token = "w0rker-t0ken"};
+  }
+};
+
+TEST_F(ExampleWorkerWithTokenTest, SendsTheBearerTokenTheServerReads) {
   struct Case {
     std::string bearer_token;
     std::string auth_token;
@@ -67,11 +68,11 @@ TEST(ExampleWorkerTest, SendsTheBearerTokenTheServerReads) {
     v1::EnqueueJobResponse response;
     auto context = CallContext();
     context->AddMetadata("authorization", "Bearer w0rker-t0ken");
-    ASSERT_TRUE(stub->EnqueueJob(context.get(), r, &response).ok());
+    ASSERT_TRUE(stub_->EnqueueJob(context.get(), r, &response).ok());
 
     auto worker = ChildProcess::Start(
         RunfilePath("examples/worker"),
-        {"--server=" + (*server)->address(), "--work=10ms", "--exit_when_idle"},
+        {"--server=" + server_->address(), "--work=10ms", "--exit_when_idle"},
         {{"JOBQUEUE_BEARER_TOKEN", c.bearer_token},
          {"JOBQUEUE_AUTH_TOKEN", c.auth_token}});
     ASSERT_TRUE(worker.ok()) << worker.status();
@@ -82,12 +83,8 @@ TEST(ExampleWorkerTest, SendsTheBearerTokenTheServerReads) {
     EXPECT_EQ((*worker)->output().find("claim failed"), std::string::npos)
         << (*worker)->output();
 
-    pqxx::connection conn((*db)->url());
-    pqxx::nontransaction txn(conn);
-    EXPECT_EQ(
-        txn.exec1("SELECT count(*) FROM jobs WHERE status = 'complete'")[0]
-            .as<int>(),
-        ++completed);
+    EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete'"),
+              ++completed);
   }
 }
 
