@@ -389,6 +389,9 @@ absl::StatusOr<JobPage> FakeJobStore::ListJobs(
   absl::MutexLock lock(&mu_);
   filter_ = filter;
   if (absl::Status s = Begin("ListJobs", deadline); !s.ok()) return s;
+  if (limit < 1) {
+    return absl::InvalidArgumentError("page size must be at least 1");
+  }
   std::optional<Job> cursor;
   if (after.has_value()) {
     cursor =

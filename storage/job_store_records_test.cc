@@ -154,6 +154,14 @@ TEST_P(JobStoreSuite, ListJobsPagesNewestFirst) {
   }
 }
 
+TEST_P(JobStoreSuite, ListJobsRefusesAPageOfNoJobs) {
+  Enqueue("c");
+  for (int limit : {0, -1}) {
+    auto r = store_->ListJobs({}, std::nullopt, limit, Deadline());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << limit;
+  }
+}
+
 TEST_P(JobStoreSuite, ListJobsFilters) {
   const Job a = Enqueue("a");
   NewJob group = AJob("g");

@@ -311,6 +311,9 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
 absl::StatusOr<JobPage> PgJobStore::ListJobs(
     const JobFilter& filter, const std::optional<JobCursor>& after, int limit,
     absl::Time deadline) {
+  if (limit < 1) {
+    return absl::InvalidArgumentError("page size must be at least 1");
+  }
   const std::string cursor_time = TimestampParam(
       after.has_value() ? after->created_at : absl::InfiniteFuture());
   const std::string cursor_id =
