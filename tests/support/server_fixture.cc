@@ -4,7 +4,9 @@ namespace jobqueue {
 
 void ServerTest::SetUp() {
   ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
-  if (start_ == kAtSetUp) ASSERT_NO_FATAL_FAILURE(StartServer(ServerOptions()));
+  if (start_ == kAtSetUp) {
+    ASSERT_NO_FATAL_FAILURE(StartServer(ServerOptions()));
+  }
 }
 
 void ServerTest::StartServer(InProcessServer::Options options) {
