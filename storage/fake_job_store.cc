@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "storage/new_uuid.h"
 
 namespace jobqueue {
 namespace {
@@ -16,15 +17,6 @@ namespace {
 // PostgreSQL keeps microseconds.
 absl::Time Now() {
   return absl::FromUnixMicros(absl::ToUnixMicros(absl::Now()));
-}
-
-std::string RandomUuid() {
-  thread_local absl::BitGen gen;
-  const uint64_t a = absl::Uniform<uint64_t>(gen);
-  const uint64_t b = absl::Uniform<uint64_t>(gen);
-  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", a >> 32,
-                         (a >> 16) & 0xffff, a & 0xfff,
-                         0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffff);
 }
 
 // A UUID as PostgreSQL reads one (any case), in its lower-case text form;
@@ -203,7 +195,7 @@ void FakeJobStore::Lease(Row& row, const std::string& worker_id,
   Job& job = row.job;
   job.status = JobStatus::kProcessing;
   job.attempts += 1;
-  job.lease_token = RandomUuid();
+  job.lease_token = NewUuid();
   job.lease_expires_at = Now() + lease;
   job.worker_id = worker_id;
   job.updated_at = Now();
@@ -239,7 +231,7 @@ void FakeJobStore::DeadLetterOf(const Job& job) {
       return;
     }
   }
-  dead_letters_.push_back({.id = RandomUuid(),
+  dead_letters_.push_back({.id = NewUuid(),
                            .source = "jobqueue.jobs",
                            .delivery_id = job.id,
                            .reason = job.last_error,
@@ -293,7 +285,7 @@ absl::StatusOr<EnqueueResult> FakeJobStore::Enqueue(const NewJob& job,
   Row row;
   row.seq = next_seq_++;
   row.position = ++conversations_[job.source_channel_id].last_position;
-  row.job = {.id = RandomUuid(),
+  row.job = {.id = NewUuid(),
              .user_id = job.user_phone,
              .source_channel_id = job.source_channel_id,
              .source_type = job.source_type,
@@ -372,7 +364,7 @@ absl::StatusOr<Job> FakeJobStore::UpdateStatus(const StatusChange& change,
     row.position = ++conversations_[channel].last_position;
   }
   job.status = change.to;
-  job.lease_token = change.to == JobStatus::kProcessing ? RandomUuid() : "";
+  job.lease_token = change.to == JobStatus::kProcessing ? NewUuid() : "";
   job.lease_expires_at = change.to == JobStatus::kProcessing
                              ? Now() + change.lease
                              : absl::InfinitePast();
@@ -629,7 +621,7 @@ absl::StatusOr<DeadLetter> FakeJobStore::RecordDeadLetter(
       return d;
     }
   }
-  dead_letters_.push_back({.id = RandomUuid(),
+  dead_letters_.push_back({.id = NewUuid(),
                            .source = letter.source,
                            .delivery_id = letter.delivery_id,
                            .reason = letter.reason,

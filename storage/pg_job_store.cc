@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "storage/new_uuid.h"
 #include "storage/pg_job_store_internal.h"
 #include "storage/sql_error.h"
 

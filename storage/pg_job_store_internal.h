@@ -42,9 +42,6 @@ absl::Status LeaseExpired(const std::string& id);
 // as one parameter: `$1::text[]`.
 std::string PgArray(const std::vector<std::string>& values);
 
-// A random (version 4) UUID in canonical text form.
-std::string NewUuid();
-
 // The blocks claim_in_order and update_status, for tests that examine
 // their plans.
 const char* ClaimInOrderSql();
