@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "storage/connection_pool.h"
 #include "storage/group_commit.h"
 #include "storage/job_store.h"
@@ -143,10 +145,14 @@ class PgJobStore final : public JobStore {
  private:
   // DEADLINE_EXCEEDED for a statement the deadline cut off.
   static absl::Status NoAnswerBeforeDeadline();
+  // How many times a statement chosen as a deadlock's victim runs again.
+  static constexpr int kDeadlockRetries = 3;
 
   // Runs `body` on a pooled connection in autocommit mode: every method is
   // one atomic statement (Enqueue's second one only reads). `retry_safe` says
-  // the call may be repeated once after a stale connection broke. In
+  // the call may be repeated once after a stale connection broke; a
+  // statement the server picked as a deadlock's victim changed nothing and
+  // runs again, up to kDeadlockRetries times. In
   // transaction pooling `body` runs in a transaction that first sets the
   // statement timeout with SET LOCAL, unless `autocommit` (for statements
   // such as VACUUM that cannot run in a transaction block; they then run
@@ -297,6 +303,19 @@ absl::StatusOr<T> PgJobStore::WithConnection(
       // more on a fresh one when repeating the call is harmless.
       if (retry_safe && !lease->fresh() && attempt == 0) continue;
       return StatusFromCurrentException(RunningStatement());
+    } catch (const pqxx::deadlock_detected&) {
+      // The server rolled the statement back, so it changed nothing. Rows
+      // are locked in one order, yet PostgreSQL 15's SKIP LOCKED can still
+      // wait on a row's newer version while another session commits: the
+      // victim runs again, a bounded number of times.
+      absl::Status status = StatusFromCurrentException(RunningStatement());
+      if (lease->timed_out()) return NoAnswerBeforeDeadline();
+      if (attempt >= kDeadlockRetries) return status;
+      // A pause lets the session that won go first.
+      const absl::Duration pause = absl::Milliseconds(20 * (attempt + 1));
+      if (absl::Now() + pause >= deadline) return status;
+      absl::SleepFor(pause);
+      continue;
     } catch (...) {
       if (!lease->connection().is_open()) lease->MarkBroken();
       if (lease->timed_out()) return NoAnswerBeforeDeadline();
