@@ -260,26 +260,49 @@ absl::StatusOr<EnqueueResult> FakeJobStore::Enqueue(const NewJob& job,
   absl::MutexLock lock(&mu_);
   new_job_ = job;
   if (absl::Status s = Begin("Enqueue", deadline); !s.ok()) return s;
-  if (!IsPhoneNumber(job.user_phone)) return Invalid("user_phone");
-  // One statement: the user is written even when the key is taken (no job
-  // row is then checked), and nothing when the job breaks a rule.
-  const Row* taken = nullptr;
+  if (absl::Status s = CheckEnqueue(job); !s.ok()) return s;
+  return Insert(job);
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>>
+FakeJobStore::EnqueueJobs(const std::vector<NewJob>& jobs,
+                          absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("EnqueueJobs", deadline); !s.ok()) return s;
+  // One statement: a job that breaks a rule stores nothing of any job.
+  for (const NewJob& job : jobs) {
+    if (absl::Status s = CheckEnqueue(job); !s.ok()) return s;
+  }
+  std::vector<absl::StatusOr<EnqueueResult>> results;
+  for (const NewJob& job : jobs) results.push_back(Insert(job));
+  return results;
+}
+
+const FakeJobStore::Row* FakeJobStore::ByKey(const std::string& key) const {
+  if (key.empty()) return nullptr;
   for (const auto& [id, row] : jobs_) {
-    if (!job.idempotency_key.empty() &&
-        row.job.idempotency_key == job.idempotency_key) {
-      taken = &row;
-    }
+    if (row.job.idempotency_key == key) return &row;
   }
-  if (taken == nullptr) {
-    if (absl::Status s = CheckNewJob(job); !s.ok()) return s;
-  }
+  return nullptr;
+}
+
+absl::Status FakeJobStore::CheckEnqueue(const NewJob& job) const {
+  if (!IsPhoneNumber(job.user_phone)) return Invalid("user_phone");
+  // A job whose key is taken is not checked (no row is written).
+  if (ByKey(job.idempotency_key) != nullptr) return absl::OkStatus();
+  return CheckNewJob(job);
+}
+
+EnqueueResult FakeJobStore::Insert(const NewJob& job) {
+  // The user is written even when the key is taken.
   User& user = users_[job.user_phone];
   if (user.phone_number.empty()) {
     user = {.phone_number = job.user_phone, .created_at = Now()};
   }
   if (!job.user_first_name.empty()) user.first_name = job.user_first_name;
-  if (taken != nullptr)
+  if (const Row* taken = ByKey(job.idempotency_key); taken != nullptr) {
     return EnqueueResult{.job = taken->job, .created = false};
+  }
   const bool was_ready = Ready(job.source_channel_id);
   const absl::Time now = Now();
   Row row;

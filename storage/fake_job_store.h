@@ -56,6 +56,8 @@ class FakeJobStore final : public JobStore {
                                               absl::Time deadline) override;
   absl::StatusOr<EnqueueResult> Enqueue(const NewJob& job,
                                         absl::Time deadline) override;
+  absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>> EnqueueJobs(
+      const std::vector<NewJob>& jobs, absl::Time deadline) override;
   absl::StatusOr<Job> GetJob(const std::string& id,
                              absl::Time deadline) override;
   absl::StatusOr<Job> UpdateStatus(const StatusChange& change,
@@ -114,6 +116,13 @@ class FakeJobStore final : public JobStore {
                               const std::string& lease_token)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The conversation's active job with the lowest position, if any.
+  // The job holding idempotency key `key`, if any.
+  const Row* ByKey(const std::string& key) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Enqueue's checks and its change, for a job already checked.
+  absl::Status CheckEnqueue(const NewJob& job) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  EnqueueResult Insert(const NewJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Row* Head(const std::string& channel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Ready(const std::string& channel) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -178,6 +178,14 @@ class JobStore {
   virtual absl::StatusOr<EnqueueResult> Enqueue(const NewJob& job,
                                                 absl::Time deadline) = 0;
 
+  // Enqueue for every job of `jobs` in one statement, one result per job in
+  // order: jobs of one conversation take positions in that order, and a job
+  // whose idempotency_key an earlier one repeats answers with that job
+  // (created=false). An error of the statement is the call's, with nothing
+  // stored; a job whose key's owner was deleted meanwhile gets ABORTED.
+  virtual absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>>
+  EnqueueJobs(const std::vector<NewJob>& jobs, absl::Time deadline) = 0;
+
   // NOT_FOUND when no job has this id.
   virtual absl::StatusOr<Job> GetJob(const std::string& id,
                                      absl::Time deadline) = 0;

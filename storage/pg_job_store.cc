@@ -129,6 +129,14 @@ absl::StatusOr<EnqueueResult> PgJobStore::Enqueue(const NewJob& job,
   return enqueues_.Call(job, deadline);
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>>
+PgJobStore::EnqueueJobs(const std::vector<NewJob>& jobs, absl::Time deadline) {
+  std::vector<const NewJob*> batch;
+  batch.reserve(jobs.size());
+  for (const NewJob& job : jobs) batch.push_back(&job);
+  return InsertBatch(batch, deadline);
+}
+
 std::vector<absl::StatusOr<EnqueueResult>> PgJobStore::EnqueueBatch(
     const std::vector<const NewJob*>& jobs, absl::Time deadline) {
   if (on_enqueue_batch_) on_enqueue_batch_(static_cast<int>(jobs.size()));

@@ -100,6 +100,8 @@ class PgJobStore final : public JobStore {
                                               absl::Time deadline) override;
   absl::StatusOr<EnqueueResult> Enqueue(const NewJob& job,
                                         absl::Time deadline) override;
+  absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>> EnqueueJobs(
+      const std::vector<NewJob>& jobs, absl::Time deadline) override;
   absl::StatusOr<Job> GetJob(const std::string& id,
                              absl::Time deadline) override;
   absl::StatusOr<Job> UpdateStatus(const StatusChange& change,

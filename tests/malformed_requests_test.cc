@@ -204,6 +204,14 @@ class MalformedRequestsTest : public ::testing::Test {
           return std::make_unique<v1::EnqueueJobRequest>(AJob("chan-1"));
         },
         Caller(&JobQueue::Stub::EnqueueJob)};
+    rpcs_["EnqueueJobs"] = {[this] {
+                              auto r =
+                                  std::make_unique<v1::EnqueueJobsRequest>();
+                              *r->add_jobs() = AJob("chan-1");
+                              *r->add_jobs() = AJob("chan-2");
+                              return r;
+                            },
+                            Caller(&JobQueue::Stub::EnqueueJobs)};
     rpcs_["GetJob"] = {[this] {
                          auto r = std::make_unique<v1::GetJobRequest>();
                          r->set_id(MustEnqueue(AJob(Unique("get"))).id());
@@ -473,11 +481,12 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
       }
     }
   }
-  // CreateUser 2, EnqueueJob 4 (and its payload, below), GetJob 1,
+  // CreateUser 2, EnqueueJob 4 (and its payload, below), EnqueueJobs 4 per
+  // entry (2 entries), GetJob 1,
   // UpdateStatus 2, ListJobs 3, RecordDeadLetter 3, ClaimJobs 1,
   // ExtendLease 2, CompleteJob 2, CompleteJobs 2 per entry (2 entries),
   // FailJob 3, RetryJob 1.
-  EXPECT_EQ(cases, 28 * 3);
+  EXPECT_EQ(cases, 36 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {
@@ -866,8 +875,9 @@ TEST_F(MalformedRequestsTest, EveryEnumOutOfRangeIsRefused) {
       }
     }
   }
-  // EnqueueJob 2, UpdateStatus 2, ListJobs 2, ClaimJobs 1.
-  EXPECT_EQ(cases, 7 * 4);
+  // EnqueueJob 2, EnqueueJobs 2 per entry (2 entries), UpdateStatus 2,
+  // ListJobs 2, ClaimJobs 1.
+  EXPECT_EQ(cases, 11 * 4);
 }
 
 TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {

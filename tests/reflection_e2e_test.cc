@@ -838,6 +838,17 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       BufResult with_defaults = RunBuf(emit);
       ASSERT_EQ(with_defaults.exit_code, 0) << with_defaults.output;
       EXPECT_THAT(with_defaults.output, HasSubstr(R"("created": false)"));
+    } else if (method == "EnqueueJobs") {
+      auto r = ParseOutput<v1::EnqueueJobsResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->results_size(), 2);
+      for (const v1::EnqueueJobResult& one : r->results()) {
+        EXPECT_EQ(one.code(), 0) << one.message();
+        EXPECT_TRUE(one.created());
+      }
+      EXPECT_EQ(
+          r->results(0).job().payload().fields().at("Body").string_value(),
+          "first");
     } else if (method == "GetJob") {
       auto r = ParseOutput<v1::Job>(result);
       ASSERT_TRUE(r.ok()) << r.status();

@@ -26,13 +26,17 @@ absl::StatusOr<std::string> ToUuid(absl::string_view field,
 }
 
 absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
-                                size_t max_payload_bytes) {
+                                size_t max_payload_bytes,
+                                absl::string_view entry) {
+  auto name = [&](absl::string_view field) {
+    return absl::StrCat(entry, field);
+  };
   absl::StatusOr<std::string> source_type =
-      SourceTypeColumn("source_type", request.source_type());
+      SourceTypeColumn(name("source_type"), request.source_type());
   absl::StatusOr<std::string> content_type =
-      ContentTypeColumn("content_type", request.content_type());
+      ContentTypeColumn(name("content_type"), request.content_type());
   absl::StatusOr<std::string> payload =
-      StructToJson("payload", request.payload());
+      StructToJson(name("payload"), request.payload());
   if (!payload.ok()) return payload.status();
   NewJob job{.user_phone = request.user_phone(),
              .user_first_name = request.user_first_name(),
@@ -40,16 +44,18 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
              .payload_json = *std::move(payload),
              .idempotency_key = request.idempotency_key()};
   if (absl::Status s = FirstError({
-          CheckE164("user_phone", job.user_phone),
-          CheckMaxLength("user_first_name", job.user_first_name, kMaxNameBytes),
-          CheckRequired("source_channel_id", job.source_channel_id,
+          CheckE164(name("user_phone"), job.user_phone),
+          CheckMaxLength(name("user_first_name"), job.user_first_name,
+                         kMaxNameBytes),
+          CheckRequired(name("source_channel_id"), job.source_channel_id,
                         kMaxChannelBytes),
           source_type.status(),
           content_type.status(),
-          CheckPayloadSize("payload", job.payload_json, max_payload_bytes),
-          CheckMaxLength("idempotency_key", job.idempotency_key,
+          CheckPayloadSize(name("payload"), job.payload_json,
+                           max_payload_bytes),
+          CheckMaxLength(name("idempotency_key"), job.idempotency_key,
                          kMaxIdentifierBytes),
-          CheckRange("max_attempts", request.max_attempts(), 0,
+          CheckRange(name("max_attempts"), request.max_attempts(), 0,
                      kMaxMaxAttempts),
       });
       !s.ok()) {
@@ -60,6 +66,24 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
   job.max_attempts = request.max_attempts() == 0 ? kDefaultMaxAttempts
                                                  : request.max_attempts();
   return job;
+}
+
+absl::StatusOr<std::vector<NewJob>> ToNewJobs(
+    const v1::EnqueueJobsRequest& request, size_t max_payload_bytes) {
+  if (absl::Status s = CheckRange("number of jobs", request.jobs_size(), 1,
+                                  kMaxEnqueueBatch);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<NewJob> jobs;
+  jobs.reserve(request.jobs_size());
+  for (int i = 0; i < request.jobs_size(); ++i) {
+    absl::StatusOr<NewJob> job = ToNewJob(request.jobs(i), max_payload_bytes,
+                                          absl::StrCat("jobs[", i, "]."));
+    if (!job.ok()) return job.status();
+    jobs.push_back(*std::move(job));
+  }
+  return jobs;
 }
 
 absl::StatusOr<StatusChange> ToStatusChange(

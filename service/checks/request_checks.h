@@ -31,6 +31,7 @@ inline constexpr int kDefaultMaxAttempts = 5;
 inline constexpr int kMaxMaxAttempts = 100;
 inline constexpr int kMaxClaimBatch = 100;
 inline constexpr int kMaxCompleteBatch = 1000;
+inline constexpr int kMaxEnqueueBatch = 1000;
 inline constexpr absl::Duration kDefaultLease = absl::Seconds(30);
 inline constexpr absl::Duration kMinLease = absl::Seconds(1);
 inline constexpr absl::Duration kMaxLease = absl::Hours(1);
@@ -43,8 +44,13 @@ absl::Status CheckCreateUser(const v1::CreateUserRequest& request);
 absl::StatusOr<std::string> ToUuid(absl::string_view field,
                                    absl::string_view value);
 
+// `entry` prefixes the field names ("jobs[3]." in a batch).
 absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
-                                size_t max_payload_bytes);
+                                size_t max_payload_bytes,
+                                absl::string_view entry = "");
+// 1 to kMaxEnqueueBatch well-formed jobs.
+absl::StatusOr<std::vector<NewJob>> ToNewJobs(
+    const v1::EnqueueJobsRequest& request, size_t max_payload_bytes);
 
 absl::StatusOr<StatusChange> ToStatusChange(
     const v1::UpdateStatusRequest& request);

@@ -164,6 +164,34 @@ TEST(ToJobLeasesTest, RejectsTheWholeBatchNamingTheEntry) {
             "jobs[1].lease_token must be a UUID, got \"x\"");
 }
 
+TEST(ToNewJobsTest, RejectsTheWholeBatchNamingTheEntry) {
+  v1::EnqueueJobsRequest r;
+  EXPECT_EQ(Invalid(ToNewJobs(r, 1024)),
+            "number of jobs must be between 1 and 1000, got 0");
+  for (int i = 0; i < 3; ++i) *r.add_jobs() = AJob();
+  absl::StatusOr<std::vector<NewJob>> jobs = ToNewJobs(r, 1024);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->size(), 3u);
+  EXPECT_EQ((*jobs)[2].max_attempts, kDefaultMaxAttempts);
+
+  r.mutable_jobs(2)->set_source_channel_id("");
+  EXPECT_EQ(Invalid(ToNewJobs(r, 1024)),
+            "jobs[2].source_channel_id is required");
+  r.mutable_jobs(2)->set_source_channel_id("c");
+  r.mutable_jobs(1)->set_max_attempts(101);
+  EXPECT_EQ(Invalid(ToNewJobs(r, 1024)),
+            "jobs[1].max_attempts must be between 0 and 100, got 101");
+  r.mutable_jobs(1)->set_max_attempts(0);
+  (*r.mutable_jobs(0)->mutable_payload()->mutable_fields())["Big"]
+      .set_string_value(std::string(2000, 'x'));
+  EXPECT_NE(Invalid(ToNewJobs(r, 1024)).find("jobs[0].payload"),
+            std::string::npos);
+  r.mutable_jobs(0)->clear_payload();
+  for (int i = 3; i < 1001; ++i) *r.add_jobs() = AJob();
+  EXPECT_EQ(Invalid(ToNewJobs(r, 1024)),
+            "number of jobs must be between 1 and 1000, got 1001");
+}
+
 TEST(ToUuidTest, UuidsAreComparedInCanonicalForm) {
   EXPECT_EQ(*ToUuid("id", "7D3F2F0C-2B9E-4A55-9C1E-0123456789AB"), kUuid);
   v1::CompleteJobsRequest r;

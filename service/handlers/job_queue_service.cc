@@ -59,6 +59,23 @@ grpc::Status JobQueueService::EnqueueJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status JobQueueService::EnqueueJobs(grpc::ServerContext* context,
+                                          const v1::EnqueueJobsRequest* request,
+                                          v1::EnqueueJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(jobs, ToNewJobs(*request, options_.max_payload_bytes));
+  ASSIGN_OR_RETURN(results, store_->EnqueueJobs(jobs, Deadline(*context)));
+  for (const absl::StatusOr<EnqueueResult>& result : results) {
+    v1::EnqueueJobResult* out = response->add_results();
+    out->set_code(static_cast<int>(result.status().code()));
+    out->set_message(std::string(result.status().message()));
+    if (!result.ok()) continue;
+    ToProto(result->job, out->mutable_job());
+    out->set_created(result->created);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status JobQueueService::GetJob(grpc::ServerContext* context,
                                      const v1::GetJobRequest* request,
                                      v1::Job* response) {

@@ -49,6 +49,9 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status EnqueueJob(grpc::ServerContext* context,
                           const v1::EnqueueJobRequest* request,
                           v1::EnqueueJobResponse* response) override;
+  grpc::Status EnqueueJobs(grpc::ServerContext* context,
+                           const v1::EnqueueJobsRequest* request,
+                           v1::EnqueueJobsResponse* response) override;
   grpc::Status GetJob(grpc::ServerContext* context,
                       const v1::GetJobRequest* request,
                       v1::Job* response) override;
