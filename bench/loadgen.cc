@@ -6,6 +6,7 @@
 //
 //   loadgen --server=127.0.0.1:50051 --scenario=enqueue --concurrency=64
 //   loadgen --scenario=work --workers=8 --batch=50 --jobs=20000
+//   loadgen --scenario=enqueue_batch --batch=100 --concurrency=8
 //   loadgen --scenario=list --concurrency=1 --duration=5s
 //   loadgen --scenario=health --concurrency=1  # a bare gRPC round trip
 
@@ -29,14 +30,15 @@
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "JobQueue address");
-ABSL_FLAG(std::string, scenario, "enqueue", "enqueue, work, list or health");
+ABSL_FLAG(std::string, scenario, "enqueue",
+          "enqueue, enqueue_batch, work, list or health");
 ABSL_FLAG(int, concurrency, 8, "calls in flight (enqueue, list)");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
           "run time (enqueue, list)");
 ABSL_FLAG(int, conversations, 1000,
           "distinct source channels to spread jobs over");
 ABSL_FLAG(int, workers, 8, "claiming workers (work)");
-ABSL_FLAG(int, batch, 50, "jobs per claim (work)");
+ABSL_FLAG(int, batch, 50, "jobs per claim (work) or per call (enqueue_batch)");
 ABSL_FLAG(int, jobs, 10000, "jobs to enqueue and then drain (work)");
 ABSL_FLAG(bool, ignore_order, false, "claims ignore conversation order (work)");
 ABSL_FLAG(bool, batch_complete, true,
@@ -126,6 +128,26 @@ void Enqueue(JobQueue::Stub& stub) {
           done(s.ok() && response.created());
         });
   });
+}
+
+// EnqueueJobs calls of --batch jobs each; ops are calls.
+void EnqueueBatch(JobQueue::Stub& stub) {
+  const int batch = absl::GetFlag(FLAGS_batch);
+  const int64_t first = absl::ToUnixMicros(absl::Now());
+  RunClosedLoop(
+      "enqueue_batch", [&](int64_t n, std::function<void(bool)> done) {
+        jobqueue::v1::EnqueueJobsRequest request;
+        for (int i = 0; i < batch; ++i)
+          *request.add_jobs() = AJob(first + n * batch + i);
+        CallAsync<jobqueue::v1::EnqueueJobsResponse>(
+            std::move(request),
+            [&](auto... call) { stub.async()->EnqueueJobs(call...); },
+            [done, batch](const grpc::Status& s, const auto& response) {
+              bool ok = s.ok() && response.results_size() == batch;
+              for (const auto& r : response.results()) ok = ok && r.created();
+              done(ok);
+            });
+      });
 }
 
 void List(JobQueue::Stub& stub) {
@@ -271,6 +293,8 @@ int main(int argc, char** argv) {
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
   if (scenario == "enqueue") {
     Enqueue(*stub);
+  } else if (scenario == "enqueue_batch") {
+    EnqueueBatch(*stub);
   } else if (scenario == "work") {
     Work(*stub);
   } else if (scenario == "list") {
