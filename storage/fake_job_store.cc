@@ -51,6 +51,17 @@ bool LooksLikeObject(const std::string& json) {
   return s.size() >= 2 && s.front() == '{' && s.back() == '}';
 }
 
+// The jobs_queue_name constraint.
+bool IsQueueName(absl::string_view name) {
+  if (name.empty() || name.size() > 64 || !absl::ascii_isalnum(name[0])) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '_' || c == '.' || c == ':' ||
+           c == '-';
+  });
+}
+
 // The rules of the jobs table that a new job can break.
 absl::Status CheckNewJob(const NewJob& job) {
   static const char* const kContentTypes[] = {
@@ -66,6 +77,7 @@ absl::Status CheckNewJob(const NewJob& job) {
   }
   if (job.idempotency_key.size() > 255) return Invalid("idempotency_key");
   if (job.max_attempts < 1) return Invalid("max_attempts");
+  if (!IsQueueName(job.queue)) return Invalid("queue");
   return absl::OkStatus();
 }
 
@@ -159,10 +171,15 @@ absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Leased(
                                   "to another worker)"));
 }
 
-FakeJobStore::Row* FakeJobStore::Head(const std::string& channel) {
+std::string FakeJobStore::KeyOf(const Job& job) {
+  return job.ordered ? absl::StrCat(job.queue, " ", job.source_channel_id)
+                     : std::string();
+}
+
+FakeJobStore::Row* FakeJobStore::Head(const std::string& key) {
   Row* head = nullptr;
   for (auto& [id, row] : jobs_) {
-    if (row.job.source_channel_id == channel && Active(row.job.status) &&
+    if (!key.empty() && KeyOf(row.job) == key && Active(row.job.status) &&
         (head == nullptr || row.position < head->position)) {
       head = &row;
     }
@@ -170,24 +187,25 @@ FakeJobStore::Row* FakeJobStore::Head(const std::string& channel) {
   return head;
 }
 
-bool FakeJobStore::Ready(const std::string& channel) const {
+bool FakeJobStore::Ready(const std::string& key) const {
+  if (key.empty()) return false;
   bool pending = false;
   for (const auto& [id, row] : jobs_) {
-    if (row.job.source_channel_id != channel) continue;
+    if (KeyOf(row.job) != key) continue;
     if (row.job.status == JobStatus::kProcessing) return false;
     pending = pending || row.job.status == JobStatus::kPending;
   }
   return pending;
 }
 
-void FakeJobStore::Reconsider(const std::string& channel, bool was_ready) {
-  if (!Ready(channel)) return;
-  Conversation& c = conversations_[channel];
+void FakeJobStore::Reconsider(const std::string& key, bool was_ready) {
+  if (!Ready(key)) return;
+  Conversation& c = conversations_[key];
   // One that was ready keeps its place in line; one that becomes ready goes
   // to the back; either waits for its head to be due.
   const absl::Time since =
       was_ready ? std::min(c.ready_since, absl::Now()) : absl::Now();
-  c.ready_since = std::max(since, Head(channel)->job.run_after);
+  c.ready_since = std::max(since, Head(key)->job.run_after);
 }
 
 void FakeJobStore::Lease(Row& row, const std::string& worker_id,
@@ -303,11 +321,13 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
   if (const Row* taken = ByKey(job.idempotency_key); taken != nullptr) {
     return EnqueueResult{.job = taken->job, .created = false};
   }
-  const bool was_ready = Ready(job.source_channel_id);
+  const std::string key =
+      job.ordered ? absl::StrCat(job.queue, " ", job.source_channel_id) : "";
+  const bool was_ready = Ready(key);
   const absl::Time now = Now();
   Row row;
   row.seq = next_seq_++;
-  row.position = ++conversations_[job.source_channel_id].last_position;
+  row.position = key.empty() ? 0 : ++conversations_[key].last_position;
   row.job = {.id = NewUuid(),
              .user_id = job.user_phone,
              .source_channel_id = job.source_channel_id,
@@ -320,10 +340,12 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
              .created_at = now,
              .updated_at = now,
              .max_attempts = job.max_attempts,
-             .run_after = now};
+             .run_after = now,
+             .queue = job.queue,
+             .ordered = job.ordered};
   const Job stored = row.job;
   jobs_.emplace(stored.id, std::move(row));
-  Reconsider(job.source_channel_id, was_ready);
+  Reconsider(key, was_ready);
   return EnqueueResult{.job = stored, .created = true};
 }
 
@@ -359,9 +381,9 @@ absl::StatusOr<Job> FakeJobStore::UpdateStatus(const StatusChange& change,
     }
     if (job.lease_expires_at <= Now()) return Refused(id, kLeaseExpired);
   }
-  const std::string& channel = job.source_channel_id;
+  const std::string channel = KeyOf(job);
   if (change.to == JobStatus::kProcessing &&
-      job.status == JobStatus::kPending) {
+      job.status == JobStatus::kPending && !channel.empty()) {
     if (const Row* head = Head(channel); head != &row) {
       return Refused(id, absl::StrCat(" waits for job ", head->job.id,
                                       ", earlier in its conversation"));
@@ -383,7 +405,7 @@ absl::StatusOr<Job> FakeJobStore::UpdateStatus(const StatusChange& change,
         id, absl::StrCat(" cannot move from '", from, "' to '", to, "'"));
   }
   const bool was_ready = Ready(channel);
-  if (job.status == JobStatus::kFailed) {
+  if (job.status == JobStatus::kFailed && !channel.empty()) {
     row.position = ++conversations_[channel].last_position;
   }
   job.status = change.to;
@@ -440,7 +462,9 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
   auto wanted = [&](const Job& job) {
     return job.status == JobStatus::kPending && job.run_after <= now &&
            (request.source_type.empty() ||
-            job.source_type == request.source_type);
+            job.source_type == request.source_type) &&
+           std::find(request.queues.begin(), request.queues.end(), job.queue) !=
+               request.queues.end();
   };
   // Candidates in the order the claim takes them.
   std::vector<std::pair<std::tuple<absl::Time, int64_t>, Row*>> candidates;
@@ -451,11 +475,17 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
       }
     }
   } else {
-    for (const auto& [channel, c] : conversations_) {
-      Row* head = Head(channel);
-      if (head != nullptr && Ready(channel) && c.ready_since <= absl::Now() &&
+    for (const auto& [key, c] : conversations_) {
+      Row* head = Head(key);
+      if (head != nullptr && Ready(key) && c.ready_since <= absl::Now() &&
           wanted(head->job)) {
         candidates.push_back({{c.ready_since, head->seq}, head});
+      }
+    }
+    // Unordered jobs, by when they are due.
+    for (auto& [id, row] : jobs_) {
+      if (!row.job.ordered && wanted(row.job)) {
+        candidates.push_back({{row.job.run_after, row.seq}, &row});
       }
     }
   }
@@ -499,7 +529,7 @@ absl::StatusOr<Job> FakeJobStore::CompleteLocked(const JobLease& lease) {
   job.last_error.clear();
   job.updated_at = Now();
   const Job done = job;
-  Reconsider(done.source_channel_id, /*was_ready=*/false);
+  Reconsider(KeyOf(done), /*was_ready=*/false);
   return done;
 }
 
@@ -540,7 +570,7 @@ absl::StatusOr<Job> FakeJobStore::FailJob(const std::string& id,
   if (final && last_error.empty()) return Invalid("reason");
   EndLease(**row, last_error, retryable, backoff_);
   const Job failed = job;
-  Reconsider(failed.source_channel_id, /*was_ready=*/false);
+  Reconsider(KeyOf(failed), /*was_ready=*/false);
   return failed;
 }
 
@@ -568,7 +598,7 @@ absl::Status FakeJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
     job.lease_token.clear();
     job.lease_expires_at = absl::InfinitePast();
     job.updated_at = Now();
-    Reconsider(job.source_channel_id, /*was_ready=*/false);
+    Reconsider(KeyOf(job), /*was_ready=*/false);
   }
   return absl::OkStatus();
 }
@@ -585,14 +615,15 @@ absl::StatusOr<Job> FakeJobStore::RetryJob(const std::string& id,
     return Refused(id, absl::StrCat(" is '", JobStatusName(job.status),
                                     "'; only failed jobs can be retried"));
   }
-  const bool was_ready = Ready(job.source_channel_id);
-  row.position = ++conversations_[job.source_channel_id].last_position;
+  const std::string key = KeyOf(job);
+  const bool was_ready = Ready(key);
+  row.position = key.empty() ? 0 : ++conversations_[key].last_position;
   job.status = JobStatus::kPending;
   job.attempts = 0;
   job.run_after = Now();
   job.updated_at = Now();
   const Job retried = job;
-  Reconsider(retried.source_channel_id, was_ready);
+  Reconsider(key, was_ready);
   return retried;
 }
 
@@ -611,7 +642,7 @@ absl::StatusOr<MaintenanceReport> FakeJobStore::RunMaintenance(
              /*retryable=*/true, std::nullopt);
     ++(job.status == JobStatus::kPending ? report.rescued
                                          : report.dead_lettered);
-    Reconsider(job.source_channel_id, /*was_ready=*/false);
+    Reconsider(KeyOf(job), /*was_ready=*/false);
   }
   if (retention <= absl::ZeroDuration()) return report;
   for (auto it = jobs_.begin();

@@ -123,7 +123,9 @@ class FakeJobStore final : public JobStore {
   absl::Status CheckEnqueue(const NewJob& job) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   EnqueueResult Insert(const NewJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Row* Head(const std::string& channel) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job's conversation: queue, a space, channel; empty when unordered.
+  static std::string KeyOf(const Job& job);
+  Row* Head(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Ready(const std::string& channel) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sets the conversation's readiness after a change to its jobs, as

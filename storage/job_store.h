@@ -51,6 +51,8 @@ struct Job {
   absl::Time lease_expires_at = absl::InfinitePast();  // when leased
   std::string worker_id;                               // empty when none
   std::string last_error;                              // empty when none
+  std::string queue = "default";
+  bool ordered = true;  // waits for its conversation's earlier jobs
 };
 
 struct NewJob {
@@ -62,6 +64,10 @@ struct NewJob {
   std::string content_type;
   std::string idempotency_key;  // empty for none
   int max_attempts = 5;
+  std::string queue = "default";
+  // Ordered jobs of one (queue, source_channel_id) run one at a time in
+  // enqueue order; an unordered job neither waits nor holds others up.
+  bool ordered = true;
 };
 
 struct UpsertUserResult {
@@ -114,6 +120,7 @@ struct JobLease {
 
 struct ClaimRequest {
   std::string worker_id;
+  std::vector<std::string> queues = {"default"};  // one or more, distinct
   int max_jobs = 1;
   absl::Duration lease = absl::Seconds(30);
   std::string source_type;  // empty: any

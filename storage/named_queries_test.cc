@@ -153,16 +153,18 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
   }
   // The index each block must use, by the names in migrations/.
   const std::multimap<std::string, std::string> uses = {
-      {"claim_in_order", "conversations_ready_idx"},
-      {"claim_in_order", "jobs_active_channel_position_idx"},
-      {"claim_any_order", "jobs_pending_seq_idx"},
+      {"claim_in_order", "conversations_queue_ready_idx"},
+      {"claim_in_order", "jobs_active_conversation_position_idx"},
+      {"claim_in_order", "jobs_unordered_due_idx"},
+      {"claim_any_order", "jobs_pending_queue_seq_idx"},
+      {"claim_any_order", "jobs_unordered_due_idx"},
       {"enqueue_keep_name", "jobs_idempotency_key_key"},
       {"enqueue_set_name", "jobs_idempotency_key_key"},
       {"enqueue_batch", "jobs_idempotency_key_key"},
       {"jobs_by_idempotency_keys", "jobs_idempotency_key_key"},
       {"get_job", "jobs_pkey"},
       {"update_status", "jobs_pkey"},
-      {"update_status", "jobs_active_channel_position_idx"},
+      {"update_status", "jobs_active_conversation_position_idx"},
       {"extend_lease", "jobs_pkey"},
       {"complete_job", "jobs_pkey"},
       {"complete_jobs", "jobs_pkey"},
@@ -171,7 +173,7 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"retry_job", "jobs_pkey"},
       {"rescue_leases", "jobs_lease_expires_at_idx"},
       {"delete_completed", "jobs_completed_updated_at_idx"},
-      {"remove_idle_conversations", "jobs_active_channel_position_idx"},
+      {"remove_idle_conversations", "jobs_active_conversation_position_idx"},
       {"stats_oldest_pending_age", "jobs_status_created_at_idx"},
   };
   for (const auto& [name, index] : uses) {

@@ -121,6 +121,8 @@ Job JobFromRow(const pqxx::row& row, int first) {
   }
   job.worker_id = text(16);
   job.last_error = text(17);
+  job.queue = text(18);
+  job.ordered = row[first + 19].as<bool>();
   return job;
 }
 

@@ -265,6 +265,7 @@ class MalformedRequestsTest : public ::testing::Test {
                             r->mutable_lease_duration()->set_seconds(30);
                             r->mutable_wait_timeout()->set_seconds(0);
                             r->set_source_type(v1::SOURCE_TYPE_DM);
+                            r->add_queues("default");
                             return r;
                           },
                           Caller(&JobQueue::Stub::ClaimJobs)};
@@ -481,12 +482,12 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
       }
     }
   }
-  // CreateUser 2, EnqueueJob 4 (and its payload, below), EnqueueJobs 4 per
+  // CreateUser 2, EnqueueJob 5 (and its payload, below), EnqueueJobs 5 per
   // entry (2 entries), GetJob 1,
-  // UpdateStatus 2, ListJobs 3, RecordDeadLetter 3, ClaimJobs 1,
+  // UpdateStatus 2, ListJobs 3, RecordDeadLetter 3, ClaimJobs 2,
   // ExtendLease 2, CompleteJob 2, CompleteJobs 2 per entry (2 entries),
   // FailJob 3, RetryJob 1.
-  EXPECT_EQ(cases, 36 * 3);
+  EXPECT_EQ(cases, 40 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {

@@ -88,7 +88,9 @@ TEST_F(SchemaTest, JobsHaveTheSeedColumnsAndTheEpicsAdditions) {
                 "seq", "attempts", "max_attempts", "run_after", "lease_token",
                 "lease_expires_at", "worker_id", "last_error",
                 // Conversation order.
-                "position"}));
+                "position",
+                // Named queues and unordered jobs.
+                "queue", "ordered", "conversation"}));
   pqxx::result defaults = Query(
       "INSERT INTO users (phone_number) VALUES ('+15550000000');"
       "INSERT INTO jobs (user_id, source_channel_id, source_type, "

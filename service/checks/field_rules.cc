@@ -70,6 +70,28 @@ absl::Status CheckUuid(absl::string_view field, absl::string_view value) {
       absl::StrCat(field, " must be a UUID, got ", Quoted(value)));
 }
 
+bool IsQueueName(absl::string_view value) {
+  if (value.empty() || value.size() > 64 || !absl::ascii_isalnum(value[0])) {
+    return false;
+  }
+  for (char c : value) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != ':' &&
+        c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status CheckQueueName(absl::string_view field, absl::string_view value) {
+  if (IsQueueName(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field,
+      " must be 1 to 64 letters, digits, '_', '.', ':' or '-', starting "
+      "with a letter or digit, got ",
+      Quoted(value)));
+}
+
 absl::Status CheckRequired(absl::string_view field, absl::string_view value,
                            size_t max_bytes) {
   if (value.empty()) {

@@ -1,5 +1,6 @@
 #include "service/checks/request_checks.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -42,7 +43,10 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
              .user_first_name = request.user_first_name(),
              .source_channel_id = request.source_channel_id(),
              .payload_json = *std::move(payload),
-             .idempotency_key = request.idempotency_key()};
+             .idempotency_key = request.idempotency_key(),
+             .queue = request.queue().empty() ? std::string(kDefaultQueue)
+                                              : request.queue(),
+             .ordered = !request.unordered()};
   if (absl::Status s = FirstError({
           CheckE164(name("user_phone"), job.user_phone),
           CheckMaxLength(name("user_first_name"), job.user_first_name,
@@ -57,6 +61,7 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
                          kMaxIdentifierBytes),
           CheckRange(name("max_attempts"), request.max_attempts(), 0,
                      kMaxMaxAttempts),
+          CheckQueueName(name("queue"), job.queue),
       });
       !s.ok()) {
     return s;
@@ -196,6 +201,24 @@ absl::StatusOr<ClaimRequest> ToClaimRequest(
     return s;
   }
   claim.lease = *lease;
+  if (absl::Status s = CheckRange("number of queues", request.queues_size(), 0,
+                                  kMaxClaimQueues);
+      !s.ok()) {
+    return s;
+  }
+  if (request.queues_size() > 0) claim.queues.clear();
+  for (int i = 0; i < request.queues_size(); ++i) {
+    const std::string field = absl::StrCat("queues[", i, "]");
+    if (absl::Status s = CheckQueueName(field, request.queues(i)); !s.ok()) {
+      return s;
+    }
+    if (std::find(claim.queues.begin(), claim.queues.end(),
+                  request.queues(i)) != claim.queues.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " repeats ", request.queues(i)));
+    }
+    claim.queues.push_back(request.queues(i));
+  }
   if (request.source_type() != v1::SOURCE_TYPE_UNSPECIFIED) {
     absl::StatusOr<std::string> type =
         SourceTypeColumn("source_type", request.source_type());

@@ -124,6 +124,8 @@ void ToProto(const Job& job, v1::Job* out) {
   }
   out->set_worker_id(job.worker_id);
   out->set_last_error(job.last_error);
+  out->set_queue(job.queue);
+  out->set_unordered(!job.ordered);
 }
 
 void ToProto(const User& user, v1::User* out) {

@@ -10,7 +10,7 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
 FROM jobs
 WHERE id = $1;
 
@@ -30,13 +30,13 @@ WITH current AS (
   SELECT id AS current_id, status AS current_status,
     coalesce(lease_token::text, '') AS current_lease,
     lease_expires_at <= now() AS current_expired,
-    source_channel_id AS current_channel, position AS current_position
+    conversation AS current_channel, position AS current_position
   FROM jobs WHERE id = $1 FOR UPDATE
 ), earlier AS (
   SELECT e.id AS earlier_id
   FROM current
-  LEFT JOIN conversations c ON c.source_channel_id = current_channel
-  JOIN jobs e ON e.source_channel_id = current_channel
+  LEFT JOIN conversations c ON c.conversation = current_channel
+  JOIN jobs e ON e.conversation = current_channel
     AND e.position >= coalesce(c.first_position, 0)
   WHERE $2 = 'processing' AND current_status = 'pending'
     AND e.status IN ('pending', 'processing')
@@ -46,7 +46,7 @@ WITH current AS (
   SELECT c.processing_jobs AS busy_jobs
   FROM conversations c, current
   WHERE $2 = 'processing' AND current_status = 'pending'
-    AND c.source_channel_id = current_channel AND c.processing_jobs > 0
+    AND c.conversation = current_channel AND c.processing_jobs > 0
   FOR UPDATE OF c
 ), updated AS (
   UPDATE jobs SET status = $2,
@@ -66,7 +66,7 @@ WITH current AS (
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
-    extract(epoch FROM lease_expires_at), worker_id, last_error
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
 )
 SELECT current_status, current_lease,
   coalesce((SELECT earlier_id::text FROM earlier), ''),
@@ -84,7 +84,7 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
 FROM jobs
 WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)
   AND ($3 = '' OR source_channel_id = $3)

@@ -19,20 +19,21 @@
 -- name: enqueue_keep_name
 -- One job: $1 user phone, $2 user first name (here always ''), $3 source
 -- channel id, $4 source type, $5 payload (JSON object), $6 content type,
--- $7 idempotency key ('' for none), $8 max attempts. Creates the user when
+-- $7 idempotency key ('' for none), $8 max attempts, $9 queue, $10 whether
+-- it is ordered (an unordered job has no conversation and position 0).
+-- Creates the user when
 -- missing, keeping an existing user's name, then the job unless its key is
 -- taken (then no row is returned). The user insert and the foreign key
 -- check run in one statement, so one round trip does both.
 WITH fresh AS (
-  SELECT $3::text AS source_channel_id, 1 AS n
+  SELECT $9::text || ' ' || $3::text AS key, 1 AS n
   WHERE $7 = '' OR NOT EXISTS (SELECT 1 FROM jobs WHERE idempotency_key = $7)
 ), conversation AS (
   INSERT INTO conversations AS c
-    (source_channel_id, last_position, pending_jobs, first_position,
-     ready_since)
-  SELECT source_channel_id, n, n, 1, clock_timestamp() FROM fresh
-  ORDER BY source_channel_id
-  ON CONFLICT (source_channel_id) DO UPDATE
+    (conversation, last_position, pending_jobs, first_position, ready_since)
+  SELECT key, n, n, 1, clock_timestamp() FROM fresh WHERE $10::boolean
+  ORDER BY key
+  ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
         pending_jobs = c.pending_jobs + EXCLUDED.pending_jobs,
         first_position = CASE WHEN c.pending_jobs = 0
@@ -40,22 +41,24 @@ WITH fresh AS (
           ELSE c.first_position END,
         ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0
           THEN clock_timestamp() ELSE c.ready_since END
-  RETURNING c.source_channel_id AS channel, c.last_position AS last,
+  RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_user AS (
   INSERT INTO users (phone_number, first_name) VALUES ($1, NULLIF($2, ''))
   ON CONFLICT (phone_number) DO NOTHING
 )
 INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,
-  payload, content_type, idempotency_key, max_attempts, position)
-SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, last
-FROM conversation
+  payload, content_type, idempotency_key, max_attempts, queue, ordered,
+  position)
+SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10,
+  coalesce(last, 0)
+FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered;
 
 -- name: enqueue_set_name
 -- As enqueue_keep_name, for a $2 that is not '': an existing user takes
@@ -63,15 +66,14 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
 -- every enqueue: ON CONFLICT DO UPDATE locks the row even when its WHERE
 -- leaves it unchanged.)
 WITH fresh AS (
-  SELECT $3::text AS source_channel_id, 1 AS n
+  SELECT $9::text || ' ' || $3::text AS key, 1 AS n
   WHERE $7 = '' OR NOT EXISTS (SELECT 1 FROM jobs WHERE idempotency_key = $7)
 ), conversation AS (
   INSERT INTO conversations AS c
-    (source_channel_id, last_position, pending_jobs, first_position,
-     ready_since)
-  SELECT source_channel_id, n, n, 1, clock_timestamp() FROM fresh
-  ORDER BY source_channel_id
-  ON CONFLICT (source_channel_id) DO UPDATE
+    (conversation, last_position, pending_jobs, first_position, ready_since)
+  SELECT key, n, n, 1, clock_timestamp() FROM fresh WHERE $10::boolean
+  ORDER BY key
+  ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
         pending_jobs = c.pending_jobs + EXCLUDED.pending_jobs,
         first_position = CASE WHEN c.pending_jobs = 0
@@ -79,7 +81,7 @@ WITH fresh AS (
           ELSE c.first_position END,
         ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0
           THEN clock_timestamp() ELSE c.ready_since END
-  RETURNING c.source_channel_id AS channel, c.last_position AS last,
+  RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_user AS (
   INSERT INTO users (phone_number, first_name) VALUES ($1, NULLIF($2, ''))
@@ -87,29 +89,34 @@ WITH fresh AS (
     WHERE users.first_name IS DISTINCT FROM EXCLUDED.first_name
 )
 INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,
-  payload, content_type, idempotency_key, max_attempts, position)
-SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, last
-FROM conversation
+  payload, content_type, idempotency_key, max_attempts, queue, ordered,
+  position)
+SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10,
+  coalesce(last, 0)
+FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered;
 
 -- name: enqueue_batch
 -- Many jobs in one statement. Arrays with one element per job, in arrival
 -- order (which gives each conversation its positions): $1 ids (chosen by
 -- the caller, to match rows to jobs), $2 user phones, $3 first names, $4
 -- source channel ids, $5 source types, $6 payloads, $7 content types, $8
--- idempotency keys ('' for none), $9 max attempts. A job whose key is taken
+-- idempotency keys ('' for none), $9 max attempts, $10 queues, $11 whether
+-- each is ordered. A job whose key is taken
 -- (or repeats an earlier one of the batch) is skipped. A user takes the
 -- last non-empty first name given for it.
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
-    $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::int[])
+    $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::int[], $10::text[],
+    $11::boolean[])
     WITH ORDINALITY AS t(id, user_phone, first_name, source_channel_id,
-      source_type, payload, content_type, idempotency_key, max_attempts, ord)
+      source_type, payload, content_type, idempotency_key, max_attempts,
+      queue, ordered, ord)
 ), fresh AS (
   SELECT DISTINCT ON (coalesce(NULLIF(idempotency_key, ''), id::text)) *
   FROM input i
@@ -118,15 +125,14 @@ WITH input AS (
                    WHERE jobs.idempotency_key = i.idempotency_key)
   ORDER BY coalesce(NULLIF(idempotency_key, ''), id::text), ord
 ), counts AS (
-  SELECT source_channel_id, count(*) AS n FROM fresh
-  GROUP BY source_channel_id
+  SELECT queue || ' ' || source_channel_id AS key, count(*) AS n FROM fresh
+  WHERE ordered GROUP BY 1
 ), conversation AS (
   INSERT INTO conversations AS c
-    (source_channel_id, last_position, pending_jobs, first_position,
-     ready_since)
-  SELECT source_channel_id, n, n, 1, clock_timestamp() FROM counts
-  ORDER BY source_channel_id
-  ON CONFLICT (source_channel_id) DO UPDATE
+    (conversation, last_position, pending_jobs, first_position, ready_since)
+  SELECT key, n, n, 1, clock_timestamp() FROM counts
+  ORDER BY key
+  ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
         pending_jobs = c.pending_jobs + EXCLUDED.pending_jobs,
         first_position = CASE WHEN c.pending_jobs = 0
@@ -134,7 +140,7 @@ WITH input AS (
           ELSE c.first_position END,
         ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0
           THEN clock_timestamp() ELSE c.ready_since END
-  RETURNING c.source_channel_id AS channel, c.last_position AS last,
+  RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_users AS (
   INSERT INTO users (phone_number, first_name)
@@ -145,21 +151,26 @@ WITH input AS (
       AND users.first_name IS DISTINCT FROM EXCLUDED.first_name
 )
 INSERT INTO jobs (id, user_id, user_phone, source_channel_id, source_type,
-  payload, content_type, idempotency_key, max_attempts, position)
+  payload, content_type, idempotency_key, max_attempts, queue, ordered,
+  position)
 SELECT f.id, f.user_phone, f.user_phone, f.source_channel_id, f.source_type,
   f.payload, f.content_type, NULLIF(f.idempotency_key, ''), f.max_attempts,
-  conversation.last - counts.n
-    + row_number() OVER (PARTITION BY f.source_channel_id ORDER BY f.ord)
+  f.queue, f.ordered,
+  CASE WHEN f.ordered THEN conversation.last - counts.n
+    + row_number() OVER (PARTITION BY f.ordered, f.queue, f.source_channel_id
+                         ORDER BY f.ord)
+  ELSE 0 END
 FROM fresh f
-JOIN counts USING (source_channel_id)
-JOIN conversation ON conversation.channel = f.source_channel_id
-ORDER BY f.source_channel_id, f.ord
+LEFT JOIN counts
+  ON f.ordered AND counts.key = f.queue || ' ' || f.source_channel_id
+LEFT JOIN conversation ON conversation.key = counts.key
+ORDER BY f.queue, f.source_channel_id, f.ord
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered;
 
 -- name: jobs_by_idempotency_keys
 -- The jobs holding the idempotency keys of array $1 (after an enqueue
@@ -168,6 +179,6 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
 FROM jobs
 WHERE idempotency_key = ANY($1::text[]);

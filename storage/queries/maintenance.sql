@@ -7,19 +7,27 @@
 
 -- name: rescue_leases
 -- Returns lapsed leases to pending, or to failed plus a dead letter when
--- their attempts are used up: at most 1000, whose job and conversation
--- rows are both free now (a job with no conversation row waits for the
--- sweep to make one). Returns whether it held the lock, how many went back
+-- their attempts are used up: at most 1000 ordered ones whose job and
+-- conversation rows are both free now (a job with no conversation row
+-- waits for the sweep to make one), and at most 1000 unordered ones. Returns whether it held the lock, how many went back
 -- to pending and to failed, and how many lapsed leases its snapshot saw
 -- (the rest are rows another session holds).
 WITH lock AS (
   SELECT pg_try_advisory_xact_lock($1) AS held
 ), expired AS (
-  SELECT j.id AS expired_id
-  FROM jobs j JOIN conversations c USING (source_channel_id), lock
-  WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()
-  ORDER BY j.lease_expires_at LIMIT 1000
-  FOR UPDATE OF j, c SKIP LOCKED
+  SELECT expired_id FROM (
+    SELECT j.id AS expired_id
+    FROM jobs j JOIN conversations c ON c.conversation = j.conversation, lock
+    WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()
+    ORDER BY j.lease_expires_at LIMIT 1000
+    FOR UPDATE OF j, c SKIP LOCKED) ordered_jobs
+  UNION ALL
+  SELECT expired_id FROM (
+    SELECT j.id AS expired_id FROM jobs j, lock
+    WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()
+      AND j.conversation IS NULL
+    ORDER BY j.lease_expires_at LIMIT 1000
+    FOR UPDATE OF j SKIP LOCKED) unordered_jobs
 ), updated AS (
   UPDATE jobs SET
     status = CASE WHEN attempts >= max_attempts THEN 'failed'
@@ -92,17 +100,17 @@ FROM lock,
 WITH lock AS (
   SELECT pg_try_advisory_xact_lock($1) AS held
 ), idle AS (
-  SELECT c.source_channel_id AS idle_id FROM conversations c, lock
+  SELECT c.conversation AS idle_id FROM conversations c, lock
   WHERE held AND c.pending_jobs = 0 AND c.processing_jobs = 0
     AND c.ready_since < now() - $2 * interval '1 millisecond'
     AND NOT EXISTS (SELECT 1 FROM jobs j
-                    WHERE j.source_channel_id = c.source_channel_id
+                    WHERE j.conversation = c.conversation
                       AND j.status IN ('pending', 'processing'))
   LIMIT $3
   FOR UPDATE OF c SKIP LOCKED
 ), removed AS (
   DELETE FROM conversations USING idle
-  WHERE source_channel_id = idle_id RETURNING 1
+  WHERE conversation = idle_id RETURNING 1
 )
 SELECT (SELECT held FROM lock), count(*) FROM removed;
 

@@ -75,17 +75,25 @@ int64_t StoreFixture::Buffers(const std::string& sql,
 }
 
 int64_t StoreFixture::IndexEntries(const std::string& sql,
-                                   const std::string& setup) {
+                                   const std::string& setup,
+                                   const std::vector<std::string>& indexes) {
   pqxx::connection c(db_->url());
   pqxx::work txn(c);
   if (!setup.empty()) txn.exec(setup);
   txn.exec("EXPLAIN (ANALYZE, TIMING OFF) " + sql);
+  std::string only;
+  for (const std::string& index : indexes) {
+    absl::StrAppend(&only, only.empty() ? "" : ", ", txn.quote(index));
+  }
   // This transaction's counts, kept apart from other sessions'.
   return txn
-      .exec1(
-          "SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid))::bigint"
-          " FROM pg_index WHERE indrelid IN"
-          " ('jobs'::regclass, 'conversations'::regclass)")[0]
+      .exec1(absl::StrCat(
+          "SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(indexrelid)),"
+          " 0)::bigint FROM pg_index WHERE indrelid IN"
+          " ('jobs'::regclass, 'conversations'::regclass)",
+          only.empty() ? ""
+                       : absl::StrCat(" AND indexrelid::regclass::text IN (",
+                                      only, ")")))[0]
       .as<int64_t>();
 }
 

@@ -38,8 +38,10 @@ class StoreFixture : public PgTest {
   int64_t Buffers(const std::string& sql, const std::string& setup = "");
 
   // Index entries of jobs and conversations `sql` reads (live or not), run
-  // in a transaction that is rolled back, after `setup` in it.
-  int64_t IndexEntries(const std::string& sql, const std::string& setup = "");
+  // in a transaction that is rolled back, after `setup` in it; only those of
+  // `indexes` when not empty.
+  int64_t IndexEntries(const std::string& sql, const std::string& setup = "",
+                       const std::vector<std::string>& indexes = {});
 
   // `n` conversations named prefix-1.., each with `jobs` pending jobs.
   void AddConversations(const std::string& prefix, int n, int jobs);
