@@ -99,6 +99,12 @@ bool Newer(const Job& a, const Job& b) {
   return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id);
 }
 
+// Newest first, as ListUsers pages.
+bool NewerUser(const User& a, const User& b) {
+  return std::tie(a.created_at, a.phone_number) >
+         std::tie(b.created_at, b.phone_number);
+}
+
 // PgJobStore's refusals, in its words.
 absl::Status Refused(const std::string& id, const std::string& why) {
   return absl::FailedPreconditionError(absl::StrCat("job ", id, why));
@@ -128,6 +134,18 @@ JobFilter FakeJobStore::filter() const {
 ClaimRequest FakeJobStore::claim() const {
   absl::MutexLock lock(&mu_);
   return claim_;
+}
+UserFilter FakeJobStore::user_filter() const {
+  absl::MutexLock lock(&mu_);
+  return user_filter_;
+}
+bool FakeJobStore::SetUserCreatedAt(const std::string& phone_number,
+                                    absl::Time t) {
+  absl::MutexLock lock(&mu_);
+  auto it = users_.find(phone_number);
+  if (it == users_.end()) return false;
+  it->second.created_at = t;
+  return true;
 }
 std::vector<JobLease> FakeJobStore::leases() const {
   absl::MutexLock lock(&mu_);
@@ -684,6 +702,53 @@ absl::StatusOr<DeadLetter> FakeJobStore::RecordDeadLetter(
                            .first_seen_at = Now(),
                            .last_seen_at = Now()});
   return dead_letters_.back();
+}
+
+absl::StatusOr<User> FakeJobStore::GetUser(const std::string& phone_number,
+                                           absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("GetUser", deadline); !s.ok()) return s;
+  auto it = users_.find(phone_number);
+  if (it == users_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("user ", phone_number, " not found"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<UserPage> FakeJobStore::ListUsers(
+    const UserFilter& filter, const std::optional<UserCursor>& after, int limit,
+    absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  user_filter_ = filter;
+  if (absl::Status s = Begin("ListUsers", deadline); !s.ok()) return s;
+  if (limit < 1) {
+    return absl::InvalidArgumentError("page size must be at least 1");
+  }
+  std::optional<User> cursor;
+  if (after.has_value()) {
+    cursor = User{.phone_number = after->phone_number,
+                  .created_at = after->created_at};
+  }
+  std::vector<User> found;
+  for (const auto& [phone, user] : users_) {
+    if (user.created_at >= filter.created_after &&
+        user.created_at < filter.created_before &&
+        (!cursor || NewerUser(*cursor, user))) {
+      found.push_back(user);
+    }
+  }
+  std::sort(found.begin(), found.end(), NewerUser);
+  UserPage page;
+  for (const User& user : found) {
+    if (static_cast<int>(page.users.size()) == limit) break;
+    page.users.push_back(user);
+  }
+  if (static_cast<int>(found.size()) > limit) {
+    page.next = UserCursor{page.users.back().created_at,
+                           page.users.back().phone_number};
+  }
+  return page;
 }
 
 }  // namespace jobqueue

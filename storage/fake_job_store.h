@@ -46,6 +46,11 @@ class FakeJobStore final : public JobStore {
   ClaimRequest claim() const;
   std::vector<JobLease> leases() const;    // CompleteJob's and CompleteJobs'
   std::vector<JobLease> released() const;  // every ReleaseJobs lease
+  UserFilter user_filter() const;          // ListUsers'
+
+  // Sets a known user's created_at, as plain SQL could (tests use it for
+  // users created at the same time); false when there is no such user.
+  bool SetUserCreatedAt(const std::string& phone_number, absl::Time t);
 
   // When not OK, every call fails with it and changes nothing. Set it
   // before the calls it is for.
@@ -88,6 +93,11 @@ class FakeJobStore final : public JobStore {
       absl::Duration retention, int max_deletes, absl::Time deadline) override;
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
                                               absl::Time deadline) override;
+  absl::StatusOr<User> GetUser(const std::string& phone_number,
+                               absl::Time deadline) override;
+  absl::StatusOr<UserPage> ListUsers(const UserFilter& filter,
+                                     const std::optional<UserCursor>& after,
+                                     int limit, absl::Time deadline) override;
 
  private:
   // A job and its place: `seq` in arrival order, `position` in its
@@ -160,6 +170,7 @@ class FakeJobStore final : public JobStore {
   ClaimRequest claim_ ABSL_GUARDED_BY(mu_);
   std::vector<JobLease> leases_ ABSL_GUARDED_BY(mu_);
   std::vector<JobLease> released_ ABSL_GUARDED_BY(mu_);
+  UserFilter user_filter_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace jobqueue

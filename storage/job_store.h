@@ -101,6 +101,24 @@ struct JobPage {
   std::optional<JobCursor> next;  // set when more rows may follow
 };
 
+// Filters of ListUsers; infinite times mean "any".
+struct UserFilter {
+  absl::Time created_after = absl::InfinitePast();     // inclusive
+  absl::Time created_before = absl::InfiniteFuture();  // exclusive
+};
+
+// A position in the users' newest-first order (created_at, then
+// phone_number, both descending): the last user of a page.
+struct UserCursor {
+  absl::Time created_at;
+  std::string phone_number;
+};
+
+struct UserPage {
+  std::vector<User> users;
+  std::optional<UserCursor> next;  // set when more users may follow
+};
+
 // UpdateStatus's request: move `job_id` to `to`, only from `expected` when
 // set, and, for a leased job, only with its current `lease_token`.
 struct StatusChange {
@@ -262,6 +280,16 @@ class JobStore {
   // latest reason and payload) of the one with the same source/delivery_id.
   virtual absl::StatusOr<DeadLetter> RecordDeadLetter(
       const NewDeadLetter& letter, absl::Time deadline) = 0;
+
+  // The user with this phone number; NOT_FOUND naming it when there is none.
+  virtual absl::StatusOr<User> GetUser(const std::string& phone_number,
+                                       absl::Time deadline) = 0;
+
+  // Up to `limit` (at least 1) users matching `filter`, newest first by
+  // (created_at, phone_number), after `after`: a keyset page.
+  virtual absl::StatusOr<UserPage> ListUsers(
+      const UserFilter& filter, const std::optional<UserCursor>& after,
+      int limit, absl::Time deadline) = 0;
 };
 
 }  // namespace jobqueue

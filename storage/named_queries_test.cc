@@ -84,6 +84,14 @@ class ExplainTest : public ::testing::Test {
         " lease_expires_at = now() + (random() - 0.5) * interval '1 minute'"
         " WHERE status = 'processing';"
         "ANALYZE");
+    // 20,000 more users, two a second, so that reading one user or a page
+    // of users by an index is cheaper than reading them all.
+    txn.exec(
+        "INSERT INTO users (phone_number, created_at)"
+        " SELECT '+1666' || lpad(n::text, 7, '0'),"
+        " now() - (n / 2) * interval '1 second'"
+        " FROM generate_series(1, 20000) n;"
+        "ANALYZE users");
   }
   static void TearDownTestSuite() {
     delete db_;
@@ -175,6 +183,8 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"delete_completed", "jobs_completed_updated_at_idx"},
       {"remove_idle_conversations", "jobs_active_conversation_position_idx"},
       {"stats_oldest_pending_age", "jobs_status_created_at_idx"},
+      {"get_user", "users_pkey"},
+      {"list_users", "users_created_at_idx"},
   };
   for (const auto& [name, index] : uses) {
     // "Index Scan using ..." or "Bitmap Index Scan on ...", never
@@ -184,6 +194,28 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
         absl::StrContains(plans[name], absl::StrCat("Scan on ", index, " ")))
         << name << " does not use " << index << ":\n"
         << plans[name];
+  }
+}
+
+// A page of users reads its rows from the index in order: no sort of every
+// user, whatever the filters and cursor.
+TEST_F(ExplainTest, ListUsersScansItsIndexWithoutSorting) {
+  pqxx::connection c(db_->url());
+  pqxx::nontransaction txn(c);
+  txn.exec(absl::StrCat("PREPARE users AS ", Query("list_users").sql));
+  for (const char* mode : {"force_custom_plan", "force_generic_plan"}) {
+    txn.exec(absl::StrCat("SET plan_cache_mode = ", mode));
+    for (const char* args :
+         {"'-infinity', 'infinity', 'infinity', '+9999999999999999', 51",
+          "now() - interval '1 hour', now(), now() - interval '10 minutes', "
+          "'+16660001200', 1001"}) {
+      const std::string plan =
+          PlanText(txn.exec(absl::StrCat("EXPLAIN EXECUTE users(", args, ")")));
+      EXPECT_TRUE(absl::StrContains(plan, " using users_created_at_idx "))
+          << mode << " " << args << ":\n"
+          << plan;
+      EXPECT_FALSE(absl::StrContains(plan, "Sort")) << plan;
+    }
   }
 }
 

@@ -23,6 +23,8 @@ const NamedQuery& kUpdateStatus = Query("update_status");
 const NamedQuery& kListJobs = Query("list_jobs");
 const NamedQuery& kRecordDeadLetter = Query("record_dead_letter");
 const NamedQuery& kSessionSettings = Query("session_settings");
+const NamedQuery& kGetUser = Query("get_user");
+const NamedQuery& kListUsers = Query("list_users");
 
 StatementSet AllStatements() {
   StatementSet c;
@@ -37,6 +39,8 @@ StatementSet AllStatements() {
   c.Add(kSessionSettings, /*prepared=*/false);
   // Planned with its values every time (see the block).
   c.Add(kListJobs, /*prepared=*/false);
+  c.Add(kGetUser);
+  c.Add(kListUsers);
   AddLeaseStatements(c);
   AddMaintenanceStatements(c);
   return c;
@@ -53,6 +57,19 @@ std::vector<std::unique_ptr<StatementObserver::Sink>> Sinks(
   }
   return sinks;
 }
+
+// The user whose columns start at column `first` of `row`: phone_number,
+// first_name (NULL for none), extract(epoch FROM created_at).
+User UserFromRow(const pqxx::row& row, int first) {
+  return User{.phone_number = row[first].as<std::string>(),
+              .first_name = TextOrEmpty(row[first + 1]),
+              .created_at = FromEpoch(row[first + 2])};
+}
+
+// Sorts after every E.164 number (at most 15 digits), as the cursor of a
+// first page: the phone number half of list_users' (created_at,
+// phone_number) bound.
+constexpr char kAfterEveryPhoneNumber[] = "+9999999999999999";
 
 // At least one per batch and one batch at a time.
 GroupCommitOptions BatchOptions(const GroupCommitOptions& options) {
@@ -372,6 +389,48 @@ absl::StatusOr<DeadLetter> PgJobStore::RecordDeadLetter(
         d.first_seen_at = FromEpoch(row[6]);
         d.last_seen_at = FromEpoch(row[7]);
         return d;
+      });
+}
+
+absl::StatusOr<User> PgJobStore::GetUser(const std::string& phone_number,
+                                         absl::Time deadline) {
+  return WithConnection<User>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<User> {
+        pqxx::result r = Exec(txn, kGetUser, phone_number);
+        if (r.empty()) return UserNotFound(phone_number);
+        return UserFromRow(r[0], 0);
+      });
+}
+
+absl::StatusOr<UserPage> PgJobStore::ListUsers(
+    const UserFilter& filter, const std::optional<UserCursor>& after, int limit,
+    absl::Time deadline) {
+  if (limit < 1) {
+    return absl::InvalidArgumentError("page size must be at least 1");
+  }
+  const std::string cursor_time = TimestampParam(
+      after.has_value() ? after->created_at : absl::InfiniteFuture());
+  const std::string cursor_phone =
+      after.has_value() ? after->phone_number : kAfterEveryPhoneNumber;
+  return WithConnection<UserPage>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<UserPage> {
+        // One extra row tells whether another page follows.
+        pqxx::result r =
+            Exec(txn, kListUsers, TimestampParam(filter.created_after),
+                 TimestampParam(filter.created_before), cursor_time,
+                 cursor_phone, limit + 1);
+        UserPage page;
+        for (const pqxx::row& row : r) {
+          if (static_cast<int>(page.users.size()) == limit) break;
+          page.users.push_back(UserFromRow(row, 0));
+        }
+        if (static_cast<int>(r.size()) > limit) {
+          page.next = UserCursor{page.users.back().created_at,
+                                 page.users.back().phone_number};
+        }
+        return page;
       });
 }
 

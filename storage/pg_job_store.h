@@ -111,6 +111,11 @@ class PgJobStore final : public JobStore {
                                    int limit, absl::Time deadline) override;
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
                                               absl::Time deadline) override;
+  absl::StatusOr<User> GetUser(const std::string& phone_number,
+                               absl::Time deadline) override;
+  absl::StatusOr<UserPage> ListUsers(const UserFilter& filter,
+                                     const std::optional<UserCursor>& after,
+                                     int limit, absl::Time deadline) override;
 
   // Workers' calls, in pg_job_leases.cc.
   absl::StatusOr<std::vector<Job>> ClaimJobs(const ClaimRequest& request,

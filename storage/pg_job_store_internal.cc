@@ -85,6 +85,10 @@ absl::Status JobNotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("job ", id, " not found"));
 }
 
+absl::Status UserNotFound(const std::string& phone_number) {
+  return absl::NotFoundError(absl::StrCat("user ", phone_number, " not found"));
+}
+
 absl::Status LeaseExpired(const std::string& id) {
   return absl::FailedPreconditionError(absl::StrCat(
       "job ", id,

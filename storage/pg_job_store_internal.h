@@ -35,6 +35,8 @@ std::string TextOrEmpty(const pqxx::field& f);
 std::string TimestampParam(absl::Time t);
 
 absl::Status JobNotFound(const std::string& id);
+// NOT_FOUND naming the phone number.
+absl::Status UserNotFound(const std::string& phone_number);
 // FAILED_PRECONDITION for a lease token presented after its lease ran out.
 absl::Status LeaseExpired(const std::string& id);
 

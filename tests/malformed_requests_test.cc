@@ -316,6 +316,48 @@ class MalformedRequestsTest : public ::testing::Test {
                            return r;
                          },
                          Caller(&JobQueue::Stub::RetryJob)};
+    rpcs_["GetUser"] = {[this] {
+                          auto r = std::make_unique<v1::GetUserRequest>();
+                          r->set_phone_number(MustCreateUser());
+                          return r;
+                        },
+                        Caller(&JobQueue::Stub::GetUser)};
+    rpcs_["ListUsers"] = {
+        [this] {
+          MustCreateUser();
+          MustCreateUser();
+          auto r = std::make_unique<v1::ListUsersRequest>(AUserListing());
+          v1::ListUsersResponse first;
+          grpc::Status s = stub_->ListUsers(CallContext().get(), *r, &first);
+          EXPECT_TRUE(s.ok()) << s.error_message();
+          EXPECT_FALSE(first.next_page_token().empty());
+          r->set_page_token(first.next_page_token());
+          return r;
+        },
+        Caller(&JobQueue::Stub::ListUsers)};
+  }
+
+  // A new user, by CreateUser; returns its phone number.
+  std::string MustCreateUser() {
+    static int n = 0;
+    v1::CreateUserRequest r;
+    r.set_phone_number(absl::StrCat("+1555100", 1000 + ++n));
+    r.set_first_name("Ada");
+    v1::CreateUserResponse response;
+    grpc::Status s = stub_->CreateUser(CallContext().get(), r, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return r.phone_number();
+  }
+
+  // ListUsers with both times set, a page of one.
+  static v1::ListUsersRequest AUserListing() {
+    v1::ListUsersRequest r;
+    r.mutable_created_after()->set_seconds(absl::ToUnixSeconds(absl::Now()) -
+                                           3600);
+    r.mutable_created_before()->set_seconds(absl::ToUnixSeconds(absl::Now()) +
+                                            3600);
+    r.set_page_size(1);
+    return r;
   }
 
   // Every method of the service, in its declared order.
@@ -486,8 +528,8 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
   // entry (2 entries), GetJob 1,
   // UpdateStatus 2, ListJobs 3, RecordDeadLetter 3, ClaimJobs 2,
   // ExtendLease 2, CompleteJob 2, CompleteJobs 2 per entry (2 entries),
-  // FailJob 3, RetryJob 1.
-  EXPECT_EQ(cases, 40 * 3);
+  // FailJob 3, RetryJob 1, GetUser 1, ListUsers 1.
+  EXPECT_EQ(cases, 42 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {
@@ -731,6 +773,8 @@ TEST_F(MalformedRequestsTest, PhoneNumbersAtTheirBounds) {
   for (const auto& [method, field] :
        std::vector<std::pair<std::string, std::string>>{
            {"CreateUser", "phone_number"},
+           // After CreateUser, which created the users it reads.
+           {"GetUser", "phone_number"},
            {"EnqueueJob", "user_phone"},
            {"ListJobs", "user_id"}}) {
     const auto paths = FieldsOf(*rpcs_[method].base(), [&](const auto& f) {
@@ -780,6 +824,11 @@ TEST_F(MalformedRequestsTest, NumbersAtTheirBounds) {
          dynamic_cast<v1::ClaimJobsRequest*>(m)->set_max_jobs(v);
        },
        100},
+      {"ListUsers", "page_size",
+       [](Message* m, int v) {
+         dynamic_cast<v1::ListUsersRequest*>(m)->set_page_size(v);
+       },
+       1000},
   };
   for (const Bound& b : bounds) {
     SCOPED_TRACE(b.field);
@@ -921,8 +970,9 @@ TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
       }
     }
   }
-  // ListJobs' two Timestamps; ClaimJobs' two and ExtendLease's one Duration.
-  EXPECT_EQ(cases, 2 * 7 + 3 * 7);
+  // ListJobs' and ListUsers' two Timestamps each; ClaimJobs' two and
+  // ExtendLease's one Duration.
+  EXPECT_EQ(cases, 4 * 7 + 3 * 7);
 }
 
 TEST_F(MalformedRequestsTest, TheWidestValidTimesAreAccepted) {
@@ -997,6 +1047,70 @@ TEST_F(MalformedRequestsTest, PageTokensForgedTruncatedOrReusedAreRefused) {
   grpc::Status s = stub_->ListJobs(CallContext().get(), bigger, &response);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(response.jobs_size(), 1);
+}
+
+TEST_F(MalformedRequestsTest, UserPageTokensForgedCrossedOrReusedAreRefused) {
+  std::unique_ptr<Message> base = rpcs_["ListUsers"].base();
+  const auto& listing = dynamic_cast<const v1::ListUsersRequest&>(*base);
+  const std::string token = listing.page_token();
+  std::string text;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(token, &text));
+  std::vector<std::string> parts = absl::StrSplit(text, ':');
+  ASSERT_EQ(parts.size(), 4u);
+  auto forge = [&](size_t part, const std::string& value) {
+    std::vector<std::string> p = parts;
+    p[part] = value;
+    return absl::WebSafeBase64Escape(absl::StrJoin(p, ":"));
+  };
+  std::unique_ptr<Message> jobs = rpcs_["ListJobs"].base();
+  const std::vector<std::string> bad = {
+      "garbage!",
+      "Zm9vYmFy",
+      forge(0, "1"),
+      forge(0, "u2"),
+      forge(1, "abc"),
+      forge(1, "-99999999999999999"),
+      forge(1, "9223372036854775807"),
+      forge(2, "not-a-phone"),
+      forge(2, "+1234567"),
+      forge(3, "0123456789abcdef"),
+      absl::WebSafeBase64Escape(text + ":extra"),
+      token.substr(0, token.size() - 1),
+      token.substr(0, 4),
+      token + "A",
+      // A ListJobs token.
+      dynamic_cast<const v1::ListJobsRequest&>(*jobs).page_token(),
+  };
+  for (const std::string& t : bad) {
+    v1::ListUsersRequest r = listing;
+    r.set_page_token(t);
+    ExpectRefusedUnchanged("ListUsers", r, "page_token");
+  }
+  // A ListUsers token to ListJobs.
+  v1::ListJobsRequest crossed = dynamic_cast<const v1::ListJobsRequest&>(*jobs);
+  crossed.set_page_token(token);
+  ExpectRefusedUnchanged("ListJobs", crossed, "page_token", "ListUsers");
+  // Reused with other filters.
+  std::vector<std::function<void(v1::ListUsersRequest&)>> others = {
+      [](auto& r) {
+        r.mutable_created_after()->set_seconds(r.created_after().seconds() + 1);
+      },
+      [](auto& r) { r.clear_created_after(); },
+      [](auto& r) { r.clear_created_before(); },
+      [](auto& r) { r.mutable_created_before()->set_nanos(1000); },
+  };
+  for (const auto& change : others) {
+    v1::ListUsersRequest r = listing;
+    change(r);
+    ExpectRefusedUnchanged("ListUsers", r, "page_token");
+  }
+  // page_size is not a filter: the token serves any page size.
+  v1::ListUsersRequest bigger = listing;
+  bigger.set_page_size(50);
+  v1::ListUsersResponse response;
+  grpc::Status s = stub_->ListUsers(CallContext().get(), bigger, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GE(response.users_size(), 1);
 }
 
 TEST_F(MalformedRequestsTest, RepeatedEntriesRefuseTheWholeBatch) {

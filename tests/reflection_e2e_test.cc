@@ -800,6 +800,12 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       values = {{"JOB-UUID", job.id()}};
     } else if (method == "ClaimJobs") {
       FreshJob(stub.get(), false);  // so the claim need not wait
+    } else if (method == "GetUser" || method == "ListUsers") {
+      // The user of README's quick start (CreateUser keeps a known name).
+      v1::CreateUserRequest create;
+      create.set_phone_number("+15551234567");
+      v1::CreateUserResponse created;
+      ASSERT_TRUE(stub->CreateUser(Context().get(), create, &created).ok());
     }
 
     absl::StatusOr<std::vector<std::string>> args =
@@ -884,6 +890,14 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       auto r = ParseOutput<v1::Job>(result);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->status(), v1::JOB_STATUS_PENDING);
+    } else if (method == "GetUser") {
+      auto r = ParseOutput<v1::User>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->phone_number(), "+15551234567");
+    } else if (method == "ListUsers") {
+      auto r = ParseOutput<v1::ListUsersResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_GE(r->users_size(), 1);
     } else {
       ADD_FAILURE() << "a grpcurl line of the docs this test has no check for";
     }

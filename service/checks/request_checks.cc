@@ -303,4 +303,23 @@ absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request) {
   return lease;
 }
 
+absl::StatusOr<std::string> ToUserPhone(const v1::GetUserRequest& request) {
+  if (absl::Status s = CheckE164("phone_number", request.phone_number());
+      !s.ok()) {
+    return s;
+  }
+  return request.phone_number();
+}
+
+absl::StatusOr<UserFilter> ToUserFilter(const v1::ListUsersRequest& request) {
+  UserFilter filter;
+  if (request.has_created_after()) {
+    filter.created_after = FromTimestamp(request.created_after());
+  }
+  if (request.has_created_before()) {
+    filter.created_before = FromTimestamp(request.created_before());
+  }
+  return filter;
+}
+
 }  // namespace jobqueue

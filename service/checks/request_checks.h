@@ -87,6 +87,14 @@ absl::StatusOr<LeaseExtension> ToLeaseExtension(
 // The lease a FailJob names, after checking its error text.
 absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request);
 
+// The phone number GetUser names: E.164.
+absl::StatusOr<std::string> ToUserPhone(const v1::GetUserRequest& request);
+
+// ListUsers' filter: the creation times, each when set (every_field.h has
+// checked that they are valid Timestamps). page_size is PageSize's, and
+// page_token is decoded by DecodeUserPageToken (mapping/page_token.h).
+absl::StatusOr<UserFilter> ToUserFilter(const v1::ListUsersRequest& request);
+
 }  // namespace jobqueue
 
 #endif  // JOBQUEUE_SERVICE_CHECKS_REQUEST_CHECKS_H_

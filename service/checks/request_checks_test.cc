@@ -238,5 +238,43 @@ TEST(OtherRequestsTest, EachNamesItsField) {
   EXPECT_EQ(Invalid(ToFailedLease(fail)), "error is required");
 }
 
+TEST(ToUserPhoneTest, OnlyAnE164NumberNamesAUser) {
+  v1::GetUserRequest r;
+  r.set_phone_number("+15551234567");
+  absl::StatusOr<std::string> phone = ToUserPhone(r);
+  ASSERT_TRUE(phone.ok()) << phone.status();
+  EXPECT_EQ(*phone, "+15551234567");
+  for (const std::string bad :
+       {"", "15551234567", "+1234567", "+1234567890123456", "+1555 1234567"}) {
+    r.set_phone_number(bad);
+    EXPECT_NE(Invalid(ToUserPhone(r)).find("phone_number must be an E.164"),
+              std::string::npos)
+        << bad;
+  }
+}
+
+TEST(ToUserFilterTest, UnsetTimesMatchAnything) {
+  absl::StatusOr<UserFilter> f = ToUserFilter(v1::ListUsersRequest());
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->created_after, absl::InfinitePast());
+  EXPECT_EQ(f->created_before, absl::InfiniteFuture());
+
+  v1::ListUsersRequest r;
+  r.mutable_created_after()->set_seconds(1700000000);
+  r.mutable_created_before()->set_seconds(1700000001);
+  r.mutable_created_before()->set_nanos(5000);
+  f = ToUserFilter(r);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->created_after, absl::FromUnixSeconds(1700000000));
+  EXPECT_EQ(f->created_before,
+            absl::FromUnixSeconds(1700000001) + absl::Microseconds(5));
+  // The epoch itself is a time, not "unset".
+  r.Clear();
+  r.mutable_created_after();
+  f = ToUserFilter(r);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->created_after, absl::UnixEpoch());
+}
+
 }  // namespace
 }  // namespace jobqueue

@@ -274,4 +274,38 @@ grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status JobQueueService::GetUser(grpc::ServerContext* context,
+                                      const v1::GetUserRequest* request,
+                                      v1::User* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(phone, ToUserPhone(*request));
+  ASSIGN_OR_RETURN(user, store_->GetUser(phone, Deadline(*context)));
+  ToProto(user, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ListUsers(grpc::ServerContext* context,
+                                        const v1::ListUsersRequest* request,
+                                        v1::ListUsersResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(filter, ToUserFilter(*request));
+  ASSIGN_OR_RETURN(page_size, PageSize(request->page_size()));
+  const std::string fingerprint = UserFilterFingerprint(filter);
+  std::optional<UserCursor> after;
+  if (!request->page_token().empty()) {
+    ASSIGN_OR_RETURN(cursor,
+                     DecodeUserPageToken(request->page_token(), fingerprint));
+    after = std::move(cursor);
+  }
+  ASSIGN_OR_RETURN(
+      page, store_->ListUsers(filter, after, page_size, Deadline(*context)));
+  for (const User& user : page.users) {
+    ToProto(user, response->add_users());
+  }
+  if (page.next.has_value()) {
+    response->set_next_page_token(EncodeUserPageToken(*page.next, fingerprint));
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace jobqueue

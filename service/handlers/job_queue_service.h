@@ -82,6 +82,12 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status RetryJob(grpc::ServerContext* context,
                         const v1::RetryJobRequest* request,
                         v1::Job* response) override;
+  grpc::Status GetUser(grpc::ServerContext* context,
+                       const v1::GetUserRequest* request,
+                       v1::User* response) override;
+  grpc::Status ListUsers(grpc::ServerContext* context,
+                         const v1::ListUsersRequest* request,
+                         v1::ListUsersResponse* response) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.

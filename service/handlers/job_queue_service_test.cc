@@ -6,6 +6,9 @@
 
 #include <grpcpp/server_context.h>
 
+#include <set>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/fake_job_store.h"
@@ -168,6 +171,91 @@ TEST_F(JobQueueServiceTest, ListJobsHandsOutATokenForTheSameFiltersOnly) {
   EXPECT_EQ(service_.ListJobs(&context_, &r, &second).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(store_.calls().size(), calls + 2);
+}
+
+TEST_F(JobQueueServiceTest, GetUserChecksTheNumberAndMapsTheUser) {
+  v1::GetUserRequest r;
+  r.set_phone_number("5551234567");
+  v1::User user;
+  grpc::Status s = service_.GetUser(&context_, &r, &user);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("phone_number"));
+  EXPECT_TRUE(store_.calls().empty());
+
+  r.set_phone_number("+15551234567");
+  s = service_.GetUser(&context_, &r, &user);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("+15551234567"));
+
+  auto created =
+      store_.UpsertUser("+15551234567", "Ada", absl::InfiniteFuture());
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE(service_.GetUser(&context_, &r, &user).ok());
+  EXPECT_EQ(user.phone_number(), "+15551234567");
+  EXPECT_EQ(user.first_name(), "Ada");
+  EXPECT_EQ(user.created_at().seconds(),
+            absl::ToUnixSeconds(created->user.created_at));
+  EXPECT_EQ(store_.calls().back().method, "GetUser");
+}
+
+TEST_F(JobQueueServiceTest, ListUsersHandsOutATokenForTheSameFiltersOnly) {
+  for (const char* phone : {"+15550000001", "+15550000002", "+15550000003"}) {
+    ASSERT_TRUE(store_.UpsertUser(phone, "", absl::InfiniteFuture()).ok());
+  }
+  const size_t calls = store_.calls().size();
+  v1::ListUsersRequest r;
+  r.mutable_created_after()->set_seconds(0);
+  r.set_page_size(2);
+  v1::ListUsersResponse first;
+  ASSERT_TRUE(service_.ListUsers(&context_, &r, &first).ok());
+  EXPECT_EQ(store_.user_filter().created_after, absl::UnixEpoch());
+  EXPECT_EQ(store_.user_filter().created_before, absl::InfiniteFuture());
+  ASSERT_EQ(first.users_size(), 2);
+  ASSERT_FALSE(first.next_page_token().empty());
+
+  r.set_page_token(first.next_page_token());
+  v1::ListUsersResponse second;
+  ASSERT_TRUE(service_.ListUsers(&context_, &r, &second).ok());
+  ASSERT_EQ(second.users_size(), 1);
+  EXPECT_TRUE(second.next_page_token().empty());
+  std::set<std::string> phones = {second.users(0).phone_number()};
+  for (const v1::User& u : first.users()) phones.insert(u.phone_number());
+  EXPECT_EQ(phones.size(), 3u);
+
+  // Other filters, a forged token, a ListJobs token, a bad page size: none
+  // reaches the store.
+  r.mutable_created_after()->set_seconds(1);
+  v1::ListUsersResponse refused;
+  grpc::Status s = service_.ListUsers(&context_, &r, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
+  r.mutable_created_after()->set_seconds(0);
+  r.set_page_token("forged");
+  EXPECT_EQ(service_.ListUsers(&context_, &r, &refused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ListJobsRequest jobs;
+  jobs.set_page_size(1);
+  for (int i = 0; i < 2; ++i) {
+    v1::EnqueueJobRequest enqueue = AJob();
+    v1::EnqueueJobResponse enqueued;
+    ASSERT_TRUE(service_.EnqueueJob(&context_, &enqueue, &enqueued).ok());
+  }
+  v1::ListJobsResponse listed;
+  ASSERT_TRUE(service_.ListJobs(&context_, &jobs, &listed).ok());
+  ASSERT_FALSE(listed.next_page_token().empty());
+  const size_t before = store_.calls().size();
+  r.clear_created_after();
+  r.set_page_token(listed.next_page_token());
+  s = service_.ListUsers(&context_, &r, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
+  r.clear_page_token();
+  r.set_page_size(1001);
+  s = service_.ListUsers(&context_, &r, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_size"));
+  EXPECT_EQ(store_.calls().size(), before);
+  EXPECT_EQ(before, calls + 2 + 3);  // two pages, two enqueues, one list
 }
 
 TEST_F(JobQueueServiceTest, WithoutANotifierAClaimDoesNotWait) {

@@ -15,6 +15,9 @@ namespace jobqueue {
 namespace {
 
 constexpr char kVersion[] = "1";
+// ListUsers' tokens: a version of their own, so neither list reads the
+// other's tokens.
+constexpr char kUserVersion[] = "u1";
 // The times a cursor can hold: those of a valid google.protobuf.Timestamp
 // (0001-01-01 to 9999-12-31), in microseconds. A token outside them was not
 // issued by a server.
@@ -27,10 +30,42 @@ int64_t MicrosOrSentinel(absl::Time t) {
   return absl::ToUnixMicros(t);
 }
 
-absl::Status Malformed() {
+absl::Status Malformed(absl::string_view method = "ListJobs") {
   return absl::InvalidArgumentError(
-      "page_token is malformed; pass next_page_token from a previous "
-      "ListJobs response unchanged");
+      absl::StrCat("page_token is malformed; pass next_page_token from a "
+                   "previous ",
+                   method, " response unchanged"));
+}
+
+// A well-formed token of the other list.
+absl::Status OtherList(absl::string_view issuer, absl::string_view method) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "page_token was issued by ", issuer, ", not ", method,
+      "; pass next_page_token from a previous ", method, " response"));
+}
+
+std::string Digest(absl::string_view text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+         digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), 8));
+}
+
+// The parts of a token: version, micros, key, fingerprint; empty when it is
+// not base64 of four parts.
+std::vector<std::string> TokenParts(absl::string_view token) {
+  std::string text;
+  if (!absl::WebSafeBase64Unescape(token, &text)) return {};
+  std::vector<std::string> parts = absl::StrSplit(text, ':');
+  if (parts.size() != 4) return {};
+  return parts;
+}
+
+// A cursor time a server can have issued.
+bool CursorMicros(absl::string_view text, int64_t* micros) {
+  return absl::SimpleAtoi(text, micros) && *micros >= kMinCursorMicros &&
+         *micros <= kMaxCursorMicros;
 }
 
 }  // namespace
@@ -42,11 +77,7 @@ std::string FilterFingerprint(const JobFilter& filter) {
       filter.source_channel_id, "\n", filter.source_type, "\n",
       MicrosOrSentinel(filter.created_after), "\n",
       MicrosOrSentinel(filter.created_before));
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-         digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), 8));
+  return Digest(text);
 }
 
 std::string EncodePageToken(const JobCursor& cursor,
@@ -62,6 +93,9 @@ absl::StatusOr<JobCursor> DecodePageToken(absl::string_view token,
   if (!absl::WebSafeBase64Unescape(token, &text)) return Malformed();
   std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
   int64_t micros;
+  if (parts.size() == 4 && parts[0] == kUserVersion) {
+    return OtherList("ListUsers", "ListJobs");
+  }
   if (parts.size() != 4 || parts[0] != kVersion ||
       !absl::SimpleAtoi(parts[1], &micros) || micros < kMinCursorMicros ||
       micros > kMaxCursorMicros || !IsUuid(parts[2])) {
@@ -73,6 +107,36 @@ absl::StatusOr<JobCursor> DecodePageToken(absl::string_view token,
         "with the same filters or drop the token");
   }
   return JobCursor{absl::FromUnixMicros(micros), std::string(parts[2])};
+}
+
+std::string UserFilterFingerprint(const UserFilter& filter) {
+  return Digest(absl::StrCat("users\n", MicrosOrSentinel(filter.created_after),
+                             "\n", MicrosOrSentinel(filter.created_before)));
+}
+
+std::string EncodeUserPageToken(const UserCursor& cursor,
+                                absl::string_view fingerprint) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat(kUserVersion, ":", absl::ToUnixMicros(cursor.created_at),
+                   ":", cursor.phone_number, ":", fingerprint));
+}
+
+absl::StatusOr<UserCursor> DecodeUserPageToken(absl::string_view token,
+                                               absl::string_view fingerprint) {
+  const std::vector<std::string> parts = TokenParts(token);
+  if (parts.empty()) return Malformed("ListUsers");
+  if (parts[0] == kVersion) return OtherList("ListJobs", "ListUsers");
+  int64_t micros;
+  if (parts[0] != kUserVersion || !CursorMicros(parts[1], &micros) ||
+      !IsE164(parts[2])) {
+    return Malformed("ListUsers");
+  }
+  if (parts[3] != fingerprint) {
+    return absl::InvalidArgumentError(
+        "page_token was issued for different filters; repeat the request "
+        "with the same filters or drop the token");
+  }
+  return UserCursor{absl::FromUnixMicros(micros), parts[2]};
 }
 
 }  // namespace jobqueue

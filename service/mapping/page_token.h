@@ -1,5 +1,6 @@
-// Opaque ListJobs page tokens: a position in the newest-first order bound to
-// the filters of the request that produced it.
+// Opaque ListJobs and ListUsers page tokens: a position in the newest-first
+// order bound to the filters of the request that produced it. Each list has
+// tokens of its own: one given to the other list is refused.
 //
 //   std::string token = EncodePageToken(cursor, FilterFingerprint(filter));
 //   absl::StatusOr<JobCursor> c = DecodePageToken(token, fingerprint);
@@ -25,6 +26,18 @@ std::string EncodePageToken(const JobCursor& cursor,
 // issued for other filters.
 absl::StatusOr<JobCursor> DecodePageToken(absl::string_view token,
                                           absl::string_view fingerprint);
+
+// The same for ListUsers: a stable digest of its filter, which never equals
+// a ListJobs fingerprint.
+std::string UserFilterFingerprint(const UserFilter& filter);
+
+std::string EncodeUserPageToken(const UserCursor& cursor,
+                                absl::string_view fingerprint);
+
+// INVALID_ARGUMENT naming page_token when the token is malformed, was
+// issued for other filters, or is a ListJobs token.
+absl::StatusOr<UserCursor> DecodeUserPageToken(absl::string_view token,
+                                               absl::string_view fingerprint);
 
 }  // namespace jobqueue
 

@@ -83,5 +83,86 @@ TEST(PageTokenTest, CursorTimesOutsideTimestampsAreRejected) {
   }
 }
 
+const UserCursor kUserCursor{absl::FromUnixMicros(1795557617127713),
+                             "+15551234567"};
+
+TEST(UserPageTokenTest, RoundTripsTheCursor) {
+  const UserFilter filter{.created_after = absl::UnixEpoch()};
+  const std::string fp = UserFilterFingerprint(filter);
+  absl::StatusOr<UserCursor> c =
+      DecodeUserPageToken(EncodeUserPageToken(kUserCursor, fp), fp);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->created_at, kUserCursor.created_at);
+  EXPECT_EQ(c->phone_number, kUserCursor.phone_number);
+}
+
+TEST(UserPageTokenTest, FingerprintDependsOnEveryFilter) {
+  const std::string base = UserFilterFingerprint({});
+  EXPECT_EQ(base, UserFilterFingerprint({}));
+  EXPECT_NE(base, UserFilterFingerprint({.created_after = absl::UnixEpoch()}));
+  EXPECT_NE(base, UserFilterFingerprint({.created_before = absl::UnixEpoch()}));
+  EXPECT_NE(UserFilterFingerprint({.created_after = absl::UnixEpoch()}),
+            UserFilterFingerprint({.created_before = absl::UnixEpoch()}));
+  // Never a ListJobs fingerprint, even for the same times.
+  EXPECT_NE(base, FilterFingerprint({}));
+}
+
+TEST(UserPageTokenTest, ATokenForOtherFiltersIsRejected) {
+  const std::string token = EncodeUserPageToken(
+      kUserCursor, UserFilterFingerprint({.created_after = absl::UnixEpoch()}));
+  absl::StatusOr<UserCursor> c =
+      DecodeUserPageToken(token, UserFilterFingerprint({}));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("different filters"), std::string::npos);
+}
+
+TEST(UserPageTokenTest, EachListRefusesTheOthersTokens) {
+  // Even with the other list's fingerprint, which is no secret.
+  const std::string jobs_fp = FilterFingerprint({});
+  const std::string users_fp = UserFilterFingerprint({});
+  for (const std::string& fp : {jobs_fp, users_fp}) {
+    absl::StatusOr<UserCursor> u =
+        DecodeUserPageToken(EncodePageToken(kCursor, fp), users_fp);
+    EXPECT_EQ(u.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(u.status().message().find("page_token was issued by ListJobs"),
+              std::string::npos)
+        << u.status();
+    absl::StatusOr<JobCursor> j =
+        DecodePageToken(EncodeUserPageToken(kUserCursor, fp), jobs_fp);
+    EXPECT_EQ(j.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(j.status().message().find("page_token was issued by ListUsers"),
+              std::string::npos)
+        << j.status();
+  }
+}
+
+TEST(UserPageTokenTest, ForgedTokensAreRejected) {
+  const std::string fp = UserFilterFingerprint({});
+  for (const std::string& forged :
+       {std::string("garbage!"), std::string("Zm9vYmFy"), std::string(""),
+        absl::WebSafeBase64Escape("u1:abc:+15551234567:" + fp),
+        absl::WebSafeBase64Escape("u1:5:15551234567:" + fp),
+        absl::WebSafeBase64Escape("u1:5:+1234567:" + fp),
+        absl::WebSafeBase64Escape("u1:5:+15551234567:" + fp + ":x"),
+        absl::WebSafeBase64Escape("u1:5::" + fp),
+        absl::WebSafeBase64Escape("u1:-62135596800000001:+15551234567:" + fp),
+        absl::WebSafeBase64Escape("u1:253402300800000000:+15551234567:" + fp),
+        absl::WebSafeBase64Escape("u2:5:+15551234567:" + fp)}) {
+    absl::StatusOr<UserCursor> c = DecodeUserPageToken(forged, fp);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << forged;
+    EXPECT_NE(c.status().message().find("page_token"), std::string::npos);
+    EXPECT_NE(c.status().message().find("ListUsers"), std::string::npos)
+        << c.status();
+  }
+  for (const std::string& micros :
+       {std::string("-62135596800000000"), std::string("253402300799999999")}) {
+    EXPECT_TRUE(DecodeUserPageToken(absl::WebSafeBase64Escape(absl::StrCat(
+                                        "u1:", micros, ":+15551234567:", fp)),
+                                    fp)
+                    .ok())
+        << micros;
+  }
+}
+
 }  // namespace
 }  // namespace jobqueue

@@ -17,3 +17,24 @@ ON CONFLICT (phone_number) DO UPDATE
   SET first_name = coalesce(EXCLUDED.first_name, users.first_name)
 RETURNING phone_number, first_name, extract(epoch FROM created_at),
   xmax = 0 AS created;
+
+-- name: get_user
+-- User $1 (phone number): the user, its first name (NULL when unknown) and
+-- its creation time (seconds since the epoch); no row when there is none.
+SELECT phone_number, first_name, extract(epoch FROM created_at)
+FROM users
+WHERE phone_number = $1;
+
+-- name: list_users
+-- A page of users, newest first: created in [$1, $2), after the cursor ($3
+-- created_at, $4 phone number) in (created_at, phone_number) order, at most
+-- $5 rows. A range scan of users_created_at_idx, so a page reads O(page)
+-- rows however many users there are.
+SELECT phone_number, first_name, extract(epoch FROM created_at)
+FROM users
+WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz
+  AND (created_at, phone_number) < ($3::timestamptz, $4::text)
+-- Qualified, so that it stays the indexed column, never a column of the
+-- select list (ordering by epoch seconds would sort instead of scanning).
+ORDER BY users.created_at DESC, users.phone_number DESC
+LIMIT $5;
