@@ -1,7 +1,9 @@
 #include "service/checks/request_checks.h"
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace jobqueue {
@@ -162,6 +164,41 @@ TEST(ToJobLeasesTest, RejectsTheWholeBatchNamingTheEntry) {
   r.mutable_jobs(1)->set_lease_token("x");
   EXPECT_EQ(Invalid(ToJobLeases(r)),
             "jobs[1].lease_token must be a UUID, got \"x\"");
+}
+
+TEST(ToNewJobTest, TakesTheQueueAndOrder) {
+  v1::EnqueueJobRequest r = AJob();
+  EXPECT_EQ(ToNewJob(r, 1024)->queue, "default");
+  EXPECT_TRUE(ToNewJob(r, 1024)->ordered);
+  r.set_queue("media.v2:eu-1_x");
+  r.set_unordered(true);
+  EXPECT_EQ(ToNewJob(r, 1024)->queue, "media.v2:eu-1_x");
+  EXPECT_FALSE(ToNewJob(r, 1024)->ordered);
+  for (const std::string& bad : std::vector<std::string>{
+           "has space", "-x", "_x", "é", "a/b", std::string(65, 'q')}) {
+    r.set_queue(bad);
+    EXPECT_EQ(Invalid(ToNewJob(r, 1024)).rfind("queue must be", 0), 0u) << bad;
+  }
+  r.set_queue(std::string(64, 'q'));
+  EXPECT_TRUE(ToNewJob(r, 1024).ok());
+}
+
+TEST(ToClaimRequestTest, TakesOneToSixteenDistinctQueues) {
+  v1::ClaimJobsRequest r;
+  r.set_worker_id("w");
+  EXPECT_EQ(ToClaimRequest(r)->queues, std::vector<std::string>{"default"});
+  r.add_queues("replies");
+  r.add_queues("media");
+  EXPECT_EQ(ToClaimRequest(r)->queues,
+            (std::vector<std::string>{"replies", "media"}));
+  r.add_queues("replies");
+  EXPECT_EQ(Invalid(ToClaimRequest(r)), "queues[2] repeats replies");
+  r.set_queues(2, "bad queue");
+  EXPECT_EQ(Invalid(ToClaimRequest(r)).rfind("queues[2] must be", 0), 0u);
+  r.clear_queues();
+  for (int i = 0; i < 17; ++i) r.add_queues(absl::StrCat("q", i));
+  EXPECT_EQ(Invalid(ToClaimRequest(r)),
+            "number of queues must be between 0 and 16, got 17");
 }
 
 TEST(ToNewJobsTest, RejectsTheWholeBatchNamingTheEntry) {

@@ -164,7 +164,9 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
 
   // No conversation had two jobs leased at once.
   std::map<std::string, std::vector<const Held*>> by_channel;
-  for (const auto& [token, h] : held) by_channel[h.channel].push_back(&h);
+  for (const auto& [token, h] : held) {
+    if (!h.channel.empty()) by_channel[h.channel].push_back(&h);
+  }
   for (auto& [channel, leases] : by_channel) {
     std::sort(leases.begin(), leases.end(),
               [](const Held* a, const Held* b) { return a->from < b->from; });
@@ -194,6 +196,7 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       continue;
     if (seen_job[c.returned_job_id]) continue;  // a retry of the same key
     seen_job[c.returned_job_id] = true;
+    if (c.channel.empty()) continue;  // unordered: no place in a line
     enqueued[c.channel].push_back({c.returned_job_id, c.start, c.end});
   }
   std::map<std::string, std::pair<absl::Time, absl::Time>> first_claim;

@@ -5,9 +5,9 @@
 //   * no job was completed twice;
 //   * no call with a stale lease token (one superseded by a later claim of
 //     the job, or already used up by a completion or failure) was answered OK;
-//   * no conversation ever had two jobs leased at once;
+//   * no conversation (queue and channel) ever had two jobs leased at once;
 //   * each conversation's jobs were handed out in the order their enqueues
-//     were acknowledged;
+//     were acknowledged (unordered jobs have no conversation);
 //   * every acknowledged enqueue is in the table, and no idempotency key
 //     made two jobs (given the table's rows).
 //
@@ -37,6 +37,7 @@ namespace jobqueue::fault {
 // One job as a claim handed it out.
 struct Lease {
   std::string job_id;
+  // Its conversation: queue, a space, source_channel_id; "" when unordered.
   std::string channel;
   std::string token;
   absl::Time expires;
@@ -57,7 +58,7 @@ struct Call {
   // Request.
   std::string job_id;      // extend, complete, fail, retry, remove
   std::string token;       // extend, complete, fail
-  std::string channel;     // enqueue
+  std::string channel;     // enqueue: as Lease::channel
   std::string key;         // enqueue: idempotency key
   bool retryable = false;  // fail
   // Response (when ok).

@@ -122,6 +122,24 @@ TEST(HistoryTest, FlagsTwoJobsOfAConversationLeasedAtOnce) {
   EXPECT_THAT(CheckHistory(h), IsEmpty());
 }
 
+// Unordered jobs ("" conversation) and another queue's conversation of the
+// same channel run beside a leased head; the same queue's next job may not.
+TEST(HistoryTest, UnorderedJobsAndOtherQueuesRunBesideAHead) {
+  std::vector<Call> h = {
+      Enqueue(0, 5, "default c", "j1"),
+      Enqueue(10, 15, "", "u1"),
+      Enqueue(20, 25, "media c", "m1"),
+      Enqueue(30, 35, "default c", "j2"),
+      Claim(40, 45, "w1", {L("j1", "default c", "t1", 1040)}),
+      Claim(50, 55, "w2",
+            {L("u1", "", "t2", 1050), L("m1", "media c", "t3", 1050)}),
+  };
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+  h.push_back(Claim(60, 65, "w3", {L("j2", "default c", "t4", 1060)}));
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("conversation default c: job j2 was claimed by w3"));
+}
+
 TEST(HistoryTest, AnExtendedLeaseCountsUntilItsNewExpiry) {
   std::vector<Call> h = Good();
   SetExtendExpiry(h);

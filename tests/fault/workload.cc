@@ -104,13 +104,18 @@ int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
         "fault-", (n * 7 + options.name.size()) % options.conversations));
     r.set_source_type(v1::SOURCE_TYPE_GROUP);
     r.set_idempotency_key(absl::StrCat(options.name, "-", n));
+    // Two queues sharing the channels, and some jobs out of order.
+    r.set_queue(n % 3 == 2 ? "media" : "default");
+    r.set_unordered(n % 5 == 4);
     (*r.mutable_payload()->mutable_fields())["n"].set_number_value(n);
     const absl::Time give_up = absl::Now() + options.retry_for;
     // Retried with the same key while the answer is lost or the server is
     // away; a definite refusal is not retried.
     for (int tries = 0; tries < 200; ++tries) {
       Call call{.kind = Call::kEnqueue, .start = absl::Now()};
-      call.channel = r.source_channel_id();
+      call.channel = r.unordered()
+                         ? ""
+                         : absl::StrCat(r.queue(), " ", r.source_channel_id());
       call.key = r.idempotency_key();
       grpc::ClientContext context;
       SetDeadline(context, options.deadline);
@@ -144,6 +149,8 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
     v1::ClaimJobsRequest claim;
     claim.set_worker_id(options.name);
     claim.set_max_jobs(1 + random() % 3);
+    claim.add_queues("default");
+    claim.add_queues("media");
     SetDuration(options.lease, claim.mutable_lease_duration());
     SetDuration(absl::Milliseconds(200), claim.mutable_wait_timeout());
     grpc::ClientContext context;
@@ -151,9 +158,12 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
     v1::ClaimJobsResponse claimed;
     const grpc::Status status = stub.ClaimJobs(&context, claim, &claimed);
     for (const v1::Job& job : claimed.jobs()) {
-      call.leases.push_back({job.id(), job.source_channel_id(),
-                             job.lease_token(),
-                             FromTimestamp(job.lease_expires_at())});
+      call.leases.push_back(
+          {job.id(),
+           job.unordered()
+               ? ""
+               : absl::StrCat(job.queue(), " ", job.source_channel_id()),
+           job.lease_token(), FromTimestamp(job.lease_expires_at())});
     }
     Finish(call, status, history);
     if (!status.ok()) {
