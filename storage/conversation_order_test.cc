@@ -31,11 +31,11 @@ class ConversationOrderTest : public StoreFixture {
   // and of their heads. (Locking and updating the conversations it claims
   // reads those rows' own versions, whatever the rest of the queue holds.)
   int64_t ClaimIndexEntries() {
-    return IndexEntries(
-        "EXECUTE claim(10, 30000, 'w', '', '{default}')",
-        absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()),
-        {"conversations_queue_ready_idx",
-         "jobs_active_conversation_position_idx", "jobs_unordered_due_idx"});
+    return IndexEntries("EXECUTE claim(10, 30000, 'w', '', '{default}')",
+                        absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()),
+                        {"conversations_queue_priority_ready_idx",
+                         "jobs_active_conversation_position_idx",
+                         "jobs_unordered_priority_due_idx"});
   }
 
   // Statistics of a queue whose 10,000 jobs are all complete, kept while

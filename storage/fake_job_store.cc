@@ -78,6 +78,7 @@ absl::Status CheckNewJob(const NewJob& job) {
   if (job.idempotency_key.size() > 255) return Invalid("idempotency_key");
   if (job.max_attempts < 1) return Invalid("max_attempts");
   if (!IsQueueName(job.queue)) return Invalid("queue");
+  if (job.priority < 0 || job.priority > 9) return Invalid("priority");
   return absl::OkStatus();
 }
 
@@ -360,7 +361,8 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
              .max_attempts = job.max_attempts,
              .run_after = now,
              .queue = job.queue,
-             .ordered = job.ordered};
+             .ordered = job.ordered,
+             .priority = job.priority};
   const Job stored = row.job;
   jobs_.emplace(stored.id, std::move(row));
   Reconsider(key, was_ready);
@@ -485,11 +487,13 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
                request.queues.end();
   };
   // Candidates in the order the claim takes them.
-  std::vector<std::pair<std::tuple<absl::Time, int64_t>, Row*>> candidates;
+  // (minus priority, due, seq): the highest priority first.
+  std::vector<std::pair<std::tuple<int, absl::Time, int64_t>, Row*>> candidates;
   if (request.ignore_conversation_order) {
     for (auto& [id, row] : jobs_) {
       if (wanted(row.job)) {
-        candidates.push_back({{absl::InfinitePast(), row.seq}, &row});
+        candidates.push_back(
+            {{-row.job.priority, absl::InfinitePast(), row.seq}, &row});
       }
     }
   } else {
@@ -497,13 +501,15 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
       Row* head = Head(key);
       if (head != nullptr && Ready(key) && c.ready_since <= absl::Now() &&
           wanted(head->job)) {
-        candidates.push_back({{c.ready_since, head->seq}, head});
+        candidates.push_back(
+            {{-head->job.priority, c.ready_since, head->seq}, head});
       }
     }
     // Unordered jobs, by when they are due.
     for (auto& [id, row] : jobs_) {
       if (!row.job.ordered && wanted(row.job)) {
-        candidates.push_back({{row.job.run_after, row.seq}, &row});
+        candidates.push_back(
+            {{-row.job.priority, row.job.run_after, row.seq}, &row});
       }
     }
   }

@@ -53,6 +53,7 @@ struct Job {
   std::string last_error;                              // empty when none
   std::string queue = "default";
   bool ordered = true;  // waits for its conversation's earlier jobs
+  int priority = 0;     // 0 to 9, higher first
 };
 
 struct NewJob {
@@ -68,6 +69,9 @@ struct NewJob {
   // Ordered jobs of one (queue, source_channel_id) run one at a time in
   // enqueue order; an unordered job neither waits nor holds others up.
   bool ordered = true;
+  // 0 to 9: among claimable jobs, higher first; inside a conversation,
+  // order wins.
+  int priority = 0;
 };
 
 struct UpsertUserResult {

@@ -1,6 +1,8 @@
-// Named queues and unordered jobs, for every store (see job_store_suite.h):
-// a claim takes only the queues it names, order holds per (queue,
-// conversation), and an unordered job neither waits nor holds others up.
+// Named queues, unordered jobs and priorities, for every store (see
+// job_store_suite.h): a claim takes only the queues it names, order holds
+// per (queue, conversation), an unordered job neither waits nor holds
+// others up, and a higher priority goes first without overtaking its
+// conversation.
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -15,9 +17,10 @@ using ::testing::UnorderedElementsAre;
 
 // `job` (a JobStoreSuite::AJob) in `queue`.
 Job EnqueueIn(JobStore& store, const std::string& queue, NewJob job,
-              bool ordered = true) {
+              bool ordered = true, int priority = 0) {
   job.queue = queue;
   job.ordered = ordered;
+  job.priority = priority;
   absl::StatusOr<EnqueueResult> r = store.Enqueue(job, Deadline());
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? r->job : Job();
@@ -117,6 +120,56 @@ TEST_P(JobStoreSuite, AnUnorderedJobsLapsedLeaseIsRescued) {
   EXPECT_EQ(report->rescued, 1);
   EXPECT_EQ(Get(reminder.id).status, JobStatus::kPending);
   EXPECT_EQ(ClaimOne().id, reminder.id);
+}
+
+TEST_P(JobStoreSuite, AHigherPriorityIsClaimedFirst) {
+  const Job low = EnqueueIn(*store_, "default", AJob("a"), true, 0);
+  const Job high = EnqueueIn(*store_, "default", AJob("b"), true, 9);
+  const Job mid = EnqueueIn(*store_, "default", AJob("c"), false, 5);
+  EXPECT_EQ(Get(high.id).priority, 9);
+  EXPECT_EQ(ClaimOne().id, high.id);
+  EXPECT_EQ(ClaimOne().id, mid.id);
+  EXPECT_EQ(ClaimOne().id, low.id);
+}
+
+TEST_P(JobStoreSuite, APriorityNeverOvertakesItsConversation) {
+  const Job head = EnqueueIn(*store_, "default", AJob("x"), true, 0);
+  const Job urgent = EnqueueIn(*store_, "default", AJob("x"), true, 9);
+  const Job other = EnqueueIn(*store_, "default", AJob("y"), true, 5);
+  // x is ranked by its head (0): y (5) goes first, then x's head; the
+  // urgent job waits for it.
+  EXPECT_EQ(ClaimOne().id, other.id);
+  const Job leased = ClaimOne();
+  ASSERT_EQ(leased.id, head.id);
+  EXPECT_THAT(Claim(10), IsEmpty());
+  ASSERT_TRUE(
+      store_->CompleteJob(head.id, leased.lease_token, Deadline()).ok());
+  EXPECT_EQ(ClaimOne().id, urgent.id);
+}
+
+TEST_P(JobStoreSuite, IgnoringOrderAHigherPriorityIsClaimedFirst) {
+  const Job low = Enqueue("a");
+  const Job high = EnqueueIn(*store_, "default", AJob("a"), true, 7);
+  auto claim_one = [&] {
+    absl::StatusOr<std::vector<Job>> r = store_->ClaimJobs(
+        {.worker_id = "w", .max_jobs = 1, .ignore_conversation_order = true},
+        Deadline());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && r->size() == 1 ? (*r)[0].id : std::string();
+  };
+  EXPECT_EQ(claim_one(), high.id);
+  EXPECT_EQ(claim_one(), low.id);
+}
+
+TEST_P(JobStoreSuite, APriorityOutsideZeroToNineWritesNothing) {
+  for (int priority : {-1, 10}) {
+    NewJob job = AJob("c");
+    job.priority = priority;
+    EXPECT_EQ(store_->Enqueue(job, Deadline()).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << priority;
+  }
+  EXPECT_THAT(Claim(10), IsEmpty());
 }
 
 TEST_P(JobStoreSuite, AQueueNameOutsideTheRuleWritesNothing) {

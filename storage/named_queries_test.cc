@@ -161,11 +161,11 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
   }
   // The index each block must use, by the names in migrations/.
   const std::multimap<std::string, std::string> uses = {
-      {"claim_in_order", "conversations_queue_ready_idx"},
+      {"claim_in_order", "conversations_queue_priority_ready_idx"},
       {"claim_in_order", "jobs_active_conversation_position_idx"},
-      {"claim_in_order", "jobs_unordered_due_idx"},
-      {"claim_any_order", "jobs_pending_queue_seq_idx"},
-      {"claim_any_order", "jobs_unordered_due_idx"},
+      {"claim_in_order", "jobs_unordered_priority_due_idx"},
+      {"claim_any_order", "jobs_pending_queue_priority_seq_idx"},
+      {"claim_any_order", "jobs_unordered_priority_due_idx"},
       {"enqueue_keep_name", "jobs_idempotency_key_key"},
       {"enqueue_set_name", "jobs_idempotency_key_key"},
       {"enqueue_batch", "jobs_idempotency_key_key"},

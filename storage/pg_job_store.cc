@@ -183,7 +183,7 @@ absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>>
 PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
                         absl::Time deadline) {
   std::vector<std::string> ids, phones, names, channels, types, payloads,
-      contents, keys, max_attempts, queues, ordered;
+      contents, keys, max_attempts, queues, ordered, priorities;
   for (const NewJob* job : jobs) {
     ids.push_back(NewUuid());
     phones.push_back(job->user_phone);
@@ -196,6 +196,7 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
     max_attempts.push_back(absl::StrCat(job->max_attempts));
     queues.push_back(job->queue);
     ordered.push_back(job->ordered ? "true" : "false");
+    priorities.push_back(absl::StrCat(job->priority));
   }
   absl::StatusOr<absl::flat_hash_map<std::string, Job>> inserted =
       WithConnection<absl::flat_hash_map<std::string, Job>>(
@@ -207,8 +208,8 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
                  Exec(txn, kEnqueueBatch, PgArray(ids), PgArray(phones),
                       PgArray(names), PgArray(channels), PgArray(types),
                       PgArray(payloads), PgArray(contents), PgArray(keys),
-                      PgArray(max_attempts), PgArray(queues),
-                      PgArray(ordered))) {
+                      PgArray(max_attempts), PgArray(queues), PgArray(ordered),
+                      PgArray(priorities))) {
               Job j = JobFromRow(row, 0);
               by_id.emplace(j.id, std::move(j));
             }
@@ -266,7 +267,8 @@ absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,
             job.user_first_name.empty() ? kEnqueueKeepName : kEnqueueSetName,
             job.user_phone, job.user_first_name, job.source_channel_id,
             job.source_type, job.payload_json, job.content_type,
-            job.idempotency_key, job.max_attempts, job.queue, job.ordered);
+            job.idempotency_key, job.max_attempts, job.queue, job.ordered,
+            job.priority);
         if (!inserted.empty())
           return EnqueueResult{JobFromRow(inserted[0], 0), true};
         // The key was taken. ON CONFLICT waited for its owner to commit, so

@@ -127,6 +127,7 @@ Job JobFromRow(const pqxx::row& row, int first) {
   job.last_error = text(17);
   job.queue = text(18);
   job.ordered = row[first + 19].as<bool>();
+  job.priority = row[first + 20].as<int>();
   return job;
 }
 

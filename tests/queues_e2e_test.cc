@@ -88,6 +88,31 @@ TEST_F(QueuesTest, AnUnorderedJobRunsBesideItsConversationsHead) {
   EXPECT_EQ(stored.status(), v1::JOB_STATUS_PENDING) << "waits for its head";
 }
 
+TEST_F(QueuesTest, AHigherPriorityIsHandedOutFirst) {
+  v1::EnqueueJobRequest r;
+  r.set_user_phone("+15551234567");
+  r.set_source_channel_id("later");
+  r.set_source_type(v1::SOURCE_TYPE_DM);
+  v1::EnqueueJobResponse low;
+  ASSERT_TRUE(stub_->EnqueueJob(CallContext().get(), r, &low).ok());
+  r.set_source_channel_id("urgent");
+  r.set_priority(9);
+  v1::EnqueueJobResponse high;
+  ASSERT_TRUE(stub_->EnqueueJob(CallContext().get(), r, &high).ok());
+  EXPECT_EQ(high.job().priority(), 9);
+  v1::ClaimJobsRequest claim;
+  claim.set_worker_id("w");
+  v1::ClaimJobsResponse first;
+  ASSERT_TRUE(stub_->ClaimJobs(CallContext().get(), claim, &first).ok());
+  ASSERT_EQ(first.jobs_size(), 1);
+  EXPECT_EQ(first.jobs(0).id(), high.job().id());
+
+  r.set_priority(10);
+  grpc::Status s = stub_->EnqueueJob(CallContext().get(), r, &high);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "priority must be between 0 and 9, got 10");
+}
+
 TEST_F(QueuesTest, BadQueueNamesAreRefusedNamingTheField) {
   v1::Job job;
   grpc::Status s = Enqueue("has space", "c", false, &job);

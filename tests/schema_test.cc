@@ -89,8 +89,8 @@ TEST_F(SchemaTest, JobsHaveTheSeedColumnsAndTheEpicsAdditions) {
                 "lease_expires_at", "worker_id", "last_error",
                 // Conversation order.
                 "position",
-                // Named queues and unordered jobs.
-                "queue", "ordered", "conversation"}));
+                // Named queues, unordered jobs, priorities.
+                "queue", "ordered", "conversation", "priority"}));
   pqxx::result defaults = Query(
       "INSERT INTO users (phone_number) VALUES ('+15550000000');"
       "INSERT INTO jobs (user_id, source_channel_id, source_type, "

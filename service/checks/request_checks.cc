@@ -46,7 +46,8 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
              .idempotency_key = request.idempotency_key(),
              .queue = request.queue().empty() ? std::string(kDefaultQueue)
                                               : request.queue(),
-             .ordered = !request.unordered()};
+             .ordered = !request.unordered(),
+             .priority = request.priority()};
   if (absl::Status s = FirstError({
           CheckE164(name("user_phone"), job.user_phone),
           CheckMaxLength(name("user_first_name"), job.user_first_name,
@@ -62,6 +63,7 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
           CheckRange(name("max_attempts"), request.max_attempts(), 0,
                      kMaxMaxAttempts),
           CheckQueueName(name("queue"), job.queue),
+          CheckRange(name("priority"), request.priority(), 0, kMaxPriority),
       });
       !s.ok()) {
     return s;

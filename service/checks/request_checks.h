@@ -33,6 +33,7 @@ inline constexpr int kMaxClaimBatch = 100;
 inline constexpr int kMaxCompleteBatch = 1000;
 inline constexpr int kMaxEnqueueBatch = 1000;
 inline constexpr int kMaxClaimQueues = 16;
+inline constexpr int kMaxPriority = 9;
 inline constexpr char kDefaultQueue[] = "default";
 inline constexpr absl::Duration kDefaultLease = absl::Seconds(30);
 inline constexpr absl::Duration kMinLease = absl::Seconds(1);

@@ -181,6 +181,14 @@ TEST(ToNewJobTest, TakesTheQueueAndOrder) {
   }
   r.set_queue(std::string(64, 'q'));
   EXPECT_TRUE(ToNewJob(r, 1024).ok());
+  r.set_priority(9);
+  EXPECT_EQ(ToNewJob(r, 1024)->priority, 9);
+  r.set_priority(10);
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)),
+            "priority must be between 0 and 9, got 10");
+  r.set_priority(-1);
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)),
+            "priority must be between 0 and 9, got -1");
 }
 
 TEST(ToClaimRequestTest, TakesOneToSixteenDistinctQueues) {

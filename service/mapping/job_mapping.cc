@@ -126,6 +126,7 @@ void ToProto(const Job& job, v1::Job* out) {
   out->set_last_error(job.last_error);
   out->set_queue(job.queue);
   out->set_unordered(!job.ordered);
+  out->set_priority(job.priority);
 }
 
 void ToProto(const User& user, v1::User* out) {

@@ -10,7 +10,7 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 FROM jobs
 WHERE id = $1;
 
@@ -66,7 +66,7 @@ WITH current AS (
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
-    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 )
 SELECT current_status, current_lease,
   coalesce((SELECT earlier_id::text FROM earlier), ''),
@@ -84,7 +84,7 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 FROM jobs
 WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)
   AND ($3 = '' OR source_channel_id = $3)

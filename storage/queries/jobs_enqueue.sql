@@ -20,7 +20,8 @@
 -- One job: $1 user phone, $2 user first name (here always ''), $3 source
 -- channel id, $4 source type, $5 payload (JSON object), $6 content type,
 -- $7 idempotency key ('' for none), $8 max attempts, $9 queue, $10 whether
--- it is ordered (an unordered job has no conversation and position 0).
+-- it is ordered (an unordered job has no conversation and position 0), $11
+-- priority. A conversation it makes ready takes its priority.
 -- Creates the user when
 -- missing, keeping an existing user's name, then the job unless its key is
 -- taken (then no row is returned). The user insert and the foreign key
@@ -30,8 +31,10 @@ WITH fresh AS (
   WHERE $7 = '' OR NOT EXISTS (SELECT 1 FROM jobs WHERE idempotency_key = $7)
 ), conversation AS (
   INSERT INTO conversations AS c
-    (conversation, last_position, pending_jobs, first_position, ready_since)
-  SELECT key, n, n, 1, clock_timestamp() FROM fresh WHERE $10::boolean
+    (conversation, last_position, pending_jobs, first_position, ready_since,
+     head_priority)
+  SELECT key, n, n, 1, clock_timestamp(), $11::smallint FROM fresh
+  WHERE $10::boolean
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
@@ -40,7 +43,10 @@ WITH fresh AS (
           AND c.processing_jobs = 0 THEN c.last_position + 1
           ELSE c.first_position END,
         ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0
-          THEN clock_timestamp() ELSE c.ready_since END
+          THEN clock_timestamp() ELSE c.ready_since END,
+        head_priority = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_priority
+          ELSE c.head_priority END
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_user AS (
@@ -49,8 +55,8 @@ WITH fresh AS (
 )
 INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,
   payload, content_type, idempotency_key, max_attempts, queue, ordered,
-  position)
-SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10,
+  priority, position)
+SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10, $11,
   coalesce(last, 0)
 FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
@@ -58,7 +64,7 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority;
 
 -- name: enqueue_set_name
 -- As enqueue_keep_name, for a $2 that is not '': an existing user takes
@@ -70,8 +76,10 @@ WITH fresh AS (
   WHERE $7 = '' OR NOT EXISTS (SELECT 1 FROM jobs WHERE idempotency_key = $7)
 ), conversation AS (
   INSERT INTO conversations AS c
-    (conversation, last_position, pending_jobs, first_position, ready_since)
-  SELECT key, n, n, 1, clock_timestamp() FROM fresh WHERE $10::boolean
+    (conversation, last_position, pending_jobs, first_position, ready_since,
+     head_priority)
+  SELECT key, n, n, 1, clock_timestamp(), $11::smallint FROM fresh
+  WHERE $10::boolean
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
@@ -80,7 +88,10 @@ WITH fresh AS (
           AND c.processing_jobs = 0 THEN c.last_position + 1
           ELSE c.first_position END,
         ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0
-          THEN clock_timestamp() ELSE c.ready_since END
+          THEN clock_timestamp() ELSE c.ready_since END,
+        head_priority = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_priority
+          ELSE c.head_priority END
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_user AS (
@@ -90,8 +101,8 @@ WITH fresh AS (
 )
 INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,
   payload, content_type, idempotency_key, max_attempts, queue, ordered,
-  position)
-SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10,
+  priority, position)
+SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10, $11,
   coalesce(last, 0)
 FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
@@ -99,7 +110,7 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority;
 
 -- name: enqueue_batch
 -- Many jobs in one statement. Arrays with one element per job, in arrival
@@ -107,16 +118,16 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
 -- the caller, to match rows to jobs), $2 user phones, $3 first names, $4
 -- source channel ids, $5 source types, $6 payloads, $7 content types, $8
 -- idempotency keys ('' for none), $9 max attempts, $10 queues, $11 whether
--- each is ordered. A job whose key is taken
+-- each is ordered, $12 priorities. A job whose key is taken
 -- (or repeats an earlier one of the batch) is skipped. A user takes the
 -- last non-empty first name given for it.
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
     $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::int[], $10::text[],
-    $11::boolean[])
+    $11::boolean[], $12::smallint[])
     WITH ORDINALITY AS t(id, user_phone, first_name, source_channel_id,
       source_type, payload, content_type, idempotency_key, max_attempts,
-      queue, ordered, ord)
+      queue, ordered, priority, ord)
 ), fresh AS (
   SELECT DISTINCT ON (coalesce(NULLIF(idempotency_key, ''), id::text)) *
   FROM input i
@@ -125,12 +136,14 @@ WITH input AS (
                    WHERE jobs.idempotency_key = i.idempotency_key)
   ORDER BY coalesce(NULLIF(idempotency_key, ''), id::text), ord
 ), counts AS (
-  SELECT queue || ' ' || source_channel_id AS key, count(*) AS n FROM fresh
-  WHERE ordered GROUP BY 1
+  SELECT queue || ' ' || source_channel_id AS key, count(*) AS n,
+    (array_agg(priority ORDER BY ord))[1] AS first_priority
+  FROM fresh WHERE ordered GROUP BY 1
 ), conversation AS (
   INSERT INTO conversations AS c
-    (conversation, last_position, pending_jobs, first_position, ready_since)
-  SELECT key, n, n, 1, clock_timestamp() FROM counts
+    (conversation, last_position, pending_jobs, first_position, ready_since,
+     head_priority)
+  SELECT key, n, n, 1, clock_timestamp(), first_priority FROM counts
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
@@ -139,7 +152,10 @@ WITH input AS (
           AND c.processing_jobs = 0 THEN c.last_position + 1
           ELSE c.first_position END,
         ready_since = CASE WHEN c.pending_jobs = 0 AND c.processing_jobs = 0
-          THEN clock_timestamp() ELSE c.ready_since END
+          THEN clock_timestamp() ELSE c.ready_since END,
+        head_priority = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_priority
+          ELSE c.head_priority END
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_users AS (
@@ -152,10 +168,10 @@ WITH input AS (
 )
 INSERT INTO jobs (id, user_id, user_phone, source_channel_id, source_type,
   payload, content_type, idempotency_key, max_attempts, queue, ordered,
-  position)
+  priority, position)
 SELECT f.id, f.user_phone, f.user_phone, f.source_channel_id, f.source_type,
   f.payload, f.content_type, NULLIF(f.idempotency_key, ''), f.max_attempts,
-  f.queue, f.ordered,
+  f.queue, f.ordered, f.priority,
   CASE WHEN f.ordered THEN conversation.last - counts.n
     + row_number() OVER (PARTITION BY f.ordered, f.queue, f.source_channel_id
                          ORDER BY f.ord)
@@ -170,7 +186,7 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority;
 
 -- name: jobs_by_idempotency_keys
 -- The jobs holding the idempotency keys of array $1 (after an enqueue
@@ -179,6 +195,6 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 FROM jobs
 WHERE idempotency_key = ANY($1::text[]);

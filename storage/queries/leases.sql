@@ -24,7 +24,7 @@ WITH current AS (
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
-    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 )
 SELECT current_status, coalesce(expired, false), updated.*
 FROM current LEFT JOIN updated ON true;
@@ -45,7 +45,7 @@ WITH current AS (
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
-    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 )
 SELECT current_status, coalesce(expired, false), updated.*
 FROM current LEFT JOIN updated ON true;
@@ -69,7 +69,7 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered,
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
   token;
 
 -- name: fail_job
@@ -97,7 +97,7 @@ WITH current AS (
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
-    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 ), dead AS (
   INSERT INTO dlq_jobs (source, delivery_id, reason, raw_payload, job_id)
   SELECT 'jobqueue.jobs', id::text, last_error, payload, id
@@ -130,7 +130,7 @@ WITH current AS (
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
-    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
 )
 SELECT current_status, false, updated.*
 FROM current LEFT JOIN updated ON true;

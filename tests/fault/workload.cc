@@ -104,9 +104,10 @@ int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
         "fault-", (n * 7 + options.name.size()) % options.conversations));
     r.set_source_type(v1::SOURCE_TYPE_GROUP);
     r.set_idempotency_key(absl::StrCat(options.name, "-", n));
-    // Two queues sharing the channels, and some jobs out of order.
+    // Two queues sharing the channels, some jobs out of order, some urgent.
     r.set_queue(n % 3 == 2 ? "media" : "default");
     r.set_unordered(n % 5 == 4);
+    r.set_priority(n % 7 == 3 ? 5 : 0);
     (*r.mutable_payload()->mutable_fields())["n"].set_number_value(n);
     const absl::Time give_up = absl::Now() + options.retry_for;
     // Retried with the same key while the answer is lost or the server is
