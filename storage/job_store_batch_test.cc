@@ -2,6 +2,8 @@
 // order inside a conversation, keys repeated inside the batch, and nothing
 // stored when one job breaks a rule.
 
+#include <algorithm>
+
 #include "storage/job_store_suite.h"
 
 namespace jobqueue {
@@ -78,6 +80,26 @@ TEST_P(JobStoreSuite, EnqueueJobsAnswersARepeatedKeyWithTheFirstJob) {
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->jobs.size(), 4u) << "earlier, k2, k1 and the last job";
   EXPECT_NE(earlier.id, results[3].job.id);
+}
+
+TEST_P(JobStoreSuite, EnqueueJobsKeepsEachJobsQueueOrderAndPriority) {
+  std::vector<NewJob> jobs = {AJob("c"), AJob("c"), AJob("c"), AJob("c")};
+  jobs[1].queue = "media";
+  jobs[2].ordered = false;
+  jobs[3].priority = 9;
+  const std::vector<EnqueueResult> results =
+      Results(store_->EnqueueJobs(jobs, Deadline()));
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(Get(results[1].job.id).queue, "media");
+  EXPECT_FALSE(Get(results[2].job.id).ordered);
+  EXPECT_EQ(Get(results[3].job.id).priority, 9);
+  // Default queue: the head (jobs[0]) and the unordered job; jobs[3] waits
+  // for the head whatever its priority.
+  std::vector<std::string> ids = Ids(Claim(10));
+  std::sort(ids.begin(), ids.end());
+  std::vector<std::string> expected = {results[0].job.id, results[2].job.id};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(ids, expected);
 }
 
 TEST_P(JobStoreSuite, EnqueueJobsWithABrokenJobStoresNothing) {
