@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "storage/new_uuid.h"
+#include "storage/queue_name.h"
 
 namespace jobqueue {
 namespace {
@@ -49,17 +50,6 @@ bool IsPhoneNumber(const std::string& s) {
 bool LooksLikeObject(const std::string& json) {
   const std::string s(absl::StripAsciiWhitespace(json));
   return s.size() >= 2 && s.front() == '{' && s.back() == '}';
-}
-
-// The jobs_queue_name constraint.
-bool IsQueueName(absl::string_view name) {
-  if (name.empty() || name.size() > 64 || !absl::ascii_isalnum(name[0])) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '_' || c == '.' || c == ':' ||
-           c == '-';
-  });
 }
 
 // The rules of the jobs table that a new job can break.
@@ -190,9 +180,13 @@ absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Leased(
                                   "to another worker)"));
 }
 
+std::string FakeJobStore::KeyOf(const std::string& queue,
+                                const std::string& channel, bool ordered) {
+  return ordered ? absl::StrCat(queue, " ", channel) : std::string();
+}
+
 std::string FakeJobStore::KeyOf(const Job& job) {
-  return job.ordered ? absl::StrCat(job.queue, " ", job.source_channel_id)
-                     : std::string();
+  return KeyOf(job.queue, job.source_channel_id, job.ordered);
 }
 
 FakeJobStore::Row* FakeJobStore::Head(const std::string& key) {
@@ -340,8 +334,7 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
   if (const Row* taken = ByKey(job.idempotency_key); taken != nullptr) {
     return EnqueueResult{.job = taken->job, .created = false};
   }
-  const std::string key =
-      job.ordered ? absl::StrCat(job.queue, " ", job.source_channel_id) : "";
+  const std::string key = KeyOf(job.queue, job.source_channel_id, job.ordered);
   const bool was_ready = Ready(key);
   const absl::Time now = Now();
   Row row;

@@ -134,6 +134,8 @@ class FakeJobStore final : public JobStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   EnqueueResult Insert(const NewJob& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A job's conversation: queue, a space, channel; empty when unordered.
+  static std::string KeyOf(const std::string& queue, const std::string& channel,
+                           bool ordered);
   static std::string KeyOf(const Job& job);
   Row* Head(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Ready(const std::string& channel) const

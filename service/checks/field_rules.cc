@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "storage/queue_name.h"
 
 namespace jobqueue {
 namespace {
@@ -68,19 +69,6 @@ absl::Status CheckUuid(absl::string_view field, absl::string_view value) {
   if (IsUuid(value)) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(field, " must be a UUID, got ", Quoted(value)));
-}
-
-bool IsQueueName(absl::string_view value) {
-  if (value.empty() || value.size() > 64 || !absl::ascii_isalnum(value[0])) {
-    return false;
-  }
-  for (char c : value) {
-    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != ':' &&
-        c != '-') {
-      return false;
-    }
-  }
-  return true;
 }
 
 absl::Status CheckQueueName(absl::string_view field, absl::string_view value) {

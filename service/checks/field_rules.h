@@ -26,9 +26,7 @@ bool IsUuid(absl::string_view id);
 
 absl::Status CheckE164(absl::string_view field, absl::string_view value);
 absl::Status CheckUuid(absl::string_view field, absl::string_view value);
-// A queue name: 1 to 64 ASCII letters, digits, '_', '.', ':' or '-',
-// starting with a letter or digit (the jobs_queue_name constraint).
-bool IsQueueName(absl::string_view value);
+// A queue name (storage/queue_name.h's IsQueueName).
 absl::Status CheckQueueName(absl::string_view field, absl::string_view value);
 // Not empty and at most `max_bytes` long.
 absl::Status CheckRequired(absl::string_view field, absl::string_view value,

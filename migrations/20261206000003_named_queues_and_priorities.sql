@@ -1,51 +1,129 @@
--- Priorities: 0 to 9, higher first, 0 unless given.
+-- Named queues, unordered jobs and priorities.
 --
--- Among the claimable jobs of the queues a claim names, a higher priority
--- goes first; inside one conversation order still wins (a head of priority
--- 0 keeps a later job of priority 9 waiting). A conversation is ranked by
--- its head's priority, kept in conversations.head_priority wherever its
--- head is found. A claim reads each level on its own, from the highest,
--- and stops once it has enough: each read is bounded by the ready floor
+-- Every job belongs to a queue ('default' unless given); a worker claims
+-- from the queues it names and never gets a job of another. Conversation
+-- order is kept per (queue, conversation): a job of one queue never waits
+-- behind a job of another, so a media transcription cannot hold up a
+-- reply. A job may opt out of order (ordered = false): it never waits
+-- behind a conversation's head and never holds one up.
+--
+-- The ordering key is one column, jobs.conversation: the queue, a space
+-- (queue names have none) and source_channel_id; NULL for an unordered
+-- job. It is generated, so no writer can make it disagree with queue and
+-- source_channel_id. Adding it rewrites jobs once. conversations is keyed
+-- by it; its queue and source_channel_id are generated from it.
+--
+-- Priorities: 0 to 9, higher first, 0 unless given. Among the claimable
+-- jobs of the queues a claim names, a higher priority goes first; inside
+-- one conversation order still wins (a head of priority 0 keeps a later
+-- job of priority 9 waiting). A conversation is ranked by its head's
+-- priority, kept in conversations.head_priority wherever its head is
+-- found. A claim reads each level on its own, from the highest, and stops
+-- once it has enough: each read is bounded by the ready floor
 -- (20261206000000), which one index over all levels could not do.
 
 ALTER TABLE public.jobs
+  ADD COLUMN IF NOT EXISTS queue TEXT NOT NULL DEFAULT 'default'
+    CONSTRAINT jobs_queue_name
+    CHECK (queue ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$'),
+  ADD COLUMN IF NOT EXISTS ordered BOOLEAN NOT NULL DEFAULT true,
   ADD COLUMN IF NOT EXISTS priority SMALLINT NOT NULL DEFAULT 0
     CONSTRAINT jobs_priority_range CHECK (priority BETWEEN 0 AND 9);
+COMMENT ON COLUMN public.jobs.queue IS 'Named queue: 1 to 64 letters, digits, _ . : - (not starting with a sign); workers claim by queue.';
 COMMENT ON COLUMN public.jobs.priority IS '0 to 9, higher claimed first; inside a conversation, order wins.';
+COMMENT ON COLUMN public.jobs.ordered IS 'Whether it waits for the earlier jobs of its conversation in its queue (and holds up the later ones).';
 
+ALTER TABLE public.jobs ADD COLUMN IF NOT EXISTS conversation TEXT
+  GENERATED ALWAYS AS (
+    CASE WHEN ordered THEN queue || ' ' || source_channel_id END) STORED;
+COMMENT ON COLUMN public.jobs.conversation IS 'Ordering key: queue, a space, source_channel_id; NULL when not ordered.';
+
+ALTER TABLE public.conversations RENAME COLUMN source_channel_id
+  TO conversation;
+UPDATE public.conversations SET conversation = 'default ' || conversation;
 ALTER TABLE public.conversations
-  ADD COLUMN IF NOT EXISTS head_priority SMALLINT NOT NULL DEFAULT 0;
+  ADD COLUMN IF NOT EXISTS queue TEXT
+    GENERATED ALWAYS AS (split_part(conversation, ' ', 1)) STORED,
+  ADD COLUMN IF NOT EXISTS source_channel_id TEXT
+    GENERATED ALWAYS AS (
+      substr(conversation, strpos(conversation, ' ') + 1)) STORED,
+  ADD COLUMN IF NOT EXISTS head_priority SMALLINT NOT NULL DEFAULT 0
+    CONSTRAINT conversations_head_priority_range
+    CHECK (head_priority BETWEEN 0 AND 9);
+COMMENT ON TABLE public.conversations IS 'Per (queue, source_channel_id): order and readiness of its ordered jobs (kept by triggers on jobs, for any SQL; repaired by the maintenance sweep).';
+COMMENT ON COLUMN public.conversations.conversation IS 'The key jobs.conversation holds: queue, a space, source_channel_id.';
+COMMENT ON COLUMN public.conversations.queue IS 'Its queue (from conversation).';
+COMMENT ON COLUMN public.conversations.source_channel_id IS 'Its channel (from conversation).';
 COMMENT ON COLUMN public.conversations.head_priority IS 'Priority of its head (its first active job) while it is ready.';
 
+-- Claims read the ready conversations of each queue they name, one
+-- priority level at a time.
 CREATE INDEX IF NOT EXISTS conversations_queue_priority_ready_idx
   ON public.conversations (queue, head_priority, ready_since)
   WHERE pending_jobs > 0 AND processing_jobs = 0;
-DROP INDEX IF EXISTS public.conversations_queue_ready_idx;
 
 -- Maintenance (the recount, the ready floor) reads ready conversations of
 -- every queue and level by ready_since alone. Its index carries a predicate
 -- (head_priority >= 0, always true) that only maintenance's statements
 -- state, so a claim can never pick it and scan every queue's ready
 -- conversations for each level it probes.
-ALTER TABLE public.conversations
-  ADD CONSTRAINT conversations_head_priority_range
-  CHECK (head_priority BETWEEN 0 AND 9);
 CREATE INDEX IF NOT EXISTS conversations_maintenance_ready_idx
   ON public.conversations (ready_since)
   WHERE pending_jobs > 0 AND processing_jobs = 0 AND head_priority >= 0;
 DROP INDEX IF EXISTS public.conversations_ready_idx;
 
+-- A conversation's active jobs in position order (heads, recounts).
+CREATE INDEX IF NOT EXISTS jobs_active_conversation_position_idx
+  ON public.jobs (conversation, position)
+  WHERE status IN ('pending', 'processing') AND conversation IS NOT NULL;
+DROP INDEX IF EXISTS public.jobs_active_channel_position_idx;
+
+-- Claims that ignore order take each queue's oldest pending jobs of a
+-- level.
+CREATE INDEX IF NOT EXISTS jobs_pending_queue_priority_seq_idx
+  ON public.jobs (queue, priority, seq) WHERE status = 'pending';
+DROP INDEX IF EXISTS public.jobs_pending_seq_idx;
+
+-- Unordered jobs are claimed by queue and level, the longest-due first;
+-- those not due yet (in backoff) sit after now() and are never read.
 CREATE INDEX IF NOT EXISTS jobs_unordered_priority_due_idx
   ON public.jobs (queue, priority, run_after)
   WHERE status = 'pending' AND conversation IS NULL;
-DROP INDEX IF EXISTS public.jobs_unordered_due_idx;
 
-CREATE INDEX IF NOT EXISTS jobs_pending_queue_priority_seq_idx
-  ON public.jobs (queue, priority, seq) WHERE status = 'pending';
-DROP INDEX IF EXISTS public.jobs_pending_queue_seq_idx;
+-- An insert without a position, or a job made active again or moved to
+-- another queue, channel or order: an ordered job takes its conversation's
+-- next position (the row stays locked until commit, so positions follow
+-- commit order); an unordered job takes 0. Counting is left to the
+-- statement triggers. (A BEFORE trigger does not see generated columns.)
+CREATE OR REPLACE FUNCTION public.jobs_take_position() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  IF NOT NEW.ordered THEN
+    NEW.position := 0;
+    RETURN NEW;
+  END IF;
+  INSERT INTO public.conversations AS c (conversation, last_position)
+  VALUES (NEW.queue || ' ' || NEW.source_channel_id, 1)
+  ON CONFLICT (conversation)
+  DO UPDATE SET last_position = c.last_position + 1
+  RETURNING c.last_position INTO NEW.position;
+  RETURN NEW;
+END
+$$;
 
--- As in 20261206000003, and a ready conversation takes its head's
--- priority.
+DROP TRIGGER IF EXISTS jobs_position_reactivate ON public.jobs;
+CREATE TRIGGER jobs_position_reactivate BEFORE UPDATE ON public.jobs
+  FOR EACH ROW
+  WHEN ((OLD.status IN ('complete', 'failed')
+         AND NEW.status IN ('pending', 'processing'))
+        OR OLD.source_channel_id IS DISTINCT FROM NEW.source_channel_id
+        OR OLD.queue IS DISTINCT FROM NEW.queue
+        OR OLD.ordered IS DISTINCT FROM NEW.ordered)
+  EXECUTE FUNCTION public.jobs_take_position();
+DROP FUNCTION IF EXISTS public.jobs_take_last_position();
+
+-- As in 20261206000000, keyed by conversation; a ready conversation takes
+-- its head's priority.
 CREATE OR REPLACE FUNCTION public.apply_job_changes(
   ids TEXT[], pending_deltas INTEGER[], processing_deltas INTEGER[],
   top_positions BIGINT[], low_positions BIGINT[])
@@ -102,7 +180,39 @@ BEGIN
 END
 $$;
 
--- As in 20261206000003; a changed priority of an active job counts too.
+CREATE OR REPLACE FUNCTION public.jobs_count_inserted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+  ids TEXT[];
+  pending INTEGER[];
+  processing INTEGER[];
+  tops BIGINT[];
+  lows BIGINT[];
+BEGIN
+  IF current_setting('jobqueue.statement_counted', true) = 'on' THEN
+    PERFORM set_config('jobqueue.statement_counted', 'off', true);
+    RETURN NULL;
+  END IF;
+  SELECT array_agg(key ORDER BY key),
+         array_agg(p ORDER BY key), array_agg(q ORDER BY key),
+         array_agg(top ORDER BY key), array_agg(low ORDER BY key)
+  INTO ids, pending, processing, tops, lows
+  FROM (SELECT conversation AS key,
+               count(*) FILTER (WHERE status = 'pending')::int AS p,
+               count(*) FILTER (WHERE status = 'processing')::int AS q,
+               max(position) AS top, min(position) AS low
+        FROM new_jobs
+        WHERE status IN ('pending', 'processing') AND conversation IS NOT NULL
+        GROUP BY conversation) d;
+  IF ids IS NOT NULL THEN
+    PERFORM public.apply_job_changes(ids, pending, processing, tops, lows);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- Updated jobs whose status, conversation, position or (while active)
+-- run_after or priority changed; unordered jobs count nowhere.
 CREATE OR REPLACE FUNCTION public.jobs_count_updated() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
@@ -150,7 +260,34 @@ BEGIN
 END
 $$;
 
--- As in 20261206000003; a repaired conversation takes its head's priority.
+CREATE OR REPLACE FUNCTION public.jobs_count_deleted() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+  ids TEXT[];
+  pending INTEGER[];
+  processing INTEGER[];
+BEGIN
+  SELECT array_agg(key ORDER BY key),
+         array_agg(-p ORDER BY key), array_agg(-q ORDER BY key)
+  INTO ids, pending, processing
+  FROM (SELECT conversation AS key,
+               count(*) FILTER (WHERE status = 'pending')::int AS p,
+               count(*) FILTER (WHERE status = 'processing')::int AS q
+        FROM old_jobs
+        WHERE status IN ('pending', 'processing') AND conversation IS NOT NULL
+        GROUP BY conversation) d;
+  IF ids IS NOT NULL THEN
+    PERFORM public.apply_job_changes(
+      ids, pending, processing,
+      array_fill(NULL::bigint, ARRAY[cardinality(ids)]),
+      array_fill(NULL::bigint, ARRAY[cardinality(ids)]));
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- As in 20261206000000, keyed by conversation; a repaired conversation
+-- takes its head's priority.
 CREATE OR REPLACE FUNCTION public.repair_conversations(ids TEXT[])
 RETURNS INTEGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
@@ -228,7 +365,45 @@ BEGIN
 END
 $$;
 
--- As in 20261206000003, stating the maintenance index's predicate.
+CREATE OR REPLACE FUNCTION public.recount_conversations_after(
+  after TEXT, max_rows INTEGER, OUT next_after TEXT, OUT repaired INTEGER)
+LANGUAGE plpgsql STRICT SECURITY DEFINER SET search_path = public AS $$
+DECLARE
+  ids TEXT[];
+BEGIN
+  WITH RECURSIVE active(id, n) AS (
+    (SELECT conversation, 1 FROM public.jobs
+     WHERE conversation > after AND status IN ('pending', 'processing')
+     ORDER BY conversation LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.conversation FROM public.jobs j
+            WHERE j.conversation > a.id
+              AND j.status IN ('pending', 'processing')
+            ORDER BY j.conversation LIMIT 1), a.n + 1
+    FROM active a WHERE a.id IS NOT NULL AND a.n < max_rows
+  ), rows AS (
+    SELECT conversation AS id FROM public.conversations
+    WHERE conversation > after
+    ORDER BY conversation LIMIT max_rows
+  )
+  SELECT array_agg(id ORDER BY id) INTO ids FROM (
+    SELECT id FROM active WHERE id IS NOT NULL
+    UNION
+    SELECT id FROM rows
+    ORDER BY id LIMIT max_rows) next;
+  IF ids IS NULL THEN
+    next_after := '';
+    repaired := 0;
+    RETURN;
+  END IF;
+  next_after := CASE WHEN cardinality(ids) < max_rows THEN ''
+                     ELSE ids[cardinality(ids)] END;
+  repaired := public.repair_conversations(ids);
+END
+$$;
+
+-- As in 20261206000000, keyed by conversation, stating the maintenance
+-- index's predicate.
 CREATE OR REPLACE FUNCTION public.recount_conversations(max_rows INTEGER)
 RETURNS INTEGER
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
@@ -303,3 +478,4 @@ BEGIN
   RETURN moved;
 END
 $$;
+
