@@ -146,6 +146,8 @@ struct ClaimRequest {
   int max_jobs = 1;
   absl::Duration lease = absl::Seconds(30);
   std::string source_type;  // empty: any
+  // Distinct content types as stored ("text", "audio", ...); empty: any.
+  std::vector<std::string> content_types;
   // Claim jobs even when an earlier job of their conversation is unfinished.
   bool ignore_conversation_order = false;
 };
