@@ -24,14 +24,14 @@ class ConversationOrderTest : public StoreFixture {
  protected:
   // Shared buffers the in-order claim of 10 touches.
   int64_t ClaimBuffers() {
-    return Buffers("EXECUTE claim(10, 30000, 'w', '', '{default}')",
+    return Buffers("EXECUTE claim(10, 30000, 'w', '', '{default}', '{}')",
                    absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()));
   }
   // Index entries its scans read, live or not: of the ready conversations
   // and of their heads. (Locking and updating the conversations it claims
   // reads those rows' own versions, whatever the rest of the queue holds.)
   int64_t ClaimIndexEntries() {
-    return IndexEntries("EXECUTE claim(10, 30000, 'w', '', '{default}')",
+    return IndexEntries("EXECUTE claim(10, 30000, 'w', '', '{default}', '{}')",
                         absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()),
                         {"conversations_queue_priority_ready_idx",
                          "jobs_active_conversation_position_idx",

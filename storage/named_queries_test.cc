@@ -164,6 +164,8 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"claim_in_order", "conversations_queue_priority_ready_idx"},
       {"claim_in_order", "jobs_active_conversation_position_idx"},
       {"claim_in_order", "jobs_unordered_priority_due_idx"},
+      {"claim_in_order", "conversations_queue_kind_ready_idx"},
+      {"claim_in_order", "jobs_unordered_kind_due_idx"},
       {"claim_any_order", "jobs_pending_queue_priority_seq_idx"},
       {"claim_any_order", "jobs_unordered_priority_due_idx"},
       {"enqueue_keep_name", "jobs_idempotency_key_key"},

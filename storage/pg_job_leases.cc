@@ -64,7 +64,8 @@ absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(
             txn,
             request.ignore_conversation_order ? kClaimAnyOrder : kClaimInOrder,
             request.max_jobs, Millis(request.lease), request.worker_id,
-            request.source_type, PgArray(request.queues));
+            request.source_type, PgArray(request.queues),
+            PgArray(request.content_types));
         std::vector<Job> jobs;
         jobs.reserve(r.size());
         for (const pqxx::row& row : r) jobs.push_back(JobFromRow(row, 0));

@@ -1,67 +1,175 @@
 -- Claiming jobs (ClaimJobs): each claimed job is leased to the worker,
 -- counting an attempt. Both blocks take $1 max jobs, $2 lease in
 -- milliseconds, $3 worker id, $4 source type ('' for any), $5 the queues
--- (an array), and return the claimed jobs (as in jobs_enqueue.sql, then
--- seq) in enqueue order. Priorities are read one level at a time, from 9
--- down, stopping once $1 jobs are found; in a level each queue is read on
--- its own, at most $1 rows, so a claim's cost does not grow with other
--- queues' or levels' work. Rows read and locked beyond the $1 kept are let
--- go when the statement ends.
+-- (an array), $6 the content types (an array, empty for any), and return
+-- the claimed jobs (as in jobs_enqueue.sql, then seq) in enqueue order.
+--
+-- A claim reads one priority level at a time, from the highest, and stops
+-- once it has $1 jobs. It visits only the levels that hold work: each next
+-- level is found by one index lookup per queue (and kind), so a claim of
+-- the default level alone does not probe the nine above it. In a level each
+-- queue (and, for a filtered claim, each kind: source type and content
+-- type) is read on its own, at most $1 rows, so a claim's cost does not
+-- grow with other queues', kinds' or levels' work. Rows read and locked
+-- beyond the $1 kept are let go when the statement ends.
 --
 -- The last step re-checks each candidate with "not processing, complete or
 -- failed", which is "pending" in a form the planner cannot serve from
--- jobs_pending_queue_seq_idx: with statistics taken while nothing was pending, it
--- would read every pending job instead of 50 primary key lookups.
+-- jobs_pending_queue_priority_seq_idx: with statistics taken while nothing
+-- was pending, it would read every pending job instead of 50 primary key
+-- lookups.
 -- Blocks are named as in users.sql, which says how to run them by hand.
 
 -- name: claim_in_order
 -- Claims in conversation order: the heads of ready conversations (some
 -- pending job, none processing), each its conversation's pending job with
 -- the lowest position and due, and the unordered jobs that are due; the
--- highest priority first, then the longest-due. Only ready conversations
+-- highest priority first, then the longest-due. A filter applies to a
+-- conversation's head: a conversation whose head is of another kind is not
+-- read, and its later jobs wait behind that head. Only ready conversations
 -- whose head is due are read, however many jobs wait in blocked ones or in
 -- backoff; each scan starts at the ready floor and each head lookup at the
 -- conversation's first position, so versions left behind by earlier claims
 -- are not read while a long snapshot keeps them. SKIP LOCKED on the
 -- conversation and on the job lets concurrent claims take different heads
 -- without waiting; the triggers on jobs update the counts.
-WITH candidates AS (
+WITH RECURSIVE floor AS (
+  SELECT coalesce((SELECT ready_floor FROM conversation_clock),
+                  '-infinity') AS at
+), keys AS (
+  -- One key per queue, or per queue and kind when filtered (the kinds are
+  -- those the CHECK constraints of jobs allow).
+  SELECT q.name AS queue, NULL AS source_type, NULL AS content_type
+  FROM unnest($5::text[]) q(name)
+  WHERE $4 = '' AND cardinality($6::text[]) = 0
+  UNION ALL
+  SELECT q.name, s.type, t.type
+  FROM unnest($5::text[]) q(name)
+  CROSS JOIN unnest(CASE WHEN $4 = '' THEN ARRAY['dm', 'group']
+                         ELSE ARRAY[$4] END) s(type)
+  CROSS JOIN unnest(CASE WHEN cardinality($6::text[]) = 0
+    THEN ARRAY['text', 'image', 'audio', 'video', 'document', 'location',
+               'other']
+    ELSE $6::text[] END) t(type)
+  WHERE $4 <> '' OR cardinality($6::text[]) > 0
+), levels(level, o, u) AS (
+  -- The levels holding work, highest first: o the highest level of ready
+  -- conversations at or below it, u of unordered jobs. Starts above 9.
+  SELECT 10, 10::smallint, 10::smallint
+  UNION ALL
+  SELECT greatest(n.o, n.u), n.o, n.u
+  FROM levels l CROSS JOIN LATERAL (SELECT
+    CASE WHEN l.o IS NULL OR l.o < l.level THEN l.o ELSE (
+      SELECT max(x.p) FROM keys k CROSS JOIN LATERAL (
+        (SELECT c.head_priority AS p FROM conversations c
+         WHERE k.source_type IS NULL AND c.queue = k.queue
+           AND c.pending_jobs > 0 AND c.processing_jobs = 0
+           AND c.head_priority < l.level
+           AND c.ready_since >= (SELECT at FROM floor)
+         ORDER BY c.head_priority DESC LIMIT 1)
+        UNION ALL
+        (SELECT c.head_priority FROM conversations c
+         WHERE k.source_type IS NOT NULL AND c.queue = k.queue
+           AND c.head_source_type = k.source_type
+           AND c.head_content_type = k.content_type
+           AND c.pending_jobs > 0 AND c.processing_jobs = 0
+           AND c.head_priority < l.level
+           AND c.ready_since >= (SELECT at FROM floor)
+         ORDER BY c.head_priority DESC LIMIT 1)) x) END AS o,
+    CASE WHEN l.u IS NULL OR l.u < l.level THEN l.u ELSE (
+      SELECT max(x.p) FROM keys k CROSS JOIN LATERAL (
+        (SELECT j.priority AS p FROM jobs j
+         WHERE k.source_type IS NULL AND j.queue = k.queue
+           AND j.status = 'pending' AND j.conversation IS NULL
+           AND j.priority < l.level
+         ORDER BY j.priority DESC LIMIT 1)
+        UNION ALL
+        (SELECT j.priority FROM jobs j
+         WHERE k.source_type IS NOT NULL AND j.queue = k.queue
+           AND j.source_type = k.source_type
+           AND j.content_type = k.content_type
+           AND j.status = 'pending' AND j.conversation IS NULL
+           AND j.priority < l.level
+         ORDER BY j.priority DESC LIMIT 1)) x) END AS u
+    OFFSET 0) n
+  WHERE l.level > 0 AND greatest(n.o, n.u) IS NOT NULL
+), candidates AS (
   SELECT pick.job_id
-  FROM generate_series(9, 0, -1) level
+  FROM levels l
   CROSS JOIN LATERAL (
     SELECT job_id FROM (
       SELECT r.job_id, r.due
-      FROM unnest($5::text[]) q(name)
+      FROM keys k
       CROSS JOIN LATERAL (
         SELECT head.id AS job_id, c.ready_since AS due
         FROM conversations c
         CROSS JOIN LATERAL (
-          SELECT id, status, run_after, source_type FROM jobs j
+          SELECT id, status, run_after FROM jobs j
           WHERE j.conversation = c.conversation
             AND j.status IN ('pending', 'processing')
             AND j.position >= c.first_position
           ORDER BY j.position LIMIT 1) head
-        WHERE c.queue = q.name AND c.head_priority = level
+        WHERE k.source_type IS NULL AND c.queue = k.queue
+          AND c.head_priority = l.level
           AND c.pending_jobs > 0 AND c.processing_jobs = 0
           AND c.ready_since <= now()
-          AND c.ready_since >= coalesce(
-            (SELECT ready_floor FROM conversation_clock), '-infinity')
+          AND c.ready_since >= (SELECT at FROM floor)
           AND head.status = 'pending' AND head.run_after <= now()
-          AND ($4 = '' OR head.source_type = $4)
         ORDER BY c.ready_since LIMIT $1
         FOR UPDATE OF c SKIP LOCKED) r
+      WHERE l.o = l.level
+      UNION ALL
+      SELECT rk.job_id, rk.due
+      FROM keys k
+      CROSS JOIN LATERAL (
+        SELECT head.id AS job_id, c.ready_since AS due
+        FROM conversations c
+        CROSS JOIN LATERAL (
+          SELECT id, status, run_after FROM jobs j
+          WHERE j.conversation = c.conversation
+            AND j.status IN ('pending', 'processing')
+            AND j.position >= c.first_position
+          ORDER BY j.position LIMIT 1) head
+        WHERE k.source_type IS NOT NULL AND c.queue = k.queue
+          AND c.head_source_type = k.source_type
+          AND c.head_content_type = k.content_type
+          AND c.head_priority = l.level
+          AND c.pending_jobs > 0 AND c.processing_jobs = 0
+          AND c.ready_since <= now()
+          AND c.ready_since >= (SELECT at FROM floor)
+          AND head.status = 'pending' AND head.run_after <= now()
+        ORDER BY c.ready_since LIMIT $1
+        FOR UPDATE OF c SKIP LOCKED) rk
+      WHERE l.o = l.level
       UNION ALL
       SELECT u.job_id, u.due
-      FROM unnest($5::text[]) q(name)
+      FROM keys k
       CROSS JOIN LATERAL (
         SELECT j.id AS job_id, j.run_after AS due FROM jobs j
-        WHERE j.queue = q.name AND j.priority = level
+        WHERE k.source_type IS NULL AND j.queue = k.queue
+          AND j.priority = l.level
           AND j.status = 'pending' AND j.conversation IS NULL
-          AND j.run_after <= now() AND ($4 = '' OR j.source_type = $4)
+          AND j.run_after <= now()
         ORDER BY j.run_after LIMIT $1
         FOR UPDATE OF j SKIP LOCKED) u
+      WHERE l.u = l.level
+      UNION ALL
+      SELECT uk.job_id, uk.due
+      FROM keys k
+      CROSS JOIN LATERAL (
+        SELECT j.id AS job_id, j.run_after AS due FROM jobs j
+        WHERE k.source_type IS NOT NULL AND j.queue = k.queue
+          AND j.source_type = k.source_type
+          AND j.content_type = k.content_type
+          AND j.priority = l.level
+          AND j.status = 'pending' AND j.conversation IS NULL
+          AND j.run_after <= now()
+        ORDER BY j.run_after LIMIT $1
+        FOR UPDATE OF j SKIP LOCKED) uk
+      WHERE l.u = l.level
     ) every
     ORDER BY due LIMIT $1) pick
+  WHERE l.level <= 9
   LIMIT $1
 ), locked AS (
   SELECT id AS locked_id FROM jobs
@@ -87,10 +195,23 @@ SELECT * FROM claimed ORDER BY seq;
 -- Claims any due pending jobs of the queues, ignoring conversation order:
 -- the highest priority first, then the oldest. A job whose conversation
 -- row another session holds is skipped, not waited for (the count trigger
--- must update that row).
-WITH candidates AS (
+-- must update that row). Filters are checked on each job read, so a
+-- filtered claim here also reads the queue's older jobs of other kinds.
+WITH RECURSIVE levels(level) AS (
+  -- The levels holding pending jobs, highest first. Starts above 9.
+  SELECT 10::smallint
+  UNION ALL
+  SELECT n.p FROM levels l CROSS JOIN LATERAL (
+    SELECT max(x.p) AS p FROM unnest($5::text[]) q(name)
+    CROSS JOIN LATERAL (
+      SELECT j.priority AS p FROM jobs j
+      WHERE j.queue = q.name AND j.status = 'pending'
+        AND j.priority < l.level
+      ORDER BY j.priority DESC LIMIT 1) x) n
+  WHERE l.level > 0 AND n.p IS NOT NULL
+), candidates AS (
   SELECT pick.job_id
-  FROM generate_series(9, 0, -1) level
+  FROM levels l
   CROSS JOIN LATERAL (
     SELECT job_id FROM (
       SELECT o.job_id, o.seq
@@ -98,9 +219,10 @@ WITH candidates AS (
       CROSS JOIN LATERAL (
         SELECT j.id AS job_id, j.seq
         FROM jobs j JOIN conversations c ON c.conversation = j.conversation
-        WHERE j.queue = q.name AND j.priority = level
+        WHERE j.queue = q.name AND j.priority = l.level
           AND j.status = 'pending' AND j.run_after <= now()
           AND ($4 = '' OR j.source_type = $4)
+          AND (cardinality($6::text[]) = 0 OR j.content_type = ANY ($6))
         ORDER BY j.seq LIMIT $1
         FOR UPDATE OF j, c SKIP LOCKED) o
       UNION ALL
@@ -108,13 +230,15 @@ WITH candidates AS (
       FROM unnest($5::text[]) q(name)
       CROSS JOIN LATERAL (
         SELECT j.id AS job_id, j.seq FROM jobs j
-        WHERE j.queue = q.name AND j.priority = level
+        WHERE j.queue = q.name AND j.priority = l.level
           AND j.status = 'pending' AND j.conversation IS NULL
           AND j.run_after <= now() AND ($4 = '' OR j.source_type = $4)
+          AND (cardinality($6::text[]) = 0 OR j.content_type = ANY ($6))
         ORDER BY j.run_after LIMIT $1
         FOR UPDATE OF j SKIP LOCKED) u
     ) every
     ORDER BY seq LIMIT $1) pick
+  WHERE l.level <= 9
   LIMIT $1
 ), claimed AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,

@@ -21,7 +21,8 @@
 -- channel id, $4 source type, $5 payload (JSON object), $6 content type,
 -- $7 idempotency key ('' for none), $8 max attempts, $9 queue, $10 whether
 -- it is ordered (an unordered job has no conversation and position 0), $11
--- priority. A conversation it makes ready takes its priority.
+-- priority. A conversation it makes ready takes its priority and kind
+-- (source and content type).
 -- Creates the user when
 -- missing, keeping an existing user's name, then the job unless its key is
 -- taken (then no row is returned). The user insert and the foreign key
@@ -32,8 +33,8 @@ WITH fresh AS (
 ), conversation AS (
   INSERT INTO conversations AS c
     (conversation, last_position, pending_jobs, first_position, ready_since,
-     head_priority)
-  SELECT key, n, n, 1, clock_timestamp(), $11::smallint FROM fresh
+     head_priority, head_source_type, head_content_type)
+  SELECT key, n, n, 1, clock_timestamp(), $11::smallint, $4, $6 FROM fresh
   WHERE $10::boolean
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
@@ -46,7 +47,13 @@ WITH fresh AS (
           THEN clock_timestamp() ELSE c.ready_since END,
         head_priority = CASE WHEN c.pending_jobs = 0
           AND c.processing_jobs = 0 THEN EXCLUDED.head_priority
-          ELSE c.head_priority END
+          ELSE c.head_priority END,
+        head_source_type = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_source_type
+          ELSE c.head_source_type END,
+        head_content_type = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_content_type
+          ELSE c.head_content_type END
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_user AS (
@@ -77,8 +84,8 @@ WITH fresh AS (
 ), conversation AS (
   INSERT INTO conversations AS c
     (conversation, last_position, pending_jobs, first_position, ready_since,
-     head_priority)
-  SELECT key, n, n, 1, clock_timestamp(), $11::smallint FROM fresh
+     head_priority, head_source_type, head_content_type)
+  SELECT key, n, n, 1, clock_timestamp(), $11::smallint, $4, $6 FROM fresh
   WHERE $10::boolean
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
@@ -91,7 +98,13 @@ WITH fresh AS (
           THEN clock_timestamp() ELSE c.ready_since END,
         head_priority = CASE WHEN c.pending_jobs = 0
           AND c.processing_jobs = 0 THEN EXCLUDED.head_priority
-          ELSE c.head_priority END
+          ELSE c.head_priority END,
+        head_source_type = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_source_type
+          ELSE c.head_source_type END,
+        head_content_type = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_content_type
+          ELSE c.head_content_type END
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_user AS (
@@ -137,13 +150,17 @@ WITH input AS (
   ORDER BY coalesce(NULLIF(idempotency_key, ''), id::text), ord
 ), counts AS (
   SELECT queue || ' ' || source_channel_id AS key, count(*) AS n,
-    (array_agg(priority ORDER BY ord))[1] AS first_priority
+    (array_agg(priority ORDER BY ord))[1] AS first_priority,
+    (array_agg(source_type ORDER BY ord))[1] AS first_source_type,
+    (array_agg(content_type ORDER BY ord))[1] AS first_content_type
   FROM fresh WHERE ordered GROUP BY 1
 ), conversation AS (
   INSERT INTO conversations AS c
     (conversation, last_position, pending_jobs, first_position, ready_since,
-     head_priority)
-  SELECT key, n, n, 1, clock_timestamp(), first_priority FROM counts
+     head_priority, head_source_type, head_content_type)
+  SELECT key, n, n, 1, clock_timestamp(), first_priority, first_source_type,
+    first_content_type
+  FROM counts
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
@@ -155,7 +172,13 @@ WITH input AS (
           THEN clock_timestamp() ELSE c.ready_since END,
         head_priority = CASE WHEN c.pending_jobs = 0
           AND c.processing_jobs = 0 THEN EXCLUDED.head_priority
-          ELSE c.head_priority END
+          ELSE c.head_priority END,
+        head_source_type = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_source_type
+          ELSE c.head_source_type END,
+        head_content_type = CASE WHEN c.pending_jobs = 0
+          AND c.processing_jobs = 0 THEN EXCLUDED.head_content_type
+          ELSE c.head_content_type END
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_users AS (
