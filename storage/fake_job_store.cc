@@ -472,12 +472,19 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
   claim_ = request;
   if (absl::Status s = Begin("ClaimJobs", deadline); !s.ok()) return s;
   const absl::Time now = Now();
+  auto listed = [](const std::vector<std::string>& list,
+                   const std::string& value) {
+    return std::find(list.begin(), list.end(), value) != list.end();
+  };
+  // In conversation order only a head is asked: one of another content
+  // type leaves its conversation out of this claim.
   auto wanted = [&](const Job& job) {
     return job.status == JobStatus::kPending && job.run_after <= now &&
            (request.source_type.empty() ||
             job.source_type == request.source_type) &&
-           std::find(request.queues.begin(), request.queues.end(), job.queue) !=
-               request.queues.end();
+           (request.content_types.empty() ||
+            listed(request.content_types, job.content_type)) &&
+           listed(request.queues, job.queue);
   };
   // Candidates in the order the claim takes them.
   // (minus priority, due, seq): the highest priority first.

@@ -4,8 +4,8 @@
 //
 //   TEST_P(JobStoreSuite, X) { Job job = Enqueue("c"); ... }
 //
-// job_store_suite.cc instantiates it for both stores; the cases are in
-// job_store_records_test.cc and job_store_leases_test.cc.
+// job_store_suite.cc instantiates it for both stores; the cases are in the
+// job_store_*_test.cc files.
 //
 // What only PostgreSQL does stays out of the suite, in the Pg tests:
 // deadlines and statement timeouts, lock timeouts and SKIP LOCKED,

@@ -266,6 +266,7 @@ class MalformedRequestsTest : public ::testing::Test {
                             r->mutable_wait_timeout()->set_seconds(0);
                             r->set_source_type(v1::SOURCE_TYPE_DM);
                             r->add_queues("default");
+                            r->add_content_types(v1::CONTENT_TYPE_TEXT);
                             return r;
                           },
                           Caller(&JobQueue::Stub::ClaimJobs)};
@@ -919,15 +920,21 @@ TEST_F(MalformedRequestsTest, EveryEnumOutOfRangeIsRefused) {
         std::unique_ptr<Message> request = rpcs_[name].base();
         std::vector<Step> parent(path.begin(), path.end() - 1);
         Message* m = Follow(request.get(), parent);
-        m->GetReflection()->SetEnumValue(m, path.back().field, number);
+        const Step& last = path.back();
+        if (last.index < 0) {
+          m->GetReflection()->SetEnumValue(m, last.field, number);
+        } else {
+          m->GetReflection()->SetRepeatedEnumValue(m, last.field, last.index,
+                                                   number);
+        }
         ExpectRefusedUnchanged(name, *request, PathName(path));
         ++cases;
       }
     }
   }
   // EnqueueJob 2, EnqueueJobs 2 per entry (2 entries), UpdateStatus 2,
-  // ListJobs 2, ClaimJobs 1.
-  EXPECT_EQ(cases, 11 * 4);
+  // ListJobs 2, ClaimJobs 2 (source_type, content_types[0]).
+  EXPECT_EQ(cases, 12 * 4);
 }
 
 TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
@@ -1138,6 +1145,19 @@ TEST_F(MalformedRequestsTest, RepeatedEntriesRefuseTheWholeBatch) {
       "CompleteJobs",
       batch({{id, token}, {id, "00000000-0000-4000-8000-000000000000"}}),
       "jobs[1].job_id repeats jobs[0]");
+
+  // ClaimJobs names each content type at most once, and never the
+  // unspecified one; nothing is claimed.
+  std::unique_ptr<Message> claim = rpcs_["ClaimJobs"].base();
+  auto& types = dynamic_cast<v1::ClaimJobsRequest&>(*claim);
+  types.add_content_types(v1::CONTENT_TYPE_AUDIO);
+  types.add_content_types(v1::CONTENT_TYPE_TEXT);
+  ExpectRefusedUnchanged("ClaimJobs", types,
+                         "content_types[2] repeats CONTENT_TYPE_TEXT");
+  types.set_content_types(2, v1::CONTENT_TYPE_UNSPECIFIED);
+  ExpectRefusedUnchanged(
+      "ClaimJobs", types,
+      "content_types[2] must not be CONTENT_TYPE_UNSPECIFIED");
 
   v1::CompleteJobsResponse response;
   ASSERT_TRUE(stub_

@@ -1,10 +1,12 @@
-// Named queues and unordered jobs end to end: a real gRPC server and channel
-// on loopback over a fresh, migrated PostgreSQL database.
+// Named queues, unordered jobs and content-type claims end to end: a real
+// gRPC server and channel on loopback over a fresh, migrated PostgreSQL
+// database.
 
 #include <grpcpp/grpcpp.h>
 
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -17,13 +19,15 @@ namespace {
 class QueuesTest : public ServerTest {
  protected:
   grpc::Status Enqueue(const std::string& queue, const std::string& channel,
-                       bool unordered, v1::Job* job) {
+                       bool unordered, v1::Job* job,
+                       v1::ContentType type = v1::CONTENT_TYPE_TEXT) {
     v1::EnqueueJobRequest r;
     r.set_user_phone("+15551234567");
     r.set_source_channel_id(channel);
     r.set_source_type(v1::SOURCE_TYPE_DM);
     r.set_queue(queue);
     r.set_unordered(unordered);
+    r.set_content_type(type);
     v1::EnqueueJobResponse response;
     grpc::Status s = stub_->EnqueueJob(CallContext().get(), r, &response);
     *job = response.job();
@@ -111,6 +115,50 @@ TEST_F(QueuesTest, AHigherPriorityIsHandedOutFirst) {
   grpc::Status s = stub_->EnqueueJob(CallContext().get(), r, &high);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message(), "priority must be between 0 and 9, got 10");
+}
+
+TEST_F(QueuesTest, AContentTypeClaimGetsOnlyThoseTypes) {
+  auto enqueue = [&](const std::string& channel, v1::ContentType type) {
+    v1::Job job;
+    grpc::Status s = Enqueue("", channel, false, &job, type);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  };
+  const v1::Job voice = enqueue("c1", v1::CONTENT_TYPE_AUDIO);
+  enqueue("c1", v1::CONTENT_TYPE_TEXT);
+  enqueue("c2", v1::CONTENT_TYPE_TEXT);
+  enqueue("c2", v1::CONTENT_TYPE_AUDIO);  // waits for its text head
+  enqueue("c2", v1::CONTENT_TYPE_IMAGE);
+  EXPECT_EQ(voice.content_type(), v1::CONTENT_TYPE_AUDIO);
+
+  v1::ClaimJobsRequest r;
+  r.set_worker_id("transcriber");
+  r.set_max_jobs(10);
+  v1::ClaimJobsResponse response;
+  for (const auto& [types, error] :
+       std::vector<std::pair<std::vector<int>, std::string>>{
+           {{v1::CONTENT_TYPE_AUDIO, v1::CONTENT_TYPE_AUDIO},
+            "content_types[1] repeats CONTENT_TYPE_AUDIO"},
+           {{v1::CONTENT_TYPE_UNSPECIFIED},
+            "content_types[0] must not be CONTENT_TYPE_UNSPECIFIED"},
+           {{v1::CONTENT_TYPE_IMAGE, 42},
+            "content_types[1] has an unknown value 42; use one of "}}) {
+    r.clear_content_types();
+    for (int type : types)
+      r.add_content_types(static_cast<v1::ContentType>(type));
+    grpc::Status s = stub_->ClaimJobs(CallContext().get(), r, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_message().rfind(error, 0), 0u) << s.error_message();
+  }
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'processing'"), 0);
+
+  r.clear_content_types();
+  r.add_content_types(v1::CONTENT_TYPE_AUDIO);
+  grpc::Status s = stub_->ClaimJobs(CallContext().get(), r, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(response.jobs_size(), 1);
+  EXPECT_EQ(response.jobs(0).id(), voice.id());
+  EXPECT_EQ(response.jobs(0).content_type(), v1::CONTENT_TYPE_AUDIO);
 }
 
 TEST_F(QueuesTest, BadQueueNamesAreRefusedNamingTheField) {

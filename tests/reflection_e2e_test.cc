@@ -729,14 +729,15 @@ TEST_F(ReflectionE2eTest, BufCurlListsAndChecksHealthThroughReflection) {
 
 // A pending job at the head of a conversation of its own; leased (processing,
 // with a lease_token) when `lease`.
-v1::Job FreshJob(v1::JobQueue::Stub* stub, bool lease, int max_attempts = 0) {
+v1::Job FreshJob(v1::JobQueue::Stub* stub, bool lease, int max_attempts = 0,
+                 v1::ContentType type = v1::CONTENT_TYPE_TEXT) {
   static int count = 0;
   ++count;
   v1::EnqueueJobRequest enqueue;
   enqueue.set_user_phone(absl::StrCat("+1555000", 1000 + count));
   enqueue.set_source_channel_id(absl::StrCat("readme-", count));
   enqueue.set_source_type(v1::SOURCE_TYPE_DM);
-  enqueue.set_content_type(v1::CONTENT_TYPE_TEXT);
+  enqueue.set_content_type(type);
   enqueue.set_max_attempts(max_attempts);
   (*enqueue.mutable_payload()->mutable_fields())["Body"].set_string_value("x");
   v1::EnqueueJobResponse enqueued;
@@ -799,7 +800,9 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       ASSERT_EQ(failed.status(), v1::JOB_STATUS_FAILED);
       values = {{"JOB-UUID", job.id()}};
     } else if (method == "ClaimJobs") {
-      FreshJob(stub.get(), false);  // so the claim need not wait
+      // So the claim need not wait: audio, which every claim of the docs
+      // takes (one claims only CONTENT_TYPE_AUDIO).
+      FreshJob(stub.get(), false, 0, v1::CONTENT_TYPE_AUDIO);
     } else if (method == "GetUser" || method == "ListUsers") {
       // The user of README's quick start (CreateUser keeps a known name).
       v1::CreateUserRequest create;

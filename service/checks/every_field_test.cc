@@ -80,6 +80,13 @@ TEST(CheckEveryFieldTest, EnumsMustHoldADeclaredValue) {
   r.set_status(v1::JOB_STATUS_PENDING);
   r.set_source_type(static_cast<v1::SourceType>(-1));
   ExpectInvalid(CheckEveryField(r), "source_type has an unknown value -1");
+
+  v1::ClaimJobsRequest claim;
+  claim.add_content_types(v1::CONTENT_TYPE_AUDIO);
+  claim.add_content_types(static_cast<v1::ContentType>(42));
+  ExpectInvalid(CheckEveryField(claim),
+                "content_types[1] has an unknown value 42; use one of "
+                "CONTENT_TYPE_UNSPECIFIED (0)");
 }
 
 TEST(CheckEveryFieldTest, TimestampsMustBeValid) {

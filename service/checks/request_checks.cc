@@ -185,6 +185,38 @@ absl::StatusOr<NewDeadLetter> ToNewDeadLetter(
                        .raw_payload_json = *std::move(raw_payload)};
 }
 
+namespace {
+
+// content_types into `claim`: distinct, specified values, as stored.
+absl::Status ToContentTypes(const v1::ClaimJobsRequest& request,
+                            ClaimRequest& claim) {
+  if (absl::Status s =
+          CheckRange("number of content_types", request.content_types_size(), 0,
+                     kMaxClaimContentTypes);
+      !s.ok()) {
+    return s;
+  }
+  for (int i = 0; i < request.content_types_size(); ++i) {
+    const std::string field = absl::StrCat("content_types[", i, "]");
+    const v1::ContentType type = request.content_types(i);
+    if (type == v1::CONTENT_TYPE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " must not be CONTENT_TYPE_UNSPECIFIED"));
+    }
+    absl::StatusOr<std::string> column = ContentTypeColumn(field, type);
+    if (!column.ok()) return column.status();
+    if (std::find(claim.content_types.begin(), claim.content_types.end(),
+                  *column) != claim.content_types.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " repeats ", v1::ContentType_Name(type)));
+    }
+    claim.content_types.push_back(*std::move(column));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ClaimRequest> ToClaimRequest(
     const v1::ClaimJobsRequest& request) {
   ClaimRequest claim{
@@ -227,6 +259,7 @@ absl::StatusOr<ClaimRequest> ToClaimRequest(
     if (!type.ok()) return type.status();
     claim.source_type = *type;
   }
+  if (absl::Status s = ToContentTypes(request, claim); !s.ok()) return s;
   return claim;
 }
 

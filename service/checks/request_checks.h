@@ -33,6 +33,8 @@ inline constexpr int kMaxClaimBatch = 100;
 inline constexpr int kMaxCompleteBatch = 1000;
 inline constexpr int kMaxEnqueueBatch = 1000;
 inline constexpr int kMaxClaimQueues = 16;
+// As many as ContentType declares besides CONTENT_TYPE_UNSPECIFIED.
+inline constexpr int kMaxClaimContentTypes = 7;
 inline constexpr int kMaxPriority = 9;
 inline constexpr char kDefaultQueue[] = "default";
 inline constexpr absl::Duration kDefaultLease = absl::Seconds(30);

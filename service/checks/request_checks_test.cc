@@ -209,6 +209,35 @@ TEST(ToClaimRequestTest, TakesOneToSixteenDistinctQueues) {
             "number of queues must be between 0 and 16, got 17");
 }
 
+TEST(ToClaimRequestTest, TakesDistinctContentTypesAsStored) {
+  v1::ClaimJobsRequest r;
+  r.set_worker_id("w");
+  EXPECT_TRUE(ToClaimRequest(r)->content_types.empty()) << "none: any";
+  r.add_content_types(v1::CONTENT_TYPE_AUDIO);
+  r.add_content_types(v1::CONTENT_TYPE_TEXT);
+  EXPECT_EQ(ToClaimRequest(r)->content_types,
+            (std::vector<std::string>{"audio", "text"}));
+  r.add_content_types(v1::CONTENT_TYPE_AUDIO);
+  EXPECT_EQ(Invalid(ToClaimRequest(r)),
+            "content_types[2] repeats CONTENT_TYPE_AUDIO");
+  r.set_content_types(2, v1::CONTENT_TYPE_UNSPECIFIED);
+  EXPECT_EQ(Invalid(ToClaimRequest(r)),
+            "content_types[2] must not be CONTENT_TYPE_UNSPECIFIED");
+  r.set_content_types(1, static_cast<v1::ContentType>(42));
+  EXPECT_EQ(Invalid(ToClaimRequest(r)),
+            "content_types[1] has an unknown value 42");
+  r.clear_content_types();
+  for (int i = 1; i <= 7; ++i) {
+    r.add_content_types(static_cast<v1::ContentType>(i));
+  }
+  EXPECT_EQ(ToClaimRequest(r)->content_types,
+            (std::vector<std::string>{"text", "image", "audio", "video",
+                                      "document", "location", "other"}));
+  r.add_content_types(v1::CONTENT_TYPE_TEXT);
+  EXPECT_EQ(Invalid(ToClaimRequest(r)),
+            "number of content_types must be between 0 and 7, got 8");
+}
+
 TEST(ToNewJobsTest, RejectsTheWholeBatchNamingTheEntry) {
   v1::EnqueueJobsRequest r;
   EXPECT_EQ(Invalid(ToNewJobs(r, 1024)),
