@@ -41,6 +41,9 @@ ABSL_FLAG(int, workers, 8, "claiming workers (work)");
 ABSL_FLAG(int, batch, 50, "jobs per claim (work) or per call (enqueue_batch)");
 ABSL_FLAG(int, jobs, 10000, "jobs to enqueue and then drain (work)");
 ABSL_FLAG(bool, ignore_order, false, "claims ignore conversation order (work)");
+ABSL_FLAG(bool, text_only, false,
+          "claims ask for CONTENT_TYPE_TEXT alone, the type loadgen enqueues "
+          "(work)");
 ABSL_FLAG(bool, batch_complete, true,
           "complete each claimed batch with one CompleteJobs call; false: "
           "one CompleteJob call per job, all in flight together (work)");
@@ -259,6 +262,9 @@ void Work(JobQueue::Stub& stub) {
         claim.set_worker_id(absl::StrCat("bench-", w));
         claim.set_max_jobs(absl::GetFlag(FLAGS_batch));
         claim.set_ignore_conversation_order(absl::GetFlag(FLAGS_ignore_order));
+        if (absl::GetFlag(FLAGS_text_only)) {
+          claim.add_content_types(jobqueue::v1::CONTENT_TYPE_TEXT);
+        }
         claim.mutable_wait_timeout()->set_nanos(200 * 1000 * 1000);
         jobqueue::v1::ClaimJobsResponse claimed;
         grpc::ClientContext context;

@@ -5,6 +5,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "storage/new_uuid.h"
 #include "storage/pg_job_store_internal.h"
@@ -115,7 +117,9 @@ PgJobStore::PgJobStore(const Options& options)
 
 void PgJobStore::Configure(pqxx::transaction_base& txn, bool local) const {
   ExecUnnamed(txn, kSessionSettings, std::to_string(statement_timeout_ms_),
-              std::to_string(lock_timeout_ms_), local);
+              std::to_string(lock_timeout_ms_), local,
+              pooling_ == DatabasePooling::kTransaction ? "auto"
+                                                        : "force_generic_plan");
 }
 
 absl::Status PgJobStore::NoAnswerBeforeDeadline() {
@@ -339,6 +343,29 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
       });
 }
 
+pqxx::result PgJobStore::ExecWithValues(
+    pqxx::transaction_base& txn, const NamedQuery& query,
+    const std::vector<std::string>& values) const {
+  std::string sql;
+  sql.reserve(query.sql.size() + 64 * values.size());
+  for (size_t i = 0; i < query.sql.size(); ++i) {
+    size_t end = i + 1;
+    while (end < query.sql.size() && absl::ascii_isdigit(query.sql[end])) {
+      ++end;
+    }
+    size_t n = 0;
+    if (query.sql[i] == '$' && end > i + 1 &&
+        absl::SimpleAtoi(query.sql.substr(i + 1, end - i - 1), &n) && n >= 1 &&
+        n <= values.size()) {
+      sql += txn.quote(values[n - 1]);
+      i = end - 1;
+    } else {
+      sql += query.sql[i];
+    }
+  }
+  return Observed(query, [&] { return txn.exec(sql); });
+}
+
 absl::StatusOr<JobPage> PgJobStore::ListJobs(
     const JobFilter& filter, const std::optional<JobCursor>& after, int limit,
     absl::Time deadline) {
@@ -355,11 +382,12 @@ absl::StatusOr<JobPage> PgJobStore::ListJobs(
       deadline, /*retry_safe=*/true,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<JobPage> {
         // One extra row tells whether another page follows.
-        pqxx::result r = ExecUnnamed(
-            txn, kListJobs, filter.user_id, status, filter.source_channel_id,
-            filter.source_type, TimestampParam(filter.created_after),
-            TimestampParam(filter.created_before), cursor_time, cursor_id,
-            limit + 1);
+        pqxx::result r = ExecWithValues(
+            txn, kListJobs,
+            {filter.user_id, status, filter.source_channel_id,
+             filter.source_type, TimestampParam(filter.created_after),
+             TimestampParam(filter.created_before), cursor_time, cursor_id,
+             std::to_string(limit + 1)});
         JobPage page;
         for (const pqxx::row& row : r) {
           if (static_cast<int>(page.jobs.size()) == limit) break;

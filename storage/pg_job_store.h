@@ -201,6 +201,11 @@ class PgJobStore final : public JobStore {
       return txn.exec_params(query.sql, std::forward<Args>(args)...);
     });
   }
+  // `query` sent as text with `values` quoted in place of $1, $2, ...:
+  // planned with its values each time, whatever the plan cache mode.
+  pqxx::result ExecWithValues(pqxx::transaction_base& txn,
+                              const NamedQuery& query,
+                              const std::vector<std::string>& values) const;
   // `run`, which runs `query`: noted as the statement running on this
   // thread (named in the log if it throws) and observed.
   template <typename Run>

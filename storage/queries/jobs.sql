@@ -77,9 +77,10 @@ FROM current LEFT JOIN updated ON true;
 -- A page of jobs, newest first: filters $1 user id, $2 status, $3 source
 -- channel id, $4 source type ('' for any), created in [$5, $6), after the
 -- cursor ($7 created_at, $8 id) in that order, at most $9 rows. Never
--- prepared: sent unnamed with its values, so the filters that are '' drop
--- out when it is planned and each page is a range scan of the index that
--- serves the filters given (a generic plan would keep every OR).
+-- prepared: sent as text with its values quoted in place, so the filters
+-- that are '' drop out when it is planned and each page is a range scan of
+-- the index that serves the filters given (a generic plan would keep every
+-- OR).
 SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,

@@ -13,6 +13,12 @@
 -- grow with other queues', kinds' or levels' work. Rows read and locked
 -- beyond the $1 kept are let go when the statement ends.
 --
+-- The server runs them with one generic plan (see settings.sql), which
+-- knows neither how many jobs nor which filters: so every step is a lookup
+-- by index whatever the estimates (the candidates are locked one by one,
+-- and updated by primary key from an array), never a join the planner
+-- could turn into a scan of jobs.
+--
 -- The last step re-checks each candidate with "not processing, complete or
 -- failed", which is "pending" in a form the planner cannot serve from
 -- jobs_pending_queue_priority_seq_idx: with statistics taken while nothing
@@ -172,15 +178,14 @@ WITH RECURSIVE floor AS (
   WHERE l.level <= 9
   LIMIT $1
 ), locked AS (
-  SELECT id AS locked_id FROM jobs
-  WHERE id IN (SELECT job_id FROM candidates)
-  FOR UPDATE SKIP LOCKED
+  SELECT l.id AS locked_id
+  FROM candidates c CROSS JOIN LATERAL (
+    SELECT id FROM jobs WHERE id = c.job_id FOR UPDATE SKIP LOCKED) l
 ), claimed AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,
     lease_token = gen_random_uuid(), worker_id = $3,
     lease_expires_at = now() + $2 * interval '1 millisecond'
-  FROM locked
-  WHERE id = locked_id
+  WHERE id = ANY (ARRAY(SELECT locked_id FROM locked))
     AND status NOT IN ('processing', 'complete', 'failed')
   RETURNING id, user_id, source_channel_id, source_type, user_phone,
     payload, status, content_type, idempotency_key,
@@ -244,8 +249,7 @@ WITH RECURSIVE levels(level) AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,
     lease_token = gen_random_uuid(), worker_id = $3,
     lease_expires_at = now() + $2 * interval '1 millisecond'
-  FROM candidates
-  WHERE id = job_id
+  WHERE id = ANY (ARRAY(SELECT job_id FROM candidates))
     AND status NOT IN ('processing', 'complete', 'failed')
   RETURNING id, user_id, source_channel_id, source_type, user_phone,
     payload, status, content_type, idempotency_key,
