@@ -29,12 +29,12 @@ class ConversationOrderTest : public StoreFixture {
   int64_t ClaimBuffers() {
     int64_t most = 0;
     for (const char* mode : {"force_generic_plan", "force_custom_plan"}) {
-      most = std::max(
-          most, Buffers("EXECUTE claim(10, 30000, 'w', '', '{default}', '{}')",
-                        absl::StrCat("SET LOCAL jit = off;"
-                                     " SET LOCAL plan_cache_mode = ",
-                                     mode, "; PREPARE claim AS ",
-                                     ClaimInOrderSql())));
+      most =
+          std::max(most, Buffers("EXECUTE claim(10, 30000, 'w', '{default}')",
+                                 absl::StrCat("SET LOCAL jit = off;"
+                                              " SET LOCAL plan_cache_mode = ",
+                                              mode, "; PREPARE claim AS ",
+                                              ClaimInOrderSql())));
     }
     return most;
   }
@@ -42,7 +42,7 @@ class ConversationOrderTest : public StoreFixture {
   // and of their heads. (Locking and updating the conversations it claims
   // reads those rows' own versions, whatever the rest of the queue holds.)
   int64_t ClaimIndexEntries() {
-    return IndexEntries("EXECUTE claim(10, 30000, 'w', '', '{default}', '{}')",
+    return IndexEntries("EXECUTE claim(10, 30000, 'w', '{default}')",
                         absl::StrCat("PREPARE claim AS ", ClaimInOrderSql()),
                         {"conversations_queue_priority_ready_idx",
                          "jobs_active_conversation_position_idx",

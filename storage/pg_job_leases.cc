@@ -12,6 +12,7 @@ namespace jobqueue {
 namespace {
 
 const NamedQuery& kClaimInOrder = Query("claim_in_order");
+const NamedQuery& kClaimInOrderByKind = Query("claim_in_order_by_kind");
 const NamedQuery& kClaimAnyOrder = Query("claim_any_order");
 const NamedQuery& kExtendLease = Query("extend_lease");
 const NamedQuery& kCompleteJob = Query("complete_job");
@@ -43,9 +44,11 @@ absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
 }  // namespace
 
 const char* ClaimInOrderSql() { return kClaimInOrder.sql.c_str(); }
+const char* ClaimInOrderByKindSql() { return kClaimInOrderByKind.sql.c_str(); }
 
 void AddLeaseStatements(StatementSet& c) {
   c.Add(kClaimInOrder);
+  c.Add(kClaimInOrderByKind);
   c.Add(kClaimAnyOrder);
   c.Add(kExtendLease);
   c.Add(kCompleteJob);
@@ -60,12 +63,19 @@ absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(
   return WithConnection<std::vector<Job>>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<Job>> {
-        pqxx::result r = Exec(
-            txn,
-            request.ignore_conversation_order ? kClaimAnyOrder : kClaimInOrder,
-            request.max_jobs, Millis(request.lease), request.worker_id,
-            request.source_type, PgArray(request.queues),
-            PgArray(request.content_types));
+        const bool filtered =
+            !request.source_type.empty() || !request.content_types.empty();
+        pqxx::result r =
+            !request.ignore_conversation_order && !filtered
+                ? Exec(txn, kClaimInOrder, request.max_jobs,
+                       Millis(request.lease), request.worker_id,
+                       PgArray(request.queues))
+                : Exec(txn,
+                       request.ignore_conversation_order ? kClaimAnyOrder
+                                                         : kClaimInOrderByKind,
+                       request.max_jobs, Millis(request.lease),
+                       request.worker_id, request.source_type,
+                       PgArray(request.queues), PgArray(request.content_types));
         std::vector<Job> jobs;
         jobs.reserve(r.size());
         for (const pqxx::row& row : r) jobs.push_back(JobFromRow(row, 0));

@@ -44,9 +44,10 @@ absl::Status LeaseExpired(const std::string& id);
 // as one parameter: `$1::text[]`.
 std::string PgArray(const std::vector<std::string>& values);
 
-// The blocks claim_in_order and update_status, for tests that examine
-// their plans.
+// The blocks claim_in_order, claim_in_order_by_kind and update_status, for
+// tests that examine their plans.
 const char* ClaimInOrderSql();
+const char* ClaimInOrderByKindSql();
 const char* UpdateStatusSql();
 
 // Register the statements of pg_job_leases.cc and pg_job_maintenance.cc.
