@@ -19,20 +19,24 @@ namespace {
 
 class ClaimFiltersTest : public StoreFixture {
  protected:
-  // Shared buffers a claim of 10 audio jobs of the default queue touches.
-  // The more of its generic plan and of the plan made for its values.
-  int64_t AudioClaimBuffers() {
+  // Shared buffers a claim of 10 of the default queue touches, filtered by
+  // `filter` (source type, content types: "'', '{audio}'"). The more of
+  // its generic plan and of the plan made for its values.
+  int64_t ClaimBuffers(const std::string& filter) {
     int64_t most = 0;
     for (const char* mode : {"force_generic_plan", "force_custom_plan"}) {
       most = std::max(
           most,
-          Buffers("EXECUTE claim(10, 30000, 'w', '', '{default}', '{audio}')",
+          Buffers(absl::StrCat("EXECUTE claim(10, 30000, 'w', ", filter, ")"),
                   absl::StrCat("SET LOCAL jit = off;"
                                " SET LOCAL plan_cache_mode = ",
                                mode, "; PREPARE claim AS ",
                                ClaimInOrderByKindSql())));
     }
     return most;
+  }
+  int64_t AudioClaimBuffers() {
+    return ClaimBuffers("'', '{default}', '{audio}'");
   }
   // n jobs of one kind, each in its own conversation (ordered) or unordered.
   void Add(const std::string& prefix, int n, const std::string& source,
@@ -86,6 +90,24 @@ TEST_F(ClaimFiltersTest, OtherKindsBacklogCostsAFilteredClaimNothing) {
   EXPECT_EQ(Kinds("status = 'processing'"), "dm/audio,group/audio");
   EXPECT_EQ(ClaimKinds("group", {}, 100), 100u);
   EXPECT_EQ(Kinds("status = 'processing'"), "dm/audio,group/audio,group/text");
+}
+
+// The defect the issue names: a claim of group jobs read every older ready
+// conversation of direct messages first. 5,000 of them cost it nothing now.
+TEST_F(ClaimFiltersTest, OtherSourceTypesBacklogCostsAFilteredClaimNothing) {
+  Add("group", 20, "group", "text", true);
+  const int64_t alone = ClaimBuffers("'group', '{default}', '{}'");
+  Sql("DELETE FROM jobs");
+  Sql("VACUUM jobs");
+  Sql("VACUUM conversations");
+  Add("dm", 5000, "dm", "text", true);
+  Add("group", 20, "group", "text", true);
+  const int64_t beside = ClaimBuffers("'group', '{default}', '{}'");
+  std::cout << "group claim of 10: " << alone << " buffers, " << beside
+            << " beside 5,000 older ready dm conversations\n";
+  EXPECT_LE(beside, 2 * alone + 50);
+  EXPECT_EQ(ClaimKinds("group", {}, 100), 20u);
+  EXPECT_EQ(Kinds("status = 'processing'"), "group/text");
 }
 
 // The head decides: a conversation whose head is text gives an audio claim
