@@ -63,19 +63,21 @@ absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(
   return WithConnection<std::vector<Job>>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<std::vector<Job>> {
-        const bool filtered =
-            !request.source_type.empty() || !request.content_types.empty();
-        pqxx::result r =
-            !request.ignore_conversation_order && !filtered
-                ? Exec(txn, kClaimInOrder, request.max_jobs,
-                       Millis(request.lease), request.worker_id,
-                       PgArray(request.queues))
-                : Exec(txn,
-                       request.ignore_conversation_order ? kClaimAnyOrder
-                                                         : kClaimInOrderByKind,
-                       request.max_jobs, Millis(request.lease),
-                       request.worker_id, request.source_type,
-                       PgArray(request.queues), PgArray(request.content_types));
+        pqxx::result r;
+        if (request.ignore_conversation_order) {
+          r = Exec(txn, kClaimAnyOrder, request.max_jobs, Millis(request.lease),
+                   request.worker_id, request.source_type,
+                   PgArray(request.queues), PgArray(request.content_types));
+        } else if (request.source_type.empty() &&
+                   request.content_types.empty()) {
+          r = Exec(txn, kClaimInOrder, request.max_jobs, Millis(request.lease),
+                   request.worker_id, PgArray(request.queues));
+        } else {
+          r = Exec(txn, kClaimInOrderByKind, request.max_jobs,
+                   Millis(request.lease), request.worker_id,
+                   request.source_type, PgArray(request.queues),
+                   PgArray(request.content_types));
+        }
         std::vector<Job> jobs;
         jobs.reserve(r.size());
         for (const pqxx::row& row : r) jobs.push_back(JobFromRow(row, 0));
