@@ -9,13 +9,18 @@
 //   loadgen --scenario=enqueue_batch --batch=100 --concurrency=8
 //   loadgen --scenario=list --concurrency=1 --duration=5s
 //   loadgen --scenario=health --concurrency=1  # a bare gRPC round trip
+//   loadgen --scenario=rate --servers=A,B --queues=limited --rate=50 \
+//     --burst=5 --workers=16 --duration=60s  # a rate-limited queue
 
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,7 +36,15 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "JobQueue address");
 ABSL_FLAG(std::string, scenario, "enqueue",
-          "enqueue, enqueue_batch, work, list or health");
+          "enqueue, enqueue_batch, work, list, health or rate");
+ABSL_FLAG(std::vector<std::string>, servers, {},
+          "JobQueue addresses the workers take turns on (rate; default: "
+          "--server)");
+ABSL_FLAG(std::vector<std::string>, queues, {"default"},
+          "queues the work and rate scenarios claim from; jobs go to the "
+          "first");
+ABSL_FLAG(double, rate, 50, "jobs per second the queue is limited to (rate)");
+ABSL_FLAG(int, burst, 5, "the limit's burst (rate)");
 ABSL_FLAG(int, concurrency, 8, "calls in flight (enqueue, list)");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
           "run time (enqueue, list)");
@@ -40,6 +53,8 @@ ABSL_FLAG(int, conversations, 1000,
 ABSL_FLAG(int, workers, 8, "claiming workers (work)");
 ABSL_FLAG(int, batch, 50, "jobs per claim (work) or per call (enqueue_batch)");
 ABSL_FLAG(int, jobs, 10000, "jobs to enqueue and then drain (work)");
+ABSL_FLAG(absl::Duration, warm_up, absl::Seconds(1),
+          "time before the rate is measured, for the burst to go (rate)");
 ABSL_FLAG(bool, ignore_order, false, "claims ignore conversation order (work)");
 ABSL_FLAG(bool, text_only, false,
           "claims ask for CONTENT_TYPE_TEXT alone, the type loadgen enqueues "
@@ -59,6 +74,7 @@ jobqueue::v1::EnqueueJobRequest AJob(int64_t n) {
   r.set_source_channel_id(
       absl::StrCat("bench-", n % absl::GetFlag(FLAGS_conversations)));
   r.set_source_type(jobqueue::v1::SOURCE_TYPE_DM);
+  r.set_queue(absl::GetFlag(FLAGS_queues).front());
   auto& fields = *r.mutable_payload()->mutable_fields();
   fields["Body"].set_string_value("benchmark message body of a typical size");
   fields["MessageSid"].set_string_value(absl::StrCat("SMbench", n));
@@ -262,6 +278,9 @@ void Work(JobQueue::Stub& stub) {
         claim.set_worker_id(absl::StrCat("bench-", w));
         claim.set_max_jobs(absl::GetFlag(FLAGS_batch));
         claim.set_ignore_conversation_order(absl::GetFlag(FLAGS_ignore_order));
+        for (const std::string& q : absl::GetFlag(FLAGS_queues)) {
+          claim.add_queues(q);
+        }
         if (absl::GetFlag(FLAGS_text_only)) {
           claim.add_content_types(jobqueue::v1::CONTENT_TYPE_TEXT);
         }
@@ -289,6 +308,97 @@ void Work(JobQueue::Stub& stub) {
       absl::Now() - start);
 }
 
+// A rate-limited queue: sets the limit on the first of --queues, fills it
+// with more jobs than the limit lets through in --duration, then --workers
+// (taking turns on --servers) claim batches of --batch, waiting up to 1 s,
+// and complete them. Prints the rate achieved after --warm_up, by the
+// workers' clocks, and the fewest and most jobs of any second.
+void Rate(const std::vector<std::shared_ptr<grpc::Channel>>& channels) {
+  const std::string queue = absl::GetFlag(FLAGS_queues).front();
+  const double rate = absl::GetFlag(FLAGS_rate);
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+  const absl::Duration warm_up = absl::GetFlag(FLAGS_warm_up);
+  auto stub = JobQueue::NewStub(channels.front());
+  {
+    jobqueue::v1::SetQueueRateLimitRequest limit;
+    limit.set_queue(queue);
+    limit.set_jobs_per_second(rate);
+    limit.set_burst(absl::GetFlag(FLAGS_burst));
+    jobqueue::v1::Queue settings;
+    grpc::ClientContext context;
+    grpc::Status s = stub->SetQueueRateLimit(&context, limit, &settings);
+    if (!s.ok()) {
+      std::fprintf(stderr, "SetQueueRateLimit: %s\n",
+                   s.error_message().c_str());
+      std::exit(1);
+    }
+  }
+  const int64_t jobs =
+      static_cast<int64_t>(rate * absl::ToDoubleSeconds(duration) * 1.2 + 1000);
+  const int64_t first = absl::ToUnixMicros(absl::Now());
+  for (int64_t n = 0; n < jobs; n += 1000) {
+    jobqueue::v1::EnqueueJobsRequest request;
+    for (int64_t i = n; i < std::min(jobs, n + 1000); ++i) {
+      *request.add_jobs() = AJob(first + i);
+    }
+    jobqueue::v1::EnqueueJobsResponse response;
+    grpc::ClientContext context;
+    if (!stub->EnqueueJobs(&context, request, &response).ok()) std::exit(1);
+  }
+  absl::Mutex mu;
+  std::vector<absl::Time> claimed;  // when each job's claim answered
+  int errors = 0;
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < absl::GetFlag(FLAGS_workers); ++w) {
+    workers.emplace_back([&, w] {
+      auto worker = JobQueue::NewStub(channels[w % channels.size()]);
+      while (absl::Now() < start + duration) {
+        jobqueue::v1::ClaimJobsRequest claim;
+        claim.set_worker_id(absl::StrCat("rate-", w));
+        claim.set_max_jobs(absl::GetFlag(FLAGS_batch));
+        claim.add_queues(queue);
+        claim.mutable_wait_timeout()->set_seconds(1);
+        jobqueue::v1::ClaimJobsResponse response;
+        grpc::ClientContext context;
+        const bool ok = worker->ClaimJobs(&context, claim, &response).ok();
+        const absl::Time at = absl::Now();
+        const int done = CompleteAll(*worker, response.jobs());
+        absl::MutexLock lock(&mu);
+        if (!ok || done != response.jobs_size()) ++errors;
+        claimed.insert(claimed.end(), response.jobs_size(), at);
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  const absl::Time from = start + warm_up;
+  const int seconds =
+      static_cast<int>(absl::ToInt64Seconds(duration - warm_up));
+  std::vector<int> per_second(std::max(seconds, 1), 0);
+  int in_window = 0;
+  for (absl::Time t : claimed) {
+    if (t < from || t >= from + absl::Seconds(seconds)) continue;
+    ++in_window;
+    ++per_second[absl::ToInt64Seconds(t - from)];
+  }
+  {
+    jobqueue::v1::SetQueueRateLimitRequest none;
+    none.set_queue(queue);
+    jobqueue::v1::Queue settings;
+    grpc::ClientContext context;
+    stub->SetQueueRateLimit(&context, none, &settings).IgnoreError();
+  }
+  std::printf(
+      "result scenario=rate configured=%.1f workers=%d servers=%zu jobs=%zu "
+      "window_seconds=%d achieved_per_sec=%.2f per_second_min=%d "
+      "per_second_max=%d errors=%d\n",
+      rate, absl::GetFlag(FLAGS_workers), channels.size(), claimed.size(),
+      seconds, in_window / static_cast<double>(std::max(seconds, 1)),
+      *std::min_element(per_second.begin(), per_second.end()),
+      *std::max_element(per_second.begin(), per_second.end()), errors);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -307,6 +417,14 @@ int main(int argc, char** argv) {
     List(*stub);
   } else if (scenario == "health") {
     Health(channel);
+  } else if (scenario == "rate") {
+    std::vector<std::shared_ptr<grpc::Channel>> channels;
+    for (const std::string& address : absl::GetFlag(FLAGS_servers)) {
+      channels.push_back(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    }
+    if (channels.empty()) channels.push_back(channel);
+    Rate(channels);
   } else {
     std::fprintf(stderr, "unknown --scenario=%s\n", scenario.c_str());
     return 2;

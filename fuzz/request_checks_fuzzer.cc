@@ -33,7 +33,7 @@ constexpr size_t kMaxPayloadBytes = 256 * 1024;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   absl::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 11) {
+  switch (data[0] % 19) {
     case 0: {
       v1::CreateUserRequest r;
       if (Parse(bytes, &r)) (void)CheckCreateUser(r);
@@ -92,6 +92,49 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 10: {
       v1::FailJobRequest r;
       if (Parse(bytes, &r)) (void)ToFailedLease(r);
+      break;
+    }
+    case 11: {
+      v1::CancelJobRequest r;
+      if (Parse(bytes, &r)) (void)ToJobRef(r);
+      break;
+    }
+    case 12: {
+      v1::CreateScheduleRequest r;
+      if (Parse(bytes, &r)) (void)ToScheduleSpec(r, kMaxPayloadBytes);
+      break;
+    }
+    case 13: {
+      v1::ListSchedulesRequest r;
+      if (!Parse(bytes, &r) || !PageSize(r.page_size()).ok()) break;
+      if (!r.page_token().empty()) {
+        (void)DecodeSchedulePageToken(r.page_token());
+      }
+      break;
+    }
+    case 14: {
+      v1::DeleteScheduleRequest r;
+      if (Parse(bytes, &r)) (void)ToScheduleName(r);
+      break;
+    }
+    case 15: {
+      v1::SnoozeJobRequest r;
+      if (Parse(bytes, &r)) (void)ToSnooze(r);
+      break;
+    }
+    case 16: {
+      v1::SetQueueRateLimitRequest r;
+      if (Parse(bytes, &r)) (void)ToQueueRateLimit(r);
+      break;
+    }
+    case 17: {
+      v1::GetQueueRequest r;
+      if (Parse(bytes, &r)) (void)ToQueueName(r);
+      break;
+    }
+    case 18: {
+      v1::SetQueueMaxRunTimeRequest r;
+      if (Parse(bytes, &r)) (void)ToQueueMaxRunTime(r);
       break;
     }
   }

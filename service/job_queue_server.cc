@@ -115,6 +115,20 @@ JobQueueServer::JobQueueServer(Config config)
                   metrics_.RecordMaintenance(report);
                 }});
   }
+  if (config_.schedule_interval > absl::ZeroDuration()) {
+    schedule_ = std::make_unique<ScheduleLoop>(
+        &store_, ScheduleLoop::Options{.interval = config_.schedule_interval});
+  }
+  if (config_.recurring_interval > absl::ZeroDuration()) {
+    recurring_ = std::make_unique<RecurringLoop>(
+        &store_,
+        RecurringLoop::Options{
+            .interval = config_.recurring_interval,
+            .on_round =
+                [this](const absl::StatusOr<ScheduleTickReport>& report) {
+                  metrics_.RecordSchedules(report);
+                }});
+  }
 }
 
 absl::Status JobQueueServer::CheckConfig(const Config& config) {
@@ -246,6 +260,8 @@ void JobQueueServer::Stop(absl::Duration grace) {
   });
   if (grpc_server_ != nullptr) grpc_server_->Shutdown(grace);
   if (maintenance_ != nullptr) maintenance_->Stop();
+  if (schedule_ != nullptr) schedule_->Stop();
+  if (recurring_ != nullptr) recurring_->Stop();
   metrics_server_.reset();
   stopped.Notify();
   cutoff.join();

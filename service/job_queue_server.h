@@ -1,6 +1,6 @@
 // The whole JobQueue server, assembled in one place: the store and its
-// connection pool, the LISTEN notifier, the maintenance loop, the service
-// behind the bearer-token check, the gRPC server, and the metrics (with
+// connection pool, the LISTEN notifier, the maintenance and schedule loops, the
+// service behind the bearer-token check, the gRPC server, and the metrics (with
 // their HTTP endpoint). `jobqueue_server serve` and the tests' in-process
 // server both run this, so nothing is wired twice.
 //
@@ -34,6 +34,8 @@
 #include "storage/maintenance_loop.h"
 #include "storage/pg_job_store.h"
 #include "storage/queue_stats.h"
+#include "storage/recurring_loop.h"
+#include "storage/schedule_loop.h"
 
 namespace jobqueue {
 
@@ -85,6 +87,13 @@ class JobQueueServer {
     absl::Duration default_deadline = absl::Seconds(30);
     // Zero: no maintenance loop in this process.
     absl::Duration maintenance_interval = absl::Seconds(1);
+    // How often due scheduled jobs are made pending (every replica, apart
+    // from maintenance): a job is claimable within about this much after it
+    // is due. Zero: not in this process.
+    absl::Duration schedule_interval = absl::Milliseconds(250);
+    // How often due recurring schedules are looked for (every replica
+    // looks; each tick still enqueues one job). Zero: none in this process.
+    absl::Duration recurring_interval = absl::Seconds(1);
     // Completed jobs older than this are deleted; zero keeps them.
     absl::Duration retention = absl::Hours(24 * 7);
     // Longest a statement waits for a row another session holds before the
@@ -136,6 +145,8 @@ class JobQueueServer {
   ServiceMetrics metrics_;
   JobNotifier notifier_;
   std::unique_ptr<MaintenanceLoop> maintenance_;
+  std::unique_ptr<ScheduleLoop> schedule_;
+  std::unique_ptr<RecurringLoop> recurring_;
   JobQueueService service_;
   BearerTokenCheck bearer_token_;
   AuthenticatedService authenticated_service_;

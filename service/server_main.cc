@@ -75,6 +75,13 @@ ABSL_FLAG(bool, migrate, false, "apply pending migrations before serving");
 ABSL_FLAG(absl::Duration, maintenance_interval, absl::Seconds(1),
           "how often lapsed leases are rescued and old completed jobs "
           "deleted; 0 runs no maintenance in this process");
+ABSL_FLAG(absl::Duration, schedule_interval, absl::Milliseconds(250),
+          "how often due scheduled jobs are made pending (every replica "
+          "does it; a job is claimable within about this much after it is "
+          "due); 0 leaves it to other replicas");
+ABSL_FLAG(absl::Duration, recurring_interval, absl::Seconds(1),
+          "how often due recurring schedules are enqueued (each tick is one "
+          "job however many replicas look); 0 runs none in this process");
 ABSL_FLAG(absl::Duration, retention, absl::Hours(24 * 7),
           "completed jobs older than this are deleted; 0 keeps them");
 ABSL_FLAG(absl::Duration, lock_timeout, absl::Seconds(2),
@@ -167,6 +174,8 @@ int Serve(const std::string& url) {
           static_cast<size_t>(absl::GetFlag(FLAGS_max_claim_response_bytes)),
       .default_deadline = absl::GetFlag(FLAGS_default_deadline),
       .maintenance_interval = absl::GetFlag(FLAGS_maintenance_interval),
+      .schedule_interval = absl::GetFlag(FLAGS_schedule_interval),
+      .recurring_interval = absl::GetFlag(FLAGS_recurring_interval),
       .retention = absl::GetFlag(FLAGS_retention),
       .lock_timeout = absl::GetFlag(FLAGS_lock_timeout),
       .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),

@@ -69,6 +69,11 @@ absl::Status CheckNewJob(const NewJob& job) {
   if (job.max_attempts < 1) return Invalid("max_attempts");
   if (!IsQueueName(job.queue)) return Invalid("queue");
   if (job.priority < 0 || job.priority > 9) return Invalid("priority");
+  if (job.max_run_time != absl::ZeroDuration() &&
+      (job.max_run_time < absl::Seconds(1) ||
+       job.max_run_time > absl::Hours(24))) {
+    return Invalid("max_run_ms");
+  }
   return absl::OkStatus();
 }
 
@@ -103,6 +108,9 @@ absl::Status Refused(const std::string& id, const std::string& why) {
 constexpr char kLeaseExpired[] =
     "'s lease has expired: the job goes to another worker, and this "
     "lease_token changes nothing (extend leases well before they run out)";
+constexpr char kCancelled[] =
+    " was cancelled (CancelJob): stop working on it; its lease has ended and "
+    "nothing of this call was stored";
 
 }  // namespace
 
@@ -168,9 +176,20 @@ absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Leased(
   if (token.empty()) return NotAUuid(lease_token);
   absl::StatusOr<Row*> row = Find(id);
   if (!row.ok()) return row.status();
-  const Job& job = (*row)->job;
+  Job& job = (*row)->job;
+  if (job.status == JobStatus::kProcessing && job.lease_token == token &&
+      job.cancel_requested_at != absl::InfinitePast()) {
+    return CancelRequested(**row);
+  }
   if (job.status == JobStatus::kProcessing && job.lease_token == token) {
     if (job.lease_expires_at > Now()) return row;
+    if (job.run_deadline <= job.lease_expires_at) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job ", job.id, " reached its run-time limit at ",
+          absl::FormatTime(absl::RFC3339_full, job.run_deadline,
+                           absl::UTCTimeZone()),
+          ": no heartbeat extends a lease past it; stop working on it"));
+    }
     return Refused(id, kLeaseExpired);
   }
   return Refused(id, absl::StrCat(" is not leased with this lease_token (it "
@@ -178,6 +197,16 @@ absl::StatusOr<FakeJobStore::Row*> FakeJobStore::Leased(
                                   JobStatusName(job.status),
                                   "'; the lease may have expired and passed "
                                   "to another worker)"));
+}
+
+absl::Status FakeJobStore::CancelRequested(Row& row) {
+  Job& job = row.job;
+  job.status = JobStatus::kCancelled;
+  job.lease_token.clear();
+  job.lease_expires_at = absl::InfinitePast();
+  job.updated_at = Now();
+  Reconsider(KeyOf(job), /*was_ready=*/false);
+  return Refused(job.id, kCancelled);
 }
 
 std::string FakeJobStore::KeyOf(const std::string& queue,
@@ -221,27 +250,48 @@ void FakeJobStore::Reconsider(const std::string& key, bool was_ready) {
   c.ready_since = std::max(since, Head(key)->job.run_after);
 }
 
+void FakeJobStore::StartAttempt(Job& job, absl::Duration lease) {
+  absl::Duration limit = job.max_run_time;
+  if (auto it = max_run_times_.find(job.queue);
+      limit == absl::ZeroDuration() && it != max_run_times_.end()) {
+    limit = it->second;
+  }
+  job.run_deadline =
+      limit > absl::ZeroDuration() ? Now() + limit : absl::InfiniteFuture();
+  job.lease_expires_at = std::min(Now() + lease, job.run_deadline);
+}
+
 void FakeJobStore::Lease(Row& row, const std::string& worker_id,
                          absl::Duration lease) {
   Job& job = row.job;
   job.status = JobStatus::kProcessing;
   job.attempts += 1;
   job.lease_token = NewUuid();
-  job.lease_expires_at = Now() + lease;
+  StartAttempt(job, lease);
   job.worker_id = worker_id;
   job.updated_at = Now();
 }
 
 void FakeJobStore::EndLease(Row& row, const std::string& last_error,
-                            bool retryable,
-                            std::optional<RetryBackoff> backoff) {
+                            bool retryable, std::optional<RetryBackoff> backoff,
+                            bool cancel) {
   Job& job = row.job;
-  const bool again = retryable && job.attempts < job.max_attempts;
-  job.status = again ? JobStatus::kPending : JobStatus::kFailed;
+  const bool again = !cancel && retryable && job.attempts < job.max_attempts;
+  job.status = cancel  ? JobStatus::kCancelled
+               : again ? JobStatus::kPending
+                       : JobStatus::kFailed;
   job.lease_token.clear();
   job.lease_expires_at = absl::InfinitePast();
+  job.run_deadline = absl::InfiniteFuture();
   job.last_error = last_error;
   job.updated_at = Now();
+  job.attempt_errors.push_back({.attempt = job.attempts,
+                                .error = last_error,
+                                .worker_id = job.worker_id,
+                                .failed_at = Now()});
+  if (job.attempt_errors.size() > kMaxAttemptErrors) {
+    job.attempt_errors.erase(job.attempt_errors.begin());
+  }
   if (!backoff.has_value()) {
     job.run_after = Now();
   } else if (again) {
@@ -250,7 +300,7 @@ void FakeJobStore::EndLease(Row& row, const std::string& last_error,
         std::min(backoff->max, backoff->base * std::pow(2, job.attempts - 1));
     job.run_after = Now() + d * absl::Uniform(gen, 0.5, 1.0);
   }
-  if (!again) DeadLetterOf(job);
+  if (!again && !cancel) DeadLetterOf(job);
 }
 
 void FakeJobStore::DeadLetterOf(const Job& job) {
@@ -334,9 +384,15 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
   if (const Row* taken = ByKey(job.idempotency_key); taken != nullptr) {
     return EnqueueResult{.job = taken->job, .created = false};
   }
-  const std::string key = KeyOf(job.queue, job.source_channel_id, job.ordered);
-  const bool was_ready = Ready(key);
   const absl::Time now = Now();
+  const absl::Time due =
+      std::max(absl::FromUnixMicros(absl::ToUnixMicros(job.run_at)),
+               absl::FromUnixMicros(absl::ToUnixMicros(now + job.delay)));
+  const bool scheduled = due > now;
+  // A scheduled job is in no conversation until it is due.
+  const std::string key =
+      scheduled ? "" : KeyOf(job.queue, job.source_channel_id, job.ordered);
+  const bool was_ready = Ready(key);
   Row row;
   row.seq = next_seq_++;
   row.position = key.empty() ? 0 : ++conversations_[key].last_position;
@@ -346,16 +402,17 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
              .source_type = job.source_type,
              .user_phone = job.user_phone,
              .payload_json = job.payload_json,
-             .status = JobStatus::kPending,
+             .status = scheduled ? JobStatus::kScheduled : JobStatus::kPending,
              .content_type = job.content_type,
              .idempotency_key = job.idempotency_key,
              .created_at = now,
              .updated_at = now,
              .max_attempts = job.max_attempts,
-             .run_after = now,
+             .run_after = due,
              .queue = job.queue,
              .ordered = job.ordered,
-             .priority = job.priority};
+             .priority = job.priority,
+             .max_run_time = job.max_run_time};
   const Job stored = row.job;
   jobs_.emplace(stored.id, std::move(row));
   Reconsider(key, was_ready);
@@ -411,21 +468,31 @@ absl::StatusOr<Job> FakeJobStore::UpdateStatus(const StatusChange& change,
       {JobStatus::kProcessing, JobStatus::kComplete},
       {JobStatus::kProcessing, JobStatus::kFailed},
       {JobStatus::kProcessing, JobStatus::kPending},
-      {JobStatus::kFailed, JobStatus::kPending}};
+      {JobStatus::kFailed, JobStatus::kPending},
+      {JobStatus::kScheduled, JobStatus::kPending}};
   if (std::find(std::begin(kMoves), std::end(kMoves),
                 std::make_pair(job.status, change.to)) == std::end(kMoves)) {
     return Refused(
         id, absl::StrCat(" cannot move from '", from, "' to '", to, "'"));
   }
   const bool was_ready = Ready(channel);
-  if (job.status == JobStatus::kFailed && !channel.empty()) {
+  if (job.status == JobStatus::kProcessing &&
+      job.cancel_requested_at != absl::InfinitePast()) {
+    return CancelRequested(row);
+  }
+  if ((job.status == JobStatus::kFailed ||
+       job.status == JobStatus::kScheduled) &&
+      !channel.empty()) {
     row.position = ++conversations_[channel].last_position;
+  }
+  if (job.status == JobStatus::kScheduled) {
+    job.run_after = std::min(job.run_after, Now());
   }
   job.status = change.to;
   job.lease_token = change.to == JobStatus::kProcessing ? NewUuid() : "";
-  job.lease_expires_at = change.to == JobStatus::kProcessing
-                             ? Now() + change.lease
-                             : absl::InfinitePast();
+  job.lease_expires_at = absl::InfinitePast();
+  job.run_deadline = absl::InfiniteFuture();
+  if (change.to == JobStatus::kProcessing) StartAttempt(job, change.lease);
   if (change.to == JobStatus::kProcessing) job.attempts += 1;
   job.updated_at = Now();
   const Job updated = job;
@@ -515,11 +582,26 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
   }
   std::sort(candidates.begin(), candidates.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
-  if (static_cast<int>(candidates.size()) > request.max_jobs) {
-    candidates.resize(std::max(0, request.max_jobs));
+  // A rate-limited queue gives at most its whole tokens; the other queues
+  // fill the claim.
+  std::map<std::string, int> caps;
+  for (const std::string& queue : request.queues) {
+    auto bucket = buckets_.find(queue);
+    if (bucket != buckets_.end()) {
+      caps[queue] = static_cast<int>(std::floor(bucket->second.At(now)));
+    }
   }
   std::vector<Row*> claimed;
   for (auto& [order, row] : candidates) {
+    if (static_cast<int>(claimed.size()) >= request.max_jobs) break;
+    auto cap = caps.find(row->job.queue);
+    if (cap != caps.end()) {
+      if (cap->second == 0) continue;
+      --cap->second;
+      Bucket& bucket = buckets_[row->job.queue];
+      bucket.tokens = bucket.At(now) - 1;
+      bucket.refilled_at = std::max(bucket.refilled_at, now);
+    }
     Lease(*row, request.worker_id, request.lease);
     claimed.push_back(row);
   }
@@ -538,7 +620,8 @@ absl::StatusOr<Job> FakeJobStore::ExtendLease(const std::string& id,
   if (absl::Status s = Begin("ExtendLease", deadline); !s.ok()) return s;
   absl::StatusOr<Row*> row = Leased(id, lease_token);
   if (!row.ok()) return row.status();
-  (*row)->job.lease_expires_at = Now() + lease;
+  (*row)->job.lease_expires_at =
+      std::min(Now() + lease, (*row)->job.run_deadline);
   (*row)->job.updated_at = Now();
   return (*row)->job;
 }
@@ -546,8 +629,12 @@ absl::StatusOr<Job> FakeJobStore::ExtendLease(const std::string& id,
 absl::StatusOr<Job> FakeJobStore::CompleteLocked(const JobLease& lease) {
   absl::StatusOr<Row*> row = Leased(lease.job_id, lease.lease_token);
   if (!row.ok()) return row.status();
+  if (!lease.result_json.empty() && !LooksLikeObject(lease.result_json)) {
+    return Invalid("result");
+  }
   Job& job = (*row)->job;
   job.status = JobStatus::kComplete;
+  job.result_json = lease.result_json;
   job.lease_token.clear();
   job.lease_expires_at = absl::InfinitePast();
   job.last_error.clear();
@@ -557,13 +644,12 @@ absl::StatusOr<Job> FakeJobStore::CompleteLocked(const JobLease& lease) {
   return done;
 }
 
-absl::StatusOr<Job> FakeJobStore::CompleteJob(const std::string& id,
-                                              const std::string& lease_token,
+absl::StatusOr<Job> FakeJobStore::CompleteJob(const JobLease& lease,
                                               absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  leases_ = {{id, lease_token}};
+  leases_ = {lease};
   if (absl::Status s = Begin("CompleteJob", deadline); !s.ok()) return s;
-  return CompleteLocked({id, lease_token});
+  return CompleteLocked(lease);
 }
 
 std::vector<absl::Status> FakeJobStore::CompleteJobs(
@@ -598,6 +684,26 @@ absl::StatusOr<Job> FakeJobStore::FailJob(const std::string& id,
   return failed;
 }
 
+absl::StatusOr<Job> FakeJobStore::SnoozeJob(const std::string& id,
+                                            const std::string& lease_token,
+                                            absl::Duration delay,
+                                            absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("SnoozeJob", deadline); !s.ok()) return s;
+  absl::StatusOr<Row*> row = Leased(id, lease_token);
+  if (!row.ok()) return row.status();
+  Job& job = (*row)->job;
+  job.status = JobStatus::kPending;
+  job.attempts = std::max(job.attempts - 1, 0);
+  job.run_after = Now() + delay;
+  job.lease_token.clear();
+  job.lease_expires_at = absl::InfinitePast();
+  job.updated_at = Now();
+  const Job snoozed = job;
+  Reconsider(KeyOf(snoozed), /*was_ready=*/false);
+  return snoozed;
+}
+
 absl::Status FakeJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
                                        absl::Time deadline) {
   absl::MutexLock lock(&mu_);
@@ -617,7 +723,15 @@ absl::Status FakeJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
         job.lease_token != CanonicalUuid(lease.lease_token)) {
       continue;
     }
-    job.status = JobStatus::kPending;
+    if (auto bucket = buckets_.find(job.queue); bucket != buckets_.end()) {
+      Bucket& b = bucket->second;
+      const absl::Time now = Now();
+      b.tokens = std::min<double>(b.limit.burst, b.At(now) + 1);
+      b.refilled_at = std::max(b.refilled_at, now);
+    }
+    job.status = job.cancel_requested_at == absl::InfinitePast()
+                     ? JobStatus::kPending
+                     : JobStatus::kCancelled;
     job.attempts = std::max(job.attempts - 1, 0);
     job.lease_token.clear();
     job.lease_expires_at = absl::InfinitePast();
@@ -625,6 +739,101 @@ absl::Status FakeJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
     Reconsider(KeyOf(job), /*was_ready=*/false);
   }
   return absl::OkStatus();
+}
+
+double FakeJobStore::Bucket::At(absl::Time now) const {
+  const double elapsed =
+      std::max(0.0, absl::ToDoubleSeconds(now - refilled_at));
+  return std::min<double>(limit.burst,
+                          tokens + elapsed * limit.jobs_per_second);
+}
+
+absl::StatusOr<QueueSettings> FakeJobStore::SetQueueRateLimit(
+    const std::string& queue, const std::optional<RateLimit>& limit,
+    absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("SetQueueRateLimit", deadline); !s.ok()) {
+    return s;
+  }
+  if (!IsQueueName(queue)) return Invalid("queues_name");
+  if (!limit.has_value()) {
+    buckets_.erase(queue);
+    return SettingsOf(queue);
+  }
+  // As the queues_rate_limit constraint: NaN fails every comparison.
+  if (!(limit->jobs_per_second > 0 && limit->jobs_per_second <= 100000) ||
+      limit->burst < 1 || limit->burst > 100000) {
+    return Invalid("queues_rate_limit");
+  }
+  const absl::Time now = Now();
+  auto it = buckets_.find(queue);
+  const double tokens =
+      it == buckets_.end() ? limit->burst
+                           : std::min<double>(limit->burst, it->second.At(now));
+  buckets_[queue] =
+      Bucket{.limit = *limit, .tokens = tokens, .refilled_at = now};
+  return SettingsOf(queue);
+}
+
+absl::StatusOr<QueueSettings> FakeJobStore::SetQueueMaxRunTime(
+    const std::string& queue, absl::Duration max_run_time,
+    absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("SetQueueMaxRunTime", deadline); !s.ok()) {
+    return s;
+  }
+  if (!IsQueueName(queue)) return Invalid("queues_name");
+  if (max_run_time != absl::ZeroDuration() &&
+      (max_run_time < absl::Seconds(1) || max_run_time > absl::Hours(24))) {
+    return Invalid("queues_max_run_ms_range");
+  }
+  if (max_run_time == absl::ZeroDuration()) {
+    max_run_times_.erase(queue);
+  } else {
+    max_run_times_[queue] = max_run_time;
+  }
+  return SettingsOf(queue);
+}
+
+QueueSettings FakeJobStore::SettingsOf(const std::string& name) const {
+  QueueSettings settings{.name = name};
+  if (auto it = buckets_.find(name); it != buckets_.end()) {
+    settings.rate_limit = it->second.limit;
+  }
+  if (auto it = max_run_times_.find(name); it != max_run_times_.end()) {
+    settings.max_run_time = it->second;
+  }
+  return settings;
+}
+
+absl::StatusOr<QueueSettings> FakeJobStore::GetQueue(const std::string& name,
+                                                     absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("GetQueue", deadline); !s.ok()) return s;
+  return SettingsOf(name);
+}
+
+absl::StatusOr<TokenWait> FakeJobStore::NextTokenIn(
+    const std::vector<std::string>& queues, absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("NextTokenIn", deadline); !s.ok()) return s;
+  const absl::Time now = Now();
+  TokenWait wait;
+  size_t waiting = 0;
+  for (const std::string& queue : queues) {
+    auto it = buckets_.find(queue);
+    if (it == buckets_.end()) continue;
+    const double tokens = it->second.At(now);
+    const double rate = it->second.limit.jobs_per_second;
+    if (tokens >= 1) continue;
+    ++waiting;
+    if (absl::Seconds((1 - tokens) / rate) < wait.next) {
+      wait.next = absl::Seconds((1 - tokens) / rate);
+      wait.interval = absl::Seconds(1 / rate);
+    }
+  }
+  wait.every_queue = waiting > 0 && waiting == queues.size();
+  return wait;
 }
 
 absl::StatusOr<Job> FakeJobStore::RetryJob(const std::string& id,
@@ -651,6 +860,46 @@ absl::StatusOr<Job> FakeJobStore::RetryJob(const std::string& id,
   return retried;
 }
 
+absl::StatusOr<Job> FakeJobStore::CancelJob(const std::string& id,
+                                            const std::string& idempotency_key,
+                                            absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("CancelJob", deadline); !s.ok()) return s;
+  Row* row = nullptr;
+  if (!id.empty()) {
+    absl::StatusOr<Row*> found = Find(id);
+    if (!found.ok()) return found.status();
+    row = *found;
+  } else {
+    for (auto& [job_id, r] : jobs_) {
+      if (r.job.idempotency_key == idempotency_key) row = &r;
+    }
+    if (row == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("no job has idempotency_key ", idempotency_key));
+    }
+  }
+  Job& job = row->job;
+  if (job.status == JobStatus::kComplete || job.status == JobStatus::kFailed) {
+    return Refused(job.id, absl::StrCat(" is '", JobStatusName(job.status),
+                                        "'; only scheduled, pending or "
+                                        "processing jobs can be cancelled"));
+  }
+  if (job.status == JobStatus::kPending ||
+      job.status == JobStatus::kScheduled) {
+    const std::string key = KeyOf(job);
+    const bool was_ready = Ready(key);
+    job.status = JobStatus::kCancelled;
+    job.updated_at = Now();
+    Reconsider(key, was_ready);
+  } else if (job.status == JobStatus::kProcessing &&
+             job.cancel_requested_at == absl::InfinitePast()) {
+    job.cancel_requested_at = Now();
+    job.updated_at = Now();
+  }
+  return job;
+}
+
 absl::StatusOr<MaintenanceReport> FakeJobStore::RunMaintenance(
     absl::Duration retention, int max_deletes, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
@@ -662,17 +911,30 @@ absl::StatusOr<MaintenanceReport> FakeJobStore::RunMaintenance(
     if (job.status != JobStatus::kProcessing || job.lease_expires_at >= now) {
       continue;
     }
-    EndLease(row, absl::StrCat("lease expired (worker ", job.worker_id, ")"),
-             /*retryable=*/true, std::nullopt);
-    ++(job.status == JobStatus::kPending ? report.rescued
-                                         : report.dead_lettered);
+    const bool cancel = job.cancel_requested_at != absl::InfinitePast();
+    // A lease its run-time limit ended: a failed attempt, with a backoff.
+    const bool over_limit = job.run_deadline <= job.lease_expires_at;
+    const std::string why =
+        over_limit ? absl::StrCat("run-time limit reached at ",
+                                  absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ",
+                                                   job.run_deadline,
+                                                   absl::UTCTimeZone()))
+                   : "lease expired";
+    EndLease(row, absl::StrCat(why, " (worker ", job.worker_id, ")"),
+             /*retryable=*/true,
+             over_limit ? std::optional<RetryBackoff>(backoff_) : std::nullopt,
+             cancel);
+    ++(cancel                              ? report.cancelled
+       : job.status == JobStatus::kPending ? report.rescued
+                                           : report.dead_lettered);
     Reconsider(KeyOf(job), /*was_ready=*/false);
   }
   if (retention <= absl::ZeroDuration()) return report;
   for (auto it = jobs_.begin();
        it != jobs_.end() && report.deleted < max_deletes;) {
     const Job& job = it->second.job;
-    if (job.status == JobStatus::kComplete &&
+    if ((job.status == JobStatus::kComplete ||
+         job.status == JobStatus::kCancelled) &&
         job.updated_at < now - retention) {
       it = jobs_.erase(it);
       ++report.deleted;
@@ -681,6 +943,35 @@ absl::StatusOr<MaintenanceReport> FakeJobStore::RunMaintenance(
     }
   }
   return report;
+}
+
+absl::StatusOr<int> FakeJobStore::PromoteScheduled(int max_jobs,
+                                                   absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = Begin("PromoteScheduled", deadline); !s.ok()) return s;
+  const absl::Time now = Now();
+  std::vector<Row*> due;
+  for (auto& [id, row] : jobs_) {
+    if (row.job.status == JobStatus::kScheduled && row.job.run_after <= now) {
+      due.push_back(&row);
+    }
+  }
+  std::sort(due.begin(), due.end(), [](const Row* a, const Row* b) {
+    return std::tie(a->job.run_after, a->job.id) <
+           std::tie(b->job.run_after, b->job.id);
+  });
+  if (static_cast<int>(due.size()) > max_jobs) {
+    due.resize(std::max(1, max_jobs));
+  }
+  for (Row* row : due) {
+    const std::string key = KeyOf(row->job);
+    const bool was_ready = Ready(key);
+    row->position = key.empty() ? 0 : ++conversations_[key].last_position;
+    row->job.status = JobStatus::kPending;
+    row->job.updated_at = now;
+    Reconsider(key, was_ready);
+  }
+  return static_cast<int>(due.size());
 }
 
 absl::StatusOr<DeadLetter> FakeJobStore::RecordDeadLetter(

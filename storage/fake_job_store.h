@@ -52,6 +52,10 @@ class FakeJobStore final : public JobStore {
   // users created at the same time); false when there is no such user.
   bool SetUserCreatedAt(const std::string& phone_number, absl::Time t);
 
+  // Sets a schedule's next_run_at, as plain SQL could (tests use it for an
+  // outage); false when there is no such schedule.
+  bool SetScheduleNextRunAt(const std::string& name, absl::Time t);
+
   // When not OK, every call fails with it and changes nothing. Set it
   // before the calls it is for.
   absl::Status error;
@@ -76,8 +80,8 @@ class FakeJobStore final : public JobStore {
                                   const std::string& lease_token,
                                   absl::Duration lease,
                                   absl::Time deadline) override;
-  absl::StatusOr<Job> CompleteJob(const std::string& id,
-                                  const std::string& lease_token,
+  using JobStore::CompleteJob;
+  absl::StatusOr<Job> CompleteJob(const JobLease& lease,
                                   absl::Time deadline) override;
   std::vector<absl::Status> CompleteJobs(const std::vector<JobLease>& leases,
                                          absl::Time deadline) override;
@@ -85,10 +89,29 @@ class FakeJobStore final : public JobStore {
                               const std::string& lease_token,
                               const std::string& last_error, bool retryable,
                               absl::Time deadline) override;
+  absl::StatusOr<Job> SnoozeJob(const std::string& id,
+                                const std::string& lease_token,
+                                absl::Duration delay,
+                                absl::Time deadline) override;
   absl::Status ReleaseJobs(const std::vector<JobLease>& leases,
                            absl::Time deadline) override;
   absl::StatusOr<Job> RetryJob(const std::string& id,
                                absl::Time deadline) override;
+  absl::StatusOr<int> PromoteScheduled(int max_jobs,
+                                       absl::Time deadline) override;
+  absl::StatusOr<Job> CancelJob(const std::string& id,
+                                const std::string& idempotency_key,
+                                absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> SetQueueRateLimit(
+      const std::string& queue, const std::optional<RateLimit>& limit,
+      absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> SetQueueMaxRunTime(
+      const std::string& queue, absl::Duration max_run_time,
+      absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> GetQueue(const std::string& name,
+                                         absl::Time deadline) override;
+  absl::StatusOr<TokenWait> NextTokenIn(const std::vector<std::string>& queues,
+                                        absl::Time deadline) override;
   absl::StatusOr<MaintenanceReport> RunMaintenance(
       absl::Duration retention, int max_deletes, absl::Time deadline) override;
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
@@ -98,6 +121,16 @@ class FakeJobStore final : public JobStore {
   absl::StatusOr<UserPage> ListUsers(const UserFilter& filter,
                                      const std::optional<UserCursor>& after,
                                      int limit, absl::Time deadline) override;
+  // Schedules, in fake_job_schedules.cc.
+  absl::StatusOr<CreateScheduleResult> CreateSchedule(
+      const ScheduleSpec& spec, absl::Time deadline) override;
+  absl::StatusOr<SchedulePage> ListSchedules(const std::string& after,
+                                             int limit,
+                                             absl::Time deadline) override;
+  absl::Status DeleteSchedule(const std::string& name,
+                              absl::Time deadline) override;
+  absl::StatusOr<ScheduleTickReport> RunSchedules(int max_schedules,
+                                                  absl::Time deadline) override;
 
  private:
   // A job and its place: `seq` in arrival order, `position` in its
@@ -114,6 +147,15 @@ class FakeJobStore final : public JobStore {
     absl::Time ready_since = absl::InfinitePast();
   };
 
+  // A rate-limited queue's token bucket, as the queues table keeps it.
+  struct Bucket {
+    RateLimit limit;
+    double tokens = 0;  // as of refilled_at
+    absl::Time refilled_at;
+    // The tokens at `now`.
+    double At(absl::Time now) const;
+  };
+
   // Records the call and returns `error`.
   absl::Status Begin(const char* method, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -121,10 +163,15 @@ class FakeJobStore final : public JobStore {
   // answers for an unknown id or one that is not a UUID.
   absl::StatusOr<Row*> Find(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The job `id` while `lease_token` is its current, unexpired lease.
+  // The job `id` while `lease_token` is its current, unexpired lease. When
+  // CancelJob asked the job to stop, cancels it under that token instead
+  // and answers so.
   absl::StatusOr<Row*> Leased(const std::string& id,
                               const std::string& lease_token)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the lease of processing `row`, which CancelJob asked to stop, as
+  // cancelled; returns the refusal the caller's call gets.
+  absl::Status CancelRequested(Row& row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The conversation's active job with the lowest position, if any.
   // The job holding idempotency key `key`, if any.
   const Row* ByKey(const std::string& key) const
@@ -144,13 +191,21 @@ class FakeJobStore final : public JobStore {
   // PostgreSQL's triggers do; `was_ready` is Ready() before the change.
   void Reconsider(const std::string& channel, bool was_ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Leases `row` as a claim does.
+  // Leases `row` as a claim does: for at most its run-time limit.
   void Lease(Row& row, const std::string& worker_id, absl::Duration lease)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queue `name`'s settings as GetQueue answers them.
+  QueueSettings SettingsOf(const std::string& name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts an attempt of `job`: its run_deadline from its run-time limit
+  // (its own, else its queue's), and a lease of `lease` that ends by it.
+  void StartAttempt(Job& job, absl::Duration lease)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends `row`'s lease as failed or, with attempts left and `retryable`,
-  // pending after `backoff` (none: due now).
+  // pending after `backoff` (none: due now); as cancelled when `cancel`.
+  // The attempt joins the job's attempt_errors.
   void EndLease(Row& row, const std::string& last_error, bool retryable,
-                std::optional<RetryBackoff> backoff)
+                std::optional<RetryBackoff> backoff, bool cancel = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A failed job's copy in the dead letters, once per job.
   void DeadLetterOf(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -163,7 +218,11 @@ class FakeJobStore final : public JobStore {
   std::map<std::string, Row> jobs_ ABSL_GUARDED_BY(mu_);  // by id
   std::map<std::string, Conversation> conversations_ ABSL_GUARDED_BY(mu_);
   std::vector<DeadLetter> dead_letters_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Schedule> schedules_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);  // by queue
+  // Queues' default run-time limits.
+  std::map<std::string, absl::Duration> max_run_times_ ABSL_GUARDED_BY(mu_);
 
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   NewJob new_job_ ABSL_GUARDED_BY(mu_);

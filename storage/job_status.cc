@@ -11,6 +11,8 @@ constexpr struct {
     {JobStatus::kProcessing, "processing"},
     {JobStatus::kComplete, "complete"},
     {JobStatus::kFailed, "failed"},
+    {JobStatus::kCancelled, "cancelled"},
+    {JobStatus::kScheduled, "scheduled"},
 };
 
 }  // namespace

@@ -12,9 +12,18 @@
 
 namespace jobqueue {
 
-enum class JobStatus { kPending, kProcessing, kComplete, kFailed };
+// kScheduled: enqueued to run later; pending once due (JobStore).
+enum class JobStatus {
+  kPending,
+  kProcessing,
+  kComplete,
+  kFailed,
+  kCancelled,
+  kScheduled
+};
 
-// The column value: "pending", "processing", "complete" or "failed".
+// The column value: "pending", "processing", "complete", "failed",
+// "cancelled" or "scheduled".
 absl::string_view JobStatusName(JobStatus status);
 
 // The status a column value names; nullopt for any other text.

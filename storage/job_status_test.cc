@@ -6,8 +6,9 @@ namespace jobqueue {
 namespace {
 
 TEST(JobStatusTest, NamesAreTheColumnValuesAndParseBack) {
-  for (JobStatus s : {JobStatus::kPending, JobStatus::kProcessing,
-                      JobStatus::kComplete, JobStatus::kFailed}) {
+  for (JobStatus s :
+       {JobStatus::kPending, JobStatus::kProcessing, JobStatus::kComplete,
+        JobStatus::kFailed, JobStatus::kCancelled}) {
     EXPECT_EQ(ParseJobStatus(JobStatusName(s)), s) << JobStatusName(s);
   }
   EXPECT_EQ(JobStatusName(JobStatus::kPending), "pending");

@@ -32,6 +32,18 @@ struct User {
   absl::Time created_at;
 };
 
+// One failed attempt of a job, as its attempt history keeps it.
+struct AttemptError {
+  int attempt = 0;  // the job's attempts when it failed
+  std::string error;
+  std::string worker_id;  // empty when none
+  absl::Time failed_at;
+};
+
+// The most failed attempts a job keeps (the newest; see
+// append_attempt_error in the migrations).
+inline constexpr int kMaxAttemptErrors = 20;
+
 struct Job {
   std::string id;
   std::string user_id;
@@ -54,6 +66,15 @@ struct Job {
   std::string queue = "default";
   bool ordered = true;  // waits for its conversation's earlier jobs
   int priority = 0;     // 0 to 9, higher first
+  // When CancelJob asked this processing job to stop; InfinitePast when not.
+  absl::Time cancel_requested_at = absl::InfinitePast();
+  std::string result_json;  // what CompleteJob stored, a JSON object; or ""
+  std::vector<AttemptError> attempt_errors;  // oldest first
+  // Its own run-time limit; zero: its queue's default (or none).
+  absl::Duration max_run_time = absl::ZeroDuration();
+  // While processing under a run-time limit, when this attempt must end: no
+  // lease reaches past it. InfiniteFuture when no limit applies.
+  absl::Time run_deadline = absl::InfiniteFuture();
 };
 
 struct NewJob {
@@ -72,6 +93,14 @@ struct NewJob {
   // 0 to 9: among claimable jobs, higher first; inside a conversation,
   // order wins.
   int priority = 0;
+  // It runs at the later of run_at and now + delay (the store's clock);
+  // both unset, now. A job due later is kScheduled, in no conversation and
+  // not claimable, until PromoteScheduled makes it pending once due.
+  absl::Time run_at = absl::InfinitePast();
+  absl::Duration delay = absl::ZeroDuration();
+  // How long one attempt may run, heartbeats or not (1 s to 24 h); zero:
+  // the queue's default, else no limit.
+  absl::Duration max_run_time = absl::ZeroDuration();
 };
 
 struct UpsertUserResult {
@@ -138,6 +167,8 @@ struct StatusChange {
 struct JobLease {
   std::string job_id;
   std::string lease_token;
+  // CompleteJob(s) only: the job's result, a JSON object; "" for none.
+  std::string result_json;
 };
 
 struct ClaimRequest {
@@ -162,7 +193,8 @@ struct RetryBackoff {
 struct MaintenanceReport {
   int rescued = 0;        // lapsed leases returned to pending
   int dead_lettered = 0;  // lapsed leases with no attempts left
-  int deleted = 0;        // completed jobs past retention
+  int cancelled = 0;      // lapsed leases of jobs CancelJob asked to stop
+  int deleted = 0;        // completed or cancelled jobs past retention
   int recounted = 0;      // conversations whose counts were set again
   int idle_removed = 0;   // rows of long-idle conversations removed
   // Ready conversations moved up to the claims' floor (their ready_since
@@ -175,6 +207,32 @@ struct MaintenanceReport {
   // Steps that failed this round, one line each ("rescue: ..."); the other
   // steps still ran.
   std::vector<std::string> errors;
+};
+
+// A queue's rate limit: a token bucket of `burst` tokens filled at
+// `jobs_per_second`; each job claimed of the queue spends one.
+struct RateLimit {
+  double jobs_per_second = 0;  // > 0, at most 100,000
+  int burst = 1;               // 1 to 100,000
+};
+
+// A named queue's settings; a queue nothing was set for has the defaults.
+struct QueueSettings {
+  std::string name;
+  std::optional<RateLimit> rate_limit;  // none: unlimited
+  // The default run-time limit of its jobs; zero: none.
+  absl::Duration max_run_time = absl::ZeroDuration();
+};
+
+// When a claim that found nothing should try a rate-limited queue again.
+struct TokenWait {
+  // Until a queue without a whole token has one; infinite when none waits.
+  absl::Duration next = absl::InfiniteDuration();
+  // Between that queue's tokens (1 / jobs_per_second).
+  absl::Duration interval = absl::ZeroDuration();
+  // Every queue asked for waits for a token: no new job can be claimed
+  // before `next`, whatever is enqueued.
+  bool every_queue = false;
 };
 
 struct NewDeadLetter {
@@ -195,6 +253,44 @@ struct DeadLetter {
   absl::Time last_seen_at;
 };
 
+// A recurring schedule's definition: a cron expression read in a time
+// zone, or an interval (schedule/recurrence.h says when each ticks).
+struct ScheduleSpec {
+  std::string name;
+  std::string cron;       // empty for an interval schedule
+  std::string time_zone;  // a cron schedule's IANA zone; "" for interval
+  absl::Duration interval = absl::ZeroDuration();  // zero for cron
+  NewJob job;  // what each tick enqueues; idempotency_key empty
+};
+
+struct Schedule {
+  ScheduleSpec spec;
+  absl::Time next_run_at;
+  absl::Time last_run_at = absl::InfinitePast();  // before the first tick
+  absl::Time created_at;
+};
+
+struct CreateScheduleResult {
+  Schedule schedule;
+  bool created = false;  // false: the same definition existed
+};
+
+struct SchedulePage {
+  std::vector<Schedule> schedules;
+  std::optional<std::string> next_after;  // a name, when more may follow
+};
+
+struct ScheduleTickReport {
+  int enqueued = 0;  // jobs enqueued, one per due schedule
+  // Older missed ticks passed over after an outage (each schedule enqueues
+  // only its latest missed tick), counted up to Recurrence::kMaxCounted
+  // per schedule.
+  int64_t skipped_ticks = 0;
+  // Schedules whose job could not be enqueued this round, one line each;
+  // they stay due and are tried again in the next round.
+  std::vector<std::string> errors;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -204,7 +300,8 @@ class JobStore {
       const std::string& phone_number, const std::string& first_name,
       absl::Time deadline) = 0;
 
-  // Inserts a pending job and its user when missing, in one transaction.
+  // Inserts a pending (or, due later, scheduled) job and its user when
+  // missing, in one transaction.
   // A repeated idempotency_key returns the first job, created=false.
   virtual absl::StatusOr<EnqueueResult> Enqueue(const NewJob& job,
                                                 absl::Time deadline) = 0;
@@ -226,8 +323,11 @@ class JobStore {
   // states. Atomic under concurrency. A move to processing leases the job
   // like a claim (a new lease_token in the result, `change.lease`, an
   // attempt counted) and only for its conversation's head when nothing else
-  // of the conversation is processing. Back to pending from failed, a job
-  // goes to the end of its conversation.
+  // of the conversation is processing; it is an operator's move, not a
+  // claim, so it spends no token of a rate-limited queue. Back to pending
+  // from failed, a job goes to the end of its conversation; so does a
+  // scheduled job moved to pending, due at once ("run it now"), its only
+  // move.
   virtual absl::StatusOr<Job> UpdateStatus(const StatusChange& change,
                                            absl::Time deadline) = 0;
 
@@ -241,46 +341,108 @@ class JobStore {
   // conversation none of whose jobs is processing, the longest-ready
   // conversation first. A conversation's jobs are heads in the order their
   // enqueues committed. Each claim counts an attempt and gets a new lease
-  // token.
+  // token. Of a rate-limited queue a claim takes at most its whole tokens
+  // (least(burst, tokens + elapsed * rate)) and spends one per job; the
+  // other queues it names are not held back by that cap.
   virtual absl::StatusOr<std::vector<Job>> ClaimJobs(
       const ClaimRequest& request, absl::Time deadline) = 0;
 
   // The next four take the job's current lease token and fail with
   // FAILED_PRECONDITION, changing nothing, when it is stale or foreign.
+  // When CancelJob asked the job to stop, each instead moves it to
+  // cancelled (its lease ended, nothing of the call stored) and fails with
+  // FAILED_PRECONDITION saying it was cancelled.
   virtual absl::StatusOr<Job> ExtendLease(const std::string& id,
                                           const std::string& lease_token,
                                           absl::Duration lease,
                                           absl::Time deadline) = 0;
-  virtual absl::StatusOr<Job> CompleteJob(const std::string& id,
-                                          const std::string& lease_token,
+  // Completes the job, storing lease.result_json (a JSON object) when set.
+  virtual absl::StatusOr<Job> CompleteJob(const JobLease& lease,
                                           absl::Time deadline) = 0;
+  absl::StatusOr<Job> CompleteJob(const std::string& id,
+                                  const std::string& lease_token,
+                                  absl::Time deadline) {
+    return CompleteJob(JobLease{id, lease_token}, deadline);
+  }
   // CompleteJob for each lease, in one statement: one status per lease, in
   // order. Leases must name distinct jobs.
   virtual std::vector<absl::Status> CompleteJobs(
       const std::vector<JobLease>& leases, absl::Time deadline) = 0;
   // Retryable with attempts left: pending after a backoff. Otherwise failed,
-  // with a copy in dlq_jobs (source "jobqueue.jobs").
+  // with a copy in dlq_jobs (source "jobqueue.jobs"). Either way the
+  // attempt's error joins attempt_errors.
   virtual absl::StatusOr<Job> FailJob(const std::string& id,
                                       const std::string& lease_token,
                                       const std::string& error, bool retryable,
                                       absl::Time deadline) = 0;
-  // Hands leased jobs back as if they had not been claimed: pending again,
-  // the attempt not counted, the lease gone. A lease that is no longer
-  // current is left alone. For claims whose caller cannot take the jobs.
+  // Back to pending, due after `delay`, with the claim's attempt not
+  // counted and the lease ended; it keeps its position, so a conversation's
+  // head stays its head and the conversation waits for it.
+  virtual absl::StatusOr<Job> SnoozeJob(const std::string& id,
+                                        const std::string& lease_token,
+                                        absl::Duration delay,
+                                        absl::Time deadline) = 0;
+  // Hands leased jobs back as if they had not been claimed: pending again
+  // (cancelled when CancelJob asked meanwhile), the attempt not counted,
+  // the lease gone, the token spent on it back in its rate-limited queue's
+  // bucket (at most its burst). A lease that is no longer current is left
+  // alone. For claims whose caller cannot take the jobs.
   virtual absl::Status ReleaseJobs(const std::vector<JobLease>& leases,
                                    absl::Time deadline) = 0;
   // failed -> pending with attempts reset, at the end of its conversation;
   // FAILED_PRECONDITION otherwise.
   virtual absl::StatusOr<Job> RetryJob(const std::string& id,
                                        absl::Time deadline) = 0;
+  // The job with this id, or else with this idempotency_key (one of them
+  // empty), made never to run: pending -> cancelled at once; processing
+  // stays processing with cancel_requested_at set until its worker's next
+  // call (see ExtendLease) or its lease lapses; cancelled again answers the
+  // job. complete or failed: FAILED_PRECONDITION naming the status, nothing
+  // changed. NOT_FOUND naming the id or key.
+  virtual absl::StatusOr<Job> CancelJob(const std::string& id,
+                                        const std::string& idempotency_key,
+                                        absl::Time deadline) = 0;
+
+  // Sets queue `queue`'s rate limit, or removes it (nullopt). A queue that
+  // had none starts with a full bucket; a new limit keeps the tokens there
+  // are, at most its burst. INVALID_ARGUMENT for a limit out of range or a
+  // name that is not a queue name. Returns the queue's settings.
+  virtual absl::StatusOr<QueueSettings> SetQueueRateLimit(
+      const std::string& queue, const std::optional<RateLimit>& limit,
+      absl::Time deadline) = 0;
+  // Sets queue `queue`'s default run-time limit (1 s to 24 h), or removes
+  // it (zero): claims from then on give the queue's jobs without a limit of
+  // their own this one. Returns the queue's settings.
+  virtual absl::StatusOr<QueueSettings> SetQueueMaxRunTime(
+      const std::string& queue, absl::Duration max_run_time,
+      absl::Time deadline) = 0;
+  // Queue `name`'s settings: the defaults when nothing was set for it.
+  virtual absl::StatusOr<QueueSettings> GetQueue(const std::string& name,
+                                                 absl::Time deadline) = 0;
+  // How long until the first rate-limited queue of `queues` that has no
+  // whole token has one, and its tokens' interval; `next` is infinite when
+  // none waits for a token. A claim that found nothing waits at most that
+  // long before it tries again.
+  virtual absl::StatusOr<TokenWait> NextTokenIn(
+      const std::vector<std::string>& queues, absl::Time deadline) = 0;
 
   // One round of background upkeep, by one process at a time: returns
-  // lapsed leases to pending (or failed + dead letter when out of attempts),
-  // never touching a job that finished meanwhile, and deletes up to
-  // `max_deletes` jobs completed more than `retention` ago (none when
+  // lapsed leases to pending (or failed + dead letter when out of attempts,
+  // or cancelled when CancelJob asked), each with an attempt error, never
+  // touching a job that finished meanwhile, and deletes up to `max_deletes`
+  // jobs completed or cancelled more than `retention` ago (none when
   // retention is zero).
   virtual absl::StatusOr<MaintenanceReport> RunMaintenance(
       absl::Duration retention, int max_deletes, absl::Time deadline) = 0;
+
+  // Moves up to `max_jobs` due scheduled jobs (run_after passed) to
+  // pending, the earliest due first; returns how many. Each takes its
+  // conversation's next position now: it waits behind the jobs enqueued
+  // before it came due. Any number of processes may call it at once; none
+  // moves a job another moved, and a job held by another session is left
+  // for a later call.
+  virtual absl::StatusOr<int> PromoteScheduled(int max_jobs,
+                                               absl::Time deadline) = 0;
 
   // Inserts a dead letter, or bumps attempts and last_seen_at (and takes the
   // latest reason and payload) of the one with the same source/delivery_id.
@@ -296,6 +458,26 @@ class JobStore {
   virtual absl::StatusOr<UserPage> ListUsers(
       const UserFilter& filter, const std::optional<UserCursor>& after,
       int limit, absl::Time deadline) = 0;
+
+  // Stores a schedule whose first tick is the first after now. A schedule
+  // of that name with the same definition is returned (created=false);
+  // with another definition ALREADY_EXISTS naming it.
+  virtual absl::StatusOr<CreateScheduleResult> CreateSchedule(
+      const ScheduleSpec& spec, absl::Time deadline) = 0;
+  // Up to `limit` (at least 1) schedules by name, after `after`.
+  virtual absl::StatusOr<SchedulePage> ListSchedules(const std::string& after,
+                                                     int limit,
+                                                     absl::Time deadline) = 0;
+  // NOT_FOUND naming it when there is none. Jobs it enqueued stay.
+  virtual absl::Status DeleteSchedule(const std::string& name,
+                                      absl::Time deadline) = 0;
+  // One round of ticks, safe in any number of processes at once: for up to
+  // `max_schedules` due schedules that no other round holds, enqueues the
+  // job of the latest tick that has passed (idempotency key
+  // ScheduleTickKey), and moves the schedule to its first tick after now,
+  // each schedule in the same transaction as its job.
+  virtual absl::StatusOr<ScheduleTickReport> RunSchedules(
+      int max_schedules, absl::Time deadline) = 0;
 };
 
 }  // namespace jobqueue

@@ -45,11 +45,15 @@ void MaintenanceLoop::Log(const absl::StatusOr<MaintenanceReport>& report) {
                  "jobqueue: maintenance step failed (the others ran): %s\n",
                  error.c_str());
   }
-  if (report->rescued + report->dead_lettered + report->deleted > 0) {
+  if (report->rescued + report->dead_lettered + report->cancelled +
+          report->deleted >
+      0) {
     std::fprintf(stderr,
                  "jobqueue: maintenance: %d lapsed leases back to pending, "
-                 "%d failed for good, %d completed jobs deleted\n",
-                 report->rescued, report->dead_lettered, report->deleted);
+                 "%d failed for good, %d cancelled, %d finished jobs "
+                 "deleted\n",
+                 report->rescued, report->dead_lettered, report->cancelled,
+                 report->deleted);
   }
   if (report->recounted > 0) {
     std::fprintf(stderr,

@@ -92,6 +92,17 @@ class ExplainTest : public ::testing::Test {
         " now() - (n / 2) * interval '1 second'"
         " FROM generate_series(1, 20000) n;"
         "ANALYZE users");
+    // 2,000 queues with settings, half of them rate-limited: a claim finds
+    // the queues it names by key. (A table of a few rows is read whole,
+    // one page, whatever the plan.)
+    txn.exec(
+        "INSERT INTO queues (name, jobs_per_second, burst, tokens,"
+        " refilled_at)"
+        " SELECT 'q' || n, CASE WHEN n % 2 = 0 THEN 10 END,"
+        " CASE WHEN n % 2 = 0 THEN 10 END, CASE WHEN n % 2 = 0 THEN 5 END,"
+        " CASE WHEN n % 2 = 0 THEN now() END"
+        " FROM generate_series(1, 2000) n;"
+        "ANALYZE queues");
   }
   static void TearDownTestSuite() {
     delete db_;
@@ -169,6 +180,13 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"claim_in_order_by_kind", "jobs_unordered_kind_due_idx"},
       {"claim_any_order", "jobs_pending_queue_priority_seq_idx"},
       {"claim_any_order", "jobs_unordered_priority_due_idx"},
+      // A rate-limited queue's row, by its key (no lock for the others).
+      {"claim_in_order", "queues_pkey"},
+      {"claim_in_order_by_kind", "queues_pkey"},
+      {"claim_any_order", "queues_pkey"},
+      {"release_jobs", "queues_pkey"},
+      {"get_queue", "queues_pkey"},
+      {"queue_next_token", "queues_pkey"},
       {"enqueue_keep_name", "jobs_idempotency_key_key"},
       {"enqueue_set_name", "jobs_idempotency_key_key"},
       {"enqueue_batch", "jobs_idempotency_key_key"},
@@ -182,8 +200,11 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"fail_job", "jobs_pkey"},
       {"release_jobs", "jobs_pkey"},
       {"retry_job", "jobs_pkey"},
+      {"cancel_job", "jobs_pkey"},
+      {"cancel_job", "jobs_idempotency_key_key"},
       {"rescue_leases", "jobs_lease_expires_at_idx"},
-      {"delete_completed", "jobs_completed_updated_at_idx"},
+      {"promote_scheduled", "jobs_scheduled_due_idx"},
+      {"delete_completed", "jobs_finished_updated_at_idx"},
       {"remove_idle_conversations", "jobs_active_conversation_position_idx"},
       {"stats_oldest_pending_age", "jobs_status_created_at_idx"},
       {"get_user", "users_pkey"},

@@ -15,11 +15,14 @@ const NamedQuery& kClaimInOrder = Query("claim_in_order");
 const NamedQuery& kClaimInOrderByKind = Query("claim_in_order_by_kind");
 const NamedQuery& kClaimAnyOrder = Query("claim_any_order");
 const NamedQuery& kExtendLease = Query("extend_lease");
+const NamedQuery& kGetJobToo = Query("get_job");
 const NamedQuery& kCompleteJob = Query("complete_job");
 const NamedQuery& kCompleteJobs = Query("complete_jobs");
 const NamedQuery& kFailJob = Query("fail_job");
+const NamedQuery& kSnoozeJob = Query("snooze_job");
 const NamedQuery& kReleaseJobs = Query("release_jobs");
 const NamedQuery& kRetryJob = Query("retry_job");
+const NamedQuery& kCancelJob = Query("cancel_job");
 
 absl::Status NotLeased(const std::string& id, const std::string& status) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -27,11 +30,18 @@ absl::Status NotLeased(const std::string& id, const std::string& status) {
       "'; the lease may have expired and passed to another worker)"));
 }
 
+// A leased call's answer for job `job` when the statement cancelled it
+// instead (CancelJob had asked): a refusal saying so.
+absl::StatusOr<Job> UnlessCancelled(Job job) {
+  if (job.status == JobStatus::kCancelled) return JobCancelled(job.id);
+  return job;
+}
+
 // The job of an extend_lease, complete_job, fail_job or retry_job result.
 absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
                                bool retry) {
   if (r.empty()) return JobNotFound(id);
-  if (!r[0][2].is_null()) return JobFromRow(r[0], 2);
+  if (!r[0][2].is_null()) return UnlessCancelled(JobFromRow(r[0], 2));
   const std::string status = r[0][0].as<std::string>();
   if (retry) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -45,6 +55,7 @@ absl::StatusOr<Job> UpdatedJob(const pqxx::result& r, const std::string& id,
 
 const char* ClaimInOrderSql() { return kClaimInOrder.sql.c_str(); }
 const char* ClaimInOrderByKindSql() { return kClaimInOrderByKind.sql.c_str(); }
+const char* ClaimAnyOrderSql() { return kClaimAnyOrder.sql.c_str(); }
 
 void AddLeaseStatements(StatementSet& c) {
   c.Add(kClaimInOrder);
@@ -54,8 +65,10 @@ void AddLeaseStatements(StatementSet& c) {
   c.Add(kCompleteJob);
   c.Add(kCompleteJobs);
   c.Add(kFailJob);
+  c.Add(kSnoozeJob);
   c.Add(kReleaseJobs);
   c.Add(kRetryJob);
+  c.Add(kCancelJob);
 }
 
 absl::StatusOr<std::vector<Job>> PgJobStore::ClaimJobs(
@@ -92,16 +105,29 @@ absl::StatusOr<Job> PgJobStore::ExtendLease(const std::string& id,
   return WithConnection<Job>(
       deadline, /*retry_safe=*/true,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
-        return UpdatedJob(
+        absl::StatusOr<Job> extended = UpdatedJob(
             Exec(txn, kExtendLease, id, lease_token, Millis(lease)), id,
             /*retry=*/false);
+        if (extended.ok() ||
+            extended.status().code() != absl::StatusCode::kFailedPrecondition) {
+          return extended;
+        }
+        // Refused: say so when the job's run-time limit ended the lease.
+        pqxx::result now = Exec(txn, kGetJobToo, id);
+        if (now.empty()) return extended;
+        const Job job = JobFromRow(now[0], 0);
+        if (job.status != JobStatus::kProcessing ||
+            job.lease_token != lease_token ||
+            job.run_deadline > job.lease_expires_at) {
+          return extended;
+        }
+        return RunTimeLimitReached(job);
       });
 }
 
-absl::StatusOr<Job> PgJobStore::CompleteJob(const std::string& id,
-                                            const std::string& lease_token,
+absl::StatusOr<Job> PgJobStore::CompleteJob(const JobLease& lease,
                                             absl::Time deadline) {
-  return completions_.Call({id, lease_token}, deadline);
+  return completions_.Call(lease, deadline);
 }
 
 absl::StatusOr<Job> PgJobStore::CompleteOne(const JobLease& job,
@@ -109,7 +135,8 @@ absl::StatusOr<Job> PgJobStore::CompleteOne(const JobLease& job,
   return WithConnection<Job>(
       deadline, /*retry_safe=*/false,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
-        return UpdatedJob(Exec(txn, kCompleteJob, job.job_id, job.lease_token),
+        return UpdatedJob(Exec(txn, kCompleteJob, job.job_id, job.lease_token,
+                               job.result_json),
                           job.job_id,
                           /*retry=*/false);
       });
@@ -117,10 +144,11 @@ absl::StatusOr<Job> PgJobStore::CompleteOne(const JobLease& job,
 
 std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
     const std::vector<const JobLease*>& jobs, absl::Time deadline) {
-  std::vector<std::string> ids, tokens;
+  std::vector<std::string> ids, tokens, values;
   for (const JobLease* job : jobs) {
     ids.push_back(job->job_id);
     tokens.push_back(job->lease_token);
+    values.push_back(job->result_json);
   }
   // Keyed by job and token: two calls for one job in a batch, one with a
   // stale token, must not both be answered by the one that completed it.
@@ -133,8 +161,9 @@ std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
                 deadline, /*retry_safe=*/false,
                 [&](pqxx::transaction_base& txn) -> absl::StatusOr<Completed> {
                   Completed done;
-                  for (const pqxx::row& row : Exec(
-                           txn, kCompleteJobs, PgArray(ids), PgArray(tokens))) {
+                  for (const pqxx::row& row :
+                       Exec(txn, kCompleteJobs, PgArray(ids), PgArray(tokens),
+                            PgArray(values))) {
                     Job job = JobFromRow(row, 0);
                     std::pair<std::string, std::string> key(
                         job.id, row[row.size() - 1].as<std::string>());
@@ -151,7 +180,7 @@ std::vector<absl::StatusOr<Job>> PgJobStore::CompleteBatch(
          completed.status().code() == absl::StatusCode::kUnknown)) {
       results.push_back(completed.status());  // outcome unknown: no retry
     } else if (completed.ok() && completed->contains(key)) {
-      results.push_back(completed->at(key));
+      results.push_back(UnlessCancelled(completed->at(key)));
     } else {
       // Not completed in the batch: one at a time tells why (stale token,
       // unknown job), or completes it if the batch itself failed.
@@ -185,6 +214,18 @@ absl::StatusOr<Job> PgJobStore::FailJob(const std::string& id,
       });
 }
 
+absl::StatusOr<Job> PgJobStore::SnoozeJob(const std::string& id,
+                                          const std::string& lease_token,
+                                          absl::Duration delay,
+                                          absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/false,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
+        return UpdatedJob(Exec(txn, kSnoozeJob, id, lease_token, Millis(delay)),
+                          id, /*retry=*/false);
+      });
+}
+
 absl::Status PgJobStore::ReleaseJobs(const std::vector<JobLease>& leases,
                                      absl::Time deadline) {
   std::vector<std::string> ids, tokens;
@@ -208,6 +249,34 @@ absl::StatusOr<Job> PgJobStore::RetryJob(const std::string& id,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
         return UpdatedJob(Exec(txn, kRetryJob, id), id,
                           /*retry=*/true);
+      });
+}
+
+}  // namespace jobqueue
+
+namespace jobqueue {
+
+absl::StatusOr<Job> PgJobStore::CancelJob(const std::string& id,
+                                          const std::string& idempotency_key,
+                                          absl::Time deadline) {
+  return WithConnection<Job>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<Job> {
+        pqxx::result r = Exec(txn, kCancelJob, id, idempotency_key);
+        if (r.empty()) {
+          return id.empty()
+                     ? absl::NotFoundError(absl::StrCat(
+                           "no job has idempotency_key ", idempotency_key))
+                     : JobNotFound(id);
+        }
+        const std::string status = r[0][0].as<std::string>();
+        if (status == "complete" || status == "failed") {
+          return absl::FailedPreconditionError(
+              absl::StrCat("job ", TextOrEmpty(r[0][1]), " is '", status,
+                           "'; only scheduled, pending or processing jobs "
+                           "can be cancelled"));
+        }
+        return JobFromRow(r[0], 1);
       });
 }
 

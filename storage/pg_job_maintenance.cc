@@ -1,9 +1,9 @@
 // PgJobStore's maintenance: returns lapsed leases to pending (or to failed
-// plus a dead letter), deletes completed jobs past their retention, repairs
-// conversations whose counts drifted, and removes long-idle conversation
-// rows, in one process at a time. Each step is its own transaction and never
-// waits for a row another session holds: it skips it, says so in the
-// report, and takes it in a later round.
+// plus a dead letter, or to cancelled), deletes completed and cancelled
+// jobs past their retention, repairs conversations whose counts drifted,
+// and removes long-idle conversation rows, in one process at a time. Each step
+// is its own transaction and never waits for a row another session holds: it
+// skips it, says so in the report, and takes it in a later round.
 
 #include <algorithm>
 
@@ -52,14 +52,17 @@ absl::Status PgJobStore::RescueLeases(MaintenanceReport& report,
   return WithConnection<bool>(
              deadline, /*retry_safe=*/true,
              [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
-               pqxx::row r = Exec1(txn, kRescueLeases, kMaintenanceLockKey);
+               pqxx::row r = Exec1(txn, kRescueLeases, kMaintenanceLockKey,
+                                   Millis(backoff_.base), Millis(backoff_.max));
                report.skipped = !r[0].as<bool>();
                report.rescued = r[1].as<int>();
                report.dead_lettered = r[2].as<int>();
-               // The statement's last column counts the lapsed leases
-               // its snapshot saw, those it returned among them. When the
-               // batch was not full, the rest were skipped as locked.
-               const int done = report.rescued + report.dead_lettered;
+               report.cancelled = r[4].as<int>();
+               // Column 3 counts the lapsed leases its snapshot saw,
+               // those it returned among them. When the batch was not
+               // full, the rest were skipped as locked.
+               const int done =
+                   report.rescued + report.dead_lettered + report.cancelled;
                if (!report.skipped && done < kRescueBatch) {
                  report.rescue_locked = std::max(0, r[3].as<int>() - done);
                }

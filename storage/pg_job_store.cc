@@ -27,6 +27,7 @@ const NamedQuery& kRecordDeadLetter = Query("record_dead_letter");
 const NamedQuery& kSessionSettings = Query("session_settings");
 const NamedQuery& kGetUser = Query("get_user");
 const NamedQuery& kListUsers = Query("list_users");
+const NamedQuery& kPromoteScheduled = Query("promote_scheduled");
 
 StatementSet AllStatements() {
   StatementSet c;
@@ -43,8 +44,11 @@ StatementSet AllStatements() {
   c.Add(kListJobs, /*prepared=*/false);
   c.Add(kGetUser);
   c.Add(kListUsers);
+  c.Add(kPromoteScheduled);
   AddLeaseStatements(c);
   AddMaintenanceStatements(c);
+  AddScheduleStatements(c);
+  AddQueueStatements(c);
   return c;
 }
 
@@ -187,7 +191,8 @@ absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>>
 PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
                         absl::Time deadline) {
   std::vector<std::string> ids, phones, names, channels, types, payloads,
-      contents, keys, max_attempts, queues, ordered, priorities;
+      contents, keys, max_attempts, queues, ordered, priorities, run_ats,
+      delays, max_runs;
   for (const NewJob* job : jobs) {
     ids.push_back(NewUuid());
     phones.push_back(job->user_phone);
@@ -201,6 +206,9 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
     queues.push_back(job->queue);
     ordered.push_back(job->ordered ? "true" : "false");
     priorities.push_back(absl::StrCat(job->priority));
+    run_ats.push_back(TimestampParam(job->run_at));
+    delays.push_back(absl::StrCat(absl::ToInt64Microseconds(job->delay)));
+    max_runs.push_back(absl::StrCat(Millis(job->max_run_time)));
   }
   absl::StatusOr<absl::flat_hash_map<std::string, Job>> inserted =
       WithConnection<absl::flat_hash_map<std::string, Job>>(
@@ -213,7 +221,8 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
                       PgArray(names), PgArray(channels), PgArray(types),
                       PgArray(payloads), PgArray(contents), PgArray(keys),
                       PgArray(max_attempts), PgArray(queues), PgArray(ordered),
-                      PgArray(priorities))) {
+                      PgArray(priorities), PgArray(run_ats), PgArray(delays),
+                      PgArray(max_runs))) {
               Job j = JobFromRow(row, 0);
               by_id.emplace(j.id, std::move(j));
             }
@@ -272,7 +281,8 @@ absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,
             job.user_phone, job.user_first_name, job.source_channel_id,
             job.source_type, job.payload_json, job.content_type,
             job.idempotency_key, job.max_attempts, job.queue, job.ordered,
-            job.priority);
+            job.priority, TimestampParam(job.run_at),
+            absl::ToInt64Microseconds(job.delay), Millis(job.max_run_time));
         if (!inserted.empty())
           return EnqueueResult{JobFromRow(inserted[0], 0), true};
         // The key was taken. ON CONFLICT waited for its owner to commit, so
@@ -311,7 +321,11 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
         pqxx::result r = Exec(txn, kUpdateStatus, id, to, expected,
                               change.lease_token, Millis(change.lease));
         if (r.empty()) return JobNotFound(id);
-        if (!r[0][5].is_null()) return JobFromRow(r[0], 5);
+        if (!r[0][5].is_null()) {
+          Job job = JobFromRow(r[0], 5);
+          if (job.status == JobStatus::kCancelled) return JobCancelled(id);
+          return job;
+        }
         const std::string current = r[0][0].as<std::string>();
         const std::string current_lease = r[0][1].as<std::string>();
         const std::string earlier = r[0][2].as<std::string>();
@@ -340,6 +354,16 @@ absl::StatusOr<Job> PgJobStore::UpdateStatus(const StatusChange& change,
         }
         return absl::FailedPreconditionError(absl::StrCat(
             "job ", id, " cannot move from '", current, "' to '", to, "'"));
+      });
+}
+
+absl::StatusOr<int> PgJobStore::PromoteScheduled(int max_jobs,
+                                                 absl::Time deadline) {
+  return WithConnection<int>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<int> {
+        return Exec1(txn, kPromoteScheduled, std::max(1, max_jobs))[0]
+            .as<int>();
       });
 }
 

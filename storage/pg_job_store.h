@@ -124,8 +124,8 @@ class PgJobStore final : public JobStore {
                                   const std::string& lease_token,
                                   absl::Duration lease,
                                   absl::Time deadline) override;
-  absl::StatusOr<Job> CompleteJob(const std::string& id,
-                                  const std::string& lease_token,
+  using JobStore::CompleteJob;
+  absl::StatusOr<Job> CompleteJob(const JobLease& lease,
                                   absl::Time deadline) override;
   std::vector<absl::Status> CompleteJobs(const std::vector<JobLease>& leases,
                                          absl::Time deadline) override;
@@ -133,12 +133,43 @@ class PgJobStore final : public JobStore {
                               const std::string& lease_token,
                               const std::string& error, bool retryable,
                               absl::Time deadline) override;
+  absl::StatusOr<Job> SnoozeJob(const std::string& id,
+                                const std::string& lease_token,
+                                absl::Duration delay,
+                                absl::Time deadline) override;
   absl::Status ReleaseJobs(const std::vector<JobLease>& leases,
                            absl::Time deadline) override;
   absl::StatusOr<Job> RetryJob(const std::string& id,
                                absl::Time deadline) override;
+  absl::StatusOr<int> PromoteScheduled(int max_jobs,
+                                       absl::Time deadline) override;
+  absl::StatusOr<Job> CancelJob(const std::string& id,
+                                const std::string& idempotency_key,
+                                absl::Time deadline) override;
   absl::StatusOr<MaintenanceReport> RunMaintenance(
       absl::Duration retention, int max_deletes, absl::Time deadline) override;
+
+  // Schedules, in pg_job_schedules.cc.
+  absl::StatusOr<CreateScheduleResult> CreateSchedule(
+      const ScheduleSpec& spec, absl::Time deadline) override;
+  absl::StatusOr<SchedulePage> ListSchedules(const std::string& after,
+                                             int limit,
+                                             absl::Time deadline) override;
+  absl::Status DeleteSchedule(const std::string& name,
+                              absl::Time deadline) override;
+  absl::StatusOr<ScheduleTickReport> RunSchedules(int max_schedules,
+                                                  absl::Time deadline) override;
+  // Queue settings, in pg_job_queues.cc.
+  absl::StatusOr<QueueSettings> SetQueueRateLimit(
+      const std::string& queue, const std::optional<RateLimit>& limit,
+      absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> SetQueueMaxRunTime(
+      const std::string& queue, absl::Duration max_run_time,
+      absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> GetQueue(const std::string& name,
+                                         absl::Time deadline) override;
+  absl::StatusOr<TokenWait> NextTokenIn(const std::vector<std::string>& queues,
+                                        absl::Time deadline) override;
 
   // Closes the pool: later calls get UNAVAILABLE.
   void Close() { pool_.Close(); }
@@ -163,12 +194,14 @@ class PgJobStore final : public JobStore {
   // transaction pooling `body` runs in a transaction that first sets the
   // statement timeout with SET LOCAL, unless `autocommit` (for statements
   // such as VACUUM that cannot run in a transaction block; they then run
-  // under the role's statement timeout).
+  // under the role's statement timeout). With `transaction`, `body` runs in
+  // a transaction whatever the pooling (committed when it returns, rolled
+  // back when it throws).
   template <typename T>
   absl::StatusOr<T> WithConnection(
       absl::Time deadline, bool retry_safe,
       const std::function<absl::StatusOr<T>(pqxx::transaction_base&)>& body,
-      bool autocommit = false);
+      bool autocommit = false, bool transaction = false);
 
   // The statement `query` (see StatementSet) with `args`.
   template <typename... Args>
@@ -259,6 +292,11 @@ class PgJobStore final : public JobStore {
                                        absl::Time deadline);
   absl::Status VacuumConversations(absl::Time deadline);
 
+  // The schedule `row` (see storage/queries/schedules.sql) ticks: its job
+  // enqueued in `txn` and its next tick set (pg_job_schedules.cc).
+  void Tick(pqxx::transaction_base& txn, const pqxx::row& row,
+            ScheduleTickReport& report);
+
   const RetryBackoff backoff_;
   const std::function<void(int)> on_enqueue_batch_;
   const DatabasePooling pooling_;
@@ -289,17 +327,20 @@ template <typename T>
 absl::StatusOr<T> PgJobStore::WithConnection(
     absl::Time deadline, bool retry_safe,
     const std::function<absl::StatusOr<T>(pqxx::transaction_base&)>& body,
-    bool autocommit) {
+    bool autocommit, bool transaction) {
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
     if (!lease.ok()) return lease.status();
     running_statement_ = nullptr;
     try {
-      if (pooling_ == DatabasePooling::kTransaction && !autocommit) {
+      if (transaction ||
+          (pooling_ == DatabasePooling::kTransaction && !autocommit)) {
         // Settings last only as long as this transaction: the pooler may
         // give the next one another server connection.
         pqxx::work txn(lease->connection());
-        Configure(txn, /*local=*/true);
+        if (pooling_ == DatabasePooling::kTransaction) {
+          Configure(txn, /*local=*/true);
+        }
         absl::StatusOr<T> result = body(txn);
         // As in autocommit: what the statements did stands, whatever the
         // call makes of their result.

@@ -1,5 +1,7 @@
 #include "storage/pg_job_store_internal.h"
 
+#include <rapidjson/document.h>
+
 #include <optional>
 #include <stdexcept>
 
@@ -97,6 +99,57 @@ absl::Status LeaseExpired(const std::string& id) {
       "out)"));
 }
 
+absl::Status RunTimeLimitReached(const Job& job) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "job ", job.id, " reached its run-time limit at ",
+      absl::FormatTime(absl::RFC3339_full, job.run_deadline,
+                       absl::UTCTimeZone()),
+      ": no heartbeat extends a lease past it; stop working on it. The "
+      "attempt counts as failed: it is retried after a backoff while "
+      "attempts are left, else it fails for good"));
+}
+
+std::vector<AttemptError> AttemptErrorsFromJson(absl::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsArray()) {
+    throw std::runtime_error(
+        absl::StrCat("attempt_errors is not a JSON array: ", json));
+  }
+  // Entries plain SQL wrote otherwise keep what can be read of them.
+  auto text = [](const rapidjson::Value& v, const char* key) {
+    auto it = v.FindMember(key);
+    return it != v.MemberEnd() && it->value.IsString()
+               ? std::string(it->value.GetString(), it->value.GetStringLength())
+               : std::string();
+  };
+  std::vector<AttemptError> errors;
+  for (const rapidjson::Value& v : doc.GetArray()) {
+    if (!v.IsObject()) continue;
+    AttemptError e;
+    auto attempt = v.FindMember("attempt");
+    if (attempt != v.MemberEnd() && attempt->value.IsInt()) {
+      e.attempt = attempt->value.GetInt();
+    }
+    e.error = text(v, "error");
+    e.worker_id = text(v, "worker_id");
+    std::string why;
+    if (!absl::ParseTime(absl::RFC3339_full, text(v, "failed_at"), &e.failed_at,
+                         &why)) {
+      e.failed_at = absl::UnixEpoch();
+    }
+    errors.push_back(std::move(e));
+  }
+  return errors;
+}
+
+absl::Status JobCancelled(const std::string& id) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "job ", id,
+      " was cancelled (CancelJob): stop working on it; its lease has ended "
+      "and nothing of this call was stored"));
+}
+
 Job JobFromRow(const pqxx::row& row, int first) {
   auto text = [&](int i) { return TextOrEmpty(row[first + i]); };
   Job job;
@@ -128,6 +181,15 @@ Job JobFromRow(const pqxx::row& row, int first) {
   job.queue = text(18);
   job.ordered = row[first + 19].as<bool>();
   job.priority = row[first + 20].as<int>();
+  if (!row[first + 21].is_null()) {
+    job.cancel_requested_at = FromEpoch(row[first + 21]);
+  }
+  job.result_json = text(22);
+  job.attempt_errors = AttemptErrorsFromJson(text(23));
+  if (!row[first + 24].is_null()) {
+    job.max_run_time = absl::Milliseconds(row[first + 24].as<int64_t>());
+  }
+  if (!row[first + 25].is_null()) job.run_deadline = FromEpoch(row[first + 25]);
   return job;
 }
 

@@ -18,9 +18,13 @@
 namespace jobqueue {
 
 // The job whose columns start at column `first` of `row`: the select list
-// of the job statements of storage/queries (id, user_id, ..., last_error),
-// NULL for "" or no time, times as extract(epoch FROM ...).
+// of the job statements of storage/queries (id, user_id, ..., priority,
+// cancel_requested_at, result, attempt_errors), NULL for "" or no time,
+// times as extract(epoch FROM ...).
 Job JobFromRow(const pqxx::row& row, int first);
+
+// attempt_errors' JSON array as the store's entries, oldest first.
+std::vector<AttemptError> AttemptErrorsFromJson(absl::string_view json);
 
 // The time of an extract(epoch FROM ...) value ("1700000000.123456",
 // "Infinity"), within the years 0001 to 9999 a protobuf Timestamp holds
@@ -39,20 +43,29 @@ absl::Status JobNotFound(const std::string& id);
 absl::Status UserNotFound(const std::string& phone_number);
 // FAILED_PRECONDITION for a lease token presented after its lease ran out.
 absl::Status LeaseExpired(const std::string& id);
+// A lease that reached `job`'s run_deadline: no heartbeat extends it.
+absl::Status RunTimeLimitReached(const Job& job);
+// FAILED_PRECONDITION for a leased call on a job CancelJob asked to stop.
+absl::Status JobCancelled(const std::string& id);
 
 // A PostgreSQL array literal of `values` ({"a","b\"c"}), for passing a list
 // as one parameter: `$1::text[]`.
 std::string PgArray(const std::vector<std::string>& values);
 
-// The blocks claim_in_order, claim_in_order_by_kind and update_status, for
+// The blocks claim_in_order, claim_in_order_by_kind, claim_any_order and
+// update_status, for
 // tests that examine their plans.
 const char* ClaimInOrderSql();
 const char* ClaimInOrderByKindSql();
+const char* ClaimAnyOrderSql();
 const char* UpdateStatusSql();
 
-// Register the statements of pg_job_leases.cc and pg_job_maintenance.cc.
+// Register the statements of pg_job_leases.cc, pg_job_maintenance.cc,
+// pg_job_schedules.cc and pg_job_queues.cc.
 void AddLeaseStatements(StatementSet& c);
 void AddMaintenanceStatements(StatementSet& c);
+void AddScheduleStatements(StatementSet& c);
+void AddQueueStatements(StatementSet& c);
 
 inline int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 

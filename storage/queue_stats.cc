@@ -10,7 +10,7 @@ namespace jobqueue {
 namespace {
 
 constexpr const char* kStatuses[] = {"pending", "processing", "complete",
-                                     "failed"};
+                                     "failed",  "cancelled",  "scheduled"};
 
 const NamedQuery& kStatementTimeout = Query("local_statement_timeout");
 const NamedQuery& kActiveJobs = Query("stats_active_jobs");

@@ -24,7 +24,7 @@ namespace jobqueue {
 
 struct QueueSnapshot {
   // Every status of the schema ("pending", "processing", "complete",
-  // "failed"), zero when no job has it.
+  // "failed", "cancelled", "scheduled"), zero when no job has it.
   std::map<std::string, int64_t> jobs_by_status;
   // now() minus created_at of the oldest pending job; zero when none.
   absl::Duration oldest_pending_age;

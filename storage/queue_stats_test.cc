@@ -36,10 +36,12 @@ using Counts = std::map<std::string, int64_t>;
 TEST_F(QueueStatsTest, AnEmptyQueueHasEveryStatusAtZero) {
   auto snapshot = Read();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  EXPECT_EQ(
-      snapshot->jobs_by_status,
-      (Counts{
-          {"complete", 0}, {"failed", 0}, {"pending", 0}, {"processing", 0}}));
+  EXPECT_EQ(snapshot->jobs_by_status, (Counts{{"cancelled", 0},
+                                              {"complete", 0},
+                                              {"failed", 0},
+                                              {"pending", 0},
+                                              {"processing", 0},
+                                              {"scheduled", 0}}));
   EXPECT_EQ(snapshot->oldest_pending_age, absl::ZeroDuration());
 }
 
@@ -48,12 +50,16 @@ TEST_F(QueueStatsTest, CountsByStatusAndAgesTheOldestPendingJob) {
   InsertJob("pending", "5 seconds");
   InsertJob("complete", "1 hour");
   InsertJob("failed", "2 hours");
+  InsertJob("scheduled", "1 second");
+  InsertJob("cancelled", "3 hours");
   auto snapshot = Read();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  EXPECT_EQ(
-      snapshot->jobs_by_status,
-      (Counts{
-          {"complete", 1}, {"failed", 1}, {"pending", 2}, {"processing", 0}}));
+  EXPECT_EQ(snapshot->jobs_by_status, (Counts{{"cancelled", 1},
+                                              {"complete", 1},
+                                              {"failed", 1},
+                                              {"pending", 2},
+                                              {"processing", 0},
+                                              {"scheduled", 1}}));
   EXPECT_GE(snapshot->oldest_pending_age, absl::Seconds(90));
   EXPECT_LT(snapshot->oldest_pending_age, absl::Seconds(120));
 }

@@ -46,7 +46,10 @@ constexpr ConstraintText kConstraints[] = {
     {"jobs_source_type_check", "source_type must be 'dm' or 'group'"},
     {"jobs_payload_is_object", "payload must be a JSON object"},
     {"jobs_status_check",
-     "status must be pending, processing, complete or failed"},
+     "status must be pending, processing, complete, failed, cancelled or "
+     "scheduled"},
+    {"jobs_result_is_object", "result must be a JSON object"},
+    {"jobs_attempt_errors_is_array", "attempt_errors must be a JSON array"},
     {"jobs_content_type_check",
      "content_type must be text, image, audio, video, document, location or "
      "other"},
@@ -56,6 +59,8 @@ constexpr ConstraintText kConstraints[] = {
     {"jobs_user_id_fkey", "the job's user (user_id) does not exist"},
     {"jobs_attempts_not_negative", "attempts cannot be negative"},
     {"jobs_max_attempts_positive", "max_attempts must be at least 1"},
+    {"jobs_max_run_ms_range", "max_run_time must be between 1s and 24h"},
+    {"queues_max_run_ms_range", "max_run_time must be between 1s and 24h"},
     {"jobs_lease_only_when_processing",
      "only a processing job can hold a lease"},
     {"dlq_jobs_source_not_empty", "source is required"},

@@ -27,9 +27,14 @@ class MetricsTest : public ServerTest {
  protected:
   MetricsTest() : ServerTest(kByTest) {}
 
+  // Without the promoter of scheduled jobs or the recurring loop, whose
+  // rounds would take pool connections and run statements beside the ones
+  // these tests count.
   void StartServer(RequestLogLevel log_requests) {
-    ServerTest::StartServer(
-        {.bearer_token = kToken, .log_requests = log_requests});
+    ServerTest::StartServer({.bearer_token = kToken,
+                             .schedule_interval = absl::ZeroDuration(),
+                             .recurring_interval = absl::ZeroDuration(),
+                             .log_requests = log_requests});
   }
 
   std::unique_ptr<grpc::ClientContext> Context() {
@@ -174,11 +179,19 @@ TEST_F(MetricsTest, ShowsThePoolJobsByStatusAndTheOldestPendingJob) {
 }
 
 TEST_F(MetricsTest, TwoServersInOneProcessReportTheirOwnPools) {
-  auto small = InProcessServer::Start(
-      {.database_url = db_->url(), .bearer_token = kToken, .pool_size = 3});
+  auto small =
+      InProcessServer::Start({.database_url = db_->url(),
+                              .bearer_token = kToken,
+                              .schedule_interval = absl::ZeroDuration(),
+                              .recurring_interval = absl::ZeroDuration(),
+                              .pool_size = 3});
   ASSERT_TRUE(small.ok()) << small.status();
-  auto large = InProcessServer::Start(
-      {.database_url = db_->url(), .bearer_token = kToken, .pool_size = 5});
+  auto large =
+      InProcessServer::Start({.database_url = db_->url(),
+                              .bearer_token = kToken,
+                              .schedule_interval = absl::ZeroDuration(),
+                              .recurring_interval = absl::ZeroDuration(),
+                              .pool_size = 5});
   ASSERT_TRUE(large.ok()) << large.status();
   stub_ = (*small)->NewStub();
   Enqueue("job");  // one connection of the small server's pool

@@ -776,10 +776,11 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
 
     // Real ids and tokens for the placeholders, in the state the line needs.
     std::vector<std::pair<std::string, std::string>> values;
-    if (method == "GetJob" || method == "UpdateStatus") {
+    if (method == "GetJob" || method == "UpdateStatus" ||
+        method == "CancelJob") {
       values = {{"JOB-UUID", FreshJob(stub.get(), false).id()}};
     } else if (method == "ExtendLease" || method == "CompleteJob" ||
-               method == "FailJob") {
+               method == "FailJob" || method == "SnoozeJob") {
       v1::Job job = FreshJob(stub.get(), true);
       values = {{"JOB-UUID", job.id()}, {"TOKEN", job.lease_token()}};
     } else if (method == "CompleteJobs") {
@@ -809,6 +810,19 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       create.set_phone_number("+15551234567");
       v1::CreateUserResponse created;
       ASSERT_TRUE(stub->CreateUser(Context().get(), create, &created).ok());
+    } else if (method == "DeleteSchedule") {
+      // The schedule it names, whether or not the docs' CreateSchedule line
+      // ran first (then this one is refused as another definition).
+      v1::CreateScheduleRequest create;
+      create.set_name("nightly-digest");
+      create.set_cron("@daily");
+      create.mutable_job()->set_user_phone("+15551234567");
+      create.mutable_job()->set_source_channel_id("digest");
+      create.mutable_job()->set_source_type(v1::SOURCE_TYPE_DM);
+      v1::Schedule created;
+      grpc::Status s = stub->CreateSchedule(Context().get(), create, &created);
+      ASSERT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::ALREADY_EXISTS)
+          << s.error_message();
     }
 
     absl::StatusOr<std::vector<std::string>> args =
@@ -832,6 +846,10 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       auto first = ParseOutput<v1::EnqueueJobResponse>(result);
       ASSERT_TRUE(first.ok()) << first.status();
       EXPECT_TRUE(first->created());
+      // A line with a delay enqueues a scheduled job.
+      EXPECT_EQ(first->job().status(), absl::StrContains(printed, R"("delay")")
+                                           ? v1::JOB_STATUS_SCHEDULED
+                                           : v1::JOB_STATUS_PENDING);
       // "The same idempotency_key again returns the first job, without
       // "created": true."
       BufResult again = RunBuf(*args);
@@ -883,13 +901,22 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       auto r = ParseOutput<v1::Job>(result);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->status(), v1::JOB_STATUS_COMPLETE);
+      if (absl::StrContains(printed, R"("result")")) {
+        EXPECT_EQ(r->result().fields().at("reply").string_value(), "sent");
+      }
+    } else if (method == "CancelJob") {
+      auto r = ParseOutput<v1::Job>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->id(), values[0].second);
+      EXPECT_EQ(r->status(), v1::JOB_STATUS_CANCELLED);
     } else if (method == "CompleteJobs") {
       auto r = ParseOutput<v1::CompleteJobsResponse>(result);
       ASSERT_TRUE(r.ok()) << r.status();
       ASSERT_EQ(r->results_size(), 2);
       EXPECT_EQ(r->results(0).code(), 0) << r->results(0).message();
       EXPECT_EQ(r->results(1).code(), 0) << r->results(1).message();
-    } else if (method == "FailJob" || method == "RetryJob") {
+    } else if (method == "FailJob" || method == "RetryJob" ||
+               method == "SnoozeJob") {
       auto r = ParseOutput<v1::Job>(result);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->status(), v1::JOB_STATUS_PENDING);
@@ -901,6 +928,36 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       auto r = ParseOutput<v1::ListUsersResponse>(result);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_GE(r->users_size(), 1);
+    } else if (method == "CreateSchedule") {
+      auto r = ParseOutput<v1::Schedule>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_FALSE(r->name().empty());
+      EXPECT_TRUE(r->has_next_run_at());
+      EXPECT_TRUE(r->has_job());
+    } else if (method == "ListSchedules") {
+      auto r = ParseOutput<v1::ListSchedulesResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_GE(r->schedules_size(), 1);
+    } else if (method == "DeleteSchedule") {
+      auto r = ParseOutput<v1::DeleteScheduleResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+    } else if (method == "SetQueueRateLimit") {
+      auto r = ParseOutput<v1::Queue>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->name(), "sms-out");
+      EXPECT_EQ(r->rate_limit().jobs_per_second(), 50);
+      EXPECT_EQ(r->rate_limit().burst(), 5);
+    } else if (method == "GetQueue") {
+      // After the SetQueueRateLimit line above it.
+      auto r = ParseOutput<v1::Queue>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->name(), "sms-out");
+      EXPECT_EQ(r->rate_limit().burst(), 5);
+    } else if (method == "SetQueueMaxRunTime") {
+      auto r = ParseOutput<v1::Queue>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->name(), "transcribe");
+      EXPECT_EQ(r->max_run_time().seconds(), 300);
     } else {
       ADD_FAILURE() << "a grpcurl line of the docs this test has no check for";
     }

@@ -90,7 +90,11 @@ TEST_F(SchemaTest, JobsHaveTheSeedColumnsAndTheEpicsAdditions) {
                 // Conversation order.
                 "position",
                 // Named queues, unordered jobs, priorities.
-                "queue", "ordered", "conversation", "priority"}));
+                "queue", "ordered", "conversation", "priority",
+                // Cancel, results and attempt history.
+                "cancel_requested_at", "result", "attempt_errors",
+                // Run-time limits.
+                "max_run_ms", "run_deadline"}));
   pqxx::result defaults = Query(
       "INSERT INTO users (phone_number) VALUES ('+15550000000');"
       "INSERT INTO jobs (user_id, source_channel_id, source_type, "
@@ -213,8 +217,17 @@ TEST_F(SchemaTest, PlainSqlKeepsConversationPositionsAndCounts) {
   EXPECT_EQ(counts(), (std::vector<int>{4, 3, 0}));
   Query("DELETE FROM jobs WHERE position = 2");
   EXPECT_EQ(counts(), (std::vector<int>{4, 2, 0}));
+  // A cancelled job is finished like a failed one, and made pending again
+  // it too goes to the end.
+  Query("UPDATE jobs SET status = 'cancelled' WHERE position = 3");
+  EXPECT_EQ(counts(), (std::vector<int>{4, 1, 0}));
+  pqxx::result revived = Query(
+      "UPDATE jobs SET status = 'pending' WHERE position = 3 "
+      "RETURNING position");
+  EXPECT_EQ(revived[0][0].as<int>(), 5);
+  EXPECT_EQ(counts(), (std::vector<int>{5, 2, 0}));
   Query("TRUNCATE jobs");
-  EXPECT_EQ(counts(), (std::vector<int>{4, 0, 0}));
+  EXPECT_EQ(counts(), (std::vector<int>{5, 0, 0}));
 }
 
 TEST_F(SchemaTest, RlsIsEnabledOnEveryTable) {

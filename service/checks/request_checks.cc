@@ -1,12 +1,15 @@
 #include "service/checks/request_checks.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "schedule/recurrence.h"
 #include "service/checks/field_rules.h"
 #include "service/mapping/job_mapping.h"
 #include "service/mapping/struct_json.h"
@@ -26,6 +29,42 @@ absl::StatusOr<std::string> ToUuid(absl::string_view field,
   return absl::AsciiStrToLower(value);
 }
 
+namespace {
+
+// run_at and delay name the same thing: at most one of them.
+absl::Status CheckOneTime(absl::string_view run_at, bool has_run_at,
+                          absl::string_view delay, bool has_delay) {
+  if (!has_run_at || !has_delay) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("set at most one of ", run_at, " and ", delay));
+}
+
+}  // namespace
+
+namespace {
+
+// A run-time limit: unset or zero is none; else kMinRunTime to
+// kMaxRunTime in whole milliseconds (as the database keeps it).
+absl::StatusOr<absl::Duration> RunTimeField(
+    absl::string_view field, bool set, const google::protobuf::Duration& d) {
+  absl::StatusOr<absl::Duration> value = DurationField(
+      field, set, d, absl::ZeroDuration(), absl::ZeroDuration(), kMaxRunTime);
+  if (!value.ok() || *value == absl::ZeroDuration()) return value;
+  if (*value < kMinRunTime) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " must be between ", absl::FormatDuration(kMinRunTime), " and ",
+        absl::FormatDuration(kMaxRunTime), " (or unset for none), got ",
+        absl::FormatDuration(*value)));
+  }
+  if (*value != absl::Milliseconds(absl::ToInt64Milliseconds(*value))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " must be a whole number of milliseconds"));
+  }
+  return value;
+}
+
+}  // namespace
+
 absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
                                 size_t max_payload_bytes,
                                 absl::string_view entry) {
@@ -39,6 +78,11 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
   absl::StatusOr<std::string> payload =
       StructToJson(name("payload"), request.payload());
   if (!payload.ok()) return payload.status();
+  absl::StatusOr<absl::Duration> delay = DurationField(
+      name("delay"), request.has_delay(), request.delay(), absl::ZeroDuration(),
+      absl::ZeroDuration(), kMaxScheduleAhead);
+  absl::StatusOr<absl::Duration> max_run_time = RunTimeField(
+      name("max_run_time"), request.has_max_run_time(), request.max_run_time());
   NewJob job{.user_phone = request.user_phone(),
              .user_first_name = request.user_first_name(),
              .source_channel_id = request.source_channel_id(),
@@ -64,10 +108,29 @@ absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
                      kMaxMaxAttempts),
           CheckQueueName(name("queue"), job.queue),
           CheckRange(name("priority"), request.priority(), 0, kMaxPriority),
+          CheckOneTime(name("run_at"), request.has_run_at(), name("delay"),
+                       request.has_delay()),
+          delay.status(),
+          max_run_time.status(),
       });
       !s.ok()) {
     return s;
   }
+  if (request.has_run_at()) {
+    if (absl::Status s = CheckTimestamp(name("run_at"), request.run_at());
+        !s.ok()) {
+      return s;
+    }
+    job.run_at = FromTimestamp(request.run_at());
+    if (job.run_at > absl::Now() + kMaxScheduleAhead) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name("run_at"), " must be at most ",
+          absl::FormatDuration(kMaxScheduleAhead), " (365 days) from now, got ",
+          absl::FormatTime(job.run_at, absl::UTCTimeZone())));
+    }
+  }
+  job.delay = *delay;
+  job.max_run_time = *max_run_time;
   job.source_type = *std::move(source_type);
   job.content_type = *std::move(content_type);
   job.max_attempts = request.max_attempts() == 0 ? kDefaultMaxAttempts
@@ -289,7 +352,18 @@ absl::StatusOr<JobLease> Lease(absl::string_view entry,
 
 absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
                                     absl::string_view entry) {
-  return Lease(entry, request.job_id(), request.lease_token());
+  absl::StatusOr<JobLease> lease =
+      Lease(entry, request.job_id(), request.lease_token());
+  if (!lease.ok() || !request.has_result()) return lease;
+  const std::string field = absl::StrCat(entry, "result");
+  absl::StatusOr<std::string> result = StructToJson(field, request.result());
+  if (!result.ok()) return result.status();
+  if (absl::Status s = CheckPayloadSize(field, *result, kMaxResultBytes);
+      !s.ok()) {
+    return s;
+  }
+  lease->result_json = *std::move(result);
+  return lease;
 }
 
 absl::StatusOr<std::vector<JobLease>> ToJobLeases(
@@ -338,6 +412,39 @@ absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request) {
   return lease;
 }
 
+absl::StatusOr<Snooze> ToSnooze(const v1::SnoozeJobRequest& request) {
+  absl::StatusOr<JobLease> lease =
+      Lease("", request.job_id(), request.lease_token());
+  if (!lease.ok()) return lease.status();
+  if (!request.has_delay()) {
+    return absl::InvalidArgumentError(
+        "delay is required: how long until the job may be claimed again");
+  }
+  absl::StatusOr<absl::Duration> delay =
+      DurationField("delay", true, request.delay(), absl::ZeroDuration(),
+                    absl::ZeroDuration(), kMaxSnooze);
+  if (!delay.ok()) return delay.status();
+  return Snooze{*std::move(lease), *delay};
+}
+
+absl::StatusOr<JobRef> ToJobRef(const v1::CancelJobRequest& request) {
+  if (request.id().empty() == request.idempotency_key().empty()) {
+    return absl::InvalidArgumentError(
+        "exactly one of id and idempotency_key must be set");
+  }
+  if (!request.id().empty()) {
+    absl::StatusOr<std::string> id = ToUuid("id", request.id());
+    if (!id.ok()) return id.status();
+    return JobRef{.id = *std::move(id)};
+  }
+  if (absl::Status s = CheckMaxLength(
+          "idempotency_key", request.idempotency_key(), kMaxIdentifierBytes);
+      !s.ok()) {
+    return s;
+  }
+  return JobRef{.idempotency_key = request.idempotency_key()};
+}
+
 absl::StatusOr<std::string> ToUserPhone(const v1::GetUserRequest& request) {
   if (absl::Status s = CheckE164("phone_number", request.phone_number());
       !s.ok()) {
@@ -355,6 +462,130 @@ absl::StatusOr<UserFilter> ToUserFilter(const v1::ListUsersRequest& request) {
     filter.created_before = FromTimestamp(request.created_before());
   }
   return filter;
+}
+
+namespace {
+
+absl::Status CheckScheduleName(absl::string_view value) {
+  if (IsScheduleName(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "name must be 1 to 128 letters, digits, '_', '.', ':' or '-', got \"",
+      absl::CHexEscape(value.substr(0, 140)), "\""));
+}
+
+}  // namespace
+
+absl::StatusOr<ScheduleSpec> ToScheduleSpec(
+    const v1::CreateScheduleRequest& request, size_t max_payload_bytes) {
+  if (absl::Status s = CheckScheduleName(request.name()); !s.ok()) return s;
+  ScheduleSpec spec{.name = request.name()};
+  const bool cron = !request.cron().empty();
+  if (cron == request.has_interval()) {
+    return absl::InvalidArgumentError(
+        cron ? "cron and interval exclude each other: give one"
+             : "a schedule needs cron or interval");
+  }
+  if (cron) {
+    spec.cron = request.cron();
+    spec.time_zone = request.time_zone().empty() ? "UTC" : request.time_zone();
+    absl::StatusOr<Recurrence> r = Recurrence::Cron(spec.cron, spec.time_zone);
+    if (!r.ok()) return r.status();
+  } else {
+    if (!request.time_zone().empty()) {
+      return absl::InvalidArgumentError(
+          "time_zone is only for a cron schedule; an interval has none");
+    }
+    absl::StatusOr<absl::Duration> interval = DurationField(
+        "interval", true, request.interval(), absl::ZeroDuration(),
+        kMinScheduleInterval, kMaxScheduleInterval);
+    if (!interval.ok()) return interval.status();
+    spec.interval = *interval;
+    if (spec.interval !=
+        absl::Milliseconds(absl::ToInt64Milliseconds(spec.interval))) {
+      return absl::InvalidArgumentError(
+          "interval must be a whole number of milliseconds");
+    }
+  }
+  if (!request.has_job()) {
+    return absl::InvalidArgumentError(
+        "job is required: the job each tick enqueues");
+  }
+  if (!request.job().idempotency_key().empty()) {
+    return absl::InvalidArgumentError(
+        "job.idempotency_key must be empty: each tick's job gets "
+        "schedule:<name>:<tick>");
+  }
+  if (request.job().has_max_run_time()) {
+    return absl::InvalidArgumentError(
+        "job.max_run_time must be unset: a schedule's jobs take their "
+        "queue's run-time limit (SetQueueMaxRunTime)");
+  }
+  if (request.job().has_run_at() || request.job().has_delay()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(request.job().has_run_at() ? "job.run_at" : "job.delay",
+                     " must be unset: each tick's job is due at its tick"));
+  }
+  absl::StatusOr<NewJob> job =
+      ToNewJob(request.job(), max_payload_bytes, "job.");
+  if (!job.ok()) return job.status();
+  spec.job = *std::move(job);
+  return spec;
+}
+
+absl::StatusOr<std::string> ToScheduleName(
+    const v1::DeleteScheduleRequest& request) {
+  if (absl::Status s = CheckScheduleName(request.name()); !s.ok()) return s;
+  return request.name();
+}
+
+absl::StatusOr<QueueRateLimit> ToQueueRateLimit(
+    const v1::SetQueueRateLimitRequest& request) {
+  if (absl::Status s = CheckQueueName("queue", request.queue()); !s.ok()) {
+    return s;
+  }
+  QueueRateLimit out{.queue = request.queue()};
+  const double rate = request.jobs_per_second();
+  if (rate == 0) {
+    if (request.burst() != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "burst must be 0 when jobs_per_second is 0 (no limit), got ",
+          request.burst()));
+    }
+    return out;
+  }
+  // NaN fails every comparison.
+  if (!(rate > 0 && rate <= kMaxJobsPerSecond)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("jobs_per_second must be over 0 and at most ",
+                     kMaxJobsPerSecond, " (0 removes the limit), got ", rate));
+  }
+  if (absl::Status s = CheckRange("burst", request.burst(), 0, kMaxBurst);
+      !s.ok()) {
+    return s;
+  }
+  const int burst = request.burst() != 0
+                        ? request.burst()
+                        : std::max(1, static_cast<int>(std::ceil(rate)));
+  out.limit = RateLimit{.jobs_per_second = rate, .burst = burst};
+  return out;
+}
+
+absl::StatusOr<QueueMaxRunTime> ToQueueMaxRunTime(
+    const v1::SetQueueMaxRunTimeRequest& request) {
+  if (absl::Status s = CheckQueueName("queue", request.queue()); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<absl::Duration> max_run_time = RunTimeField(
+      "max_run_time", request.has_max_run_time(), request.max_run_time());
+  if (!max_run_time.ok()) return max_run_time.status();
+  return QueueMaxRunTime{request.queue(), *max_run_time};
+}
+
+absl::StatusOr<std::string> ToQueueName(const v1::GetQueueRequest& request) {
+  if (absl::Status s = CheckQueueName("name", request.name()); !s.ok()) {
+    return s;
+  }
+  return request.name();
 }
 
 }  // namespace jobqueue

@@ -11,6 +11,8 @@
 #define JOBQUEUE_SERVICE_CHECKS_REQUEST_CHECKS_H_
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,11 +38,24 @@ inline constexpr int kMaxClaimQueues = 16;
 // As many as ContentType declares besides CONTENT_TYPE_UNSPECIFIED.
 inline constexpr int kMaxClaimContentTypes = 7;
 inline constexpr int kMaxPriority = 9;
+// The most JSON text a CompleteJob result may take (64 KiB).
+inline constexpr size_t kMaxResultBytes = 64 * 1024;
 inline constexpr char kDefaultQueue[] = "default";
 inline constexpr absl::Duration kDefaultLease = absl::Seconds(30);
 inline constexpr absl::Duration kMinLease = absl::Seconds(1);
 inline constexpr absl::Duration kMaxLease = absl::Hours(1);
+// The longest SnoozeJob delay.
+inline constexpr absl::Duration kMaxSnooze = absl::Hours(24 * 365);
 inline constexpr absl::Duration kMaxClaimWait = absl::Seconds(60);
+// How far ahead a job may be scheduled (EnqueueJobRequest.run_at, delay).
+inline constexpr absl::Duration kMaxScheduleAhead = absl::Hours(24 * 365);
+// A run-time limit's range (EnqueueJobRequest.max_run_time, a queue's).
+inline constexpr absl::Duration kMinRunTime = absl::Seconds(1);
+inline constexpr absl::Duration kMaxRunTime = absl::Hours(24);
+inline constexpr absl::Duration kMinScheduleInterval = absl::Seconds(1);
+inline constexpr absl::Duration kMaxScheduleInterval = absl::Hours(24 * 366);
+inline constexpr double kMaxJobsPerSecond = 100000;
+inline constexpr int kMaxBurst = 100000;
 
 absl::Status CheckCreateUser(const v1::CreateUserRequest& request);
 
@@ -49,7 +64,8 @@ absl::Status CheckCreateUser(const v1::CreateUserRequest& request);
 absl::StatusOr<std::string> ToUuid(absl::string_view field,
                                    absl::string_view value);
 
-// `entry` prefixes the field names ("jobs[3]." in a batch).
+// `entry` prefixes the field names ("jobs[3]." in a batch). run_at is
+// checked against the clock: at most kMaxScheduleAhead from now.
 absl::StatusOr<NewJob> ToNewJob(const v1::EnqueueJobRequest& request,
                                 size_t max_payload_bytes,
                                 absl::string_view entry = "");
@@ -72,7 +88,8 @@ absl::StatusOr<ClaimRequest> ToClaimRequest(
 // How long a claim may wait for work: zero when unset.
 absl::StatusOr<absl::Duration> ClaimWait(const v1::ClaimJobsRequest& request);
 
-// job_id and lease_token, both UUIDs, canonical; `entry` prefixes the field
+// job_id and lease_token, both UUIDs, canonical, and the result as JSON
+// (at most kMaxResultBytes; "" when unset); `entry` prefixes the field
 // names ("jobs[3]." in a batch).
 absl::StatusOr<JobLease> ToJobLease(const v1::CompleteJobRequest& request,
                                     absl::string_view entry = "");
@@ -90,6 +107,20 @@ absl::StatusOr<LeaseExtension> ToLeaseExtension(
 // The lease a FailJob names, after checking its error text.
 absl::StatusOr<JobLease> ToFailedLease(const v1::FailJobRequest& request);
 
+// The lease a SnoozeJob names and its delay (required, at most kMaxSnooze).
+struct Snooze {
+  JobLease lease;
+  absl::Duration delay;
+};
+absl::StatusOr<Snooze> ToSnooze(const v1::SnoozeJobRequest& request);
+// The job CancelJob names: exactly one of id (a UUID, canonical) and
+// idempotency_key (at most kMaxIdentifierBytes).
+struct JobRef {
+  std::string id;
+  std::string idempotency_key;
+};
+absl::StatusOr<JobRef> ToJobRef(const v1::CancelJobRequest& request);
+
 // The phone number GetUser names: E.164.
 absl::StatusOr<std::string> ToUserPhone(const v1::GetUserRequest& request);
 
@@ -97,6 +128,38 @@ absl::StatusOr<std::string> ToUserPhone(const v1::GetUserRequest& request);
 // checked that they are valid Timestamps). page_size is PageSize's, and
 // page_token is decoded by DecodeUserPageToken (mapping/page_token.h).
 absl::StatusOr<UserFilter> ToUserFilter(const v1::ListUsersRequest& request);
+
+// CreateSchedule's schedule: a name, exactly one of a cron expression (with
+// its zone, "UTC" when empty) and an interval, and the job checked as
+// ToNewJob checks it (fields "job.user_phone", ...) with no
+// idempotency_key.
+absl::StatusOr<ScheduleSpec> ToScheduleSpec(
+    const v1::CreateScheduleRequest& request, size_t max_payload_bytes);
+
+// The schedule DeleteSchedule names.
+absl::StatusOr<std::string> ToScheduleName(
+    const v1::DeleteScheduleRequest& request);
+// SetQueueRateLimit's queue and limit: none when jobs_per_second is 0;
+// else a finite rate in (0, kMaxJobsPerSecond] and a burst of 1 to
+// kMaxBurst, 0 meaning max(1, ceil(jobs_per_second)).
+struct QueueRateLimit {
+  std::string queue;
+  std::optional<RateLimit> limit;
+};
+absl::StatusOr<QueueRateLimit> ToQueueRateLimit(
+    const v1::SetQueueRateLimitRequest& request);
+
+// SetQueueMaxRunTime's queue and default (zero: none; else kMinRunTime to
+// kMaxRunTime, whole milliseconds).
+struct QueueMaxRunTime {
+  std::string queue;
+  absl::Duration max_run_time;
+};
+absl::StatusOr<QueueMaxRunTime> ToQueueMaxRunTime(
+    const v1::SetQueueMaxRunTimeRequest& request);
+
+// The queue GetQueue names.
+absl::StatusOr<std::string> ToQueueName(const v1::GetQueueRequest& request);
 
 }  // namespace jobqueue
 

@@ -1,8 +1,10 @@
 #include "service/checks/request_checks.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -191,6 +193,49 @@ TEST(ToNewJobTest, TakesTheQueueAndOrder) {
             "priority must be between 0 and 9, got -1");
 }
 
+TEST(ToNewJobTest, TakesARunAtOrADelayWithinAYear) {
+  v1::EnqueueJobRequest r = AJob();
+  EXPECT_EQ(ToNewJob(r, 1024)->run_at, absl::InfinitePast());
+  EXPECT_EQ(ToNewJob(r, 1024)->delay, absl::ZeroDuration());
+  r.mutable_delay()->set_seconds(90);
+  EXPECT_EQ(ToNewJob(r, 1024)->delay, absl::Seconds(90));
+  r.mutable_delay()->set_seconds(366 * 24 * 3600);
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)),
+            "delay must be between 0 and 8760h, got 8784h");
+  r.mutable_delay()->set_seconds(-1);
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)),
+            "delay must be between 0 and 8760h, got -1s");
+  r.mutable_delay()->set_seconds(1);
+  const absl::Time at = absl::Now() + absl::Hours(2);
+  r.mutable_run_at()->set_seconds(absl::ToUnixSeconds(at));
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)), "set at most one of run_at and delay");
+  r.clear_delay();
+  EXPECT_EQ(ToNewJob(r, 1024)->run_at,
+            absl::FromUnixSeconds(absl::ToUnixSeconds(at)));
+  // The past means now.
+  r.mutable_run_at()->set_seconds(1);
+  EXPECT_EQ(ToNewJob(r, 1024)->run_at, absl::FromUnixSeconds(1));
+  r.mutable_run_at()->set_seconds(
+      absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 366)));
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)).rfind("run_at must be at most", 0), 0u);
+  r.mutable_run_at()->set_seconds(1);
+  r.mutable_run_at()->set_nanos(-1);
+  EXPECT_EQ(Invalid(ToNewJob(r, 1024)),
+            "run_at.nanos must be between 0 and 999999999, got -1");
+}
+
+TEST(ToNewJobsTest, NamesTheEntryWhoseTimeIsWrong) {
+  v1::EnqueueJobsRequest r;
+  for (int i = 0; i < 3; ++i) *r.add_jobs() = AJob();
+  r.mutable_jobs(1)->mutable_delay()->set_seconds(5);
+  r.mutable_jobs(2)->mutable_run_at()->set_seconds(
+      absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 400)));
+  EXPECT_EQ(Invalid(ToNewJobs(r, 1024)).rfind("jobs[2].run_at must be", 0), 0u);
+  r.mutable_jobs(1)->mutable_run_at()->set_seconds(1);
+  EXPECT_EQ(Invalid(ToNewJobs(r, 1024)),
+            "set at most one of jobs[1].run_at and jobs[1].delay");
+}
+
 TEST(ToClaimRequestTest, TakesOneToSixteenDistinctQueues) {
   v1::ClaimJobsRequest r;
   r.set_worker_id("w");
@@ -236,6 +281,56 @@ TEST(ToClaimRequestTest, TakesDistinctContentTypesAsStored) {
   r.add_content_types(v1::CONTENT_TYPE_TEXT);
   EXPECT_EQ(Invalid(ToClaimRequest(r)),
             "number of content_types must be between 0 and 7, got 8");
+}
+
+TEST(ToJobLeaseTest, TakesAResultOfAtMost64KiBOfJson) {
+  v1::CompleteJobRequest r;
+  r.set_job_id(kUuid);
+  r.set_lease_token(kOtherUuid);
+  absl::StatusOr<JobLease> none = ToJobLease(r);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->result_json, "");
+  (*r.mutable_result()->mutable_fields())["reply"].set_string_value("hi");
+  absl::StatusOr<JobLease> some = ToJobLease(r);
+  ASSERT_TRUE(some.ok()) << some.status();
+  EXPECT_EQ(some->result_json, R"({"reply":"hi"})");
+  // {"reply":"..."} is 12 bytes around the text.
+  (*r.mutable_result()->mutable_fields())["reply"].set_string_value(
+      std::string(kMaxResultBytes - 12, 'x'));
+  EXPECT_TRUE(ToJobLease(r).ok());
+  (*r.mutable_result()->mutable_fields())["reply"].set_string_value(
+      std::string(kMaxResultBytes - 11, 'x'));
+  EXPECT_EQ(Invalid(ToJobLease(r)),
+            "result is 65537 bytes as JSON; the limit is 65536");
+  v1::CompleteJobsRequest batch;
+  *batch.add_jobs() = r;
+  batch.mutable_jobs(0)->clear_result();
+  *batch.add_jobs() = r;
+  batch.mutable_jobs(1)->set_job_id(kOtherUuid);
+  EXPECT_EQ(Invalid(ToJobLeases(batch)),
+            "jobs[1].result is 65537 bytes as JSON; the limit is 65536");
+}
+
+TEST(ToJobRefTest, TakesExactlyOneOfIdAndKey) {
+  v1::CancelJobRequest r;
+  EXPECT_EQ(Invalid(ToJobRef(r)),
+            "exactly one of id and idempotency_key must be set");
+  r.set_id(absl::AsciiStrToUpper(kUuid));
+  absl::StatusOr<JobRef> by_id = ToJobRef(r);
+  ASSERT_TRUE(by_id.ok()) << by_id.status();
+  EXPECT_EQ(by_id->id, kUuid);
+  r.set_idempotency_key("SM1");
+  EXPECT_EQ(Invalid(ToJobRef(r)),
+            "exactly one of id and idempotency_key must be set");
+  r.clear_id();
+  absl::StatusOr<JobRef> by_key = ToJobRef(r);
+  ASSERT_TRUE(by_key.ok()) << by_key.status();
+  EXPECT_EQ(by_key->idempotency_key, "SM1");
+  r.set_idempotency_key(std::string(256, 'k'));
+  EXPECT_NE(Invalid(ToJobRef(r)).find("idempotency_key"), std::string::npos);
+  r.clear_idempotency_key();
+  r.set_id("x");
+  EXPECT_EQ(Invalid(ToJobRef(r)), "id must be a UUID, got \"x\"");
 }
 
 TEST(ToNewJobsTest, RejectsTheWholeBatchNamingTheEntry) {
@@ -348,6 +443,64 @@ TEST(ToUserFilterTest, UnsetTimesMatchAnything) {
   f = ToUserFilter(r);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->created_after, absl::UnixEpoch());
+}
+
+TEST(ToQueueRateLimitTest, ARateWithABurstOrItsDefault) {
+  v1::SetQueueRateLimitRequest r;
+  r.set_queue("replies");
+  r.set_jobs_per_second(2.5);
+  absl::StatusOr<QueueRateLimit> limit = ToQueueRateLimit(r);
+  ASSERT_TRUE(limit.ok()) << limit.status();
+  EXPECT_EQ(limit->queue, "replies");
+  ASSERT_TRUE(limit->limit.has_value());
+  EXPECT_EQ(limit->limit->jobs_per_second, 2.5);
+  EXPECT_EQ(limit->limit->burst, 3) << "ceil(2.5)";
+  r.set_jobs_per_second(0.1);
+  EXPECT_EQ(ToQueueRateLimit(r)->limit->burst, 1);
+  r.set_burst(100000);
+  EXPECT_EQ(ToQueueRateLimit(r)->limit->burst, 100000);
+  r.set_jobs_per_second(0);
+  r.set_burst(0);
+  limit = ToQueueRateLimit(r);
+  ASSERT_TRUE(limit.ok()) << limit.status();
+  EXPECT_FALSE(limit->limit.has_value()) << "0 removes the limit";
+}
+
+TEST(ToQueueRateLimitTest, EachBadValueNamesItsField) {
+  struct Case {
+    std::string queue;
+    double rate;
+    int burst;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"", 1, 0, "queue must be 1 to 64"},
+      {"two words", 1, 0, "queue must be 1 to 64"},
+      {"q", -1, 0, "jobs_per_second must be over 0"},
+      {"q", std::nan(""), 0, "jobs_per_second must be over 0"},
+      {"q", INFINITY, 0, "jobs_per_second must be over 0"},
+      {"q", 100000.5, 0, "jobs_per_second must be over 0"},
+      {"q", 1, -1, "burst must be between 0 and 100000"},
+      {"q", 1, 100001, "burst must be between 0 and 100000"},
+      {"q", 0, 5, "burst must be 0 when jobs_per_second is 0"},
+  };
+  for (const Case& c : cases) {
+    v1::SetQueueRateLimitRequest r;
+    r.set_queue(c.queue);
+    r.set_jobs_per_second(c.rate);
+    r.set_burst(c.burst);
+    EXPECT_NE(Invalid(ToQueueRateLimit(r)).find(c.message), std::string::npos)
+        << c.queue << " " << c.rate << " " << c.burst;
+  }
+}
+
+TEST(ToQueueNameTest, OnlyAQueueName) {
+  v1::GetQueueRequest r;
+  r.set_name("media:transcribe");
+  EXPECT_EQ(ToQueueName(r).value(), "media:transcribe");
+  r.set_name("-x");
+  EXPECT_NE(Invalid(ToQueueName(r)).find("name must be 1 to 64"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "service/checks/request_checks.h"
 #include "service/mapping/job_mapping.h"
@@ -20,6 +21,8 @@ constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
 // A waiting claim looks again at least this often, for retries whose
 // backoff ends without any notification.
 constexpr absl::Duration kRecheck = absl::Seconds(1);
+// The shortest wait for a rate-limited queue's next token.
+constexpr absl::Duration kMinTokenWait = absl::Milliseconds(1);
 
 }  // namespace
 
@@ -136,14 +139,45 @@ grpc::Status JobQueueService::RecordDeadLetter(
 absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
     grpc::ServerContext& context, const ClaimRequest& request,
     absl::Time wait_until) {
+  // This call's turn at a rate-limited queue's next token, kept until it
+  // comes and handed back if the call ends first.
+  std::optional<absl::Time> turn;
+  absl::Cleanup give_back = [&] {
+    if (turn.has_value() && *turn > absl::Now()) {
+      token_turns_.Give(request.queues, *turn);
+    }
+  };
   while (true) {
     if (context.IsCancelled()) return std::vector<Job>();
     const uint64_t seen = notifier_ != nullptr ? notifier_->generation() : 0;
     absl::StatusOr<std::vector<Job>> jobs =
         store_->ClaimJobs(request, Deadline(context));
     if (!jobs.ok() || !jobs->empty() || notifier_ == nullptr) return jobs;
-    const absl::Time next = std::min(wait_until, absl::Now() + kRecheck);
+    absl::Time next = std::min(wait_until, absl::Now() + kRecheck);
     if (absl::Now() >= wait_until || context.IsCancelled()) return jobs;
+    // A rate-limited queue's next token comes without a notification: try
+    // again at this process's next turn for a token.
+    absl::StatusOr<TokenWait> token =
+        store_->NextTokenIn(request.queues, Deadline(context));
+    if (token.ok() && token->next < absl::InfiniteDuration()) {
+      if (!turn.has_value() || *turn <= absl::Now()) {
+        turn = token_turns_.Take(
+            request.queues, absl::Now() + std::max(token->next, kMinTokenWait),
+            token->interval);
+      }
+      next = std::min(next, *turn);
+      if (token->every_queue) {
+        // No notification can bring a job before that turn: sleep through
+        // them (each completion notifies).
+        while (absl::Now() < next && !context.IsCancelled()) {
+          if (!notifier_->WaitForChange(notifier_->generation(), next) &&
+              absl::Now() < next) {
+            return jobs;  // the notifier closed: the server is stopping
+          }
+        }
+        continue;
+      }
+    }
     if (!notifier_->WaitForChange(seen, next) && absl::Now() < next) {
       return jobs;  // the notifier closed: the server is stopping
     }
@@ -230,8 +264,7 @@ grpc::Status JobQueueService::CompleteJob(grpc::ServerContext* context,
                                           v1::Job* response) {
   RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(lease, ToJobLease(*request));
-  ASSIGN_OR_RETURN(job, store_->CompleteJob(lease.job_id, lease.lease_token,
-                                            Deadline(*context)));
+  ASSIGN_OR_RETURN(job, store_->CompleteJob(lease, Deadline(*context)));
   ToProto(job, response);
   return grpc::Status::OK;
 }
@@ -264,6 +297,18 @@ grpc::Status JobQueueService::FailJob(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status JobQueueService::SnoozeJob(grpc::ServerContext* context,
+                                        const v1::SnoozeJobRequest* request,
+                                        v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(snooze, ToSnooze(*request));
+  ASSIGN_OR_RETURN(
+      job, store_->SnoozeJob(snooze.lease.job_id, snooze.lease.lease_token,
+                             snooze.delay, Deadline(*context)));
+  ToProto(job, response);
+  return grpc::Status::OK;
+}
+
 grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
                                        const v1::RetryJobRequest* request,
                                        v1::Job* response) {
@@ -271,6 +316,50 @@ grpc::Status JobQueueService::RetryJob(grpc::ServerContext* context,
   ASSIGN_OR_RETURN(id, ToUuid("job_id", request->job_id()));
   ASSIGN_OR_RETURN(job, store_->RetryJob(id, Deadline(*context)));
   ToProto(job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::CancelJob(grpc::ServerContext* context,
+                                        const v1::CancelJobRequest* request,
+                                        v1::Job* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(ref, ToJobRef(*request));
+  ASSIGN_OR_RETURN(
+      job, store_->CancelJob(ref.id, ref.idempotency_key, Deadline(*context)));
+  ToProto(job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::SetQueueRateLimit(
+    grpc::ServerContext* context, const v1::SetQueueRateLimitRequest* request,
+    v1::Queue* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(change, ToQueueRateLimit(*request));
+  ASSIGN_OR_RETURN(queue, store_->SetQueueRateLimit(change.queue, change.limit,
+                                                    Deadline(*context)));
+  ToProto(queue, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::SetQueueMaxRunTime(
+    grpc::ServerContext* context, const v1::SetQueueMaxRunTimeRequest* request,
+    v1::Queue* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(change, ToQueueMaxRunTime(*request));
+  ASSIGN_OR_RETURN(queue,
+                   store_->SetQueueMaxRunTime(change.queue, change.max_run_time,
+                                              Deadline(*context)));
+  ToProto(queue, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::GetQueue(grpc::ServerContext* context,
+                                       const v1::GetQueueRequest* request,
+                                       v1::Queue* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(name, ToQueueName(*request));
+  ASSIGN_OR_RETURN(queue, store_->GetQueue(name, Deadline(*context)));
+  ToProto(queue, response);
   return grpc::Status::OK;
 }
 
@@ -305,6 +394,46 @@ grpc::Status JobQueueService::ListUsers(grpc::ServerContext* context,
   if (page.next.has_value()) {
     response->set_next_page_token(EncodeUserPageToken(*page.next, fingerprint));
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::CreateSchedule(
+    grpc::ServerContext* context, const v1::CreateScheduleRequest* request,
+    v1::Schedule* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(spec, ToScheduleSpec(*request, options_.max_payload_bytes));
+  ASSIGN_OR_RETURN(result, store_->CreateSchedule(spec, Deadline(*context)));
+  ToProto(result.schedule, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ListSchedules(
+    grpc::ServerContext* context, const v1::ListSchedulesRequest* request,
+    v1::ListSchedulesResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(page_size, PageSize(request->page_size()));
+  std::string after;
+  if (!request->page_token().empty()) {
+    ASSIGN_OR_RETURN(name, DecodeSchedulePageToken(request->page_token()));
+    after = std::move(name);
+  }
+  ASSIGN_OR_RETURN(page,
+                   store_->ListSchedules(after, page_size, Deadline(*context)));
+  for (const Schedule& schedule : page.schedules) {
+    ToProto(schedule, response->add_schedules());
+  }
+  if (page.next_after.has_value()) {
+    response->set_next_page_token(EncodeSchedulePageToken(*page.next_after));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::DeleteSchedule(
+    grpc::ServerContext* context, const v1::DeleteScheduleRequest* request,
+    v1::DeleteScheduleResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(name, ToScheduleName(*request));
+  RETURN_IF_ERROR(store_->DeleteSchedule(name, Deadline(*context)));
   return grpc::Status::OK;
 }
 

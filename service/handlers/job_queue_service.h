@@ -18,6 +18,7 @@
 
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "service/handlers/token_turns.h"
 #include "storage/job_notifier.h"
 #include "storage/job_store.h"
 
@@ -79,21 +80,47 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status FailJob(grpc::ServerContext* context,
                        const v1::FailJobRequest* request,
                        v1::Job* response) override;
+  grpc::Status SnoozeJob(grpc::ServerContext* context,
+                         const v1::SnoozeJobRequest* request,
+                         v1::Job* response) override;
   grpc::Status RetryJob(grpc::ServerContext* context,
                         const v1::RetryJobRequest* request,
                         v1::Job* response) override;
+  grpc::Status CancelJob(grpc::ServerContext* context,
+                         const v1::CancelJobRequest* request,
+                         v1::Job* response) override;
   grpc::Status GetUser(grpc::ServerContext* context,
                        const v1::GetUserRequest* request,
                        v1::User* response) override;
   grpc::Status ListUsers(grpc::ServerContext* context,
                          const v1::ListUsersRequest* request,
                          v1::ListUsersResponse* response) override;
+  grpc::Status CreateSchedule(grpc::ServerContext* context,
+                              const v1::CreateScheduleRequest* request,
+                              v1::Schedule* response) override;
+  grpc::Status ListSchedules(grpc::ServerContext* context,
+                             const v1::ListSchedulesRequest* request,
+                             v1::ListSchedulesResponse* response) override;
+  grpc::Status DeleteSchedule(grpc::ServerContext* context,
+                              const v1::DeleteScheduleRequest* request,
+                              v1::DeleteScheduleResponse* response) override;
+  grpc::Status SetQueueRateLimit(grpc::ServerContext* context,
+                                 const v1::SetQueueRateLimitRequest* request,
+                                 v1::Queue* response) override;
+  grpc::Status SetQueueMaxRunTime(grpc::ServerContext* context,
+                                  const v1::SetQueueMaxRunTimeRequest* request,
+                                  v1::Queue* response) override;
+  grpc::Status GetQueue(grpc::ServerContext* context,
+                        const v1::GetQueueRequest* request,
+                        v1::Queue* response) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.
   absl::Time Deadline(const grpc::ServerContext& context) const;
   // Claims until some job is leased, `wait_until` passes, or the caller
-  // goes away (then nothing is claimed).
+  // goes away (then nothing is claimed). Between tries it waits for a
+  // notification, its turn at a rate-limited queue's next token (see
+  // TokenTurns), or kRecheck.
   absl::StatusOr<std::vector<Job>> ClaimOrWait(grpc::ServerContext& context,
                                                const ClaimRequest& request,
                                                absl::Time wait_until);
@@ -107,6 +134,7 @@ class JobQueueService final : public v1::JobQueue::Service {
   JobStore* const store_;
   JobNotifier* const notifier_;
   const Options options_;
+  TokenTurns token_turns_;
 };
 
 }  // namespace jobqueue

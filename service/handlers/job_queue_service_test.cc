@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/fake_job_store.h"
+#include "storage/job_notifier.h"
 
 namespace jobqueue {
 namespace {
@@ -268,6 +269,67 @@ TEST_F(JobQueueServiceTest, WithoutANotifierAClaimDoesNotWait) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_EQ(response.jobs_size(), 0);
   EXPECT_EQ(store_.claim().worker_id, "w1");
+}
+
+TEST_F(JobQueueServiceTest, QueueSettingsAreCheckedThenSetAndRead) {
+  v1::SetQueueRateLimitRequest set;
+  set.set_queue("replies");
+  set.set_jobs_per_second(-1);
+  v1::Queue queue;
+  grpc::Status s = service_.SetQueueRateLimit(&context_, &set, &queue);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("jobs_per_second"));
+  EXPECT_TRUE(store_.calls().empty());
+
+  set.set_jobs_per_second(1.5);
+  ASSERT_TRUE(service_.SetQueueRateLimit(&context_, &set, &queue).ok());
+  EXPECT_EQ(queue.name(), "replies");
+  EXPECT_EQ(queue.rate_limit().jobs_per_second(), 1.5);
+  EXPECT_EQ(queue.rate_limit().burst(), 2);
+
+  v1::GetQueueRequest get;
+  get.set_name("replies");
+  queue.Clear();
+  ASSERT_TRUE(service_.GetQueue(&context_, &get, &queue).ok());
+  EXPECT_EQ(queue.rate_limit().burst(), 2);
+  get.set_name("other");
+  queue.Clear();
+  ASSERT_TRUE(service_.GetQueue(&context_, &get, &queue).ok());
+  EXPECT_EQ(queue.name(), "other");
+  EXPECT_FALSE(queue.has_rate_limit());
+  get.set_name("");
+  s = service_.GetQueue(&context_, &get, &queue);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("name"));
+}
+
+// A notifier that never fires (no database): only the queue's next token
+// can wake the claim before the one-second recheck.
+TEST_F(JobQueueServiceTest, AWaitingClaimTakesARateLimitedQueuesNextToken) {
+  JobNotifier polling("");
+  JobQueueService service(&store_, &polling, {});
+  ASSERT_TRUE(store_
+                  .SetQueueRateLimit("default", RateLimit{20, 1},
+                                     absl::InfiniteFuture())
+                  .ok());
+  Leased("a");  // spends the one token
+  store_
+      .Enqueue({.user_phone = "+15551234567",
+                .source_channel_id = "b",
+                .source_type = "dm",
+                .payload_json = "{}",
+                .content_type = "text"},
+               absl::InfiniteFuture())
+      .IgnoreError();
+  v1::ClaimJobsRequest r;
+  r.set_worker_id("w1");
+  r.mutable_wait_timeout()->set_seconds(30);
+  v1::ClaimJobsResponse response;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(service.ClaimJobs(&context_, &r, &response).ok());
+  EXPECT_EQ(response.jobs_size(), 1);
+  // The token is due 50 ms after the first claim; the recheck comes at 1 s.
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(600));
 }
 
 }  // namespace

@@ -21,6 +21,8 @@ constexpr Name<v1::JobStatus> kStatuses[] = {
     {v1::JOB_STATUS_PROCESSING, "processing"},
     {v1::JOB_STATUS_COMPLETE, "complete"},
     {v1::JOB_STATUS_FAILED, "failed"},
+    {v1::JOB_STATUS_CANCELLED, "cancelled"},
+    {v1::JOB_STATUS_SCHEDULED, "scheduled"},
 };
 
 constexpr Name<v1::SourceType> kSourceTypes[] = {
@@ -101,6 +103,17 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
+namespace {
+
+// A duration of whole milliseconds as a Duration message.
+void ToDurationMs(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t ms = absl::ToInt64Milliseconds(d);
+  out->set_seconds(ms / 1000);
+  out->set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
+}
+
+}  // namespace
+
 void ToProto(const Job& job, v1::Job* out) {
   out->set_id(job.id);
   out->set_user_id(job.user_id);
@@ -127,12 +140,46 @@ void ToProto(const Job& job, v1::Job* out) {
   out->set_queue(job.queue);
   out->set_unordered(!job.ordered);
   out->set_priority(job.priority);
+  if (job.cancel_requested_at != absl::InfinitePast()) {
+    ToTimestamp(job.cancel_requested_at, out->mutable_cancel_requested_at());
+  }
+  // A result plain SQL stored beyond what a Struct holds is left unset.
+  if (!job.result_json.empty() &&
+      !JsonToStruct(job.result_json, out->mutable_result()).ok()) {
+    out->clear_result();
+  }
+  for (const AttemptError& e : job.attempt_errors) {
+    v1::AttemptError* a = out->add_attempt_errors();
+    a->set_attempt(e.attempt);
+    a->set_error(e.error);
+    a->set_worker_id(e.worker_id);
+    ToTimestamp(e.failed_at, a->mutable_failed_at());
+  }
+  if (job.max_run_time > absl::ZeroDuration()) {
+    ToDurationMs(job.max_run_time, out->mutable_max_run_time());
+  }
+  if (job.status == JobStatus::kProcessing &&
+      job.run_deadline != absl::InfiniteFuture()) {
+    ToTimestamp(job.run_deadline, out->mutable_run_deadline());
+  }
 }
 
 void ToProto(const User& user, v1::User* out) {
   out->set_phone_number(user.phone_number);
   out->set_first_name(user.first_name);
   ToTimestamp(user.created_at, out->mutable_created_at());
+}
+
+void ToProto(const QueueSettings& queue, v1::Queue* out) {
+  out->set_name(queue.name);
+  if (queue.rate_limit.has_value()) {
+    out->mutable_rate_limit()->set_jobs_per_second(
+        queue.rate_limit->jobs_per_second);
+    out->mutable_rate_limit()->set_burst(queue.rate_limit->burst);
+  }
+  if (queue.max_run_time > absl::ZeroDuration()) {
+    ToDurationMs(queue.max_run_time, out->mutable_max_run_time());
+  }
 }
 
 absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out) {
@@ -144,6 +191,37 @@ absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out) {
   ToTimestamp(letter.first_seen_at, out->mutable_first_seen_at());
   ToTimestamp(letter.last_seen_at, out->mutable_last_seen_at());
   return JsonToStruct(letter.raw_payload_json, out->mutable_raw_payload());
+}
+
+void ToProto(const Schedule& schedule, v1::Schedule* out) {
+  const ScheduleSpec& spec = schedule.spec;
+  out->set_name(spec.name);
+  out->set_cron(spec.cron);
+  out->set_time_zone(spec.time_zone);
+  if (spec.cron.empty()) {
+    const int64_t ms = absl::ToInt64Milliseconds(spec.interval);
+    out->mutable_interval()->set_seconds(ms / 1000);
+    out->mutable_interval()->set_nanos(static_cast<int32_t>(ms % 1000) *
+                                       1000000);
+  }
+  v1::EnqueueJobRequest* job = out->mutable_job();
+  job->set_user_phone(spec.job.user_phone);
+  job->set_user_first_name(spec.job.user_first_name);
+  job->set_source_channel_id(spec.job.source_channel_id);
+  job->set_source_type(SourceTypeFromColumn(spec.job.source_type));
+  if (!JsonToStruct(spec.job.payload_json, job->mutable_payload()).ok()) {
+    job->clear_payload();
+  }
+  job->set_content_type(ContentTypeFromColumn(spec.job.content_type));
+  job->set_max_attempts(spec.job.max_attempts);
+  job->set_queue(spec.job.queue);
+  job->set_unordered(!spec.job.ordered);
+  job->set_priority(spec.job.priority);
+  ToTimestamp(schedule.next_run_at, out->mutable_next_run_at());
+  if (schedule.last_run_at != absl::InfinitePast()) {
+    ToTimestamp(schedule.last_run_at, out->mutable_last_run_at());
+  }
+  ToTimestamp(schedule.created_at, out->mutable_created_at());
 }
 
 }  // namespace jobqueue

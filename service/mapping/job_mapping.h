@@ -46,7 +46,11 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
 // saying why.
 void ToProto(const Job& job, v1::Job* out);
 void ToProto(const User& user, v1::User* out);
+void ToProto(const QueueSettings& queue, v1::Queue* out);
 absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out);
+// A template payload a Struct cannot hold (stored by plain SQL) is left
+// empty.
+void ToProto(const Schedule& schedule, v1::Schedule* out);
 
 }  // namespace jobqueue
 

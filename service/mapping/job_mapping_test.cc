@@ -7,13 +7,40 @@ namespace {
 
 TEST(EnumColumnsTest, EveryStatusRoundTrips) {
   for (v1::JobStatus s : {v1::JOB_STATUS_PENDING, v1::JOB_STATUS_PROCESSING,
-                          v1::JOB_STATUS_COMPLETE, v1::JOB_STATUS_FAILED}) {
+                          v1::JOB_STATUS_COMPLETE, v1::JOB_STATUS_FAILED,
+                          v1::JOB_STATUS_CANCELLED}) {
     absl::StatusOr<JobStatus> status = ToJobStatus("status", s);
     ASSERT_TRUE(status.ok());
     EXPECT_EQ(ProtoStatus(*status), s);
   }
   EXPECT_EQ(*ToJobStatus("status", v1::JOB_STATUS_PROCESSING),
             JobStatus::kProcessing);
+}
+
+TEST(JobProtoTest, CarriesResultCancelAndAttemptHistory) {
+  Job job{.id = "j", .payload_json = "{}"};
+  v1::Job out;
+  ToProto(job, &out);
+  EXPECT_FALSE(out.has_result());
+  EXPECT_FALSE(out.has_cancel_requested_at());
+  EXPECT_EQ(out.attempt_errors_size(), 0);
+
+  job.status = JobStatus::kCancelled;
+  job.result_json = R"({"reply": "hi"})";
+  job.cancel_requested_at = absl::FromUnixSeconds(100);
+  job.attempt_errors = {{.attempt = 1,
+                         .error = "boom",
+                         .worker_id = "w",
+                         .failed_at = absl::FromUnixSeconds(90)}};
+  ToProto(job, &out);
+  EXPECT_EQ(out.status(), v1::JOB_STATUS_CANCELLED);
+  EXPECT_EQ(out.result().fields().at("reply").string_value(), "hi");
+  EXPECT_EQ(out.cancel_requested_at().seconds(), 100);
+  ASSERT_EQ(out.attempt_errors_size(), 1);
+  EXPECT_EQ(out.attempt_errors(0).attempt(), 1);
+  EXPECT_EQ(out.attempt_errors(0).error(), "boom");
+  EXPECT_EQ(out.attempt_errors(0).worker_id(), "w");
+  EXPECT_EQ(out.attempt_errors(0).failed_at().seconds(), 90);
 }
 
 TEST(EnumColumnsTest, UnspecifiedIsRequiredExceptForContentType) {

@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "schedule/recurrence.h"
 #include "service/checks/field_rules.h"
 
 namespace jobqueue {
@@ -18,6 +20,9 @@ constexpr char kVersion[] = "1";
 // ListUsers' tokens: a version of their own, so neither list reads the
 // other's tokens.
 constexpr char kUserVersion[] = "u1";
+// ListSchedules' tokens: this prefix, then a schedule name (which may hold
+// ':').
+constexpr char kSchedulePrefix[] = "s1:";
 // The times a cursor can hold: those of a valid google.protobuf.Timestamp
 // (0001-01-01 to 9999-12-31), in microseconds. A token outside them was not
 // issued by a server.
@@ -137,6 +142,21 @@ absl::StatusOr<UserCursor> DecodeUserPageToken(absl::string_view token,
         "with the same filters or drop the token");
   }
   return UserCursor{absl::FromUnixMicros(micros), parts[2]};
+}
+
+std::string EncodeSchedulePageToken(absl::string_view name) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kSchedulePrefix, name));
+}
+
+absl::StatusOr<std::string> DecodeSchedulePageToken(absl::string_view token) {
+  std::string text;
+  if (!absl::WebSafeBase64Unescape(token, &text) ||
+      !absl::StartsWith(text, kSchedulePrefix) ||
+      !IsScheduleName(
+          absl::string_view(text).substr(sizeof(kSchedulePrefix) - 1))) {
+    return Malformed("ListSchedules");
+  }
+  return text.substr(sizeof(kSchedulePrefix) - 1);
 }
 
 }  // namespace jobqueue

@@ -1,6 +1,6 @@
-// Opaque ListJobs and ListUsers page tokens: a position in the newest-first
-// order bound to the filters of the request that produced it. Each list has
-// tokens of its own: one given to the other list is refused.
+// Opaque ListJobs, ListUsers and ListSchedules page tokens: a position in the
+// newest-first order bound to the filters of the request that produced it. Each
+// list has tokens of its own: one given to the other list is refused.
 //
 //   std::string token = EncodePageToken(cursor, FilterFingerprint(filter));
 //   absl::StatusOr<JobCursor> c = DecodePageToken(token, fingerprint);
@@ -38,6 +38,13 @@ std::string EncodeUserPageToken(const UserCursor& cursor,
 // issued for other filters, or is a ListJobs token.
 absl::StatusOr<UserCursor> DecodeUserPageToken(absl::string_view token,
                                                absl::string_view fingerprint);
+
+// ListSchedules' tokens: the last name of a page.
+std::string EncodeSchedulePageToken(absl::string_view name);
+
+// INVALID_ARGUMENT naming page_token when the token is malformed or is
+// another list's.
+absl::StatusOr<std::string> DecodeSchedulePageToken(absl::string_view token);
 
 }  // namespace jobqueue
 

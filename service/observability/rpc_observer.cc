@@ -131,6 +131,8 @@ std::string JobIdOf(const google::protobuf::Message& message) {
     id = m->job_id();
   } else if (auto* m = dynamic_cast<const v1::RetryJobRequest*>(&message)) {
     id = m->job_id();
+  } else if (auto* m = dynamic_cast<const v1::CancelJobRequest*>(&message)) {
+    id = m->id();
   }
   return IsUuid(id) ? id : "";
 }

@@ -64,8 +64,9 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
           {"outcome"})),
       maintenance_rows_(registry->AddCounter(
           "jobqueue_maintenance_rows_total",
-          "Rows maintenance changed, by action: rescued and dead_lettered "
-          "(lapsed leases), deleted (completed jobs past retention), "
+          "Rows maintenance changed, by action: rescued, dead_lettered and "
+          "cancelled (lapsed leases), deleted (completed or cancelled jobs "
+          "past retention), "
           "repaired (conversation counts set again), idle_removed "
           "(conversation rows).",
           {"action"})),
@@ -74,6 +75,13 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
           "Maintenance steps that failed (the round's other steps still "
           "ran), by step.",
           {"step"})),
+      schedule_ticks_(registry->AddCounter(
+          "jobqueue_schedule_ticks_total",
+          "Ticks of recurring schedules this process handled, by outcome: "
+          "enqueued (one job each), skipped (missed during an outage and "
+          "passed over: only the latest missed tick is enqueued), failed "
+          "(tried again next round).",
+          {"outcome"})),
       maintenance_locked_leases_(
           registry
               ->AddGauge("jobqueue_maintenance_locked_leases",
@@ -114,6 +122,18 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
   }
 }
 
+void ServiceMetrics::RecordSchedules(
+    const absl::StatusOr<ScheduleTickReport>& report) {
+  if (!report.ok()) return;
+  const std::pair<const char*, int64_t> rows[] = {
+      {"enqueued", report->enqueued},
+      {"skipped", report->skipped_ticks},
+      {"failed", static_cast<int64_t>(report->errors.size())}};
+  for (const auto& [outcome, n] : rows) {
+    if (n > 0) schedule_ticks_->WithLabels({outcome}).Increment(n);
+  }
+}
+
 void ServiceMetrics::RecordMaintenance(
     const absl::StatusOr<MaintenanceReport>& report) {
   if (!report.ok()) {
@@ -128,6 +148,7 @@ void ServiceMetrics::RecordMaintenance(
   const std::pair<const char*, int> rows[] = {
       {"rescued", report->rescued},
       {"dead_lettered", report->dead_lettered},
+      {"cancelled", report->cancelled},
       {"deleted", report->deleted},
       {"repaired", report->recounted},
       {"idle_removed", report->idle_removed}};

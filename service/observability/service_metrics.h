@@ -58,6 +58,9 @@ class ServiceMetrics {
   // One maintenance round of this process (MaintenanceLoop's on_round).
   void RecordMaintenance(const absl::StatusOr<MaintenanceReport>& report);
 
+  // One schedule round of this process (RecurringLoop's on_round).
+  void RecordSchedules(const absl::StatusOr<ScheduleTickReport>& report);
+
  private:
   void SamplePool();
   void SampleQueue();
@@ -70,6 +73,7 @@ class ServiceMetrics {
   metrics::Family<metrics::Counter>* const maintenance_rounds_;
   metrics::Family<metrics::Counter>* const maintenance_rows_;
   metrics::Family<metrics::Counter>* const maintenance_step_errors_;
+  metrics::Family<metrics::Counter>* const schedule_ticks_;
   metrics::Gauge& maintenance_locked_leases_;
   const Sources sources_;
   metrics::Family<metrics::Gauge>* pool_connections_ = nullptr;

@@ -10,7 +10,9 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
+  extract(epoch FROM cancel_requested_at), result, attempt_errors,
+    max_run_ms, extract(epoch FROM run_deadline)
 FROM jobs
 WHERE id = $1;
 
@@ -25,7 +27,12 @@ WHERE id = $1;
 -- processing is a claim by hand: only a conversation's head (no earlier
 -- active job, read from the index in position order) while its
 -- conversation, whose row is locked, has nothing processing; with a new
--- lease and an attempt counted. Leaving processing ends the lease.
+-- lease (at most its run-time limit, as a claim's) and an attempt
+-- counted. Leaving processing ends the lease; a job
+-- CancelJob asked to stop leaves it for cancelled instead (the caller
+-- reports that as a refusal). A scheduled job moved to pending runs now:
+-- due at once, at the end of its conversation (the position trigger gives
+-- it the next position).
 WITH current AS (
   SELECT id AS current_id, status AS current_status,
     coalesce(lease_token::text, '') AS current_lease,
@@ -49,11 +56,22 @@ WITH current AS (
     AND c.conversation = current_channel AND c.processing_jobs > 0
   FOR UPDATE OF c
 ), updated AS (
-  UPDATE jobs SET status = $2,
+  UPDATE jobs SET
+    status = CASE WHEN current_status = 'processing'
+        AND cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE $2 END,
     lease_token = CASE WHEN $2 = 'processing' THEN gen_random_uuid() END,
     lease_expires_at = CASE WHEN $2 = 'processing'
-      THEN now() + $5 * interval '1 millisecond' END,
-    attempts = attempts + ($2 = 'processing')::int
+      THEN least(now() + $5 * interval '1 millisecond',
+        now() + coalesce(max_run_ms,
+          (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+          * interval '1 millisecond') END,
+    run_deadline = CASE WHEN $2 = 'processing'
+      THEN now() + coalesce(max_run_ms,
+        (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+        * interval '1 millisecond' END,
+    attempts = attempts + ($2 = 'processing')::int,
+    run_after = CASE WHEN current_status = 'scheduled'
+      THEN least(run_after, now()) ELSE run_after END
   FROM current
   WHERE id = current_id AND ($3 = '' OR current_status = $3)
     AND (current_lease = '' OR (current_lease = $4 AND NOT current_expired))
@@ -61,12 +79,15 @@ WITH current AS (
     AND NOT EXISTS (SELECT 1 FROM busy)
     AND (current_status, $2) IN (VALUES ('pending', 'processing'),
       ('processing', 'complete'), ('processing', 'failed'),
-      ('processing', 'pending'), ('failed', 'pending'))
+      ('processing', 'pending'), ('failed', 'pending'),
+      ('scheduled', 'pending'))
   RETURNING id, user_id, source_channel_id, source_type, user_phone,
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
-    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
+    extract(epoch FROM cancel_requested_at), result, attempt_errors,
+    max_run_ms, extract(epoch FROM run_deadline)
 )
 SELECT current_status, current_lease,
   coalesce((SELECT earlier_id::text FROM earlier), ''),
@@ -85,7 +106,9 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
+  extract(epoch FROM cancel_requested_at), result, attempt_errors,
+    max_run_ms, extract(epoch FROM run_deadline)
 FROM jobs
 WHERE ($1 = '' OR user_id = $1) AND ($2 = '' OR status = $2)
   AND ($3 = '' OR source_channel_id = $3)

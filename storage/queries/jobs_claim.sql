@@ -1,5 +1,6 @@
 -- Claiming jobs (ClaimJobs): each claimed job is leased to the worker,
--- counting an attempt. Every block takes $1 max jobs, $2 lease in
+-- counting an attempt; a job with a run-time limit (its own, else its
+-- queue's) gets its run_deadline, which its lease never passes. Every block takes $1 max jobs, $2 lease in
 -- milliseconds and $3 worker id; claim_in_order then $4 the queues (an
 -- array), the others $4 source type ('' for any), $5 the queues and $6 the
 -- content types (an array, empty for any). Each returns the claimed jobs
@@ -43,8 +44,37 @@
 WITH RECURSIVE floor AS (
   SELECT coalesce((SELECT ready_floor FROM conversation_clock),
                   '-infinity') AS at
+), limited AS (
+  -- The rate-limited queues among $4, with the tokens this statement's
+  -- snapshot shows them: a primary key probe per queue, no lock.
+  SELECT q.name, least(q.burst, q.tokens + greatest(0, extract(epoch FROM
+    clock_timestamp() - q.refilled_at)) * q.jobs_per_second) AS tokens
+  FROM unnest($4::text[]) k(name) CROSS JOIN LATERAL (
+    SELECT * FROM queues q
+    WHERE q.name = k.name AND q.jobs_per_second IS NOT NULL OFFSET 0) q
+), bucket AS (
+  -- Those with a whole token, locked in name order (two claims never
+  -- deadlock) and read at their newest: their tokens as of now.
+  SELECT b.name, b.at, least(b.burst, b.tokens + greatest(0, extract(epoch
+    FROM b.at - b.refilled_at)) * b.jobs_per_second) AS tokens
+  FROM (SELECT q.*, clock_timestamp() AS at FROM (
+    SELECT name, jobs_per_second, burst, tokens, refilled_at FROM queues
+    WHERE name = ANY (ARRAY(SELECT name FROM limited WHERE tokens >= 1))
+      AND jobs_per_second IS NOT NULL
+    ORDER BY name FOR UPDATE) q) b
+), queue_caps AS (
+  -- Each queue with the jobs the claim may take of it: $1, or a limited
+  -- queue's whole tokens. A queue with none is not read.
+  SELECT queue, cap FROM (
+    SELECT k.name AS queue, CASE WHEN l.name IS NULL THEN $1::int
+      WHEN b.name IS NULL THEN 0 ELSE least($1, floor(b.tokens))::int
+      END AS cap
+    FROM unnest($4::text[]) k(name)
+    LEFT JOIN limited l ON l.name = k.name
+    LEFT JOIN bucket b ON b.name = k.name) c
+  WHERE cap > 0
 ), keys AS (
-  SELECT q.name AS queue FROM unnest($4::text[]) q(name)
+  SELECT queue, cap FROM queue_caps
 ), levels(level, o, u) AS (
   -- The levels holding work, highest first: o the highest level of ready
   -- conversations at or below it, u of unordered jobs. Starts above 9.
@@ -70,11 +100,11 @@ WITH RECURSIVE floor AS (
     OFFSET 0) n
   WHERE l.level > 0 AND greatest(n.o, n.u) IS NOT NULL
 ), candidates AS (
-  SELECT pick.job_id
+  SELECT pick.job_id, pick.queue, l.level, pick.due
   FROM levels l
   CROSS JOIN LATERAL (
-    SELECT job_id FROM (
-      SELECT r.job_id, r.due
+    SELECT job_id, queue, due FROM (
+      SELECT r.job_id, k.queue, r.due
       FROM keys k
       CROSS JOIN LATERAL (
         SELECT head.id AS job_id, c.ready_since AS due
@@ -91,11 +121,11 @@ WITH RECURSIVE floor AS (
           AND c.ready_since <= now()
           AND c.ready_since >= (SELECT at FROM floor)
           AND head.status = 'pending' AND head.run_after <= now()
-        ORDER BY c.ready_since LIMIT $1
+        ORDER BY c.ready_since LIMIT k.cap
         FOR UPDATE OF c SKIP LOCKED) r
       WHERE l.o = l.level
       UNION ALL
-      SELECT u.job_id, u.due
+      SELECT u.job_id, k.queue, u.due
       FROM keys k
       CROSS JOIN LATERAL (
         SELECT j.id AS job_id, j.run_after AS due FROM jobs j
@@ -103,29 +133,56 @@ WITH RECURSIVE floor AS (
           AND j.priority = l.level
           AND j.status = 'pending' AND j.conversation IS NULL
           AND j.run_after <= now()
-        ORDER BY j.run_after LIMIT $1
+        ORDER BY j.run_after LIMIT k.cap
         FOR UPDATE OF j SKIP LOCKED) u
       WHERE l.u = l.level
     ) every
     ORDER BY due LIMIT $1) pick
   WHERE l.level <= 9
   LIMIT $1
+), capped AS (
+  -- A limited queue's candidates beyond its tokens (found on several
+  -- levels) are let go.
+  SELECT c.job_id FROM (
+    SELECT job_id, queue,
+      row_number() OVER (PARTITION BY queue ORDER BY level DESC, due) AS n
+    FROM candidates) c
+  JOIN queue_caps k ON k.queue = c.queue
+  WHERE c.n <= k.cap
 ), locked AS (
   SELECT l.id AS locked_id
-  FROM candidates c CROSS JOIN LATERAL (
+  FROM capped c CROSS JOIN LATERAL (
     SELECT id FROM jobs WHERE id = c.job_id FOR UPDATE SKIP LOCKED) l
 ), claimed AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,
     lease_token = gen_random_uuid(), worker_id = $3,
-    lease_expires_at = now() + $2 * interval '1 millisecond'
+    -- The job's run-time limit, else its queue's (none: NULL, and the
+    -- lease is as asked).
+    run_deadline = now() + coalesce(max_run_ms,
+      (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+      * interval '1 millisecond',
+    lease_expires_at = least(now() + $2 * interval '1 millisecond',
+      now() + coalesce(max_run_ms,
+        (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+        * interval '1 millisecond')
   WHERE id = ANY (ARRAY(SELECT locked_id FROM locked))
-    AND status NOT IN ('processing', 'complete', 'failed')
+    AND status NOT IN ('processing', 'complete', 'failed', 'cancelled',
+                       'scheduled')
   RETURNING id, user_id, source_channel_id, source_type, user_phone,
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
     extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered,
-    priority, seq
+    priority, extract(epoch FROM cancel_requested_at), result,
+    attempt_errors, max_run_ms, extract(epoch FROM run_deadline), seq
+), spent AS (
+  -- Tokens spent: one per job claimed of a limited queue.
+  UPDATE queues q SET tokens = b.tokens - n.jobs,
+    refilled_at = greatest(q.refilled_at, b.at)
+  FROM bucket b JOIN (
+    SELECT queue, count(*) AS jobs FROM claimed GROUP BY queue) n
+    ON n.queue = b.name
+  WHERE q.name = ANY (ARRAY(SELECT name FROM bucket)) AND q.name = b.name
 )
 SELECT * FROM claimed ORDER BY seq;
 
@@ -138,12 +195,41 @@ SELECT * FROM claimed ORDER BY seq;
 WITH RECURSIVE floor AS (
   SELECT coalesce((SELECT ready_floor FROM conversation_clock),
                   '-infinity') AS at
+), limited AS (
+  -- The rate-limited queues among $5, with the tokens this statement's
+  -- snapshot shows them: a primary key probe per queue, no lock.
+  SELECT q.name, least(q.burst, q.tokens + greatest(0, extract(epoch FROM
+    clock_timestamp() - q.refilled_at)) * q.jobs_per_second) AS tokens
+  FROM unnest($5::text[]) k(name) CROSS JOIN LATERAL (
+    SELECT * FROM queues q
+    WHERE q.name = k.name AND q.jobs_per_second IS NOT NULL OFFSET 0) q
+), bucket AS (
+  -- Those with a whole token, locked in name order (two claims never
+  -- deadlock) and read at their newest: their tokens as of now.
+  SELECT b.name, b.at, least(b.burst, b.tokens + greatest(0, extract(epoch
+    FROM b.at - b.refilled_at)) * b.jobs_per_second) AS tokens
+  FROM (SELECT q.*, clock_timestamp() AS at FROM (
+    SELECT name, jobs_per_second, burst, tokens, refilled_at FROM queues
+    WHERE name = ANY (ARRAY(SELECT name FROM limited WHERE tokens >= 1))
+      AND jobs_per_second IS NOT NULL
+    ORDER BY name FOR UPDATE) q) b
+), queue_caps AS (
+  -- Each queue with the jobs the claim may take of it: $1, or a limited
+  -- queue's whole tokens. A queue with none is not read.
+  SELECT queue, cap FROM (
+    SELECT k.name AS queue, CASE WHEN l.name IS NULL THEN $1::int
+      WHEN b.name IS NULL THEN 0 ELSE least($1, floor(b.tokens))::int
+      END AS cap
+    FROM unnest($5::text[]) k(name)
+    LEFT JOIN limited l ON l.name = k.name
+    LEFT JOIN bucket b ON b.name = k.name) c
+  WHERE cap > 0
 ), keys AS (
   -- Each queue with each kind asked for: source type ($4, '' for both) and
   -- content type ($6, empty for all; the kinds are those the CHECK
   -- constraints of jobs allow).
-  SELECT q.name AS queue, s.type AS source_type, t.type AS content_type
-  FROM unnest($5::text[]) q(name)
+  SELECT q.queue, q.cap, s.type AS source_type, t.type AS content_type
+  FROM queue_caps q
   CROSS JOIN unnest(CASE WHEN $4 = '' THEN ARRAY['dm', 'group']
                          ELSE ARRAY[$4] END) s(type)
   CROSS JOIN unnest(CASE WHEN cardinality($6::text[]) = 0
@@ -179,11 +265,11 @@ WITH RECURSIVE floor AS (
     OFFSET 0) n
   WHERE l.level > 0 AND greatest(n.o, n.u) IS NOT NULL
 ), candidates AS (
-  SELECT pick.job_id
+  SELECT pick.job_id, pick.queue, l.level, pick.due
   FROM levels l
   CROSS JOIN LATERAL (
-    SELECT job_id FROM (
-      SELECT rk.job_id, rk.due
+    SELECT job_id, queue, due FROM (
+      SELECT rk.job_id, k.queue, rk.due
       FROM keys k
       CROSS JOIN LATERAL (
         SELECT head.id AS job_id, c.ready_since AS due
@@ -202,11 +288,11 @@ WITH RECURSIVE floor AS (
           AND c.ready_since <= now()
           AND c.ready_since >= (SELECT at FROM floor)
           AND head.status = 'pending' AND head.run_after <= now()
-        ORDER BY c.ready_since LIMIT $1
+        ORDER BY c.ready_since LIMIT k.cap
         FOR UPDATE OF c SKIP LOCKED) rk
       WHERE l.o = l.level
       UNION ALL
-      SELECT uk.job_id, uk.due
+      SELECT uk.job_id, k.queue, uk.due
       FROM keys k
       CROSS JOIN LATERAL (
         SELECT j.id AS job_id, j.run_after AS due FROM jobs j
@@ -216,29 +302,56 @@ WITH RECURSIVE floor AS (
           AND j.priority = l.level
           AND j.status = 'pending' AND j.conversation IS NULL
           AND j.run_after <= now()
-        ORDER BY j.run_after LIMIT $1
+        ORDER BY j.run_after LIMIT k.cap
         FOR UPDATE OF j SKIP LOCKED) uk
       WHERE l.u = l.level
     ) every
     ORDER BY due LIMIT $1) pick
   WHERE l.level <= 9
   LIMIT $1
+), capped AS (
+  -- A limited queue's candidates beyond its tokens (found on several
+  -- levels) are let go.
+  SELECT c.job_id FROM (
+    SELECT job_id, queue,
+      row_number() OVER (PARTITION BY queue ORDER BY level DESC, due) AS n
+    FROM candidates) c
+  JOIN queue_caps k ON k.queue = c.queue
+  WHERE c.n <= k.cap
 ), locked AS (
   SELECT l.id AS locked_id
-  FROM candidates c CROSS JOIN LATERAL (
+  FROM capped c CROSS JOIN LATERAL (
     SELECT id FROM jobs WHERE id = c.job_id FOR UPDATE SKIP LOCKED) l
 ), claimed AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,
     lease_token = gen_random_uuid(), worker_id = $3,
-    lease_expires_at = now() + $2 * interval '1 millisecond'
+    -- The job's run-time limit, else its queue's (none: NULL, and the
+    -- lease is as asked).
+    run_deadline = now() + coalesce(max_run_ms,
+      (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+      * interval '1 millisecond',
+    lease_expires_at = least(now() + $2 * interval '1 millisecond',
+      now() + coalesce(max_run_ms,
+        (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+        * interval '1 millisecond')
   WHERE id = ANY (ARRAY(SELECT locked_id FROM locked))
-    AND status NOT IN ('processing', 'complete', 'failed')
+    AND status NOT IN ('processing', 'complete', 'failed', 'cancelled',
+                       'scheduled')
   RETURNING id, user_id, source_channel_id, source_type, user_phone,
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
     extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered,
-    priority, seq
+    priority, extract(epoch FROM cancel_requested_at), result,
+    attempt_errors, max_run_ms, extract(epoch FROM run_deadline), seq
+), spent AS (
+  -- Tokens spent: one per job claimed of a limited queue.
+  UPDATE queues q SET tokens = b.tokens - n.jobs,
+    refilled_at = greatest(q.refilled_at, b.at)
+  FROM bucket b JOIN (
+    SELECT queue, count(*) AS jobs FROM claimed GROUP BY queue) n
+    ON n.queue = b.name
+  WHERE q.name = ANY (ARRAY(SELECT name FROM bucket)) AND q.name = b.name
 )
 SELECT * FROM claimed ORDER BY seq;
 
@@ -248,60 +361,118 @@ SELECT * FROM claimed ORDER BY seq;
 -- row another session holds is skipped, not waited for (the count trigger
 -- must update that row). Filters are checked on each job read, so a
 -- filtered claim here also reads the queue's older jobs of other kinds.
-WITH RECURSIVE levels(level) AS (
+WITH RECURSIVE limited AS (
+  -- The rate-limited queues among $5, with the tokens this statement's
+  -- snapshot shows them: a primary key probe per queue, no lock.
+  SELECT q.name, least(q.burst, q.tokens + greatest(0, extract(epoch FROM
+    clock_timestamp() - q.refilled_at)) * q.jobs_per_second) AS tokens
+  FROM unnest($5::text[]) k(name) CROSS JOIN LATERAL (
+    SELECT * FROM queues q
+    WHERE q.name = k.name AND q.jobs_per_second IS NOT NULL OFFSET 0) q
+), bucket AS (
+  -- Those with a whole token, locked in name order (two claims never
+  -- deadlock) and read at their newest: their tokens as of now.
+  SELECT b.name, b.at, least(b.burst, b.tokens + greatest(0, extract(epoch
+    FROM b.at - b.refilled_at)) * b.jobs_per_second) AS tokens
+  FROM (SELECT q.*, clock_timestamp() AS at FROM (
+    SELECT name, jobs_per_second, burst, tokens, refilled_at FROM queues
+    WHERE name = ANY (ARRAY(SELECT name FROM limited WHERE tokens >= 1))
+      AND jobs_per_second IS NOT NULL
+    ORDER BY name FOR UPDATE) q) b
+), queue_caps AS (
+  -- Each queue with the jobs the claim may take of it: $1, or a limited
+  -- queue's whole tokens. A queue with none is not read.
+  SELECT queue, cap FROM (
+    SELECT k.name AS queue, CASE WHEN l.name IS NULL THEN $1::int
+      WHEN b.name IS NULL THEN 0 ELSE least($1, floor(b.tokens))::int
+      END AS cap
+    FROM unnest($5::text[]) k(name)
+    LEFT JOIN limited l ON l.name = k.name
+    LEFT JOIN bucket b ON b.name = k.name) c
+  WHERE cap > 0
+), keys AS (
+  SELECT queue, cap FROM queue_caps
+), levels(level) AS (
   -- The levels holding pending jobs, highest first. Starts above 9.
   SELECT 10::smallint
   UNION ALL
   SELECT n.p FROM levels l CROSS JOIN LATERAL (
-    SELECT max(x.p) AS p FROM unnest($5::text[]) q(name)
+    SELECT max(x.p) AS p FROM keys q
     CROSS JOIN LATERAL (
       SELECT j.priority AS p FROM jobs j
-      WHERE j.queue = q.name AND j.status = 'pending'
+      WHERE j.queue = q.queue AND j.status = 'pending'
         AND j.priority < l.level
       ORDER BY j.priority DESC LIMIT 1) x) n
   WHERE l.level > 0 AND n.p IS NOT NULL
 ), candidates AS (
-  SELECT pick.job_id
+  SELECT pick.job_id, pick.queue, l.level, pick.seq AS due
   FROM levels l
   CROSS JOIN LATERAL (
-    SELECT job_id FROM (
-      SELECT o.job_id, o.seq
-      FROM unnest($5::text[]) q(name)
+    SELECT job_id, queue, seq FROM (
+      SELECT o.job_id, q.queue, o.seq
+      FROM keys q
       CROSS JOIN LATERAL (
         SELECT j.id AS job_id, j.seq
         FROM jobs j JOIN conversations c ON c.conversation = j.conversation
-        WHERE j.queue = q.name AND j.priority = l.level
+        WHERE j.queue = q.queue AND j.priority = l.level
           AND j.status = 'pending' AND j.run_after <= now()
           AND ($4 = '' OR j.source_type = $4)
           AND (cardinality($6::text[]) = 0 OR j.content_type = ANY ($6))
-        ORDER BY j.seq LIMIT $1
+        ORDER BY j.seq LIMIT q.cap
         FOR UPDATE OF j, c SKIP LOCKED) o
       UNION ALL
-      SELECT u.job_id, u.seq
-      FROM unnest($5::text[]) q(name)
+      SELECT u.job_id, q.queue, u.seq
+      FROM keys q
       CROSS JOIN LATERAL (
         SELECT j.id AS job_id, j.seq FROM jobs j
-        WHERE j.queue = q.name AND j.priority = l.level
+        WHERE j.queue = q.queue AND j.priority = l.level
           AND j.status = 'pending' AND j.conversation IS NULL
           AND j.run_after <= now() AND ($4 = '' OR j.source_type = $4)
           AND (cardinality($6::text[]) = 0 OR j.content_type = ANY ($6))
-        ORDER BY j.run_after LIMIT $1
+        ORDER BY j.run_after LIMIT q.cap
         FOR UPDATE OF j SKIP LOCKED) u
     ) every
     ORDER BY seq LIMIT $1) pick
   WHERE l.level <= 9
   LIMIT $1
+), capped AS (
+  -- A limited queue's candidates beyond its tokens (found on several
+  -- levels) are let go.
+  SELECT c.job_id FROM (
+    SELECT job_id, queue,
+      row_number() OVER (PARTITION BY queue ORDER BY level DESC, due) AS n
+    FROM candidates) c
+  JOIN queue_caps k ON k.queue = c.queue
+  WHERE c.n <= k.cap
 ), claimed AS (
   UPDATE jobs SET status = 'processing', attempts = attempts + 1,
     lease_token = gen_random_uuid(), worker_id = $3,
-    lease_expires_at = now() + $2 * interval '1 millisecond'
-  WHERE id = ANY (ARRAY(SELECT job_id FROM candidates))
-    AND status NOT IN ('processing', 'complete', 'failed')
+    -- The job's run-time limit, else its queue's (none: NULL, and the
+    -- lease is as asked).
+    run_deadline = now() + coalesce(max_run_ms,
+      (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+      * interval '1 millisecond',
+    lease_expires_at = least(now() + $2 * interval '1 millisecond',
+      now() + coalesce(max_run_ms,
+        (SELECT q.max_run_ms FROM queues q WHERE q.name = jobs.queue))
+        * interval '1 millisecond')
+  WHERE id = ANY (ARRAY(SELECT job_id FROM capped))
+    AND status NOT IN ('processing', 'complete', 'failed', 'cancelled',
+                       'scheduled')
   RETURNING id, user_id, source_channel_id, source_type, user_phone,
     payload, status, content_type, idempotency_key,
     extract(epoch FROM created_at), extract(epoch FROM updated_at), attempts,
     max_attempts, extract(epoch FROM run_after), lease_token,
     extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered,
-    priority, seq
+    priority, extract(epoch FROM cancel_requested_at), result,
+    attempt_errors, max_run_ms, extract(epoch FROM run_deadline), seq
+), spent AS (
+  -- Tokens spent: one per job claimed of a limited queue.
+  UPDATE queues q SET tokens = b.tokens - n.jobs,
+    refilled_at = greatest(q.refilled_at, b.at)
+  FROM bucket b JOIN (
+    SELECT queue, count(*) AS jobs FROM claimed GROUP BY queue) n
+    ON n.queue = b.name
+  WHERE q.name = ANY (ARRAY(SELECT name FROM bucket)) AND q.name = b.name
 )
 SELECT * FROM claimed ORDER BY seq;

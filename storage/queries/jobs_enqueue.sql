@@ -21,21 +21,28 @@
 -- channel id, $4 source type, $5 payload (JSON object), $6 content type,
 -- $7 idempotency key ('' for none), $8 max attempts, $9 queue, $10 whether
 -- it is ordered (an unordered job has no conversation and position 0), $11
--- priority. A conversation it makes ready takes its priority and kind
+-- priority, $12 when it is due (a timestamptz; '-infinity' for now), $13
+-- a delay in microseconds: it runs at the later of $12 and now() + $13;
+-- $14 its run-time limit in milliseconds (0: its queue's).
+-- A job due later is 'scheduled': no position, not counted in its
+-- conversation (the promoter in schedule.sql makes it pending once due).
+-- A conversation it makes ready takes its priority and kind
 -- (source and content type).
 -- Creates the user when
 -- missing, keeping an existing user's name, then the job unless its key is
 -- taken (then no row is returned). The user insert and the foreign key
 -- check run in one statement, so one round trip does both.
 WITH fresh AS (
-  SELECT $9::text || ' ' || $3::text AS key, 1 AS n
+  SELECT $9::text || ' ' || $3::text AS key, 1 AS n,
+    greatest($12::timestamptz, now() + $13::bigint * interval '1 microsecond')
+      AS due
   WHERE $7 = '' OR NOT EXISTS (SELECT 1 FROM jobs WHERE idempotency_key = $7)
 ), conversation AS (
   INSERT INTO conversations AS c
     (conversation, last_position, pending_jobs, first_position, ready_since,
      head_priority, head_source_type, head_content_type)
   SELECT key, n, n, 1, clock_timestamp(), $11::smallint, $4, $6 FROM fresh
-  WHERE $10::boolean
+  WHERE $10::boolean AND due <= now()
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
@@ -62,16 +69,20 @@ WITH fresh AS (
 )
 INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,
   payload, content_type, idempotency_key, max_attempts, queue, ordered,
-  priority, position)
+  priority, position, status, run_after, max_run_ms)
 SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10, $11,
-  coalesce(last, 0)
+  coalesce(last, 0),
+  CASE WHEN due > now() THEN 'scheduled' ELSE 'pending' END, due,
+  NULLIF($14::int, 0)
 FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
+  extract(epoch FROM cancel_requested_at), result, attempt_errors,
+    max_run_ms, extract(epoch FROM run_deadline);
 
 -- name: enqueue_set_name
 -- As enqueue_keep_name, for a $2 that is not '': an existing user takes
@@ -79,14 +90,16 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
 -- every enqueue: ON CONFLICT DO UPDATE locks the row even when its WHERE
 -- leaves it unchanged.)
 WITH fresh AS (
-  SELECT $9::text || ' ' || $3::text AS key, 1 AS n
+  SELECT $9::text || ' ' || $3::text AS key, 1 AS n,
+    greatest($12::timestamptz, now() + $13::bigint * interval '1 microsecond')
+      AS due
   WHERE $7 = '' OR NOT EXISTS (SELECT 1 FROM jobs WHERE idempotency_key = $7)
 ), conversation AS (
   INSERT INTO conversations AS c
     (conversation, last_position, pending_jobs, first_position, ready_since,
      head_priority, head_source_type, head_content_type)
   SELECT key, n, n, 1, clock_timestamp(), $11::smallint, $4, $6 FROM fresh
-  WHERE $10::boolean
+  WHERE $10::boolean AND due <= now()
   ORDER BY key
   ON CONFLICT (conversation) DO UPDATE
     SET last_position = c.last_position + EXCLUDED.last_position,
@@ -114,16 +127,20 @@ WITH fresh AS (
 )
 INSERT INTO jobs (user_id, user_phone, source_channel_id, source_type,
   payload, content_type, idempotency_key, max_attempts, queue, ordered,
-  priority, position)
+  priority, position, status, run_after, max_run_ms)
 SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10, $11,
-  coalesce(last, 0)
+  coalesce(last, 0),
+  CASE WHEN due > now() THEN 'scheduled' ELSE 'pending' END, due,
+  NULLIF($14::int, 0)
 FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
+  extract(epoch FROM cancel_requested_at), result, attempt_errors,
+    max_run_ms, extract(epoch FROM run_deadline);
 
 -- name: enqueue_batch
 -- Many jobs in one statement. Arrays with one element per job, in arrival
@@ -131,16 +148,22 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
 -- the caller, to match rows to jobs), $2 user phones, $3 first names, $4
 -- source channel ids, $5 source types, $6 payloads, $7 content types, $8
 -- idempotency keys ('' for none), $9 max attempts, $10 queues, $11 whether
--- each is ordered, $12 priorities. A job whose key is taken
+-- each is ordered, $12 priorities, $13 when each is due (timestamptz;
+-- '-infinity' for now), $14 delays in microseconds (as enqueue_keep_name's
+-- $12 and $13: a job due later is scheduled), $15 run-time limits in
+-- milliseconds (0: the queue's). A job whose key is taken
 -- (or repeats an earlier one of the batch) is skipped. A user takes the
 -- last non-empty first name given for it.
 WITH input AS (
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
+  SELECT t.*, greatest(t.run_at, now() + t.delay * interval '1 microsecond')
+    AS due
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
     $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::int[], $10::text[],
-    $11::boolean[], $12::smallint[])
+    $11::boolean[], $12::smallint[], $13::timestamptz[], $14::bigint[],
+    $15::int[])
     WITH ORDINALITY AS t(id, user_phone, first_name, source_channel_id,
       source_type, payload, content_type, idempotency_key, max_attempts,
-      queue, ordered, priority, ord)
+      queue, ordered, priority, run_at, delay, max_run_ms, ord)
 ), fresh AS (
   SELECT DISTINCT ON (coalesce(NULLIF(idempotency_key, ''), id::text)) *
   FROM input i
@@ -153,7 +176,7 @@ WITH input AS (
     (array_agg(priority ORDER BY ord))[1] AS first_priority,
     (array_agg(source_type ORDER BY ord))[1] AS first_source_type,
     (array_agg(content_type ORDER BY ord))[1] AS first_content_type
-  FROM fresh WHERE ordered GROUP BY 1
+  FROM fresh WHERE ordered AND due <= now() GROUP BY 1
 ), conversation AS (
   INSERT INTO conversations AS c
     (conversation, last_position, pending_jobs, first_position, ready_since,
@@ -191,17 +214,21 @@ WITH input AS (
 )
 INSERT INTO jobs (id, user_id, user_phone, source_channel_id, source_type,
   payload, content_type, idempotency_key, max_attempts, queue, ordered,
-  priority, position)
+  priority, position, status, run_after, max_run_ms)
 SELECT f.id, f.user_phone, f.user_phone, f.source_channel_id, f.source_type,
   f.payload, f.content_type, NULLIF(f.idempotency_key, ''), f.max_attempts,
   f.queue, f.ordered, f.priority,
-  CASE WHEN f.ordered THEN conversation.last - counts.n
-    + row_number() OVER (PARTITION BY f.ordered, f.queue, f.source_channel_id
+  CASE WHEN f.ordered AND f.due <= now() THEN conversation.last - counts.n
+    + row_number() OVER (PARTITION BY f.ordered, f.due <= now(), f.queue,
+                                      f.source_channel_id
                          ORDER BY f.ord)
-  ELSE 0 END
+  ELSE 0 END,
+  CASE WHEN f.due > now() THEN 'scheduled' ELSE 'pending' END, f.due,
+  NULLIF(f.max_run_ms, 0)
 FROM fresh f
 LEFT JOIN counts
-  ON f.ordered AND counts.key = f.queue || ' ' || f.source_channel_id
+  ON f.ordered AND f.due <= now()
+    AND counts.key = f.queue || ' ' || f.source_channel_id
 LEFT JOIN conversation ON conversation.key = counts.key
 ORDER BY f.queue, f.source_channel_id, f.ord
 ON CONFLICT (idempotency_key) DO NOTHING
@@ -209,7 +236,9 @@ RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority;
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
+  extract(epoch FROM cancel_requested_at), result, attempt_errors,
+    max_run_ms, extract(epoch FROM run_deadline);
 
 -- name: jobs_by_idempotency_keys
 -- The jobs holding the idempotency keys of array $1 (after an enqueue
@@ -218,6 +247,8 @@ SELECT id, user_id, source_channel_id, source_type, user_phone, payload,
   status, content_type, idempotency_key, extract(epoch FROM created_at),
   extract(epoch FROM updated_at), attempts, max_attempts,
   extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority
+  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
+  extract(epoch FROM cancel_requested_at), result, attempt_errors,
+    max_run_ms, extract(epoch FROM run_deadline)
 FROM jobs
 WHERE idempotency_key = ANY($1::text[]);

@@ -7,33 +7,61 @@
 
 -- name: rescue_leases
 -- Returns lapsed leases to pending, or to failed plus a dead letter when
--- their attempts are used up: at most 1000 ordered ones whose job and
--- conversation rows are both free now (a job with no conversation row
--- waits for the sweep to make one), and at most 1000 unordered ones. Returns whether it held the lock, how many went back
--- to pending and to failed, and how many lapsed leases its snapshot saw
--- (the rest are rows another session holds).
+-- their attempts are used up, or to cancelled when CancelJob asked: at most
+-- 1000 ordered ones whose job and conversation rows are both free now (a
+-- job with no conversation row waits for the sweep to make one), and at
+-- most 1000 unordered ones. Each lapsed attempt joins attempt_errors. A
+-- lease that ended at the job's run_deadline is a failed attempt of a job
+-- that ran too long: back to pending only after a backoff of $2
+-- milliseconds doubled per attempt up to $3, with jitter, as FailJob's.
+-- Returns whether it held the lock, how many went back to pending, to
+-- failed and to cancelled, and how many lapsed leases its snapshot saw (the
+-- rest are rows another session holds).
 WITH lock AS (
   SELECT pg_try_advisory_xact_lock($1) AS held
 ), expired AS (
-  SELECT expired_id FROM (
-    SELECT j.id AS expired_id
-    FROM jobs j JOIN conversations c ON c.conversation = j.conversation, lock
-    WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()
-    ORDER BY j.lease_expires_at LIMIT 1000
-    FOR UPDATE OF j, c SKIP LOCKED) ordered_jobs
-  UNION ALL
-  SELECT expired_id FROM (
-    SELECT j.id AS expired_id FROM jobs j, lock
-    WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()
-      AND j.conversation IS NULL
-    ORDER BY j.lease_expires_at LIMIT 1000
-    FOR UPDATE OF j SKIP LOCKED) unordered_jobs
+  SELECT expired_id, over_limit,
+    CASE WHEN over_limit THEN 'run-time limit reached at '
+        || to_char(deadline AT TIME ZONE 'UTC',
+                   'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+      ELSE 'lease expired' END
+      || ' (worker ' || coalesce(worker, '') || ')' AS reason
+  FROM (
+    SELECT expired_id, over_limit, deadline, worker FROM (
+      SELECT j.id AS expired_id, j.run_deadline AS deadline,
+        j.worker_id AS worker,
+        coalesce(j.lease_expires_at >= j.run_deadline, false) AS over_limit
+      FROM jobs j JOIN conversations c ON c.conversation = j.conversation,
+        lock
+      WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()
+      ORDER BY j.lease_expires_at LIMIT 1000
+      FOR UPDATE OF j, c SKIP LOCKED) ordered_jobs
+    UNION ALL
+    SELECT expired_id, over_limit, deadline, worker FROM (
+      SELECT j.id AS expired_id, j.run_deadline AS deadline,
+        j.worker_id AS worker,
+        coalesce(j.lease_expires_at >= j.run_deadline, false) AS over_limit
+      FROM jobs j, lock
+      WHERE held AND j.status = 'processing' AND j.lease_expires_at < now()
+        AND j.conversation IS NULL
+      ORDER BY j.lease_expires_at LIMIT 1000
+      FOR UPDATE OF j SKIP LOCKED) unordered_jobs) lapsed
 ), updated AS (
   UPDATE jobs SET
-    status = CASE WHEN attempts >= max_attempts THEN 'failed'
-      ELSE 'pending' END,
-    last_error = 'lease expired (worker ' || coalesce(worker_id, '') || ')',
-    lease_token = NULL, lease_expires_at = NULL, run_after = now()
+    status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
+      WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+    last_error = reason,
+    attempt_errors = append_attempt_error(attempt_errors, jsonb_build_object(
+      'attempt', attempts,
+      'error', reason,
+      'worker_id', worker_id,
+      'failed_at', to_char(now() AT TIME ZONE 'UTC',
+                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))),
+    lease_token = NULL, lease_expires_at = NULL, run_deadline = NULL,
+    run_after = CASE WHEN over_limit
+      THEN now() + least($3, $2 * power(2, attempts - 1))
+        * (0.5 + random() / 2) * interval '1 millisecond'
+      ELSE now() END
   FROM expired
   WHERE id = expired_id
     -- Re-checked on the row's latest version: a job completed meanwhile
@@ -54,17 +82,18 @@ SELECT (SELECT held FROM lock),
   (SELECT count(*) FROM (
      SELECT 1 FROM lock, jobs
      WHERE held AND status = 'processing' AND lease_expires_at < now()
-     LIMIT 100000) lapsed)
+     LIMIT 100000) lapsed),
+  count(*) FILTER (WHERE status = 'cancelled')
 FROM updated;
 
 -- name: delete_completed
--- Deletes at most $3 jobs completed more than $2 milliseconds ago. Returns
--- whether it held the lock and how many it deleted.
+-- Deletes at most $3 jobs completed or cancelled more than $2 milliseconds
+-- ago. Returns whether it held the lock and how many it deleted.
 WITH lock AS (
   SELECT pg_try_advisory_xact_lock($1) AS held
 ), old AS (
   SELECT id AS old_id FROM jobs, lock
-  WHERE held AND status = 'complete'
+  WHERE held AND status IN ('complete', 'cancelled')
     AND updated_at < now() - $2 * interval '1 millisecond'
   LIMIT $3
   FOR UPDATE OF jobs SKIP LOCKED

@@ -5,7 +5,7 @@
 -- name: stats_active_jobs
 -- Jobs that are not complete, by status.
 SELECT status, count(*) FROM jobs
-WHERE status IN ('pending', 'processing', 'failed')
+WHERE status IN ('pending', 'processing', 'failed', 'cancelled', 'scheduled')
 GROUP BY status;
 
 -- name: stats_complete_jobs

@@ -23,6 +23,12 @@ const char* KindName(Call::Kind kind) {
       return "RetryJob";
     case Call::kRemove:
       return "removal by SQL";
+    case Call::kSnooze:
+      return "SnoozeJob";
+    case Call::kMakeDue:
+      return "run_after = now() by SQL";
+    case Call::kCancel:
+      return "CancelJob";
   }
   return "?";
 }
@@ -48,6 +54,7 @@ namespace {
 struct Held {
   std::string job_id, channel, token, worker;
   absl::Time claim_start, from, until;
+  absl::Time run_deadline = absl::InfiniteFuture();
 };
 
 std::string At(absl::Time t) {
@@ -69,9 +76,9 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
   for (const Call& c : sorted) {
     if (c.kind != Call::kClaim || !c.ok) continue;
     for (const Lease& l : c.leases) {
-      auto [it, added] =
-          held.emplace(l.token, Held{l.job_id, l.channel, l.token, c.worker,
-                                     c.start, c.end, l.expires});
+      auto [it, added] = held.emplace(
+          l.token, Held{l.job_id, l.channel, l.token, c.worker, c.start, c.end,
+                        l.expires, l.run_deadline});
       if (!added) {
         problems.push_back(absl::StrCat("lease token ", l.token,
                                         " was handed out twice (job ", l.job_id,
@@ -81,11 +88,20 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
     }
   }
 
+  // When each job was first (maybe) cancelled: a refused call after that
+  // may have been the one that ended its lease (the job is cancelled then).
+  std::map<std::string, absl::Time> cancel_began;
+  for (const Call& c : sorted) {
+    if (c.kind == Call::kCancel && (c.ok || c.ambiguous)) {
+      cancel_began.emplace(c.job_id, c.start);
+    }
+  }
+
   // Calls that use a token: stale ones must fail; OK ones bound the lease.
   std::map<std::string, int> completed;
   for (const Call& c : sorted) {
     if (c.kind != Call::kExtend && c.kind != Call::kComplete &&
-        c.kind != Call::kFail) {
+        c.kind != Call::kFail && c.kind != Call::kSnooze) {
       continue;
     }
     auto lease = held.find(c.token);
@@ -114,7 +130,17 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
                        c.token, " (claimed again with ", superseded_by, " at ",
                        At(held[superseded_by].from), ")"));
     }
+    if (c.ok && c.start > lease->second.run_deadline) {
+      problems.push_back(absl::StrCat(
+          KindName(c.kind), " of job ", c.job_id, " by ", c.worker, " at ",
+          At(c.start), " answered OK after the job's run-time limit ended at ",
+          At(lease->second.run_deadline)));
+    }
     if (!c.ok) {
+      auto cancel = cancel_began.find(c.job_id);
+      if (cancel != cancel_began.end() && cancel->second < c.end) {
+        lease->second.until = std::min(lease->second.until, c.start);
+      }
       if (c.ambiguous && c.kind != Call::kExtend) {
         lease->second.until = std::min(lease->second.until, c.start);
       }
@@ -140,10 +166,11 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       if (h.claim_start < c.end) h.until = std::min(h.until, c.start);
     }
   }
-  // A token used up by a completion or failure is stale afterwards.
+  // A token used up by a completion, failure or snooze is stale afterwards.
   std::map<std::string, absl::Time> used_up;  // token -> end of the call
   for (const Call& c : sorted) {
-    if ((c.kind != Call::kComplete && c.kind != Call::kFail) ||
+    if ((c.kind != Call::kComplete && c.kind != Call::kFail &&
+         c.kind != Call::kSnooze) ||
         c.token.empty()) {
       continue;
     }
@@ -152,13 +179,60 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       problems.push_back(absl::StrCat(
           KindName(c.kind), " of job ", c.job_id, " at ", At(c.start),
           " answered OK with token ", c.token,
-          " already used up by a completion or failure at ", At(used->second)));
+          " already used up by a completion, failure or snooze at ",
+          At(used->second)));
     }
     if (c.ok && used == used_up.end()) used_up[c.token] = c.end;
   }
   for (const auto& [job, n] : completed) {
     if (n > 1) {
       problems.push_back(absl::StrCat("job ", job, " completed ", n, " times"));
+    }
+  }
+
+  // A snoozed job is not handed out before it is due: a claim that began
+  // after the snooze was answered must have ended at or after `due` (the
+  // server took the job somewhere inside the claim).
+  // An operator's SQL that may have run after the snooze made it due as
+  // early as both had begun.
+  for (const Call& c : sorted) {
+    if (c.kind != Call::kSnooze || !c.ok) continue;
+    absl::Time due = c.due;
+    for (const Call& o : sorted) {
+      if (o.kind == Call::kMakeDue && o.end > c.start) {
+        due = std::min(due, std::max(o.start, c.start));
+      }
+    }
+    for (const std::string& token : tokens_of_job[c.job_id]) {
+      const Held& h = held[token];
+      if (h.claim_start > c.end && h.from < due) {
+        problems.push_back(absl::StrCat("job ", c.job_id, " was handed out to ",
+                                        h.worker, " (claim ", At(h.claim_start),
+                                        " to ", At(h.from),
+                                        ") while snoozed until ", At(c.due)));
+      }
+    }
+  }
+
+  // A cancelled job is neither handed out nor completed by a call that
+  // began after its CancelJob was answered.
+  for (const Call& c : sorted) {
+    if (c.kind != Call::kCancel || !c.ok) continue;
+    for (const std::string& token : tokens_of_job[c.job_id]) {
+      const Held& h = held[token];
+      if (h.claim_start > c.end) {
+        problems.push_back(absl::StrCat(
+            "job ", c.job_id, " was handed out to ", h.worker, " at ",
+            At(h.claim_start), " after it was cancelled at ", At(c.end)));
+      }
+    }
+    for (const Call& d : sorted) {
+      if (d.kind == Call::kComplete && d.ok && d.job_id == c.job_id &&
+          d.start > c.end) {
+        problems.push_back(absl::StrCat(
+            "job ", c.job_id, " was completed by ", d.worker, " at ",
+            At(d.start), " after it was cancelled at ", At(c.end)));
+      }
     }
   }
 
@@ -209,9 +283,13 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
   }
   // A job an operator removed left the line no earlier than the removal
   // began: it counts as handed out then, if it was not before.
+  // So does a job cancelled (or maybe cancelled: the answer was lost).
   std::map<std::string, absl::Time> removed;
   for (const Call& c : sorted) {
-    if (c.kind == Call::kRemove && c.ok) removed.emplace(c.job_id, c.start);
+    if ((c.kind == Call::kRemove && c.ok) ||
+        (c.kind == Call::kCancel && (c.ok || c.ambiguous))) {
+      removed.emplace(c.job_id, c.start);
+    }
   }
   // A claim whose answer was lost (ambiguous) may have handed out, unseen, any
   // job whose enqueue began before that claim ended. Such a job may first have

@@ -8,6 +8,12 @@
 //   * no conversation (queue and channel) ever had two jobs leased at once;
 //   * each conversation's jobs were handed out in the order their enqueues
 //     were acknowledged (unordered jobs have no conversation);
+//   * no snoozed job was handed out before the time its snooze answered
+//     (or an operator's SQL made it due);
+//   * no cancelled job was handed out, or completed, by a call that began
+//     after its CancelJob was answered;
+//   * no call with a lease token was answered OK when it began after the
+//     job's run_deadline (its run-time limit);
 //   * every acknowledged enqueue is in the table, and no idempotency key
 //     made two jobs (given the table's rows).
 //
@@ -41,12 +47,29 @@ struct Lease {
   std::string channel;
   std::string token;
   absl::Time expires;
+  // The run-time limit's end; InfiniteFuture when the job has none.
+  absl::Time run_deadline = absl::InfiniteFuture();
 };
 
 struct Call {
   // kRemove: an operator's SQL deleted the job or set it failed; its lease,
   // if any, ended and its place in its conversation's line with it.
-  enum Kind { kEnqueue, kClaim, kExtend, kComplete, kFail, kRetry, kRemove };
+  // kSnooze: the lease ended and the job is not to be handed out before
+  // `due`. kMakeDue: an operator's SQL made every pending job due now
+  // (run_after = now()), snoozed ones included. kCancel: CancelJob of
+  // job_id.
+  enum Kind {
+    kEnqueue,
+    kClaim,
+    kExtend,
+    kComplete,
+    kFail,
+    kRetry,
+    kRemove,
+    kSnooze,
+    kMakeDue,
+    kCancel
+  };
   Kind kind = kEnqueue;
   absl::Time start, end;
   std::string worker;
@@ -56,15 +79,16 @@ struct Call {
   // ended its lease at its start; such a claim may have leased jobs unseen.
   bool ambiguous = false;
   // Request.
-  std::string job_id;      // extend, complete, fail, retry, remove
-  std::string token;       // extend, complete, fail
-  std::string channel;     // enqueue: as Lease::channel
-  std::string key;         // enqueue: idempotency key
+  std::string job_id;   // extend, complete, fail, retry, remove, snooze, cancel
+  std::string token;    // extend, complete, fail, snooze
+  std::string channel;  // enqueue: as Lease::channel
+  std::string key;      // enqueue: idempotency key
   bool retryable = false;  // fail
   // Response (when ok).
   std::string returned_job_id;  // enqueue
   std::vector<Lease> leases;    // claim
   absl::Time expires;           // extend: the new lease expiry
+  absl::Time due;               // snooze: the job's run_after
 };
 
 const char* KindName(Call::Kind kind);

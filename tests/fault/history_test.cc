@@ -265,3 +265,94 @@ TEST(HistoryTest, EnqueuesAreCheckedAgainstTheTable) {
 
 }  // namespace
 }  // namespace jobqueue::fault
+
+namespace jobqueue::fault {
+namespace {
+
+// j1 claimed, snoozed until 1500, claimed again at `again`.
+std::vector<Call> Snoozed(int again) {
+  Call snooze = Use(Call::kSnooze, 100, 105, "j1", "t1", true);
+  snooze.due = T(1500);
+  return {
+      Enqueue(0, 5, "c", "j1"),
+      Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),
+      snooze,
+      Claim(again, again + 5, "w2", {L("j1", "c", "t2", again + 1000)}),
+      Use(Call::kComplete, again + 10, again + 15, "j1", "t2", true),
+  };
+}
+
+TEST(HistoryTest, ASnoozedJobHandedOutWhenDuePasses) {
+  EXPECT_THAT(CheckHistory(Snoozed(1500)), IsEmpty())
+      << absl::StrJoin(CheckHistory(Snoozed(1500)), "\n");
+  // A claim that may have taken it at 1500 (it ended then or later).
+  EXPECT_THAT(CheckHistory(Snoozed(1496)), IsEmpty());
+}
+
+TEST(HistoryTest, FlagsASnoozedJobHandedOutEarly) {
+  EXPECT_THAT(absl::StrJoin(CheckHistory(Snoozed(1200)), "\n"),
+              HasSubstr("while snoozed until"));
+}
+
+TEST(HistoryTest, AnOperatorMayMakeASnoozedJobDue) {
+  std::vector<Call> h = Snoozed(1200);
+  h.push_back(Call{.kind = Call::kMakeDue, .start = T(1100), .end = T(1102)});
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+  // Not when it ran before the snooze began.
+  h.back() = Call{.kind = Call::kMakeDue, .start = T(50), .end = T(60)};
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("while snoozed until"));
+}
+
+TEST(HistoryTest, FlagsACancelledJobHandedOutOrCompletedAfterTheCancel) {
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Call{.kind = Call::kCancel, .start = T(10), .end = T(15), .ok = true},
+      Claim(20, 25, "w1", {L("j1", "c", "t1", 1020)}),
+      Use(Call::kComplete, 30, 35, "j1", "t1", true),
+  };
+  h[1].job_id = "j1";
+  const std::string problems = absl::StrJoin(CheckHistory(h), "\n");
+  EXPECT_THAT(problems, HasSubstr("handed out to w1"));
+  EXPECT_THAT(problems, HasSubstr("completed by"));
+  // A claim and completion that began before the cancel was answered may
+  // have come first; a cancelled job leaves its conversation's line.
+  std::vector<Call> fine = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(6, 8, "c", "j2"),
+      Claim(9, 12, "w1", {L("j1", "c", "t1", 1020)}),
+      Call{.kind = Call::kCancel, .start = T(10), .end = T(15), .ok = true},
+      Use(Call::kComplete, 11, 35, "j1", "t1", true),
+      Claim(40, 45, "w1", {L("j2", "c", "t2", 1040)}),
+  };
+  fine[3].job_id = "j1";
+  EXPECT_THAT(CheckHistory(fine), IsEmpty())
+      << absl::StrJoin(CheckHistory(fine), "\n");
+}
+
+TEST(HistoryTest, FlagsACallAnsweredOkAfterTheRunTimeLimit) {
+  Lease limited = L("j1", "c", "t1", 1000);
+  limited.run_deadline = T(1000);
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Claim(20, 25, "w1", {limited}),
+      Use(Call::kExtend, 500, 505, "j1", "t1", true),
+      Use(Call::kComplete, 1200, 1205, "j1", "t1", true),
+  };
+  h[2].expires = T(1000);
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("after the job's run-time limit"));
+  h[3].start = T(900);
+  h[3].end = T(905);
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+}
+
+TEST(HistoryTest, ASnoozeUsesUpItsToken) {
+  std::vector<Call> h = Snoozed(1500);
+  h.push_back(Use(Call::kComplete, 200, 205, "j1", "t1", true));
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("already used up"));
+}
+
+}  // namespace
+}  // namespace jobqueue::fault

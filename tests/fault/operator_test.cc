@@ -48,6 +48,18 @@ using Tally = std::map<std::string, int>;
 
 // Operator action `action` (0 to 5) on a random conversation; removals go
 // into `history`.
+// Every pending job due now, as an operator would after an outage; recorded,
+// since it cuts snoozes short.
+void MakeAllDue(pqxx::connection& c, History& history) {
+  Call call{.kind = Call::kMakeDue, .start = absl::Now(), .worker = "sql"};
+  pqxx::nontransaction(c).exec(
+      "UPDATE jobs SET run_after = now()"
+      " WHERE status = 'pending' AND run_after > now()");
+  call.end = absl::Now();
+  call.ok = true;
+  history.Add(call);
+}
+
 void Act(int action, pqxx::connection& c, std::mt19937& random,
          History& history, Tally& tally) {
   const std::string channel = absl::StrCat("fault-", random() % kConversations);
@@ -83,9 +95,7 @@ void Act(int action, pqxx::connection& c, std::mt19937& random,
       ++tally["pushed run_after later"];
       return;
     case 3:
-      pqxx::nontransaction(c).exec(
-          "UPDATE jobs SET run_after = now()"
-          " WHERE status = 'pending' AND run_after > now()");
+      MakeAllDue(c, history);
       ++tally["set run_after to now"];
       return;
     default: {  // deletes or fails the head, pending or processing
@@ -199,9 +209,7 @@ TEST_F(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
       " AND source_channel_id <> 'held'";
   const absl::Time others_by = absl::Now() + absl::Seconds(25);
   while (SqlInt(others_left) > 0 && absl::Now() < others_by) {
-    pqxx::nontransaction(c).exec(
-        "UPDATE jobs SET run_after = now()"
-        " WHERE status = 'pending' AND run_after > now()");
+    MakeAllDue(c, history);
     absl::SleepFor(absl::Milliseconds(500));
   }
   const std::string waiting =
@@ -234,9 +242,7 @@ TEST_F(OperatorTest, AnOperatorsSqlBesideSixteenWorkers) {
       "SELECT count(*) FROM jobs WHERE status IN ('pending', 'processing')";
   const absl::Time drain_by = absl::Now() + absl::Seconds(30);
   while (SqlInt(left) > 0 && absl::Now() < drain_by) {
-    pqxx::nontransaction(c).exec(
-        "UPDATE jobs SET run_after = now()"
-        " WHERE status = 'pending' AND run_after > now()");
+    MakeAllDue(c, history);
     absl::SleepFor(absl::Milliseconds(200));
   }
   std::cout << "drained; stopping the workers" << std::endl;

@@ -36,7 +36,7 @@ void Finish(Call& call, const grpc::Status& status, History& history) {
   history.Add(call);
 }
 
-// One call with a lease token (extend, complete, fail), recorded.
+// One call with a lease token (extend, complete, fail, snooze), recorded.
 grpc::Status UseToken(v1::JobQueue::Stub& stub, Call::Kind kind,
                       const v1::Job& job, const std::string& token,
                       const WorkerOptions& options, bool retryable,
@@ -55,6 +55,13 @@ grpc::Status UseToken(v1::JobQueue::Stub& stub, Call::Kind kind,
     SetDuration(options.lease, r.mutable_lease_duration());
     status = stub.ExtendLease(&context, r, out);
     if (status.ok()) call.expires = FromTimestamp(out->lease_expires_at());
+  } else if (kind == Call::kSnooze) {
+    v1::SnoozeJobRequest r;
+    r.set_job_id(job.id());
+    r.set_lease_token(token);
+    SetDuration(absl::Milliseconds(random() % 300), r.mutable_delay());
+    status = stub.SnoozeJob(&context, r, out);
+    if (status.ok()) call.due = FromTimestamp(out->run_after());
   } else if (kind == Call::kComplete) {
     v1::CompleteJobRequest r;
     r.set_job_id(job.id());
@@ -97,7 +104,23 @@ int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
   };
   int acknowledged = 0;
   int attempt = 0;
+  std::vector<std::string> ids;  // acknowledged, for cancels
   for (int n = 0; n < options.max_jobs && !ended(); ++n) {
+    // Now and then a producer cancels one of its recent jobs.
+    if (n % 37 == 36 && !ids.empty()) {
+      Call cancel{.kind = Call::kCancel, .start = absl::Now()};
+      cancel.job_id =
+          ids[ids.size() - 1 - (n % std::min<size_t>(ids.size(), 5))];
+      v1::CancelJobRequest c;
+      c.set_id(cancel.job_id);
+      grpc::ClientContext context;
+      SetDeadline(context, options.deadline);
+      v1::Job cancelled;
+      Finish(
+          cancel,
+          stubs[attempt++ % stubs.size()]->CancelJob(&context, c, &cancelled),
+          history);
+    }
     v1::EnqueueJobRequest r;
     r.set_user_phone("+15551234567");
     r.set_source_channel_id(absl::StrCat(
@@ -108,6 +131,8 @@ int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
     r.set_queue(n % 3 == 2 ? "media" : "default");
     r.set_unordered(n % 5 == 4);
     r.set_priority(n % 7 == 3 ? 5 : 0);
+    // Some with a run-time limit: a pause past the lease can outlast it.
+    if (n % 10 == 7) r.mutable_max_run_time()->set_seconds(2);
     (*r.mutable_payload()->mutable_fields())["n"].set_number_value(n);
     const absl::Time give_up = absl::Now() + options.retry_for;
     // Retried with the same key while the answer is lost or the server is
@@ -127,6 +152,7 @@ int RunEnqueuer(const std::vector<v1::JobQueue::Stub*>& stubs,
       Finish(call, status, history);
       if (status.ok()) {
         ++acknowledged;
+        ids.push_back(response.job().id());
         break;
       }
       if (!call.ambiguous || absl::Now() >= give_up || ended()) break;
@@ -164,7 +190,9 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
            job.unordered()
                ? ""
                : absl::StrCat(job.queue(), " ", job.source_channel_id()),
-           job.lease_token(), FromTimestamp(job.lease_expires_at())});
+           job.lease_token(), FromTimestamp(job.lease_expires_at()),
+           job.has_run_deadline() ? FromTimestamp(job.run_deadline())
+                                  : absl::InfiniteFuture()});
     }
     Finish(call, status, history);
     if (!status.ok()) {
@@ -210,9 +238,18 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
         old_tokens.emplace_back(job, job.lease_token());
         continue;
       }
-      if (fate < options.pause_percent + options.fail_percent +
-                     options.stale_percent &&
-          !old_tokens.empty()) {
+      const int snoozed_below =
+          options.pause_percent + options.fail_percent + options.snooze_percent;
+      if (fate < snoozed_below) {
+        // "The downstream service said wait": back for a while, no attempt
+        // spent; the token is kept for a stale call later.
+        UseToken(stub, Call::kSnooze, job, job.lease_token(), options, false,
+                 history, &out)
+            .IgnoreError();
+        old_tokens.emplace_back(job, job.lease_token());
+        continue;
+      }
+      if (fate < snoozed_below + options.stale_percent && !old_tokens.empty()) {
         // A stale completion: a token from an earlier, lapsed or ended lease.
         const auto& [old_job, token] = old_tokens[random() % old_tokens.size()];
         UseToken(stub, random() % 2 ? Call::kComplete : Call::kFail, old_job,

@@ -1,8 +1,8 @@
 // Load for the fault suite and tools/soak, every call recorded into a
 // History: enqueuers that retry an ambiguous call with the same idempotency
 // key, and workers with short leases that pause at random (their leases
-// lapse and are rescued), heartbeat, complete, fail, retry and try stale
-// tokens. Every loop is bounded by a deadline and a count.
+// lapse and are rescued), heartbeat, complete, fail, snooze, retry and try
+// stale tokens. Every loop is bounded by a deadline and a count.
 
 #ifndef JOBQUEUE_TESTS_FAULT_WORKLOAD_H_
 #define JOBQUEUE_TESTS_FAULT_WORKLOAD_H_
@@ -51,9 +51,11 @@ struct WorkerOptions {
   absl::Duration deadline = absl::Seconds(3);
   unsigned seed = 1;
   // Percentages of claimed jobs: paused past their lease (abandoned), failed
-  // (half retryable), completed with a stale token first; the rest complete.
+  // (half retryable), snoozed (up to 300 ms), completed with a stale token
+  // first; the rest complete.
   int pause_percent = 8;
   int fail_percent = 10;
+  int snooze_percent = 5;
   int stale_percent = 5;
   int max_claims = 100000;
 };

@@ -16,6 +16,8 @@ absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
            .reflection = options.reflection,
            .pool_size = options.pool_size,
            .maintenance_interval = options.maintenance_interval,
+           .schedule_interval = options.schedule_interval,
+           .recurring_interval = options.recurring_interval,
            .retention = options.retention,
            .retry_backoff = options.retry_backoff,
            .metrics_listen = "127.0.0.1:0",

@@ -32,6 +32,11 @@ class InProcessServer {
     std::string bearer_token;
     // Zero: no maintenance loop.
     absl::Duration maintenance_interval = absl::ZeroDuration();
+    // As JobQueueServer's: due scheduled jobs are promoted, as in
+    // production.
+    absl::Duration schedule_interval = absl::Milliseconds(250);
+    // How often due schedules are enqueued, as in production; zero: never.
+    absl::Duration recurring_interval = absl::Seconds(1);
     absl::Duration retention = absl::Hours(24 * 7);
     RetryBackoff retry_backoff;
     RequestLogLevel log_requests = RequestLogLevel::kErrors;

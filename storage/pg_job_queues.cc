@@ -1,0 +1,98 @@
+// PgJobStore's queue settings: rate limits (their tokens are spent by the
+// claims, in pg_job_leases.cc's statements) and default run-time limits.
+
+#include <cmath>
+
+#include "storage/pg_job_store.h"
+#include "storage/pg_job_store_internal.h"
+
+namespace jobqueue {
+namespace {
+
+const NamedQuery& kSetQueueRateLimit = Query("set_queue_rate_limit");
+const NamedQuery& kSetQueueMaxRunTime = Query("set_queue_max_run_time");
+const NamedQuery& kGetQueue = Query("get_queue");
+const NamedQuery& kQueueNextToken = Query("queue_next_token");
+
+// A queue's settings from (name, jobs_per_second, burst, max_run_ms) at
+// `first`.
+QueueSettings QueueFromRow(const pqxx::row& row, int first) {
+  QueueSettings q{.name = row[first].as<std::string>()};
+  if (!row[first + 1].is_null()) {
+    q.rate_limit = RateLimit{.jobs_per_second = row[first + 1].as<double>(),
+                             .burst = row[first + 2].as<int>()};
+  }
+  if (!row[first + 3].is_null()) {
+    q.max_run_time = absl::Milliseconds(row[first + 3].as<int64_t>());
+  }
+  return q;
+}
+
+}  // namespace
+
+void AddQueueStatements(StatementSet& c) {
+  c.Add(kSetQueueRateLimit);
+  c.Add(kSetQueueMaxRunTime);
+  c.Add(kGetQueue);
+  c.Add(kQueueNextToken);
+}
+
+absl::StatusOr<QueueSettings> PgJobStore::SetQueueRateLimit(
+    const std::string& queue, const std::optional<RateLimit>& limit,
+    absl::Time deadline) {
+  // NaN and infinities reach the queues_rate_limit constraint, which
+  // refuses them.
+  return WithConnection<QueueSettings>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
+        if (!limit.has_value()) {
+          return QueueFromRow(
+              Exec1(txn, kSetQueueRateLimit, queue, nullptr, nullptr), 0);
+        }
+        return QueueFromRow(Exec1(txn, kSetQueueRateLimit, queue,
+                                  limit->jobs_per_second, limit->burst),
+                            0);
+      });
+}
+
+absl::StatusOr<QueueSettings> PgJobStore::SetQueueMaxRunTime(
+    const std::string& queue, absl::Duration max_run_time,
+    absl::Time deadline) {
+  return WithConnection<QueueSettings>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
+        if (max_run_time == absl::ZeroDuration()) {
+          return QueueFromRow(Exec1(txn, kSetQueueMaxRunTime, queue, nullptr),
+                              0);
+        }
+        return QueueFromRow(
+            Exec1(txn, kSetQueueMaxRunTime, queue, Millis(max_run_time)), 0);
+      });
+}
+
+absl::StatusOr<QueueSettings> PgJobStore::GetQueue(const std::string& name,
+                                                   absl::Time deadline) {
+  return WithConnection<QueueSettings>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
+        pqxx::result r = Exec(txn, kGetQueue, name);
+        if (r.empty()) return QueueSettings{.name = name};
+        return QueueFromRow(r[0], 0);
+      });
+}
+
+absl::StatusOr<TokenWait> PgJobStore::NextTokenIn(
+    const std::vector<std::string>& queues, absl::Time deadline) {
+  return WithConnection<TokenWait>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<TokenWait> {
+        pqxx::result r = Exec(txn, kQueueNextToken, PgArray(queues));
+        if (r.empty()) return TokenWait();
+        return TokenWait{
+            .next = absl::Seconds(std::max(0.0, r[0][0].as<double>())),
+            .interval = absl::Seconds(r[0][1].as<double>()),
+            .every_queue = r[0][2].as<bool>()};
+      });
+}
+
+}  // namespace jobqueue

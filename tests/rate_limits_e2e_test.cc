@@ -1,0 +1,269 @@
+// Rate limits per queue end to end: two servers over one PostgreSQL
+// database, 16 workers over real gRPC channels claiming from a limited
+// queue and an unlimited one, on a machine kept busy. The limited queue
+// keeps its rate across both servers, beside the unlimited queue's work and
+// when the claims wait for its tokens; the unlimited queue is not held to
+// it; a waiting claim gets the next token's job when it is due.
+//
+// The rate is measured by the workers' own clock over a 12 s window after
+// the first second (the burst), within 5% either way, on any build and
+// however busy the machine. The database guarantees at most
+// burst + rate * t; the lower bound needs a claim of each process soon
+// after each token (TokenTurns) and workers that keep up with 50 jobs a
+// second, which a busy 2-core machine does under ASan and TSan too.
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "jobqueue/v1/jobqueue.grpc.pb.h"
+#include "pqxx/pqxx"
+#include "tests/support/in_process_server.h"
+#include "tests/support/test_database.h"
+#include "tests/support/time_budget.h"
+
+namespace jobqueue {
+namespace {
+
+constexpr double kRate = 50;
+// A rate whose tokens come further apart than a claim, its completion and
+// the notification that follows take, even on a busy machine.
+constexpr double kSlowRate = 10;
+constexpr int kBurst = 5;
+constexpr int kWorkers = 16;
+constexpr absl::Duration kWarmUp = absl::Seconds(1);
+constexpr absl::Duration kWindow = absl::Seconds(12);
+
+class RateLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = TestDatabase::Create();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    for (int i = 0; i < 2; ++i) {
+      auto server = InProcessServer::Start(
+          {.database_url = db_->url(), .pool_size = kWorkers});
+      ASSERT_TRUE(server.ok()) << server.status();
+      servers_.push_back(std::move(*server));
+    }
+  }
+
+  // `count` jobs in `queue`, each its own conversation, by EnqueueJobs.
+  void Fill(v1::JobQueue::Stub& stub, const std::string& queue, int count) {
+    for (int done = 0; done < count;) {
+      v1::EnqueueJobsRequest r;
+      for (int i = 0; i < 1000 && done < count; ++i, ++done) {
+        v1::EnqueueJobRequest* job = r.add_jobs();
+        job->set_user_phone("+15551234567");
+        job->set_source_channel_id(absl::StrCat(queue, "-", done));
+        job->set_source_type(v1::SOURCE_TYPE_DM);
+        job->set_queue(queue);
+      }
+      v1::EnqueueJobsResponse response;
+      grpc::Status s =
+          stub.EnqueueJobs(CallContext(absl::Seconds(60)).get(), r, &response);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+  }
+
+  void Limit(v1::JobQueue::Stub& stub, const std::string& queue, double rate,
+             int burst) {
+    v1::SetQueueRateLimitRequest r;
+    r.set_queue(queue);
+    r.set_jobs_per_second(rate);
+    r.set_burst(burst);
+    v1::Queue response;
+    grpc::Status s = stub.SetQueueRateLimit(CallContext().get(), r, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // What the workers were given: when each job of "limited" was claimed
+  // (by the workers' clock), and how many of each queue in all.
+  struct Claimed {
+    absl::Time start;
+    std::vector<absl::Time> limited;
+    int limited_total = 0;
+    int free_total = 0;
+    std::vector<std::string> errors;
+  };
+
+  // kWorkers workers, half on each server, claim from "limited" and
+  // "free" and complete what they get for `length`, each claim waiting up
+  // to `wait` for a job. On a busy machine, beside them, a session keeps
+  // PostgreSQL counting (it runs in processes of its own) and a thread
+  // keeps this process spinning: a 2-core machine's worth of other work,
+  // not more, as other tests run beside this one.
+  Claimed Work(absl::Duration length, absl::Duration wait, bool busy_machine) {
+    absl::Mutex mu;
+    Claimed claimed{.start = absl::Now()};
+    const absl::Time end = claimed.start + length;
+    auto worker = [&](int n) {
+      auto stub = servers_[n % 2]->NewStub();
+      v1::ClaimJobsRequest claim;
+      claim.set_worker_id(absl::StrCat("w", n));
+      claim.set_max_jobs(5);
+      claim.add_queues("limited");
+      claim.add_queues("free");
+      for (int i = 0; i < 100000 && absl::Now() < end; ++i) {
+        const absl::Duration left = std::min(wait, end - absl::Now());
+        claim.mutable_wait_timeout()->set_nanos(absl::ToInt64Nanoseconds(left) %
+                                                1'000'000'000);
+        claim.mutable_wait_timeout()->set_seconds(absl::ToInt64Seconds(left));
+        v1::ClaimJobsResponse got;
+        grpc::Status s = stub->ClaimJobs(CallContext().get(), claim, &got);
+        const absl::Time at = absl::Now();
+        v1::CompleteJobsRequest complete;
+        int limited = 0, free = 0;
+        for (const v1::Job& job : got.jobs()) {
+          (job.queue() == "limited" ? limited : free) += 1;
+          v1::CompleteJobRequest* c = complete.add_jobs();
+          c->set_job_id(job.id());
+          c->set_lease_token(job.lease_token());
+        }
+        grpc::Status done = grpc::Status::OK;
+        if (complete.jobs_size() > 0) {
+          v1::CompleteJobsResponse results;
+          done = stub->CompleteJobs(CallContext().get(), complete, &results);
+        }
+        absl::MutexLock lock(&mu);
+        if (!s.ok() || !done.ok()) {
+          claimed.errors.push_back(s.ok() ? done.error_message()
+                                          : s.error_message());
+          return;
+        }
+        for (int j = 0; j < limited; ++j) claimed.limited.push_back(at);
+        claimed.limited_total += limited;
+        claimed.free_total += free;
+      }
+    };
+    std::atomic<int64_t> busy = 0;  // kept, so the work is done
+    auto count = [&] {
+      pqxx::connection c(db_->url());
+      while (absl::Now() < end) {
+        pqxx::nontransaction txn(c);
+        busy += txn.exec1("SELECT count(*) FROM generate_series(1, 300000)")[0]
+                    .as<int64_t>();
+      }
+    };
+    auto spin = [&] {
+      uint64_t n = 0;
+      while (absl::Now() < end) {
+        for (int i = 0; i < 100000; ++i) n = n * 6364136223846793005u + 1;
+      }
+      busy += n & 1;
+    };
+    std::vector<std::thread> threads;
+    if (busy_machine) {
+      threads.emplace_back(count);
+      threads.emplace_back(spin);
+    }
+    for (int n = 0; n < kWorkers; ++n) threads.emplace_back(worker, n);
+    for (std::thread& t : threads) t.join();
+    return claimed;
+  }
+
+  // Expects the jobs of "limited" claimed in the window after the warm-up
+  // (the burst) within 5% of the rate, and never more from the start than
+  // the burst and the rate allow; returns what was seen.
+  std::string ExpectTheRate(const Claimed& claimed, double rate) {
+    const absl::Time from = claimed.start + kWarmUp;
+    std::vector<int> per_second(absl::ToInt64Seconds(kWindow), 0);
+    int in_window = 0;
+    for (absl::Time t : claimed.limited) {
+      if (t < from || t >= from + kWindow) continue;
+      ++in_window;
+      ++per_second[absl::ToInt64Seconds(t - from)];
+    }
+    const double expected = rate * absl::ToDoubleSeconds(kWindow);
+    const std::string seen = absl::StrCat(
+        in_window, " in ", absl::FormatDuration(kWindow), " (",
+        absl::StrJoin(per_second, " "), " a second); ", claimed.limited_total,
+        " limited and ", claimed.free_total, " free in all");
+    std::cout << "limited queue at " << rate << "/s: " << seen << "\n";
+    EXPECT_LE(in_window, expected * 1.05) << seen;
+    EXPECT_GE(in_window, expected * 0.95) << seen;
+    EXPECT_LE(
+        claimed.limited_total,
+        kBurst + rate * absl::ToDoubleSeconds(absl::Now() - claimed.start))
+        << seen;
+    return seen;
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::vector<std::unique_ptr<InProcessServer>> servers_;
+};
+
+TEST_F(RateLimitsTest, TwoServersHoldTheRateAndTheOtherQueueIsNotCapped) {
+  auto admin = servers_[0]->NewStub();
+  ASSERT_NO_FATAL_FAILURE(Fill(*admin, "limited", 1500));
+  ASSERT_NO_FATAL_FAILURE(Fill(*admin, "free", 6000));
+  ASSERT_NO_FATAL_FAILURE(Limit(*admin, "limited", kRate, kBurst));
+  const Claimed claimed =
+      Work(kWarmUp + kWindow + absl::Milliseconds(500),
+           /*wait=*/absl::Milliseconds(500), /*busy_machine=*/true);
+  ASSERT_TRUE(claimed.errors.empty()) << absl::StrJoin(claimed.errors, "; ");
+  const std::string seen = ExpectTheRate(claimed, kRate);
+  // The unlimited queue, claimed by the same calls, is not held to the rate.
+  EXPECT_GE(claimed.free_total,
+            claimed.limited_total * (TimeScale() > 1 ? 1.5 : 4))
+      << seen;
+}
+
+// Claims that wait for the limited queue's tokens (the other queue they
+// ask for is empty), each waiting up to 5 s, are woken early by every
+// completion's notification, soon after a token was spent and before the
+// next one. The queue still gets each token's job as it comes. (When each
+// early wake took a new turn, the turns ran seconds ahead of the tokens:
+// the claims tried only at their once-a-second recheck, and the queue got
+// half its rate or less, busy machine or not.)
+TEST_F(RateLimitsTest, WaitingClaimsHoldTheRateBetweenNotifications) {
+  auto admin = servers_[0]->NewStub();
+  ASSERT_NO_FATAL_FAILURE(Fill(*admin, "limited", 1500));
+  ASSERT_NO_FATAL_FAILURE(Limit(*admin, "limited", kSlowRate, kBurst));
+  const Claimed claimed = Work(kWarmUp + kWindow + absl::Milliseconds(500),
+                               /*wait=*/absl::Seconds(5),
+                               /*busy_machine=*/true);
+  ASSERT_TRUE(claimed.errors.empty()) << absl::StrJoin(claimed.errors, "; ");
+  ExpectTheRate(claimed, kSlowRate);
+  EXPECT_EQ(claimed.free_total, 0);
+}
+
+// A claim that waits on an out-of-tokens queue gets the next token's job
+// when it is due: no enqueue notifies it, and the recheck is a second away.
+TEST_F(RateLimitsTest, AWaitingClaimGetsTheNextTokensJob) {
+  auto stub = servers_[0]->NewStub();
+  ASSERT_NO_FATAL_FAILURE(Fill(*stub, "slow", 3));
+  ASSERT_NO_FATAL_FAILURE(Limit(*stub, "slow", 10, 1));
+  v1::ClaimJobsRequest claim;
+  claim.set_worker_id("w");
+  claim.add_queues("slow");
+  claim.mutable_wait_timeout()->set_seconds(5);
+  v1::ClaimJobsResponse first;
+  ASSERT_TRUE(stub->ClaimJobs(CallContext().get(), claim, &first).ok());
+  ASSERT_EQ(first.jobs_size(), 1) << "the burst";
+  // The other server: the tokens are the database's, not a process's.
+  auto other = servers_[1]->NewStub();
+  const absl::Time start = absl::Now();
+  v1::ClaimJobsResponse next;
+  ASSERT_TRUE(other->ClaimJobs(CallContext().get(), claim, &next).ok());
+  const absl::Duration waited = absl::Now() - start;
+  EXPECT_EQ(next.jobs_size(), 1);
+  // Due 100 ms after the first claim.
+  EXPECT_LT(waited, std::min(TimeBudget(absl::Milliseconds(500)),
+                             absl::Milliseconds(900)));
+}
+
+}  // namespace
+}  // namespace jobqueue
