@@ -32,25 +32,30 @@ WITH due AS (
   ORDER BY c.conversation
   FOR UPDATE SKIP LOCKED
 ), moved AS (
-  UPDATE conversations c SET last_position = c.last_position + counts.n
-  FROM held JOIN counts ON counts.key = held.key
-  WHERE c.conversation = held.key
+  UPDATE conversations c SET last_position = c.last_position
+    + ((SELECT jsonb_object_agg(key, n) FROM counts) ->> c.conversation)::bigint
+  FROM held WHERE c.conversation = held.key
   RETURNING c.conversation AS key, c.last_position AS last
 ), lasts AS (
-  SELECT key, last FROM made
-  UNION ALL
-  SELECT key, last FROM moved
+  -- Each conversation's new last position, one map read by key: joins of
+  -- these CTEs, estimated at a row each, were nested loops (1,000 jobs
+  -- coming due at once: a million comparisons, 0.4 s a round).
+  SELECT jsonb_object_agg(key, last) AS last FROM (
+    SELECT key, last FROM made UNION ALL SELECT key, last FROM moved) l
 ), numbered AS (
-  SELECT d.id, d.conversation, counts.n,
-    row_number() OVER (PARTITION BY d.conversation
-                       ORDER BY d.run_after, d.id) AS k
-  FROM due d LEFT JOIN counts ON counts.key = d.conversation
+  SELECT id, conversation,
+    count(*) OVER (PARTITION BY conversation) AS n,
+    row_number() OVER (PARTITION BY conversation
+                       ORDER BY run_after, id) AS k
+  FROM due
 ), promoted AS (
   UPDATE jobs j SET status = 'pending',
     position = CASE WHEN n.conversation IS NULL THEN 0
-      ELSE l.last - n.n + n.k END
-  FROM numbered n LEFT JOIN lasts l ON l.key = n.conversation
-  WHERE j.id = n.id AND (n.conversation IS NULL OR l.key IS NOT NULL)
+      ELSE ((SELECT last FROM lasts) ->> n.conversation)::bigint - n.n + n.k
+      END
+  FROM numbered n
+  WHERE j.id = n.id
+    AND (n.conversation IS NULL OR (SELECT last FROM lasts) ? n.conversation)
   RETURNING 1
 )
 SELECT count(*) FROM promoted;
