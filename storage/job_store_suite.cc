@@ -69,6 +69,21 @@ int JobStoreSuite::RecordAgain(const std::string& id) {
   return letter.ok() ? letter->attempts : 0;
 }
 
+std::map<std::string, std::vector<std::string>>
+JobStoreSuite::RunAllByConversation(int max_claims) {
+  std::map<std::string, std::vector<std::string>> handed_out;
+  for (int i = 0; i < max_claims; ++i) {
+    const std::vector<Job> claimed = Claim(10);
+    if (claimed.empty()) break;
+    for (const Job& job : claimed) {
+      handed_out[job.source_channel_id].push_back(job.id);
+      EXPECT_TRUE(
+          store_->CompleteJob(job.id, job.lease_token, Deadline()).ok());
+    }
+  }
+  return handed_out;
+}
+
 std::vector<std::string> JobStoreSuite::Ids(const std::vector<Job>& jobs) {
   std::vector<std::string> ids;
   for (const Job& job : jobs) ids.push_back(job.id);

@@ -17,6 +17,7 @@
 #ifndef JOBQUEUE_STORAGE_JOB_STORE_SUITE_H_
 #define JOBQUEUE_STORAGE_JOB_STORE_SUITE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,11 @@ class JobStoreSuite : public PgTest,
   int RecordAgain(const std::string& id);
 
   static std::vector<std::string> Ids(const std::vector<Job>& jobs);
+
+  // Claims and completes until nothing is left (at most `max_claims`
+  // claims of 10); returns each conversation's job ids in claim order.
+  std::map<std::string, std::vector<std::string>> RunAllByConversation(
+      int max_claims);
 
   std::unique_ptr<JobStore> store_;
 };
