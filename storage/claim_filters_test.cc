@@ -1,6 +1,6 @@
-// A claim filtered by source type or content type reads only the ready work
-// of the kinds it asks for, and a conversation's row keeps its head's kind
-// and priority whoever edits the jobs. Against a real PostgreSQL.
+// A claim filtered by queue, source type or content type reads only the
+// ready work of the kinds it asks for, and a conversation's row keeps its
+// head's kind and priority whoever edits the jobs. Against a real PostgreSQL.
 
 #include <algorithm>
 #include <iostream>
@@ -22,7 +22,8 @@ class ClaimFiltersTest : public StoreFixture {
   // Shared buffers a claim of 10 of the default queue touches, filtered by
   // `filter` (source type, content types: "'', '{audio}'"). The more of
   // its generic plan and of the plan made for its values.
-  int64_t ClaimBuffers(const std::string& filter) {
+  int64_t ClaimBuffers(const std::string& filter,
+                       const char* sql = ClaimInOrderByKindSql()) {
     int64_t most = 0;
     for (const char* mode : {"force_generic_plan", "force_custom_plan"}) {
       most = std::max(
@@ -30,8 +31,7 @@ class ClaimFiltersTest : public StoreFixture {
           Buffers(absl::StrCat("EXECUTE claim(10, 30000, 'w', ", filter, ")"),
                   absl::StrCat("SET LOCAL jit = off;"
                                " SET LOCAL plan_cache_mode = ",
-                               mode, "; PREPARE claim AS ",
-                               ClaimInOrderByKindSql())));
+                               mode, "; PREPARE claim AS ", sql)));
     }
     return most;
   }
@@ -40,13 +40,15 @@ class ClaimFiltersTest : public StoreFixture {
   }
   // n jobs of one kind, each in its own conversation (ordered) or unordered.
   void Add(const std::string& prefix, int n, const std::string& source,
-           const std::string& content, bool ordered) {
+           const std::string& content, bool ordered,
+           const std::string& queue = "default") {
     Sql(absl::StrCat(
         "INSERT INTO jobs (user_id, source_channel_id, source_type,"
-        " user_phone, payload, content_type, ordered) SELECT '+15551234567', '",
+        " user_phone, payload, content_type, ordered, queue)"
+        " SELECT '+15551234567', '",
         prefix, "-' || c, '", source, "', '+15551234567', '{}', '", content,
-        "', ", ordered ? "true" : "false", " FROM generate_series(1, ", n,
-        ") c"));
+        "', ", ordered ? "true" : "false", ", '", queue,
+        "' FROM generate_series(1, ", n, ") c"));
     Sql("ANALYZE jobs; ANALYZE conversations");
   }
   // Claims up to `max` jobs of the kinds; returns how many it got.
@@ -108,6 +110,33 @@ TEST_F(ClaimFiltersTest, OtherSourceTypesBacklogCostsAFilteredClaimNothing) {
   EXPECT_LE(beside, 2 * alone + 50);
   EXPECT_EQ(ClaimKinds("group", {}, 100), 20u);
   EXPECT_EQ(Kinds("status = 'processing'"), "group/text");
+}
+
+// 5,000 ready conversations and 5,000 unordered jobs of another queue,
+// older than every default job and that queue rate-limited, cost a claim
+// of the default queue nothing, with or without kind filters.
+TEST_F(ClaimFiltersTest, AnotherQueuesBacklogCostsAClaimNothing) {
+  const auto claims = [&] {
+    return std::max(ClaimBuffers("'{default}'", ClaimInOrderSql()),
+                    ClaimBuffers("'', '{default}', '{}'"));
+  };
+  Add("mine", 20, "dm", "text", true);
+  Add("mine-u", 20, "group", "text", false);
+  const int64_t alone = claims();
+  Sql("DELETE FROM jobs");
+  Sql("VACUUM jobs");
+  Sql("VACUUM conversations");
+  Add("other", 5000, "dm", "text", true, "other");
+  Add("other-u", 5000, "group", "text", false, "other");
+  Sql("INSERT INTO queues (name, jobs_per_second, burst, tokens, refilled_at)"
+      " VALUES ('other', 1, 1, 1, now())");
+  Add("mine", 20, "dm", "text", true);
+  Add("mine-u", 20, "group", "text", false);
+  const int64_t beside = claims();
+  std::cout << "default claim of 10: " << alone << " buffers, " << beside
+            << " beside 10,000 older jobs of another queue\n";
+  EXPECT_LE(beside, 2 * alone + 50);
+  EXPECT_EQ(ClaimKinds("", {}, 100), 40u);
 }
 
 // The head decides: a conversation whose head is text gives an audio claim
