@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "storage/lease_refusal.h"
 #include "storage/new_uuid.h"
 #include "storage/queue_name.h"
 
@@ -619,7 +620,11 @@ absl::StatusOr<Job> FakeJobStore::ExtendLease(const std::string& id,
   absl::MutexLock lock(&mu_);
   if (absl::Status s = Begin("ExtendLease", deadline); !s.ok()) return s;
   absl::StatusOr<Row*> row = Leased(id, lease_token);
-  if (!row.ok()) return row.status();
+  if (!row.ok()) {
+    absl::StatusOr<Row*> found = Find(id);
+    return found.ok() ? WithLastAttempt(row.status(), (*found)->job)
+                      : row.status();
+  }
   (*row)->job.lease_expires_at =
       std::min(Now() + lease, (*row)->job.run_deadline);
   (*row)->job.updated_at = Now();

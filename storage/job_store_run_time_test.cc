@@ -4,6 +4,8 @@
 // to pending after a backoff while attempts are left, else failed with a
 // dead letter, so its conversation moves on.
 
+#include <vector>
+
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "storage/job_store_suite.h"
@@ -14,6 +16,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 constexpr absl::Duration kLimit = absl::Seconds(1);
 
@@ -80,6 +83,38 @@ TEST_P(JobStoreSuite, ARunTimeLimitEndsTheAttemptWhileTheWorkerHeartbeats) {
       << "retried after the backoff (an hour in this suite), as a failure";
   EXPECT_THAT(Claim(), IsEmpty()) << "its conversation waits for the retry";
   EXPECT_EQ(Get(next.id).status, JobStatus::kPending);
+}
+
+// Maintenance may take the job back before the worker's next heartbeat:
+// the refusal still says the run-time limit ended the attempt (and a lease
+// that merely lapsed does not).
+TEST_P(JobStoreSuite, AHeartbeatAfterMaintenanceTookTheJobBackSaysWhy) {
+  const Job job = EnqueueLimited(*store_, AJob("c"), kLimit, 2);
+  std::vector<Job> leased = {ClaimOne(absl::Seconds(30))};
+  const Job plain = Enqueue("d");
+  leased.push_back(ClaimOne(absl::Milliseconds(500)));
+  ASSERT_EQ(leased[0].id, job.id);
+  ASSERT_EQ(leased[1].id, plain.id);
+  absl::SleepFor(leased[0].run_deadline - absl::Now() + absl::Milliseconds(50));
+  absl::StatusOr<MaintenanceReport> report =
+      store_->RunMaintenance(absl::ZeroDuration(), 0, Deadline());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->rescued, 2);
+  for (const Job& held : leased) {
+    const absl::Status refused =
+        store_
+            ->ExtendLease(held.id, held.lease_token, absl::Seconds(30),
+                          Deadline())
+            .status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+    if (held.id == job.id) {
+      EXPECT_THAT(std::string(refused.message()),
+                  HasSubstr("run-time limit reached"));
+    } else {
+      EXPECT_THAT(std::string(refused.message()),
+                  Not(HasSubstr("run-time limit")));
+    }
+  }
 }
 
 TEST_P(JobStoreSuite,

@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "storage/lease_refusal.h"
 #include "storage/pg_job_store.h"
 #include "storage/pg_job_store_internal.h"
 
@@ -117,10 +118,10 @@ absl::StatusOr<Job> PgJobStore::ExtendLease(const std::string& id,
         if (now.empty()) return extended;
         const Job job = JobFromRow(now[0], 0);
         if (job.status != JobStatus::kProcessing ||
-            job.lease_token != lease_token ||
-            job.run_deadline > job.lease_expires_at) {
-          return extended;
+            job.lease_token != lease_token) {
+          return WithLastAttempt(extended.status(), job);
         }
+        if (job.run_deadline > job.lease_expires_at) return extended;
         return RunTimeLimitReached(job);
       });
 }
