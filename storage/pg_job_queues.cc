@@ -35,6 +35,12 @@ QueueSettings QueueFromRow(const pqxx::row& row, int first) {
   return q;
 }
 
+// Queue `name` as get_queue answers it in `r`: its defaults when no row.
+QueueSettings QueueOrDefaults(const std::string& name, const pqxx::result& r) {
+  if (r.empty()) return QueueSettings{.name = name};
+  return QueueFromRow(r[0], 0);
+}
+
 }  // namespace
 
 void AddQueueStatements(StatementSet& c) {
@@ -84,9 +90,7 @@ absl::StatusOr<QueueSettings> PgJobStore::GetQueue(const std::string& name,
   return WithConnection<QueueSettings>(
       deadline, /*retry_safe=*/true,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
-        pqxx::result r = Exec(txn, kGetQueue, name);
-        if (r.empty()) return QueueSettings{.name = name};
-        return QueueFromRow(r[0], 0);
+        return QueueOrDefaults(name, Exec(txn, kGetQueue, name));
       });
 }
 
@@ -107,9 +111,7 @@ absl::StatusOr<QueueSettings> PgJobStore::ResumeQueue(const std::string& queue,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
         pqxx::result resumed = Exec(txn, kResumeQueue, queue);
         if (!resumed.empty()) return QueueFromRow(resumed[0], 0);
-        pqxx::result r = Exec(txn, kGetQueue, queue);
-        if (r.empty()) return QueueSettings{.name = queue};
-        return QueueFromRow(r[0], 0);
+        return QueueOrDefaults(queue, Exec(txn, kGetQueue, queue));
       });
 }
 

@@ -23,7 +23,7 @@
 #include "gtest/gtest.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "tests/support/in_process_server.h"
-#include "tests/support/test_database.h"
+#include "tests/support/pg_fixture.h"
 
 namespace jobqueue {
 namespace {
@@ -35,18 +35,18 @@ constexpr absl::Duration kRecheck = absl::Seconds(60);
 constexpr absl::Duration kWait = absl::Seconds(30);
 constexpr absl::Duration kWokenWithin = absl::Seconds(5);
 
-class QueuePauseTest : public ::testing::Test {
+class QueuePauseTest : public PgTest {
  protected:
+  // Server A and server B, each with a stub.
   void SetUp() override {
-    auto db = TestDatabase::Create();
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = std::move(*db);
+    ASSERT_NO_FATAL_FAILURE(PgTest::SetUp());
     for (int i = 0; i < 2; ++i) {
-      auto server = InProcessServer::Start(
-          {.database_url = db_->url(), .claim_recheck = kRecheck});
+      absl::StatusOr<std::unique_ptr<InProcessServer>> server =
+          InProcessServer::Start(
+              {.database_url = url(), .claim_recheck = kRecheck});
       ASSERT_TRUE(server.ok()) << server.status();
       stubs_.push_back((*server)->NewStub());
-      servers_.push_back(std::move(*server));
+      servers_.push_back(*std::move(server));
     }
   }
 
@@ -100,7 +100,6 @@ class QueuePauseTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<TestDatabase> db_;
   std::vector<std::unique_ptr<InProcessServer>> servers_;
   std::vector<std::unique_ptr<v1::JobQueue::Stub>> stubs_;
 };

@@ -532,13 +532,18 @@ TEST(ToQueuePauseTest, EachBadValueNamesItsField) {
             std::string::npos);
 }
 
-TEST(ToQueueNameTest, ResumeNamesAQueue) {
+TEST(ToQueueNameTest, ResumeTakesOnlyAQueueName) {
   v1::ResumeQueueRequest r;
-  r.set_queue("sms-out");
-  EXPECT_EQ(ToQueueName(r).value(), "sms-out");
-  r.set_queue("");
-  EXPECT_NE(Invalid(ToQueueName(r)).find("queue must be 1 to 64"),
-            std::string::npos);
+  for (const std::string good : {"sms-out", "default", "media:transcribe"}) {
+    r.set_queue(good);
+    EXPECT_EQ(ToQueueName(r).value(), good);
+  }
+  for (const std::string bad : {"", "-x", "two words"}) {
+    r.set_queue(bad);
+    EXPECT_NE(Invalid(ToQueueName(r)).find("queue must be 1 to 64"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 }  // namespace
