@@ -551,7 +551,7 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
             job.source_type == request.source_type) &&
            (request.content_types.empty() ||
             listed(request.content_types, job.content_type)) &&
-           listed(request.queues, job.queue) && !pauses_.contains(job.queue);
+           listed(request.queues, job.queue) && pauses_.count(job.queue) == 0;
   };
   // Candidates in the order the claim takes them.
   // (minus priority, due, seq): the highest priority first.
@@ -826,7 +826,7 @@ absl::StatusOr<TokenWait> FakeJobStore::NextTokenIn(
   size_t waiting = 0;
   for (const std::string& queue : queues) {
     auto it = buckets_.find(queue);
-    if (it == buckets_.end() || pauses_.contains(queue)) continue;
+    if (it == buckets_.end() || pauses_.count(queue) > 0) continue;
     const double tokens = it->second.At(now);
     const double rate = it->second.limit.jobs_per_second;
     if (tokens >= 1) continue;
