@@ -33,7 +33,7 @@ constexpr size_t kMaxPayloadBytes = 256 * 1024;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   absl::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 19) {
+  switch (data[0] % 21) {
     case 0: {
       v1::CreateUserRequest r;
       if (Parse(bytes, &r)) (void)CheckCreateUser(r);
@@ -135,6 +135,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 18: {
       v1::SetQueueMaxRunTimeRequest r;
       if (Parse(bytes, &r)) (void)ToQueueMaxRunTime(r);
+      break;
+    }
+    case 19: {
+      v1::PauseQueueRequest r;
+      if (Parse(bytes, &r)) (void)ToQueuePause(r);
+      break;
+    }
+    case 20: {
+      v1::ResumeQueueRequest r;
+      if (Parse(bytes, &r)) (void)ToQueueName(r);
       break;
     }
   }

@@ -97,7 +97,8 @@ JobQueueServer::JobQueueServer(Config config)
                 .on_claim =
                     [this](absl::Duration waited, size_t jobs) {
                       metrics_.RecordClaim(waited, jobs);
-                    }}),
+                    },
+                .claim_recheck = config_.claim_recheck}),
       bearer_token_(config_.bearer_token),
       authenticated_service_(
           &service_,
@@ -148,6 +149,9 @@ absl::Status JobQueueServer::CheckConfig(const Config& config) {
   }
   if (config.pool_size < 1) {
     return absl::InvalidArgumentError("pool size must be at least 1");
+  }
+  if (config.claim_recheck <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("claim recheck must be over 0");
   }
   // Refused here rather than found out under load: LISTEN through a
   // transaction pooler never hears a notification.

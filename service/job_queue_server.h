@@ -82,6 +82,9 @@ class JobQueueServer {
     size_t max_payload_bytes = 256 * 1024;
     // Most bytes of jobs in one ClaimJobs response (see JobQueueService).
     size_t max_claim_response_bytes = 3584 * 1024;
+    // How often a waiting claim looks again without a notification (see
+    // JobQueueService::Options::claim_recheck); over 0.
+    absl::Duration claim_recheck = absl::Seconds(1);
     // Deadline of calls that come without one, and the longest any
     // statement may run.
     absl::Duration default_deadline = absl::Seconds(30);

@@ -552,7 +552,7 @@ absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
             job.source_type == request.source_type) &&
            (request.content_types.empty() ||
             listed(request.content_types, job.content_type)) &&
-           listed(request.queues, job.queue);
+           listed(request.queues, job.queue) && pauses_.count(job.queue) == 0;
   };
   // Candidates in the order the claim takes them.
   // (minus priority, due, seq): the highest priority first.
@@ -808,6 +808,10 @@ QueueSettings FakeJobStore::SettingsOf(const std::string& name) const {
   if (auto it = max_run_times_.find(name); it != max_run_times_.end()) {
     settings.max_run_time = it->second;
   }
+  if (auto it = pauses_.find(name); it != pauses_.end()) {
+    settings.paused_at = it->second.at;
+    settings.pause_reason = it->second.reason;
+  }
   return settings;
 }
 
@@ -827,7 +831,7 @@ absl::StatusOr<TokenWait> FakeJobStore::NextTokenIn(
   size_t waiting = 0;
   for (const std::string& queue : queues) {
     auto it = buckets_.find(queue);
-    if (it == buckets_.end()) continue;
+    if (it == buckets_.end() || pauses_.count(queue) > 0) continue;
     const double tokens = it->second.At(now);
     const double rate = it->second.limit.jobs_per_second;
     if (tokens >= 1) continue;

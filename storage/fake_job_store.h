@@ -112,6 +112,12 @@ class FakeJobStore final : public JobStore {
                                          absl::Time deadline) override;
   absl::StatusOr<TokenWait> NextTokenIn(const std::vector<std::string>& queues,
                                         absl::Time deadline) override;
+  // Pauses, in fake_queue_pauses.cc.
+  absl::StatusOr<QueueSettings> PauseQueue(const std::string& queue,
+                                           const std::string& reason,
+                                           absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> ResumeQueue(const std::string& queue,
+                                            absl::Time deadline) override;
   absl::StatusOr<MaintenanceReport> RunMaintenance(
       absl::Duration retention, int max_deletes, absl::Time deadline) override;
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
@@ -223,6 +229,12 @@ class FakeJobStore final : public JobStore {
   std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);  // by queue
   // Queues' default run-time limits.
   std::map<std::string, absl::Duration> max_run_times_ ABSL_GUARDED_BY(mu_);
+  // A paused queue's pause, as queues.paused_at and pause_reason keep it.
+  struct Pause {
+    absl::Time at;
+    std::string reason;  // "" for none
+  };
+  std::map<std::string, Pause> pauses_ ABSL_GUARDED_BY(mu_);  // by queue
 
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   NewJob new_job_ ABSL_GUARDED_BY(mu_);

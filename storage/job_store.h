@@ -16,6 +16,7 @@
 #ifndef JOBQUEUE_STORAGE_JOB_STORE_H_
 #define JOBQUEUE_STORAGE_JOB_STORE_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -222,7 +223,14 @@ struct QueueSettings {
   std::optional<RateLimit> rate_limit;  // none: unlimited
   // The default run-time limit of its jobs; zero: none.
   absl::Duration max_run_time = absl::ZeroDuration();
+  // While paused (claims skip it): since when, and why ("" when no reason
+  // was given). InfinitePast while running.
+  absl::Time paused_at = absl::InfinitePast();
+  std::string pause_reason;
 };
+
+// The longest pause reason, in bytes (the queues_pause_reason constraint).
+inline constexpr size_t kMaxPauseReasonBytes = 1024;
 
 // When a claim that found nothing should try a rate-limited queue again.
 struct TokenWait {
@@ -231,7 +239,8 @@ struct TokenWait {
   // Between that queue's tokens (1 / jobs_per_second).
   absl::Duration interval = absl::ZeroDuration();
   // Every queue asked for waits for a token: no new job can be claimed
-  // before `next`, whatever is enqueued.
+  // before `next`, whatever is enqueued. Never so when one is paused: a
+  // claim of it must hear ResumeQueue's notification.
   bool every_queue = false;
 };
 
@@ -419,10 +428,26 @@ class JobStore {
   // Queue `name`'s settings: the defaults when nothing was set for it.
   virtual absl::StatusOr<QueueSettings> GetQueue(const std::string& name,
                                                  absl::Time deadline) = 0;
-  // How long until the first rate-limited queue of `queues` that has no
-  // whole token has one, and its tokens' interval; `next` is infinite when
-  // none waits for a token. A claim that found nothing waits at most that
-  // long before it tries again.
+  // Pauses queue `queue` (a queue with no jobs or settings too): claims
+  // that start after this returns skip it on every replica; enqueues still
+  // land, and a job already processing keeps its lease. Pausing a paused
+  // queue keeps its paused_at, and its reason unless `reason` is not
+  // empty. INVALID_ARGUMENT for a name that is not a queue name or a
+  // reason over kMaxPauseReasonBytes. Returns the queue's settings.
+  virtual absl::StatusOr<QueueSettings> PauseQueue(const std::string& queue,
+                                                   const std::string& reason,
+                                                   absl::Time deadline) = 0;
+  // Resumes queue `queue`: its jobs are claimable again, in conversation
+  // order, and waiting claims on every replica are woken (through the
+  // notification the jobs' changes use). A queue that is not paused is
+  // left as it is. Returns the queue's settings.
+  virtual absl::StatusOr<QueueSettings> ResumeQueue(const std::string& queue,
+                                                    absl::Time deadline) = 0;
+  // How long until the first running rate-limited queue of `queues` that
+  // has no whole token has one, and its tokens' interval; `next` is
+  // infinite when none waits for a token. A paused queue waits for no
+  // token (ResumeQueue wakes its claims). A claim that found nothing waits at
+  // most that long before it tries again.
   virtual absl::StatusOr<TokenWait> NextTokenIn(
       const std::vector<std::string>& queues, absl::Time deadline) = 0;
 

@@ -1,5 +1,6 @@
 // PgJobStore's queue settings: rate limits (their tokens are spent by the
-// claims, in pg_job_leases.cc's statements) and default run-time limits.
+// claims, in pg_job_leases.cc's statements), default run-time limits and
+// pauses (the claims skip a paused queue in those statements too).
 
 #include <cmath>
 
@@ -13,9 +14,11 @@ const NamedQuery& kSetQueueRateLimit = Query("set_queue_rate_limit");
 const NamedQuery& kSetQueueMaxRunTime = Query("set_queue_max_run_time");
 const NamedQuery& kGetQueue = Query("get_queue");
 const NamedQuery& kQueueNextToken = Query("queue_next_token");
+const NamedQuery& kPauseQueue = Query("pause_queue");
+const NamedQuery& kResumeQueue = Query("resume_queue");
 
-// A queue's settings from (name, jobs_per_second, burst, max_run_ms) at
-// `first`.
+// A queue's settings from (name, jobs_per_second, burst, max_run_ms,
+// paused_at epoch, pause_reason) at `first`.
 QueueSettings QueueFromRow(const pqxx::row& row, int first) {
   QueueSettings q{.name = row[first].as<std::string>()};
   if (!row[first + 1].is_null()) {
@@ -25,7 +28,17 @@ QueueSettings QueueFromRow(const pqxx::row& row, int first) {
   if (!row[first + 3].is_null()) {
     q.max_run_time = absl::Milliseconds(row[first + 3].as<int64_t>());
   }
+  if (!row[first + 4].is_null()) {
+    q.paused_at = FromEpoch(row[first + 4]);
+    q.pause_reason = TextOrEmpty(row[first + 5]);
+  }
   return q;
+}
+
+// Queue `name` as get_queue answers it in `r`: its defaults when no row.
+QueueSettings QueueOrDefaults(const std::string& name, const pqxx::result& r) {
+  if (r.empty()) return QueueSettings{.name = name};
+  return QueueFromRow(r[0], 0);
 }
 
 }  // namespace
@@ -35,6 +48,8 @@ void AddQueueStatements(StatementSet& c) {
   c.Add(kSetQueueMaxRunTime);
   c.Add(kGetQueue);
   c.Add(kQueueNextToken);
+  c.Add(kPauseQueue);
+  c.Add(kResumeQueue);
 }
 
 absl::StatusOr<QueueSettings> PgJobStore::SetQueueRateLimit(
@@ -75,9 +90,28 @@ absl::StatusOr<QueueSettings> PgJobStore::GetQueue(const std::string& name,
   return WithConnection<QueueSettings>(
       deadline, /*retry_safe=*/true,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
-        pqxx::result r = Exec(txn, kGetQueue, name);
-        if (r.empty()) return QueueSettings{.name = name};
-        return QueueFromRow(r[0], 0);
+        return QueueOrDefaults(name, Exec(txn, kGetQueue, name));
+      });
+}
+
+absl::StatusOr<QueueSettings> PgJobStore::PauseQueue(const std::string& queue,
+                                                     const std::string& reason,
+                                                     absl::Time deadline) {
+  return WithConnection<QueueSettings>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
+        return QueueFromRow(Exec1(txn, kPauseQueue, queue, reason), 0);
+      });
+}
+
+absl::StatusOr<QueueSettings> PgJobStore::ResumeQueue(const std::string& queue,
+                                                      absl::Time deadline) {
+  return WithConnection<QueueSettings>(
+      deadline, /*retry_safe=*/true,
+      [&](pqxx::transaction_base& txn) -> absl::StatusOr<QueueSettings> {
+        pqxx::result resumed = Exec(txn, kResumeQueue, queue);
+        if (!resumed.empty()) return QueueFromRow(resumed[0], 0);
+        return QueueOrDefaults(queue, Exec(txn, kGetQueue, queue));
       });
 }
 

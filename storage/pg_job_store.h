@@ -168,6 +168,11 @@ class PgJobStore final : public JobStore {
       absl::Time deadline) override;
   absl::StatusOr<QueueSettings> GetQueue(const std::string& name,
                                          absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> PauseQueue(const std::string& queue,
+                                           const std::string& reason,
+                                           absl::Time deadline) override;
+  absl::StatusOr<QueueSettings> ResumeQueue(const std::string& queue,
+                                            absl::Time deadline) override;
   absl::StatusOr<TokenWait> NextTokenIn(const std::vector<std::string>& queues,
                                         absl::Time deadline) override;
 

@@ -17,6 +17,7 @@ const NamedQuery& kActiveJobs = Query("stats_active_jobs");
 const NamedQuery& kCompleteJobs = Query("stats_complete_jobs");
 const NamedQuery& kEstimatedJobs = Query("stats_estimated_jobs");
 const NamedQuery& kOldestPendingAge = Query("stats_oldest_pending_age");
+const NamedQuery& kQueuePauses = Query("stats_queue_pauses");
 
 }  // namespace
 
@@ -50,6 +51,9 @@ absl::StatusOr<QueueSnapshot> QueueStats::Read(absl::Time deadline) const {
             : exec(txn, kCompleteJobs)[0][0].as<int64_t>();
     snapshot.oldest_pending_age =
         absl::Seconds(exec(txn, kOldestPendingAge)[0][0].as<double>());
+    for (const pqxx::row& row : exec(txn, kQueuePauses)) {
+      snapshot.queue_paused[row[0].as<std::string>()] = row[1].as<bool>();
+    }
     return snapshot;
   } catch (...) {
     return StatusFromCurrentException(running == nullptr ? "" : running->name);

@@ -1,8 +1,8 @@
-// Reads how many jobs are in each status and how old the oldest pending one
-// is, for metrics scraped a few times a minute. Completed jobs are counted
-// exactly up to Options::exact_count_limit rows, then estimated. Uses a
-// connection of its own, opened for each Read, so a scrape never takes one from
-// the service's pool.
+// Reads how many jobs are in each status, how old the oldest pending one
+// is and which queues are paused, for metrics scraped a few times a minute.
+// Completed jobs are counted exactly up to Options::exact_count_limit rows,
+// then estimated. Uses a connection of its own, opened for each Read, so a
+// scrape never takes one from the service's pool.
 //
 //   QueueStats stats({.url = database_url});
 //   absl::StatusOr<QueueSnapshot> s = stats.Read(absl::Now() +
@@ -28,6 +28,9 @@ struct QueueSnapshot {
   std::map<std::string, int64_t> jobs_by_status;
   // now() minus created_at of the oldest pending job; zero when none.
   absl::Duration oldest_pending_age;
+  // Every queue with settings (a row in queues), and whether it is paused;
+  // a queue nothing was set for is not listed (it is not paused).
+  std::map<std::string, bool> queue_paused;
 };
 
 class QueueStats {

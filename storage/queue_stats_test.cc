@@ -64,6 +64,24 @@ TEST_F(QueueStatsTest, CountsByStatusAndAgesTheOldestPendingJob) {
   EXPECT_LT(snapshot->oldest_pending_age, absl::Seconds(120));
 }
 
+TEST_F(QueueStatsTest, ListsEveryQueueWithSettingsAndWhetherItIsPaused) {
+  auto none = Read();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->queue_paused.empty());
+  {
+    pqxx::connection c(db_->url());
+    pqxx::nontransaction txn(c);
+    txn.exec0(
+        "INSERT INTO queues (name, paused_at, pause_reason) VALUES "
+        "('held', now(), 'provider down')");
+    txn.exec0("INSERT INTO queues (name, max_run_ms) VALUES ('open', 60000)");
+  }
+  auto snapshot = Read();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->queue_paused,
+            (std::map<std::string, bool>{{"held", true}, {"open", false}}));
+}
+
 TEST_F(QueueStatsTest, AnUnreachableDatabaseIsUnavailable) {
   auto snapshot = QueueStats({.url = "postgresql://postgres@127.0.0.1:1/none"})
                       .Read(absl::Now() + absl::Seconds(10));

@@ -393,6 +393,20 @@ class MalformedRequestsTest : public ::testing::Test {
           return r;
         },
         Caller(&JobQueue::Stub::SetQueueMaxRunTime)};
+    rpcs_["PauseQueue"] = {[] {
+                             auto r = std::make_unique<v1::PauseQueueRequest>();
+                             r->set_queue(Unique("paused"));
+                             r->set_reason("provider down");
+                             return r;
+                           },
+                           Caller(&JobQueue::Stub::PauseQueue)};
+    rpcs_["ResumeQueue"] = {[] {
+                              auto r =
+                                  std::make_unique<v1::ResumeQueueRequest>();
+                              r->set_queue(Unique("resumed"));
+                              return r;
+                            },
+                            Caller(&JobQueue::Stub::ResumeQueue)};
     rpcs_["CreateSchedule"] = {
         [this] {
           return std::make_unique<v1::CreateScheduleRequest>(ASchedule());
@@ -637,8 +651,8 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
   // FailJob 3, RetryJob 1, GetUser 1, ListUsers 1, SnoozeJob 2, CancelJob 2,
   // CreateSchedule 8 (name, cron, time_zone and its job's 5), ListSchedules
   // 1, DeleteSchedule 1, SetQueueRateLimit 1, GetQueue 1,
-  // SetQueueMaxRunTime 1.
-  EXPECT_EQ(cases, 59 * 3);
+  // SetQueueMaxRunTime 1, PauseQueue 2, ResumeQueue 1.
+  EXPECT_EQ(cases, 62 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {
@@ -794,8 +808,8 @@ struct Limit {
 
 TEST_F(MalformedRequestsTest, LengthsAtTheLimitPassAndOneMoreIsRefused) {
   // The limits of request_checks.h (kMaxNameBytes, kMaxChannelBytes,
-  // kMaxIdentifierBytes, kMaxReasonBytes), spelled out here so that a change
-  // of limit is a visible change of the API.
+  // kMaxIdentifierBytes, kMaxReasonBytes, kMaxPauseReasonBytes), spelled
+  // out here so that a change of limit is a visible change of the API.
   const std::vector<Limit> limits = {
       {"CreateUser", "first_name", 256},
       {"EnqueueJob", "user_first_name", 256},
@@ -807,6 +821,7 @@ TEST_F(MalformedRequestsTest, LengthsAtTheLimitPassAndOneMoreIsRefused) {
       {"RecordDeadLetter", "reason", 4096},
       {"ClaimJobs", "worker_id", 255},
       {"FailJob", "error", 4096},
+      {"PauseQueue", "reason", 1024},
   };
   for (const Limit& l : limits) {
     SCOPED_TRACE(absl::StrCat(l.method, ".", l.field));
@@ -1051,6 +1066,12 @@ TEST_F(MalformedRequestsTest, RatesAndQueueNamesOutOfRangeAreRefused) {
     v1::GetQueueRequest get;
     get.set_name(name);
     ExpectRefusedUnchanged("GetQueue", get, "name");
+    v1::PauseQueueRequest pause;
+    pause.set_queue(name);
+    ExpectRefusedUnchanged("PauseQueue", pause, "queue");
+    v1::ResumeQueueRequest resume;
+    resume.set_queue(name);
+    ExpectRefusedUnchanged("ResumeQueue", resume, "queue");
   }
 }
 

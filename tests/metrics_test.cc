@@ -146,6 +146,24 @@ TEST_F(MetricsTest, CountsRpcsByMethodAndCodeAndTimesThem) {
       Value(text, R"(jobqueue_rpc_duration_seconds_sum{method="GetJob"})"), 0);
 }
 
+TEST_F(MetricsTest, ShowsWhichQueuesArePaused) {
+  StartServer(RequestLogLevel::kNone);
+  v1::PauseQueueRequest pause;
+  pause.set_queue("sms-out");
+  pause.set_reason("provider down");
+  v1::Queue queue;
+  ASSERT_TRUE(stub_->PauseQueue(Context().get(), pause, &queue).ok());
+  std::string text = Scrape();
+  EXPECT_EQ(Value(text, R"(jobqueue_queue_paused{queue="sms-out"})"), 1)
+      << text;
+  v1::ResumeQueueRequest resume;
+  resume.set_queue("sms-out");
+  ASSERT_TRUE(stub_->ResumeQueue(Context().get(), resume, &queue).ok());
+  text = Scrape();
+  EXPECT_EQ(Value(text, R"(jobqueue_queue_paused{queue="sms-out"})"), 0)
+      << text;
+}
+
 TEST_F(MetricsTest, ShowsThePoolJobsByStatusAndTheOldestPendingJob) {
   StartServer(RequestLogLevel::kNone);
   for (int i = 0; i < 3; ++i) Enqueue("job");

@@ -958,6 +958,14 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->name(), "transcribe");
       EXPECT_EQ(r->max_run_time().seconds(), 300);
+    } else if (method == "PauseQueue" || method == "ResumeQueue") {
+      // The ResumeQueue line follows the PauseQueue line.
+      const bool paused = method == "PauseQueue";
+      auto r = ParseOutput<v1::Queue>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->name(), "sms-out");
+      EXPECT_EQ(r->has_paused_at(), paused);
+      EXPECT_EQ(r->pause_reason(), paused ? "provider returns 503" : "");
     } else {
       ADD_FAILURE() << "a grpcurl line of the docs this test has no check for";
     }

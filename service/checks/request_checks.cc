@@ -588,4 +588,21 @@ absl::StatusOr<std::string> ToQueueName(const v1::GetQueueRequest& request) {
   return request.name();
 }
 
+absl::StatusOr<QueuePause> ToQueuePause(const v1::PauseQueueRequest& request) {
+  if (absl::Status s = FirstError(
+          {CheckQueueName("queue", request.queue()),
+           CheckMaxLength("reason", request.reason(), kMaxPauseReasonBytes)});
+      !s.ok()) {
+    return s;
+  }
+  return QueuePause{request.queue(), request.reason()};
+}
+
+absl::StatusOr<std::string> ToQueueName(const v1::ResumeQueueRequest& request) {
+  if (absl::Status s = CheckQueueName("queue", request.queue()); !s.ok()) {
+    return s;
+  }
+  return request.queue();
+}
+
 }  // namespace jobqueue

@@ -161,6 +161,17 @@ absl::StatusOr<QueueMaxRunTime> ToQueueMaxRunTime(
 // The queue GetQueue names.
 absl::StatusOr<std::string> ToQueueName(const v1::GetQueueRequest& request);
 
+// PauseQueue's queue and reason (at most kMaxPauseReasonBytes; may be
+// empty).
+struct QueuePause {
+  std::string queue;
+  std::string reason;
+};
+absl::StatusOr<QueuePause> ToQueuePause(const v1::PauseQueueRequest& request);
+
+// The queue ResumeQueue names.
+absl::StatusOr<std::string> ToQueueName(const v1::ResumeQueueRequest& request);
+
 }  // namespace jobqueue
 
 #endif  // JOBQUEUE_SERVICE_CHECKS_REQUEST_CHECKS_H_

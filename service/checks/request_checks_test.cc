@@ -503,5 +503,46 @@ TEST(ToQueueNameTest, OnlyAQueueName) {
             std::string::npos);
 }
 
+TEST(ToQueuePauseTest, AQueueAndAnOptionalReason) {
+  v1::PauseQueueRequest r;
+  r.set_queue("sms-out");
+  absl::StatusOr<QueuePause> pause = ToQueuePause(r);
+  ASSERT_TRUE(pause.ok()) << pause.status();
+  EXPECT_EQ(pause->queue, "sms-out");
+  EXPECT_EQ(pause->reason, "");
+  r.set_reason(std::string(kMaxPauseReasonBytes, 'x'));
+  pause = ToQueuePause(r);
+  ASSERT_TRUE(pause.ok()) << pause.status();
+  EXPECT_EQ(pause->reason.size(), kMaxPauseReasonBytes);
+}
+
+TEST(ToQueuePauseTest, EachBadValueNamesItsField) {
+  v1::PauseQueueRequest r;
+  EXPECT_NE(Invalid(ToQueuePause(r)).find("queue must be 1 to 64"),
+            std::string::npos)
+      << "no queue is not the default queue";
+  r.set_queue("two words");
+  EXPECT_NE(Invalid(ToQueuePause(r)).find("queue must be 1 to 64"),
+            std::string::npos);
+  r.set_queue("sms-out");
+  r.set_reason(std::string(kMaxPauseReasonBytes + 1, 'x'));
+  EXPECT_NE(Invalid(ToQueuePause(r)).find("reason is 1025 bytes"),
+            std::string::npos);
+}
+
+TEST(ToQueueNameTest, ResumeTakesOnlyAQueueName) {
+  v1::ResumeQueueRequest r;
+  for (const std::string good : {"sms-out", "default", "media:transcribe"}) {
+    r.set_queue(good);
+    EXPECT_EQ(ToQueueName(r).value(), good);
+  }
+  for (const std::string bad : {"", "-x", "two words"}) {
+    r.set_queue(bad);
+    EXPECT_NE(Invalid(ToQueueName(r)).find("queue must be 1 to 64"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 }  // namespace
 }  // namespace jobqueue

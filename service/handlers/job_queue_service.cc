@@ -18,9 +18,6 @@ namespace {
 
 // Time left to answer after a wait ends at the call's deadline.
 constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
-// A waiting claim looks again at least this often, for retries whose
-// backoff ends without any notification.
-constexpr absl::Duration kRecheck = absl::Seconds(1);
 // The shortest wait for a rate-limited queue's next token.
 constexpr absl::Duration kMinTokenWait = absl::Milliseconds(1);
 
@@ -153,7 +150,8 @@ absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
     absl::StatusOr<std::vector<Job>> jobs =
         store_->ClaimJobs(request, Deadline(context));
     if (!jobs.ok() || !jobs->empty() || notifier_ == nullptr) return jobs;
-    absl::Time next = std::min(wait_until, absl::Now() + kRecheck);
+    absl::Time next =
+        std::min(wait_until, absl::Now() + options_.claim_recheck);
     if (absl::Now() >= wait_until || context.IsCancelled()) return jobs;
     // A rate-limited queue's next token comes without a notification: try
     // again at this process's next turn for a token.
@@ -359,6 +357,27 @@ grpc::Status JobQueueService::GetQueue(grpc::ServerContext* context,
   RETURN_IF_ERROR(CheckEveryField(*request));
   ASSIGN_OR_RETURN(name, ToQueueName(*request));
   ASSIGN_OR_RETURN(queue, store_->GetQueue(name, Deadline(*context)));
+  ToProto(queue, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::PauseQueue(grpc::ServerContext* context,
+                                         const v1::PauseQueueRequest* request,
+                                         v1::Queue* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(pause, ToQueuePause(*request));
+  ASSIGN_OR_RETURN(
+      queue, store_->PauseQueue(pause.queue, pause.reason, Deadline(*context)));
+  ToProto(queue, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ResumeQueue(grpc::ServerContext* context,
+                                          const v1::ResumeQueueRequest* request,
+                                          v1::Queue* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(name, ToQueueName(*request));
+  ASSIGN_OR_RETURN(queue, store_->ResumeQueue(name, Deadline(*context)));
   ToProto(queue, response);
   return grpc::Status::OK;
 }

@@ -38,6 +38,9 @@ class JobQueueService final : public v1::JobQueue::Service {
     // When set, called after each successful ClaimJobs with the time spent
     // claiming and waiting, and the number of jobs leased.
     std::function<void(absl::Duration waited, size_t jobs)> on_claim;
+    // A waiting claim looks again at least this often, for what comes
+    // without a notification (a retry whose backoff ended).
+    absl::Duration claim_recheck = absl::Seconds(1);
   };
 
   // `store` and `notifier` must outlive the service. Without a notifier,
@@ -113,6 +116,12 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status GetQueue(grpc::ServerContext* context,
                         const v1::GetQueueRequest* request,
                         v1::Queue* response) override;
+  grpc::Status PauseQueue(grpc::ServerContext* context,
+                          const v1::PauseQueueRequest* request,
+                          v1::Queue* response) override;
+  grpc::Status ResumeQueue(grpc::ServerContext* context,
+                           const v1::ResumeQueueRequest* request,
+                           v1::Queue* response) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.
@@ -120,7 +129,7 @@ class JobQueueService final : public v1::JobQueue::Service {
   // Claims until some job is leased, `wait_until` passes, or the caller
   // goes away (then nothing is claimed). Between tries it waits for a
   // notification, its turn at a rate-limited queue's next token (see
-  // TokenTurns), or kRecheck.
+  // TokenTurns), or Options::claim_recheck.
   absl::StatusOr<std::vector<Job>> ClaimOrWait(grpc::ServerContext& context,
                                                const ClaimRequest& request,
                                                absl::Time wait_until);

@@ -303,6 +303,41 @@ TEST_F(JobQueueServiceTest, QueueSettingsAreCheckedThenSetAndRead) {
   EXPECT_THAT(s.error_message(), HasSubstr("name"));
 }
 
+TEST_F(JobQueueServiceTest, PauseAndResumeAreCheckedThenSetAndShown) {
+  v1::PauseQueueRequest pause;
+  pause.set_queue("sms-out");
+  pause.set_reason(std::string(1025, 'x'));
+  v1::Queue queue;
+  grpc::Status s = service_.PauseQueue(&context_, &pause, &queue);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("reason"));
+  EXPECT_TRUE(store_.calls().empty());
+
+  pause.set_reason("provider down");
+  ASSERT_TRUE(service_.PauseQueue(&context_, &pause, &queue).ok());
+  EXPECT_EQ(queue.name(), "sms-out");
+  EXPECT_TRUE(queue.has_paused_at());
+  EXPECT_EQ(queue.pause_reason(), "provider down");
+  v1::GetQueueRequest get;
+  get.set_name("sms-out");
+  v1::Queue seen;
+  ASSERT_TRUE(service_.GetQueue(&context_, &get, &seen).ok());
+  EXPECT_EQ(seen.paused_at().seconds(), queue.paused_at().seconds());
+  EXPECT_EQ(seen.paused_at().nanos(), queue.paused_at().nanos());
+  EXPECT_EQ(seen.pause_reason(), "provider down");
+
+  v1::ResumeQueueRequest resume;
+  s = service_.ResumeQueue(&context_, &resume, &queue);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("queue"));
+  resume.set_queue("sms-out");
+  queue.Clear();
+  ASSERT_TRUE(service_.ResumeQueue(&context_, &resume, &queue).ok());
+  EXPECT_EQ(queue.name(), "sms-out");
+  EXPECT_FALSE(queue.has_paused_at());
+  EXPECT_EQ(queue.pause_reason(), "");
+}
+
 // A notifier that never fires (no database): only the queue's next token
 // can wake the claim before the one-second recheck.
 TEST_F(JobQueueServiceTest, AWaitingClaimTakesARateLimitedQueuesNextToken) {

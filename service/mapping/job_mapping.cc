@@ -180,6 +180,10 @@ void ToProto(const QueueSettings& queue, v1::Queue* out) {
   if (queue.max_run_time > absl::ZeroDuration()) {
     ToDurationMs(queue.max_run_time, out->mutable_max_run_time());
   }
+  if (queue.paused_at != absl::InfinitePast()) {
+    ToTimestamp(queue.paused_at, out->mutable_paused_at());
+    out->set_pause_reason(queue.pause_reason);
+  }
 }
 
 absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out) {

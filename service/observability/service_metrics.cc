@@ -118,6 +118,11 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
                         "1 when the last scrape read the jobs table; when 0, "
                         "the job gauges keep their previous values.")
              ->WithLabels({});
+    queue_paused_ = registry->AddGauge(
+        "jobqueue_queue_paused",
+        "1 while the queue is paused (PauseQueue: claims skip it), 0 once "
+        "resumed; for every queue with settings.",
+        {"queue"});
     registry->AddScrapeHook([this] { SampleQueue(); });
   }
 }
@@ -196,6 +201,9 @@ void ServiceMetrics::SampleQueue() {
   }
   oldest_pending_seconds_->Set(
       absl::ToDoubleSeconds(snapshot->oldest_pending_age));
+  for (const auto& [queue, paused] : snapshot->queue_paused) {
+    queue_paused_->WithLabels({queue}).Set(paused ? 1 : 0);
+  }
 }
 
 StatementMetrics::StatementMetrics(metrics::Registry* registry)

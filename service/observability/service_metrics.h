@@ -82,6 +82,7 @@ class ServiceMetrics {
   metrics::Family<metrics::Gauge>* jobs_ = nullptr;
   metrics::Gauge* oldest_pending_seconds_ = nullptr;
   metrics::Gauge* queue_stats_up_ = nullptr;
+  metrics::Family<metrics::Gauge>* queue_paused_ = nullptr;
 };
 
 // The store's statements by block name (see storage/named_queries.h):

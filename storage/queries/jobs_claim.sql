@@ -15,7 +15,10 @@
 -- queue (and, for a filtered claim, each kind: source type and content
 -- type) is read on its own, at most $1 rows, so a claim's cost does not
 -- grow with other queues', kinds' or levels' work. Rows read and locked
--- beyond the $1 kept are let go when the statement ends.
+-- beyond the $1 kept are let go when the statement ends. A paused queue
+-- (queues.paused_at set) is dropped with the queue names, before any
+-- lookup of its jobs: none is read, and its conversations keep their
+-- place for when it is resumed.
 --
 -- The server runs them with one generic plan (see settings.sql), which
 -- knows neither how many jobs nor which filters: so every step is a lookup
@@ -45,30 +48,37 @@ WITH RECURSIVE floor AS (
   SELECT coalesce((SELECT ready_floor FROM conversation_clock),
                   '-infinity') AS at
 ), limited AS (
-  -- The rate-limited queues among $4, with the tokens this statement's
-  -- snapshot shows them: a primary key probe per queue, no lock.
-  SELECT q.name, least(q.burst, q.tokens + greatest(0, extract(epoch FROM
-    clock_timestamp() - q.refilled_at)) * q.jobs_per_second) AS tokens
+  -- The paused or rate-limited queues among $4, with the tokens this
+  -- statement's snapshot shows them: a primary key probe per queue, no
+  -- lock.
+  SELECT q.name, q.paused_at IS NOT NULL AS paused, least(q.burst, q.tokens
+    + greatest(0, extract(epoch FROM clock_timestamp() - q.refilled_at))
+    * q.jobs_per_second) AS tokens
   FROM unnest($4::text[]) k(name) CROSS JOIN LATERAL (
     SELECT * FROM queues q
-    WHERE q.name = k.name AND q.jobs_per_second IS NOT NULL OFFSET 0) q
+    WHERE q.name = k.name
+      AND (q.jobs_per_second IS NOT NULL OR q.paused_at IS NOT NULL)
+    OFFSET 0) q
 ), bucket AS (
-  -- Those with a whole token, locked in name order (two claims never
-  -- deadlock) and read at their newest: their tokens as of now.
+  -- The running ones with a whole token, locked in name order (two claims
+  -- never deadlock) and read at their newest: their tokens as of now (a
+  -- pause committed meanwhile leaves the queue out).
   SELECT b.name, b.at, least(b.burst, b.tokens + greatest(0, extract(epoch
     FROM b.at - b.refilled_at)) * b.jobs_per_second) AS tokens
   FROM (SELECT q.*, clock_timestamp() AS at FROM (
     SELECT name, jobs_per_second, burst, tokens, refilled_at FROM queues
-    WHERE name = ANY (ARRAY(SELECT name FROM limited WHERE tokens >= 1))
-      AND jobs_per_second IS NOT NULL
+    WHERE name = ANY (ARRAY(SELECT name FROM limited
+                            WHERE tokens >= 1 AND NOT paused))
+      AND jobs_per_second IS NOT NULL AND paused_at IS NULL
     ORDER BY name FOR UPDATE) q) b
 ), queue_caps AS (
   -- Each queue with the jobs the claim may take of it: $1, or a limited
-  -- queue's whole tokens. A queue with none is not read.
+  -- queue's whole tokens, or none of a paused one. A queue with none is
+  -- not read.
   SELECT queue, cap FROM (
     SELECT k.name AS queue, CASE WHEN l.name IS NULL THEN $1::int
-      WHEN b.name IS NULL THEN 0 ELSE least($1, floor(b.tokens))::int
-      END AS cap
+      WHEN l.paused OR b.name IS NULL THEN 0
+      ELSE least($1, floor(b.tokens))::int END AS cap
     FROM unnest($4::text[]) k(name)
     LEFT JOIN limited l ON l.name = k.name
     LEFT JOIN bucket b ON b.name = k.name) c
@@ -196,30 +206,37 @@ WITH RECURSIVE floor AS (
   SELECT coalesce((SELECT ready_floor FROM conversation_clock),
                   '-infinity') AS at
 ), limited AS (
-  -- The rate-limited queues among $5, with the tokens this statement's
-  -- snapshot shows them: a primary key probe per queue, no lock.
-  SELECT q.name, least(q.burst, q.tokens + greatest(0, extract(epoch FROM
-    clock_timestamp() - q.refilled_at)) * q.jobs_per_second) AS tokens
+  -- The paused or rate-limited queues among $5, with the tokens this
+  -- statement's snapshot shows them: a primary key probe per queue, no
+  -- lock.
+  SELECT q.name, q.paused_at IS NOT NULL AS paused, least(q.burst, q.tokens
+    + greatest(0, extract(epoch FROM clock_timestamp() - q.refilled_at))
+    * q.jobs_per_second) AS tokens
   FROM unnest($5::text[]) k(name) CROSS JOIN LATERAL (
     SELECT * FROM queues q
-    WHERE q.name = k.name AND q.jobs_per_second IS NOT NULL OFFSET 0) q
+    WHERE q.name = k.name
+      AND (q.jobs_per_second IS NOT NULL OR q.paused_at IS NOT NULL)
+    OFFSET 0) q
 ), bucket AS (
-  -- Those with a whole token, locked in name order (two claims never
-  -- deadlock) and read at their newest: their tokens as of now.
+  -- The running ones with a whole token, locked in name order (two claims
+  -- never deadlock) and read at their newest: their tokens as of now (a
+  -- pause committed meanwhile leaves the queue out).
   SELECT b.name, b.at, least(b.burst, b.tokens + greatest(0, extract(epoch
     FROM b.at - b.refilled_at)) * b.jobs_per_second) AS tokens
   FROM (SELECT q.*, clock_timestamp() AS at FROM (
     SELECT name, jobs_per_second, burst, tokens, refilled_at FROM queues
-    WHERE name = ANY (ARRAY(SELECT name FROM limited WHERE tokens >= 1))
-      AND jobs_per_second IS NOT NULL
+    WHERE name = ANY (ARRAY(SELECT name FROM limited
+                            WHERE tokens >= 1 AND NOT paused))
+      AND jobs_per_second IS NOT NULL AND paused_at IS NULL
     ORDER BY name FOR UPDATE) q) b
 ), queue_caps AS (
   -- Each queue with the jobs the claim may take of it: $1, or a limited
-  -- queue's whole tokens. A queue with none is not read.
+  -- queue's whole tokens, or none of a paused one. A queue with none is
+  -- not read.
   SELECT queue, cap FROM (
     SELECT k.name AS queue, CASE WHEN l.name IS NULL THEN $1::int
-      WHEN b.name IS NULL THEN 0 ELSE least($1, floor(b.tokens))::int
-      END AS cap
+      WHEN l.paused OR b.name IS NULL THEN 0
+      ELSE least($1, floor(b.tokens))::int END AS cap
     FROM unnest($5::text[]) k(name)
     LEFT JOIN limited l ON l.name = k.name
     LEFT JOIN bucket b ON b.name = k.name) c
@@ -362,30 +379,37 @@ SELECT * FROM claimed ORDER BY seq;
 -- must update that row). Filters are checked on each job read, so a
 -- filtered claim here also reads the queue's older jobs of other kinds.
 WITH RECURSIVE limited AS (
-  -- The rate-limited queues among $5, with the tokens this statement's
-  -- snapshot shows them: a primary key probe per queue, no lock.
-  SELECT q.name, least(q.burst, q.tokens + greatest(0, extract(epoch FROM
-    clock_timestamp() - q.refilled_at)) * q.jobs_per_second) AS tokens
+  -- The paused or rate-limited queues among $5, with the tokens this
+  -- statement's snapshot shows them: a primary key probe per queue, no
+  -- lock.
+  SELECT q.name, q.paused_at IS NOT NULL AS paused, least(q.burst, q.tokens
+    + greatest(0, extract(epoch FROM clock_timestamp() - q.refilled_at))
+    * q.jobs_per_second) AS tokens
   FROM unnest($5::text[]) k(name) CROSS JOIN LATERAL (
     SELECT * FROM queues q
-    WHERE q.name = k.name AND q.jobs_per_second IS NOT NULL OFFSET 0) q
+    WHERE q.name = k.name
+      AND (q.jobs_per_second IS NOT NULL OR q.paused_at IS NOT NULL)
+    OFFSET 0) q
 ), bucket AS (
-  -- Those with a whole token, locked in name order (two claims never
-  -- deadlock) and read at their newest: their tokens as of now.
+  -- The running ones with a whole token, locked in name order (two claims
+  -- never deadlock) and read at their newest: their tokens as of now (a
+  -- pause committed meanwhile leaves the queue out).
   SELECT b.name, b.at, least(b.burst, b.tokens + greatest(0, extract(epoch
     FROM b.at - b.refilled_at)) * b.jobs_per_second) AS tokens
   FROM (SELECT q.*, clock_timestamp() AS at FROM (
     SELECT name, jobs_per_second, burst, tokens, refilled_at FROM queues
-    WHERE name = ANY (ARRAY(SELECT name FROM limited WHERE tokens >= 1))
-      AND jobs_per_second IS NOT NULL
+    WHERE name = ANY (ARRAY(SELECT name FROM limited
+                            WHERE tokens >= 1 AND NOT paused))
+      AND jobs_per_second IS NOT NULL AND paused_at IS NULL
     ORDER BY name FOR UPDATE) q) b
 ), queue_caps AS (
   -- Each queue with the jobs the claim may take of it: $1, or a limited
-  -- queue's whole tokens. A queue with none is not read.
+  -- queue's whole tokens, or none of a paused one. A queue with none is
+  -- not read.
   SELECT queue, cap FROM (
     SELECT k.name AS queue, CASE WHEN l.name IS NULL THEN $1::int
-      WHEN b.name IS NULL THEN 0 ELSE least($1, floor(b.tokens))::int
-      END AS cap
+      WHEN l.paused OR b.name IS NULL THEN 0
+      ELSE least($1, floor(b.tokens))::int END AS cap
     FROM unnest($5::text[]) k(name)
     LEFT JOIN limited l ON l.name = k.name
     LEFT JOIN bucket b ON b.name = k.name) c

@@ -23,3 +23,8 @@ SELECT reltuples::bigint FROM pg_class WHERE oid = 'public.jobs'::regclass;
 SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)
   ::double precision
 FROM jobs WHERE status = 'pending';
+
+-- name: stats_queue_pauses
+-- Every queue with settings (a row in queues), and whether it is paused:
+-- a resumed queue answers false, so its gauge drops to 0.
+SELECT name, paused_at IS NOT NULL FROM queues ORDER BY name;

@@ -15,6 +15,7 @@ absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
            .bearer_token = options.bearer_token,
            .reflection = options.reflection,
            .pool_size = options.pool_size,
+           .claim_recheck = options.claim_recheck,
            .maintenance_interval = options.maintenance_interval,
            .schedule_interval = options.schedule_interval,
            .recurring_interval = options.recurring_interval,

@@ -42,6 +42,9 @@ class InProcessServer {
     RequestLogLevel log_requests = RequestLogLevel::kErrors;
     ReflectionMode reflection = ReflectionMode::kOpen;
     int pool_size = 8;
+    // As JobQueueServer's: how often a waiting claim looks again without a
+    // notification.
+    absl::Duration claim_recheck = absl::Seconds(1);
   };
 
   static absl::StatusOr<std::unique_ptr<InProcessServer>> Start(
