@@ -200,6 +200,7 @@ void Health(const std::shared_ptr<grpc::Channel>& channel) {
 int CompleteAll(
     JobQueue::Stub& stub,
     const google::protobuf::RepeatedPtrField<jobqueue::v1::Job>& jobs) {
+  if (jobs.empty()) return 0;  // a claim that waited and found none
   jobqueue::v1::CompleteJobsRequest request;
   for (const auto& job : jobs) {
     auto* entry = request.add_jobs();
