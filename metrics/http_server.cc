@@ -8,13 +8,19 @@
 namespace jobqueue::metrics {
 namespace {
 
-// Scrapes are rare and short; two threads answer them.
-constexpr int kThreads = 2;
+// Scrapes are rare and short; a console page asks a few things at once.
+constexpr int kThreads = 4;
+// Each connection answers one request and closes: an idle keep-alive
+// connection (a browser keeps six) would hold one of the threads.
+constexpr int kRequestsPerConnection = 1;
+// The largest request body read (a console call's JSON).
+constexpr size_t kMaxBodyBytes = 1 << 20;
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const std::string& listen, metrics::Registry* registry) {
+    const std::string& listen, metrics::Registry* registry,
+    const Mount& mount) {
   absl::StatusOr<HostPort> address = SplitHostPort(listen);
   if (!address.ok()) {
     return absl::InvalidArgumentError(
@@ -35,6 +41,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                                         httplib::Response& response) {
     response.set_content(registry->Render(), metrics::kTextContentType);
   });
+  s->server_.set_payload_max_length(kMaxBodyBytes);
+  s->server_.set_keep_alive_max_count(kRequestsPerConnection);
+  if (mount) mount(s->server_);
   s->port_ = port == 0 ? s->server_.bind_to_any_port(s->host_)
                        : (s->server_.bind_to_port(s->host_, port) ? port : -1);
   if (s->port_ < 0) {

@@ -132,6 +132,10 @@ std::string GrpcServer::address() const {
   return absl::StrCat(host_, ":", port_);
 }
 
+std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() const {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
 void GrpcServer::Shutdown(absl::Duration grace) {
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

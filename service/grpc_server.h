@@ -50,6 +50,10 @@ class GrpcServer {
   // "host:port" with the port actually bound.
   std::string address() const;
 
+  // A channel to this server inside the process (the console's calls): the
+  // same services, checks and metrics, no socket.
+  std::shared_ptr<grpc::Channel> InProcessChannel() const;
+
   // Health turns NOT_SERVING, new calls are refused, calls in flight get
   // `grace` to finish and are then cancelled. Returns when all are done.
   void Shutdown(absl::Duration grace);

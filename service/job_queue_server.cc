@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "console/console_routes.h"
 #include "google/protobuf/descriptor.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "service/listen_address.h"
@@ -218,13 +219,32 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
         "--listen_database_url to wake them at once");
   }
   if (!c.metrics_listen.empty()) {
+    const bool token = !c.bearer_token.empty();
+    s->console_served_ =
+        c.console && (token || IsLoopbackListenAddress(c.metrics_listen));
+    if (c.console && !s->console_served_) {
+      s->Log(absl::StrCat("console off: ", c.metrics_listen,
+                          " is not a loopback address and no "
+                          "--bearer_token_file is set"));
+    }
+    metrics::HttpServer::Mount mount;
+    if (s->console_served_) {
+      mount = [api = &s->console_api_, token](httplib::Server& server) {
+        console::MountConsole(server, {.token_required = token, .api = api});
+      };
+    }
     absl::StatusOr<std::unique_ptr<metrics::HttpServer>> metrics =
-        metrics::HttpServer::Start(c.metrics_listen, &s->registry_);
+        metrics::HttpServer::Start(c.metrics_listen, &s->registry_, mount);
     if (metrics.ok()) {
       s->metrics_server_ = *std::move(metrics);
       s->Log(absl::StrCat("metrics on http://", s->metrics_server_->address(),
                           "/metrics"));
+      if (s->console_served_) {
+        s->Log(absl::StrCat("console on http://", s->metrics_server_->address(),
+                            "/console"));
+      }
     } else if (absl::IsUnavailable(metrics.status())) {
+      s->console_served_ = false;
       s->Log(absl::StrCat(metrics.status().message(), "; metrics are off"));
     } else {
       return metrics.status();
@@ -240,6 +260,9 @@ absl::StatusOr<std::unique_ptr<JobQueueServer>> JobQueueServer::Start(
                          .reflection = c.reflection == ReflectionMode::kOpen});
   if (!grpc_server.ok()) return grpc_server.status();
   s->grpc_server_ = *std::move(grpc_server);
+  if (s->console_served_) {
+    s->console_api_.SetChannel(s->grpc_server_->InProcessChannel());
+  }
   s->WarnWhenExposed();
   s->Log(absl::StrCat("serving on ", s->address(),
                       c.bearer_token.empty() ? "" : " (bearer token required)",

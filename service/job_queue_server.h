@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "console/console_api.h"
 #include "metrics/http_server.h"
 #include "metrics/registry.h"
 #include "service/auth/authenticated_service.h"
@@ -107,6 +108,10 @@ class JobQueueServer {
     // host:port of GET /metrics (port 0: any free port); empty: none. An
     // address in use turns metrics off with a log line: RPCs matter more.
     std::string metrics_listen = "127.0.0.1:9090";
+    // The web console under /console on the metrics port. It is served
+    // only when that port is loopback or a bearer token is set (its API
+    // calls then need the token); otherwise a log line says it is off.
+    bool console = true;
     RequestLogLevel log_requests = RequestLogLevel::kErrors;
     // Receives start-up and shutdown lines; none when unset.
     std::function<void(const std::string&)> log;
@@ -131,6 +136,8 @@ class JobQueueServer {
   std::string address() const { return grpc_server_->address(); }
   // "host:port" of GET /metrics; empty when there is no endpoint.
   std::string metrics_address() const;
+  // Whether /console is served (see Config::console).
+  bool console_served() const { return console_served_; }
 
  private:
   explicit JobQueueServer(Config config);
@@ -154,7 +161,10 @@ class JobQueueServer {
   BearerTokenCheck bearer_token_;
   AuthenticatedService authenticated_service_;
   std::unique_ptr<GrpcServer> grpc_server_;
+  // Before the metrics server, whose console routes call it.
+  console::ConsoleApi console_api_;
   std::unique_ptr<metrics::HttpServer> metrics_server_;
+  bool console_served_ = false;
   bool stopped_ = false;
 };
 

@@ -95,6 +95,9 @@ ABSL_FLAG(absl::Duration, retry_max_delay, absl::Hours(1),
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9090",
           "host:port to serve Prometheus metrics at /metrics on (port 0: any "
           "free port); empty: no metrics endpoint");
+ABSL_FLAG(bool, console, true,
+          "serve the web console at /console on --metrics_listen (only when "
+          "that is a loopback address or a bearer token is set)");
 ABSL_FLAG(jobqueue::RequestLogLevel, log_requests,
           jobqueue::RequestLogLevel::kErrors,
           "which RPCs get a log line on stderr: all, errors or none");
@@ -181,6 +184,7 @@ int Serve(const std::string& url) {
       .retry_backoff = {.base = absl::GetFlag(FLAGS_retry_base_delay),
                         .max = absl::GetFlag(FLAGS_retry_max_delay)},
       .metrics_listen = absl::GetFlag(FLAGS_metrics_listen),
+      .console = absl::GetFlag(FLAGS_console),
       .log_requests = absl::GetFlag(FLAGS_log_requests),
       .log = Log,
   };
