@@ -111,7 +111,7 @@
       link.classList.toggle('current', link.dataset.view === name);
     }
     const page = name === 'jobs' && arg ?
-      () => views.job(decodeURIComponent(arg)) : views[name] || views.overview || views.jobs;
+      () => views.job(decodeURIComponent(arg)) : views[name] || views.overview;
     view.removeAttribute('data-ready');
     view.replaceChildren(el('p', {className: 'muted'}, 'Loading…'));
     const started = performance.now();
