@@ -117,10 +117,10 @@ absl::StatusOr<DeadLetterReplayResult> FakeJobStore::ReplayLocked(
       job_id = retried->id;
     } else if (retried.status().code() ==
                absl::StatusCode::kFailedPrecondition) {
-      job_id = absl::FailedPreconditionError(absl::StrCat(
-          "job ", letter->job_id, " is '",
-          JobStatusName(jobs_.at(letter->job_id).job.status),
-          "'; only a failed job is re-queued"));
+      job_id = absl::FailedPreconditionError(
+          absl::StrCat("job ", letter->job_id, " is '",
+                       JobStatusName(jobs_.at(letter->job_id).job.status),
+                       "'; only a failed job is re-queued"));
     } else {
       job_id = retried.status();
     }

@@ -282,7 +282,7 @@ struct DeadLetter {
 struct DeadLetterFilter {
   std::string source;           // exact
   std::string reason_contains;  // in the reason, ignoring ASCII case
-  absl::Time since = absl::InfinitePast();   // last_seen_at >=, inclusive
+  absl::Time since = absl::InfinitePast();    // last_seen_at >=, inclusive
   absl::Time until = absl::InfiniteFuture();  // last_seen_at <, exclusive
 };
 
@@ -545,10 +545,9 @@ class JobStore {
   // job is gone or not failed, a constraint refused the job) is recorded
   // with its error and tried again by a later call. NOT_FOUND for an
   // unknown id; other errors (UNAVAILABLE, ABORTED, ...) record nothing.
-  virtual std::vector<absl::StatusOr<DeadLetterReplayResult>>
-  ReplayDeadLetters(const std::vector<std::string>& ids,
-                    const std::string& requested_by,
-                    const DeadLetterToJob& to_job, absl::Time deadline) = 0;
+  virtual std::vector<absl::StatusOr<DeadLetterReplayResult>> ReplayDeadLetters(
+      const std::vector<std::string>& ids, const std::string& requested_by,
+      const DeadLetterToJob& to_job, absl::Time deadline) = 0;
 
   // The user with this phone number; NOT_FOUND naming it when there is none.
   virtual absl::StatusOr<User> GetUser(const std::string& phone_number,

@@ -24,12 +24,12 @@ class DeadLetterSuite : public JobStoreSuite {
  protected:
   DeadLetter Record(const std::string& source, const std::string& delivery_id,
                     const std::string& reason) {
-    absl::StatusOr<DeadLetter> r = store_->RecordDeadLetter(
-        {.source = source,
-         .delivery_id = delivery_id,
-         .reason = reason,
-         .raw_payload_json = R"({"Body": "hello"})"},
-        Deadline());
+    absl::StatusOr<DeadLetter> r =
+        store_->RecordDeadLetter({.source = source,
+                                  .delivery_id = delivery_id,
+                                  .reason = reason,
+                                  .raw_payload_json = R"({"Body": "hello"})"},
+                                 Deadline());
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : DeadLetter();
   }
@@ -233,9 +233,9 @@ TEST_P(DeadLetterSuite, AJobThatIsNoLongerFailedIsARecordedRefusal) {
 TEST_P(DeadLetterSuite, AnUnknownIdIsNotFoundAndTheOthersGoOn) {
   const DeadLetter letter = Record("twilio.messages", "SM8", "r");
   std::vector<absl::StatusOr<DeadLetterReplayResult>> r =
-      store_->ReplayDeadLetters({"7d3f2f0c-2b9e-4a55-9c1e-0123456789ab",
-                                 letter.id},
-                                "ops", ToJob, Deadline());
+      store_->ReplayDeadLetters(
+          {"7d3f2f0c-2b9e-4a55-9c1e-0123456789ab", letter.id}, "ops", ToJob,
+          Deadline());
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(r[1].ok()) << r[1].status();
@@ -256,8 +256,8 @@ TEST_P(DeadLetterSuite, ConcurrentReplaysOfOneDeadLetterMakeOneJob) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kCalls; ++i) {
     threads.emplace_back([&, i] {
-      results[i] = store_->ReplayDeadLetters(
-          {letter.id}, absl::StrCat("op", i), keyless, Deadline())[0];
+      results[i] = store_->ReplayDeadLetters({letter.id}, absl::StrCat("op", i),
+                                             keyless, Deadline())[0];
     });
   }
   for (std::thread& t : threads) t.join();

@@ -97,10 +97,10 @@ absl::StatusOr<DeadLetterPage> PgJobStore::ListDeadLetters(
       deadline, /*retry_safe=*/true,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<DeadLetterPage> {
         // One extra row tells whether another page follows.
-        pqxx::result r = Exec(
-            txn, kListDeadLetters, filter.source, filter.reason_contains,
-            TimestampParam(filter.since), TimestampParam(filter.until),
-            cursor_time, cursor_id, limit + 1);
+        pqxx::result r =
+            Exec(txn, kListDeadLetters, filter.source, filter.reason_contains,
+                 TimestampParam(filter.since), TimestampParam(filter.until),
+                 cursor_time, cursor_id, limit + 1);
         DeadLetterPage page;
         for (const pqxx::row& row : r) {
           if (static_cast<int>(page.dead_letters.size()) == limit) break;
@@ -153,10 +153,9 @@ absl::StatusOr<DeadLetterReplayResult> PgJobStore::ReplayOne(
   if (!job_id.ok() && !IsReplayOutcome(job_id.status())) {
     return job_id.status();
   }
-  pqxx::result written =
-      Exec(txn, kRecordDeadLetterReplay, id, letter.attempts, requested_by,
-           job_id.ok() ? *job_id : "",
-           job_id.ok() ? "" : ErrorText(job_id.status()));
+  pqxx::result written = Exec(txn, kRecordDeadLetterReplay, id, letter.attempts,
+                              requested_by, job_id.ok() ? *job_id : "",
+                              job_id.ok() ? "" : ErrorText(job_id.status()));
   if (written.empty()) {
     // A successful replay of this occurrence that the lock did not keep
     // out (someone's SQL): roll the job back.
@@ -182,10 +181,9 @@ absl::StatusOr<std::string> PgJobStore::ReplayedJob(
       if (r.empty()) {
         id = JobNotFound(letter.job_id);
       } else if (r[0][2].is_null()) {
-        id = absl::FailedPreconditionError(
-            absl::StrCat("job ", letter.job_id, " is '",
-                         r[0][0].as<std::string>(),
-                         "'; only a failed job is re-queued"));
+        id = absl::FailedPreconditionError(absl::StrCat(
+            "job ", letter.job_id, " is '", r[0][0].as<std::string>(),
+            "'; only a failed job is re-queued"));
       } else {
         id = r[0][2].as<std::string>();
       }

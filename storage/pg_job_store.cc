@@ -434,9 +434,9 @@ absl::StatusOr<DeadLetter> PgJobStore::RecordDeadLetter(
   return WithConnection<DeadLetter>(
       deadline, /*retry_safe=*/!letter.delivery_id.empty(),
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<DeadLetter> {
-        return DeadLetterFromRow(
-            Exec1(txn, kRecordDeadLetter, letter.source, letter.delivery_id,
-                  letter.reason, letter.raw_payload_json));
+        return DeadLetterFromRow(Exec1(txn, kRecordDeadLetter, letter.source,
+                                       letter.delivery_id, letter.reason,
+                                       letter.raw_payload_json));
       });
 }
 

@@ -34,8 +34,8 @@ using Params = std::vector<std::pair<std::string, std::string>>;
 
 // An SMS as Twilio posts it to the shim.
 Params Sms(const std::string& sid) {
-  return {{"MessageSid", sid},  {"SmsMessageSid", sid},
-          {"AccountSid", "AC0"}, {"From", "+14158675309"},
+  return {{"MessageSid", sid},    {"SmsMessageSid", sid},
+          {"AccountSid", "AC0"},  {"From", "+14158675309"},
           {"To", "+18005551212"}, {"Body", "hello again"},
           {"NumMedia", "0"}};
 }
@@ -65,8 +65,8 @@ class DeadLetterReplayTest : public PgTest {
     }
     r.set_reason(reason);
     v1::DeadLetter stored;
-    grpc::Status s = stubs_[0]->RecordDeadLetter(CallContext().get(), r,
-                                                 &stored);
+    grpc::Status s =
+        stubs_[0]->RecordDeadLetter(CallContext().get(), r, &stored);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return stored.id();
   }
@@ -151,12 +151,12 @@ TEST_F(DeadLetterReplayTest, ListedFilteredPagedAndReplayedOnce) {
   v1::JobQueue::Stub& a = *stubs_[0];
   v1::JobQueue::Stub& b = *stubs_[1];
   const std::string message =
-      ShimDeadLetter(Sms("SM1"), "EnqueueJob rejected the delivery: database "
-                                 "constraint jobs_payload_object");
+      ShimDeadLetter(Sms("SM1"),
+                     "EnqueueJob rejected the delivery: database "
+                     "constraint jobs_payload_object");
   Params no_sender = Sms("SM2");
   no_sender.erase(no_sender.begin() + 3);  // From
-  const std::string unmappable =
-      ShimDeadLetter(no_sender, "From is missing");
+  const std::string unmappable = ShimDeadLetter(no_sender, "From is missing");
   const std::string job_id = FailedJob("voice-notes");
   ASSERT_FALSE(job_id.empty());
   const std::string failed_letter = DeadLetterOf(job_id);
@@ -225,8 +225,7 @@ TEST_F(DeadLetterReplayTest, ListedFilteredPagedAndReplayedOnce) {
     EXPECT_EQ(r.replay().requested_by(), "ops@example.com");
   }
   EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), jobs);
-  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'processing'"),
-            2);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'processing'"), 2);
   // The refused one is tried again, and refused again.
   const v1::ReplayDeadLettersResponse retried =
       Replay(b, {unmappable}, "someone-else");

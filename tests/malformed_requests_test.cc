@@ -1590,26 +1590,25 @@ TEST_F(MalformedRequestsTest, ScheduleDefinitionsAreRefusedNamingTheField) {
 TEST_F(MalformedRequestsTest, ReplayIdsAreCheckedWholeBeforeAnyReplay) {
   std::unique_ptr<Message> base = rpcs_["ReplayDeadLetters"].base();
   const auto& replay = dynamic_cast<const v1::ReplayDeadLettersRequest&>(*base);
-  auto with = [&](const std::function<void(v1::ReplayDeadLettersRequest&)>&
-                      change) {
-    v1::ReplayDeadLettersRequest r = replay;
-    change(r);
-    return r;
-  };
+  auto with =
+      [&](const std::function<void(v1::ReplayDeadLettersRequest&)>& change) {
+        v1::ReplayDeadLettersRequest r = replay;
+        change(r);
+        return r;
+      };
   // A bad id after good ones refuses them too: nothing is replayed.
-  ExpectRefusedUnchanged(
-      "ReplayDeadLetters", with([](auto& r) { r.add_ids("x"); }), "ids[2]",
-      "UUID");
-  ExpectRefusedUnchanged(
-      "ReplayDeadLetters",
-      with([](auto& r) { r.add_ids(absl::AsciiStrToUpper(r.ids(0))); }),
-      "ids[2] repeats ids[0]");
+  ExpectRefusedUnchanged("ReplayDeadLetters",
+                         with([](auto& r) { r.add_ids("x"); }), "ids[2]",
+                         "UUID");
+  ExpectRefusedUnchanged("ReplayDeadLetters", with([](auto& r) {
+                           r.add_ids(absl::AsciiStrToUpper(r.ids(0)));
+                         }),
+                         "ids[2] repeats ids[0]");
   ExpectRefusedUnchanged("ReplayDeadLetters",
                          with([](auto& r) { r.clear_requested_by(); }),
                          "requested_by");
   ExpectRefusedUnchanged("ReplayDeadLetters",
-                         with([](auto& r) { r.clear_ids(); }),
-                         "number of ids");
+                         with([](auto& r) { r.clear_ids(); }), "number of ids");
   v1::ReplayDeadLettersRequest many = replay;
   for (int i = 0; i < 99; ++i) {
     many.add_ids(absl::StrCat("00000000-0000-4000-8000-",

@@ -605,8 +605,7 @@ TEST(ToDeadLetterReplayTest, EachBadValueRefusesTheWholeCall) {
   r.clear_ids();
   r.add_ids(kUuid);
   r.add_ids("x");
-  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)),
-            "ids[1] must be a UUID, got \"x\"");
+  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)), "ids[1] must be a UUID, got \"x\"");
   r.set_ids(1, absl::AsciiStrToUpper(kUuid));
   EXPECT_EQ(Invalid(ToDeadLetterReplay(r)), "ids[1] repeats ids[0]");
   r.set_ids(1, kOtherUuid);

@@ -414,8 +414,8 @@ grpc::Status JobQueueService::ListDeadLetters(
   const std::string fingerprint = DeadLetterFilterFingerprint(filter);
   std::optional<DeadLetterCursor> after;
   if (!request->page_token().empty()) {
-    ASSIGN_OR_RETURN(cursor, DecodeDeadLetterPageToken(request->page_token(),
-                                                       fingerprint));
+    ASSIGN_OR_RETURN(
+        cursor, DecodeDeadLetterPageToken(request->page_token(), fingerprint));
     after = std::move(cursor);
   }
   ASSIGN_OR_RETURN(page, store_->ListDeadLetters(filter, after, page_size,

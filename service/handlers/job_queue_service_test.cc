@@ -358,9 +358,9 @@ TEST_F(JobQueueServiceTest, DeadLettersAreListedAndReplayedThroughTheShimMap) {
   ASSERT_TRUE(service_.ListDeadLetters(&context_, &list, &listed).ok());
   ASSERT_EQ(listed.dead_letters_size(), 1);
   EXPECT_EQ(listed.dead_letters(0).id(), shim->id);
-  EXPECT_EQ(listed.dead_letters(0).raw_payload().fields().at("Body")
-                .string_value(),
-            "hi");
+  EXPECT_EQ(
+      listed.dead_letters(0).raw_payload().fields().at("Body").string_value(),
+      "hi");
   EXPECT_FALSE(listed.dead_letters(0).has_replay());
 
   v1::ReplayDeadLettersRequest replay;

@@ -1,6 +1,7 @@
-// Opaque ListJobs, ListUsers, ListSchedules and ListDeadLetters page tokens: a position in the
-// newest-first order bound to the filters of the request that produced it. Each
-// list has tokens of its own: one given to the other list is refused.
+// Opaque ListJobs, ListUsers, ListSchedules and ListDeadLetters page tokens: a
+// position in the newest-first order bound to the filters of the request that
+// produced it. Each list has tokens of its own: one given to the other list is
+// refused.
 //
 //   std::string token = EncodePageToken(cursor, FilterFingerprint(filter));
 //   absl::StatusOr<JobCursor> c = DecodePageToken(token, fingerprint);

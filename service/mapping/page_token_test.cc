@@ -180,8 +180,9 @@ TEST(DeadLetterPageTokenTest, RoundTripsTheCursorForItsFilters) {
                 .code(),
             absl::StatusCode::kInvalidArgument);
   // The lengths keep "a" + "b\n" apart from "a\nb" + "".
-  EXPECT_NE(DeadLetterFilterFingerprint({.source = "a", .reason_contains = "b"}),
-            DeadLetterFilterFingerprint({.source = "a\n1:b"}));
+  EXPECT_NE(
+      DeadLetterFilterFingerprint({.source = "a", .reason_contains = "b"}),
+      DeadLetterFilterFingerprint({.source = "a\n1:b"}));
   EXPECT_NE(DeadLetterFilterFingerprint({}),
             DeadLetterFilterFingerprint({.since = absl::UnixEpoch()}));
   EXPECT_NE(DeadLetterFilterFingerprint({}),
@@ -193,8 +194,8 @@ TEST(DeadLetterPageTokenTest, EachListRefusesTheOthersTokens) {
   const std::string users = EncodeUserPageToken(
       {kCursor.created_at, "+15551234567"}, UserFilterFingerprint({}));
   const std::string fp = DeadLetterFilterFingerprint({});
-  const std::string letters = EncodeDeadLetterPageToken(
-      {kCursor.created_at, kCursor.id}, fp);
+  const std::string letters =
+      EncodeDeadLetterPageToken({kCursor.created_at, kCursor.id}, fp);
   for (const std::string& other : {jobs, users}) {
     absl::StatusOr<DeadLetterCursor> c = DecodeDeadLetterPageToken(other, fp);
     EXPECT_NE(c.status().message().find("was issued by List"),
@@ -203,10 +204,9 @@ TEST(DeadLetterPageTokenTest, EachListRefusesTheOthersTokens) {
   }
   EXPECT_EQ(DecodePageToken(letters, FilterFingerprint({})).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(DecodeUserPageToken(letters, UserFilterFingerprint({}))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      DecodeUserPageToken(letters, UserFilterFingerprint({})).status().code(),
+      absl::StatusCode::kInvalidArgument);
   for (const std::string& forged :
        {std::string("garbage!"), absl::WebSafeBase64Escape("d1:x:y:z"),
         absl::WebSafeBase64Escape(absl::StrCat("d1:1:not-a-uuid:", fp)),
