@@ -320,7 +320,8 @@ void FakeJobStore::DeadLetterOf(const Job& job) {
                            .raw_payload_json = job.payload_json,
                            .attempts = 1,
                            .first_seen_at = Now(),
-                           .last_seen_at = Now()});
+                           .last_seen_at = Now(),
+                           .job_id = job.id});
 }
 
 absl::StatusOr<UpsertUserResult> FakeJobStore::UpsertUser(
@@ -849,6 +850,10 @@ absl::StatusOr<Job> FakeJobStore::RetryJob(const std::string& id,
                                            absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = Begin("RetryJob", deadline); !s.ok()) return s;
+  return RetryLocked(id);
+}
+
+absl::StatusOr<Job> FakeJobStore::RetryLocked(const std::string& id) {
   absl::StatusOr<Row*> found = Find(id);
   if (!found.ok()) return found.status();
   Row& row = **found;

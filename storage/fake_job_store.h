@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -122,6 +123,14 @@ class FakeJobStore final : public JobStore {
       absl::Duration retention, int max_deletes, absl::Time deadline) override;
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
                                               absl::Time deadline) override;
+  // Dead letters for operators, in fake_dead_letters.cc.
+  absl::StatusOr<DeadLetterPage> ListDeadLetters(
+      const DeadLetterFilter& filter,
+      const std::optional<DeadLetterCursor>& after, int limit,
+      absl::Time deadline) override;
+  std::vector<absl::StatusOr<DeadLetterReplayResult>> ReplayDeadLetters(
+      const std::vector<std::string>& ids, const std::string& requested_by,
+      const DeadLetterToJob& to_job, absl::Time deadline) override;
   absl::StatusOr<User> GetUser(const std::string& phone_number,
                                absl::Time deadline) override;
   absl::StatusOr<UserPage> ListUsers(const UserFilter& filter,
@@ -217,6 +226,13 @@ class FakeJobStore final : public JobStore {
   void DeadLetterOf(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Job> CompleteLocked(const JobLease& lease)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RetryJob's change of job `id`.
+  absl::StatusOr<Job> RetryLocked(const std::string& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ReplayDeadLetters for one dead letter (fake_dead_letters.cc).
+  absl::StatusOr<DeadLetterReplayResult> ReplayLocked(
+      const std::string& id, const std::string& requested_by,
+      const DeadLetterToJob& to_job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RetryBackoff backoff_;
   mutable absl::Mutex mu_;
@@ -224,6 +240,9 @@ class FakeJobStore final : public JobStore {
   std::map<std::string, Row> jobs_ ABSL_GUARDED_BY(mu_);  // by id
   std::map<std::string, Conversation> conversations_ ABSL_GUARDED_BY(mu_);
   std::vector<DeadLetter> dead_letters_ ABSL_GUARDED_BY(mu_);
+  // As dead_letter_replays keeps them: by dead letter id and attempts.
+  std::map<std::pair<std::string, int>, DeadLetterReplay> replays_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::string, Schedule> schedules_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);  // by queue

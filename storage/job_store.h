@@ -17,6 +17,7 @@
 #define JOBQUEUE_STORAGE_JOB_STORE_H_
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -251,6 +252,18 @@ struct NewDeadLetter {
   std::string raw_payload_json;
 };
 
+// One replay of a dead letter, as dead_letter_replays records it: the
+// latest try for one occurrence (its attempts) of the dead letter.
+struct DeadLetterReplay {
+  std::string dead_letter_id;
+  int dead_letter_attempts = 0;  // the dead letter's attempts when replayed
+  std::string requested_by;
+  absl::Time replayed_at;  // the latest try
+  std::string job_id;      // the job that carries it; empty when it failed
+  std::string error;       // why it could not be replayed; empty when it was
+  int tries = 0;
+};
+
 struct DeadLetter {
   std::string id;
   std::string source;
@@ -260,6 +273,43 @@ struct DeadLetter {
   int attempts = 0;
   absl::Time first_seen_at;
   absl::Time last_seen_at;
+  std::string job_id;  // the failed job it copies; empty for a delivery
+  // Its latest replay (ListDeadLetters only), if it has one.
+  std::optional<DeadLetterReplay> replay;
+};
+
+// Filters of ListDeadLetters; empty strings and infinite times mean "any".
+struct DeadLetterFilter {
+  std::string source;           // exact
+  std::string reason_contains;  // in the reason, ignoring ASCII case
+  absl::Time since = absl::InfinitePast();    // last_seen_at >=, inclusive
+  absl::Time until = absl::InfiniteFuture();  // last_seen_at <, exclusive
+};
+
+// A position in the dead letters' newest-first order (last_seen_at, then
+// id, both descending): the last dead letter of a page.
+struct DeadLetterCursor {
+  absl::Time last_seen_at;
+  std::string id;
+};
+
+struct DeadLetterPage {
+  std::vector<DeadLetter> dead_letters;
+  std::optional<DeadLetterCursor> next;  // set when more may follow
+};
+
+// How ReplayDeadLetters turns a dead letter that copies no job (a delivery
+// that never became one) into a job: the job to enqueue, or why it cannot
+// be (the status's message is recorded as the replay's error).
+using DeadLetterToJob =
+    std::function<absl::StatusOr<NewJob>(const DeadLetter& letter)>;
+
+// ReplayDeadLetters' answer for one dead letter.
+struct DeadLetterReplayResult {
+  DeadLetterReplay replay;
+  // True when this call tried it; false when it answers the outcome an
+  // earlier replay recorded (nothing new was made).
+  bool tried_now = false;
 };
 
 // A recurring schedule's definition: a cron expression read in a time
@@ -473,6 +523,31 @@ class JobStore {
   // latest reason and payload) of the one with the same source/delivery_id.
   virtual absl::StatusOr<DeadLetter> RecordDeadLetter(
       const NewDeadLetter& letter, absl::Time deadline) = 0;
+
+  // Up to `limit` (at least 1) dead letters matching `filter`, newest first
+  // by (last_seen_at, id), after `after`: a keyset page. Each with its
+  // latest replay, if any.
+  virtual absl::StatusOr<DeadLetterPage> ListDeadLetters(
+      const DeadLetterFilter& filter,
+      const std::optional<DeadLetterCursor>& after, int limit,
+      absl::Time deadline) = 0;
+
+  // Replays each dead letter of `ids` on its own, one result per id in
+  // order; `requested_by` (1 to 255 bytes) is recorded. A dead letter that
+  // copies a failed job re-queues that job as RetryJob does (at the end of
+  // its conversation); any other becomes the job `to_job` makes of it,
+  // enqueued as Enqueue does (its idempotency_key may answer an existing
+  // job). The job and the replay's record are written in one transaction
+  // under the dead letter's row lock, so concurrent calls on any number of
+  // connections make one job per dead letter and occurrence: a dead letter
+  // whose current attempts were replayed answers the recorded outcome
+  // (tried_now false). A replay that cannot be done (`to_job` refused, the
+  // job is gone or not failed, a constraint refused the job) is recorded
+  // with its error and tried again by a later call. NOT_FOUND for an
+  // unknown id; other errors (UNAVAILABLE, ABORTED, ...) record nothing.
+  virtual std::vector<absl::StatusOr<DeadLetterReplayResult>> ReplayDeadLetters(
+      const std::vector<std::string>& ids, const std::string& requested_by,
+      const DeadLetterToJob& to_job, absl::Time deadline) = 0;
 
   // The user with this phone number; NOT_FOUND naming it when there is none.
   virtual absl::StatusOr<User> GetUser(const std::string& phone_number,

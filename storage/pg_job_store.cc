@@ -49,6 +49,7 @@ StatementSet AllStatements() {
   AddMaintenanceStatements(c);
   AddScheduleStatements(c);
   AddQueueStatements(c);
+  AddDeadLetterStatements(c);
   return c;
 }
 
@@ -275,27 +276,30 @@ absl::StatusOr<EnqueueResult> PgJobStore::EnqueueOne(const NewJob& job,
   return WithConnection<EnqueueResult>(
       deadline, /*retry_safe=*/has_key,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<EnqueueResult> {
-        pqxx::result inserted = Exec(
-            txn,
-            job.user_first_name.empty() ? kEnqueueKeepName : kEnqueueSetName,
-            job.user_phone, job.user_first_name, job.source_channel_id,
-            job.source_type, job.payload_json, job.content_type,
-            job.idempotency_key, job.max_attempts, job.queue, job.ordered,
-            job.priority, TimestampParam(job.run_at),
-            absl::ToInt64Microseconds(job.delay), Millis(job.max_run_time));
-        if (!inserted.empty())
-          return EnqueueResult{JobFromRow(inserted[0], 0), true};
-        // The key was taken. ON CONFLICT waited for its owner to commit, so
-        // a fresh snapshot sees that job.
-        pqxx::result existing =
-            Exec(txn, kJobsByIdempotencyKeys, PgArray({job.idempotency_key}));
-        if (existing.empty()) {
-          return absl::AbortedError(
-              absl::StrCat("idempotency_key ", job.idempotency_key,
-                           " was taken by a job that is gone; retry"));
-        }
-        return EnqueueResult{JobFromRow(existing[0], 0), false};
+        return EnqueueIn(txn, job);
       });
+}
+
+absl::StatusOr<EnqueueResult> PgJobStore::EnqueueIn(pqxx::transaction_base& txn,
+                                                    const NewJob& job) const {
+  pqxx::result inserted = Exec(
+      txn, job.user_first_name.empty() ? kEnqueueKeepName : kEnqueueSetName,
+      job.user_phone, job.user_first_name, job.source_channel_id,
+      job.source_type, job.payload_json, job.content_type, job.idempotency_key,
+      job.max_attempts, job.queue, job.ordered, job.priority,
+      TimestampParam(job.run_at), absl::ToInt64Microseconds(job.delay),
+      Millis(job.max_run_time));
+  if (!inserted.empty()) return EnqueueResult{JobFromRow(inserted[0], 0), true};
+  // The key was taken. ON CONFLICT waited for its owner to commit, so a
+  // fresh snapshot sees that job.
+  pqxx::result existing =
+      Exec(txn, kJobsByIdempotencyKeys, PgArray({job.idempotency_key}));
+  if (existing.empty()) {
+    return absl::AbortedError(
+        absl::StrCat("idempotency_key ", job.idempotency_key,
+                     " was taken by a job that is gone; retry"));
+  }
+  return EnqueueResult{JobFromRow(existing[0], 0), false};
 }
 
 absl::StatusOr<Job> PgJobStore::GetJob(const std::string& id,
@@ -430,19 +434,9 @@ absl::StatusOr<DeadLetter> PgJobStore::RecordDeadLetter(
   return WithConnection<DeadLetter>(
       deadline, /*retry_safe=*/!letter.delivery_id.empty(),
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<DeadLetter> {
-        pqxx::row row =
-            Exec1(txn, kRecordDeadLetter, letter.source, letter.delivery_id,
-                  letter.reason, letter.raw_payload_json);
-        DeadLetter d;
-        d.id = row[0].as<std::string>();
-        d.source = row[1].as<std::string>();
-        d.delivery_id = TextOrEmpty(row[2]);
-        d.reason = row[3].as<std::string>();
-        d.raw_payload_json = row[4].as<std::string>();
-        d.attempts = row[5].as<int>();
-        d.first_seen_at = FromEpoch(row[6]);
-        d.last_seen_at = FromEpoch(row[7]);
-        return d;
+        return DeadLetterFromRow(Exec1(txn, kRecordDeadLetter, letter.source,
+                                       letter.delivery_id, letter.reason,
+                                       letter.raw_payload_json));
       });
 }
 

@@ -111,6 +111,14 @@ class PgJobStore final : public JobStore {
                                    int limit, absl::Time deadline) override;
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
                                               absl::Time deadline) override;
+  // Dead letters for operators, in pg_dead_letters.cc.
+  absl::StatusOr<DeadLetterPage> ListDeadLetters(
+      const DeadLetterFilter& filter,
+      const std::optional<DeadLetterCursor>& after, int limit,
+      absl::Time deadline) override;
+  std::vector<absl::StatusOr<DeadLetterReplayResult>> ReplayDeadLetters(
+      const std::vector<std::string>& ids, const std::string& requested_by,
+      const DeadLetterToJob& to_job, absl::Time deadline) override;
   absl::StatusOr<User> GetUser(const std::string& phone_number,
                                absl::Time deadline) override;
   absl::StatusOr<UserPage> ListUsers(const UserFilter& filter,
@@ -277,6 +285,18 @@ class PgJobStore final : public JobStore {
   // One single-row enqueue.
   absl::StatusOr<EnqueueResult> EnqueueOne(const NewJob& job,
                                            absl::Time deadline);
+  // Its statements in `txn`: the job, or the one holding its key.
+  absl::StatusOr<EnqueueResult> EnqueueIn(pqxx::transaction_base& txn,
+                                          const NewJob& job) const;
+  // Replays dead letter `id` in `txn`, and the job it makes (the failed job
+  // re-queued, or `to_job`'s enqueued) in a savepoint, or the refusal to
+  // record (pg_dead_letters.cc).
+  absl::StatusOr<DeadLetterReplayResult> ReplayOne(
+      pqxx::transaction_base& txn, const std::string& id,
+      const std::string& requested_by, const DeadLetterToJob& to_job);
+  absl::StatusOr<std::string> ReplayedJob(pqxx::transaction_base& txn,
+                                          const DeadLetter& letter,
+                                          const DeadLetterToJob& to_job);
   // A group-commit batch: one statement for all, or one each when the
   // server refused that statement (so nothing of it was inserted).
   std::vector<absl::StatusOr<EnqueueResult>> EnqueueBatch(

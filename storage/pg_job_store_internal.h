@@ -66,6 +66,11 @@ void AddLeaseStatements(StatementSet& c);
 void AddMaintenanceStatements(StatementSet& c);
 void AddScheduleStatements(StatementSet& c);
 void AddQueueStatements(StatementSet& c);
+// And of pg_dead_letters.cc.
+void AddDeadLetterStatements(StatementSet& c);
+
+// The dead letter whose columns start `row` (see dead_letters.sql).
+DeadLetter DeadLetterFromRow(const pqxx::row& row);
 
 inline int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 

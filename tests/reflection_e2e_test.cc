@@ -810,6 +810,21 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       create.set_phone_number("+15551234567");
       v1::CreateUserResponse created;
       ASSERT_TRUE(stub->CreateUser(Context().get(), create, &created).ok());
+    } else if (method == "ListDeadLetters" || method == "ReplayDeadLetters") {
+      // A message the shim could not enqueue, stored as the shim stores it.
+      static int count = 0;
+      v1::RecordDeadLetterRequest letter;
+      letter.set_source("twilio.messages");
+      letter.set_delivery_id(absl::StrCat("SMDOC", ++count));
+      letter.set_reason("EnqueueJob rejected the delivery: From is missing");
+      auto& fields = *letter.mutable_raw_payload()->mutable_fields();
+      fields["From"].set_string_value("+15551234567");
+      fields["MessageSid"].set_string_value(letter.delivery_id());
+      fields["Body"].set_string_value("hello");
+      v1::DeadLetter stored;
+      ASSERT_TRUE(
+          stub->RecordDeadLetter(Context().get(), letter, &stored).ok());
+      values = {{"DEAD-LETTER-UUID", stored.id()}};
     } else if (method == "DeleteSchedule") {
       // The schedule it names, whether or not the docs' CreateSchedule line
       // ran first (then this one is refused as another definition).
@@ -966,6 +981,18 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       EXPECT_EQ(r->name(), "sms-out");
       EXPECT_EQ(r->has_paused_at(), paused);
       EXPECT_EQ(r->pause_reason(), paused ? "provider returns 503" : "");
+    } else if (method == "ListDeadLetters") {
+      auto r = ParseOutput<v1::ListDeadLettersResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_GE(r->dead_letters_size(), 1);
+      EXPECT_EQ(r->dead_letters(0).source(), "twilio.messages");
+    } else if (method == "ReplayDeadLetters") {
+      auto r = ParseOutput<v1::ReplayDeadLettersResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->results_size(), 1);
+      EXPECT_EQ(r->results(0).code(), 0) << r->results(0).message();
+      EXPECT_TRUE(r->results(0).replayed_now());
+      EXPECT_FALSE(r->results(0).replay().job_id().empty());
     } else {
       ADD_FAILURE() << "a grpcurl line of the docs this test has no check for";
     }

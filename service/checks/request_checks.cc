@@ -213,12 +213,12 @@ absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
   return filter;
 }
 
-absl::StatusOr<int> PageSize(int requested) {
+absl::StatusOr<int> PageSize(int requested, int max) {
   if (requested == 0) return kDefaultPageSize;
-  if (requested < 0 || requested > kMaxPageSize) {
+  if (requested < 0 || requested > max) {
     return absl::InvalidArgumentError(
-        absl::StrCat("page_size must be between 1 and ", kMaxPageSize,
-                     " (0 means ", kDefaultPageSize, "), got ", requested));
+        absl::StrCat("page_size must be between 1 and ", max, " (0 means ",
+                     kDefaultPageSize, "), got ", requested));
   }
   return requested;
 }
@@ -603,6 +603,48 @@ absl::StatusOr<std::string> ToQueueName(const v1::ResumeQueueRequest& request) {
     return s;
   }
   return request.queue();
+}
+
+absl::StatusOr<DeadLetterFilter> ToDeadLetterFilter(
+    const v1::ListDeadLettersRequest& request) {
+  if (absl::Status s = FirstError({
+          CheckMaxLength("source", request.source(), kMaxIdentifierBytes),
+          CheckMaxLength("reason_contains", request.reason_contains(),
+                         kMaxReasonFilterBytes),
+      });
+      !s.ok()) {
+    return s;
+  }
+  DeadLetterFilter filter{.source = request.source(),
+                          .reason_contains = request.reason_contains()};
+  if (request.has_since()) filter.since = FromTimestamp(request.since());
+  if (request.has_until()) filter.until = FromTimestamp(request.until());
+  return filter;
+}
+
+absl::StatusOr<DeadLetterReplayRequest> ToDeadLetterReplay(
+    const v1::ReplayDeadLettersRequest& request) {
+  if (absl::Status s = FirstError({
+          CheckRange("number of ids", request.ids_size(), 1, kMaxReplayBatch),
+          CheckRequired("requested_by", request.requested_by(),
+                        kMaxIdentifierBytes),
+      });
+      !s.ok()) {
+    return s;
+  }
+  DeadLetterReplayRequest replay{.requested_by = request.requested_by()};
+  absl::flat_hash_map<std::string, int> first_index;
+  for (int i = 0; i < request.ids_size(); ++i) {
+    const std::string field = absl::StrCat("ids[", i, "]");
+    absl::StatusOr<std::string> id = ToUuid(field, request.ids(i));
+    if (!id.ok()) return id.status();
+    if (auto [it, added] = first_index.emplace(*id, i); !added) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " repeats ids[", it->second, "]"));
+    }
+    replay.ids.push_back(*std::move(id));
+  }
+  return replay;
 }
 
 }  // namespace jobqueue

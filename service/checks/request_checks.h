@@ -77,8 +77,8 @@ absl::StatusOr<StatusChange> ToStatusChange(
     const v1::UpdateStatusRequest& request);
 
 absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request);
-// 0 is the default page size.
-absl::StatusOr<int> PageSize(int requested);
+// 0 is the default page size; at most `max`.
+absl::StatusOr<int> PageSize(int requested, int max = kMaxPageSize);
 
 absl::StatusOr<NewDeadLetter> ToNewDeadLetter(
     const v1::RecordDeadLetterRequest& request, size_t max_payload_bytes);
@@ -171,6 +171,29 @@ absl::StatusOr<QueuePause> ToQueuePause(const v1::PauseQueueRequest& request);
 
 // The queue ResumeQueue names.
 absl::StatusOr<std::string> ToQueueName(const v1::ResumeQueueRequest& request);
+
+// ListDeadLetters' largest page, and the most ids one ReplayDeadLetters
+// call replays.
+inline constexpr int kMaxDeadLetterPageSize = 500;
+inline constexpr int kMaxReplayBatch = 100;
+// The longest reason_contains of ListDeadLetters.
+inline constexpr size_t kMaxReasonFilterBytes = 1024;
+
+// ListDeadLetters' filter: source (at most kMaxIdentifierBytes),
+// reason_contains (at most kMaxReasonFilterBytes) and the times, each when
+// set. page_size is PageSize's with kMaxDeadLetterPageSize, and page_token
+// is decoded by DecodeDeadLetterPageToken (mapping/page_token.h).
+absl::StatusOr<DeadLetterFilter> ToDeadLetterFilter(
+    const v1::ListDeadLettersRequest& request);
+
+// ReplayDeadLetters' ids (1 to kMaxReplayBatch distinct UUIDs, canonical)
+// and requested_by (required, at most kMaxIdentifierBytes).
+struct DeadLetterReplayRequest {
+  std::vector<std::string> ids;
+  std::string requested_by;
+};
+absl::StatusOr<DeadLetterReplayRequest> ToDeadLetterReplay(
+    const v1::ReplayDeadLettersRequest& request);
 
 }  // namespace jobqueue
 

@@ -544,5 +544,77 @@ TEST(ToQueueNameTest, ResumeTakesOnlyAQueueName) {
   }
 }
 
+TEST(ToDeadLetterFilterTest, EachFilterWhenSet) {
+  absl::StatusOr<DeadLetterFilter> f =
+      ToDeadLetterFilter(v1::ListDeadLettersRequest());
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->source, "");
+  EXPECT_EQ(f->reason_contains, "");
+  EXPECT_EQ(f->since, absl::InfinitePast());
+  EXPECT_EQ(f->until, absl::InfiniteFuture());
+
+  v1::ListDeadLettersRequest r;
+  r.set_source("twilio.messages");
+  r.set_reason_contains("From");
+  r.mutable_since()->set_seconds(1700000000);
+  r.mutable_until()->set_seconds(1700000001);
+  r.mutable_until()->set_nanos(5000);
+  f = ToDeadLetterFilter(r);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->source, "twilio.messages");
+  EXPECT_EQ(f->reason_contains, "From");
+  EXPECT_EQ(f->since, absl::FromUnixSeconds(1700000000));
+  EXPECT_EQ(f->until,
+            absl::FromUnixSeconds(1700000001) + absl::Microseconds(5));
+}
+
+TEST(ToDeadLetterFilterTest, LongTextsAndPageSizesAreRefused) {
+  v1::ListDeadLettersRequest r;
+  r.set_source(std::string(kMaxIdentifierBytes + 1, 's'));
+  EXPECT_EQ(Invalid(ToDeadLetterFilter(r)),
+            "source is 256 bytes; the limit is 255");
+  r.clear_source();
+  r.set_reason_contains(std::string(kMaxReasonFilterBytes + 1, 'r'));
+  EXPECT_EQ(Invalid(ToDeadLetterFilter(r)),
+            "reason_contains is 1025 bytes; the limit is 1024");
+  EXPECT_EQ(*PageSize(0, kMaxDeadLetterPageSize), 50);
+  EXPECT_EQ(*PageSize(500, kMaxDeadLetterPageSize), 500);
+  EXPECT_EQ(Invalid(PageSize(501, kMaxDeadLetterPageSize)),
+            "page_size must be between 1 and 500 (0 means 50), got 501");
+}
+
+TEST(ToDeadLetterReplayTest, DistinctCanonicalIdsAndWhoAsked) {
+  v1::ReplayDeadLettersRequest r;
+  r.add_ids(absl::AsciiStrToUpper(kUuid));
+  r.add_ids(kOtherUuid);
+  r.set_requested_by("ops@example.com");
+  absl::StatusOr<DeadLetterReplayRequest> replay = ToDeadLetterReplay(r);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->ids, (std::vector<std::string>{kUuid, kOtherUuid}));
+  EXPECT_EQ(replay->requested_by, "ops@example.com");
+}
+
+TEST(ToDeadLetterReplayTest, EachBadValueRefusesTheWholeCall) {
+  v1::ReplayDeadLettersRequest r;
+  r.set_requested_by("ops");
+  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)),
+            "number of ids must be between 1 and 100, got 0");
+  for (int i = 0; i <= kMaxReplayBatch; ++i) r.add_ids(kUuid);
+  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)),
+            "number of ids must be between 1 and 100, got 101");
+  r.clear_ids();
+  r.add_ids(kUuid);
+  r.add_ids("x");
+  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)), "ids[1] must be a UUID, got \"x\"");
+  r.set_ids(1, absl::AsciiStrToUpper(kUuid));
+  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)), "ids[1] repeats ids[0]");
+  r.set_ids(1, kOtherUuid);
+  r.clear_requested_by();
+  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)), "requested_by is required");
+  r.set_requested_by(std::string(kMaxIdentifierBytes + 1, 'o'));
+  EXPECT_EQ(Invalid(ToDeadLetterReplay(r)),
+            "requested_by is 256 bytes; the limit is 255");
+}
+
 }  // namespace
 }  // namespace jobqueue

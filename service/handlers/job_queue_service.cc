@@ -9,6 +9,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "service/checks/request_checks.h"
+#include "service/handlers/dead_letter_jobs.h"
 #include "service/mapping/job_mapping.h"
 #include "service/mapping/page_token.h"
 #include "service/mapping/status_convert.h"
@@ -20,6 +21,26 @@ namespace {
 constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
 // The shortest wait for a rate-limited queue's next token.
 constexpr absl::Duration kMinTokenWait = absl::Milliseconds(1);
+
+// One id's answer of ReplayDeadLetters: OK when the dead letter has its
+// job, FAILED_PRECONDITION with the recorded error when it could not be
+// replayed, else the store's error.
+void ToReplayResult(const std::string& id,
+                    const absl::StatusOr<DeadLetterReplayResult>& result,
+                    v1::ReplayDeadLetterResult* out) {
+  out->set_dead_letter_id(id);
+  if (!result.ok()) {
+    out->set_code(static_cast<int>(result.status().code()));
+    out->set_message(std::string(result.status().message()));
+    return;
+  }
+  if (result->replay.job_id.empty()) {
+    out->set_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+    out->set_message(result->replay.error);
+  }
+  out->set_replayed_now(result->tried_now);
+  ToProto(result->replay, out->mutable_replay());
+}
 
 }  // namespace
 
@@ -130,7 +151,8 @@ grpc::Status JobQueueService::RecordDeadLetter(
                    ToNewDeadLetter(*request, options_.max_payload_bytes));
   ASSIGN_OR_RETURN(stored,
                    store_->RecordDeadLetter(letter, Deadline(*context)));
-  return ToGrpcStatus(ToProto(stored, response));
+  ToProto(stored, response);
+  return grpc::Status::OK;
 }
 
 absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
@@ -379,6 +401,51 @@ grpc::Status JobQueueService::ResumeQueue(grpc::ServerContext* context,
   ASSIGN_OR_RETURN(name, ToQueueName(*request));
   ASSIGN_OR_RETURN(queue, store_->ResumeQueue(name, Deadline(*context)));
   ToProto(queue, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ListDeadLetters(
+    grpc::ServerContext* context, const v1::ListDeadLettersRequest* request,
+    v1::ListDeadLettersResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(filter, ToDeadLetterFilter(*request));
+  ASSIGN_OR_RETURN(page_size,
+                   PageSize(request->page_size(), kMaxDeadLetterPageSize));
+  const std::string fingerprint = DeadLetterFilterFingerprint(filter);
+  std::optional<DeadLetterCursor> after;
+  if (!request->page_token().empty()) {
+    ASSIGN_OR_RETURN(
+        cursor, DecodeDeadLetterPageToken(request->page_token(), fingerprint));
+    after = std::move(cursor);
+  }
+  ASSIGN_OR_RETURN(page, store_->ListDeadLetters(filter, after, page_size,
+                                                 Deadline(*context)));
+  for (const DeadLetter& letter : page.dead_letters) {
+    ToProto(letter, response->add_dead_letters());
+  }
+  if (page.next.has_value()) {
+    response->set_next_page_token(
+        EncodeDeadLetterPageToken(*page.next, fingerprint));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ReplayDeadLetters(
+    grpc::ServerContext* context, const v1::ReplayDeadLettersRequest* request,
+    v1::ReplayDeadLettersResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(replay, ToDeadLetterReplay(*request));
+  const size_t max_payload_bytes = options_.max_payload_bytes;
+  const std::vector<absl::StatusOr<DeadLetterReplayResult>> results =
+      store_->ReplayDeadLetters(
+          replay.ids, replay.requested_by,
+          [max_payload_bytes](const DeadLetter& letter) {
+            return DeadLetterJob(letter, max_payload_bytes);
+          },
+          Deadline(*context));
+  for (size_t i = 0; i < replay.ids.size(); ++i) {
+    ToReplayResult(replay.ids[i], results[i], response->add_results());
+  }
   return grpc::Status::OK;
 }
 

@@ -122,6 +122,12 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status ResumeQueue(grpc::ServerContext* context,
                            const v1::ResumeQueueRequest* request,
                            v1::Queue* response) override;
+  grpc::Status ListDeadLetters(grpc::ServerContext* context,
+                               const v1::ListDeadLettersRequest* request,
+                               v1::ListDeadLettersResponse* response) override;
+  grpc::Status ReplayDeadLetters(
+      grpc::ServerContext* context, const v1::ReplayDeadLettersRequest* request,
+      v1::ReplayDeadLettersResponse* response) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.

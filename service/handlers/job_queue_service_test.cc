@@ -338,6 +338,73 @@ TEST_F(JobQueueServiceTest, PauseAndResumeAreCheckedThenSetAndShown) {
   EXPECT_EQ(queue.pause_reason(), "");
 }
 
+TEST_F(JobQueueServiceTest, DeadLettersAreListedAndReplayedThroughTheShimMap) {
+  // As the shim stores a message it could not enqueue: Twilio's parameters.
+  auto shim = store_.RecordDeadLetter(
+      {.source = "twilio.messages",
+       .delivery_id = "SM1",
+       .reason = "EnqueueJob rejected the delivery: database down",
+       .raw_payload_json = R"({"From": "whatsapp:+15551234567",)"
+                           R"( "MessageSid": "SM1", "Body": "hi"})"},
+      absl::InfiniteFuture());
+  auto other = store_.RecordDeadLetter(
+      {.source = "billing", .reason = "r", .raw_payload_json = "{}"},
+      absl::InfiniteFuture());
+  ASSERT_TRUE(shim.ok() && other.ok());
+
+  v1::ListDeadLettersRequest list;
+  list.set_source("twilio.messages");
+  v1::ListDeadLettersResponse listed;
+  ASSERT_TRUE(service_.ListDeadLetters(&context_, &list, &listed).ok());
+  ASSERT_EQ(listed.dead_letters_size(), 1);
+  EXPECT_EQ(listed.dead_letters(0).id(), shim->id);
+  EXPECT_EQ(
+      listed.dead_letters(0).raw_payload().fields().at("Body").string_value(),
+      "hi");
+  EXPECT_FALSE(listed.dead_letters(0).has_replay());
+
+  v1::ReplayDeadLettersRequest replay;
+  replay.add_ids(shim->id);
+  replay.add_ids(other->id);
+  replay.add_ids(kJobId);
+  replay.set_requested_by("ops@example.com");
+  v1::ReplayDeadLettersResponse replayed;
+  ASSERT_TRUE(service_.ReplayDeadLetters(&context_, &replay, &replayed).ok());
+  ASSERT_EQ(replayed.results_size(), 3);
+  const v1::ReplayDeadLetterResult& made = replayed.results(0);
+  EXPECT_EQ(made.code(), 0) << made.message();
+  EXPECT_TRUE(made.replayed_now());
+  auto job = store_.GetJob(made.replay().job_id(), absl::InfiniteFuture());
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->user_phone, "+15551234567");
+  EXPECT_EQ(job->source_channel_id, "whatsapp:+15551234567");
+  EXPECT_EQ(job->idempotency_key, "SM1");
+  EXPECT_EQ(replayed.results(1).code(),
+            static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+  EXPECT_THAT(replayed.results(1).message(),
+              HasSubstr("source billing has no mapping to a job"));
+  EXPECT_EQ(replayed.results(1).replay().error(),
+            replayed.results(1).message());
+  EXPECT_EQ(replayed.results(2).dead_letter_id(), kJobId);
+  EXPECT_EQ(replayed.results(2).code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  EXPECT_FALSE(replayed.results(2).has_replay());
+
+  replay.clear_ids();
+  replay.add_ids(shim->id);
+  replayed.Clear();
+  ASSERT_TRUE(service_.ReplayDeadLetters(&context_, &replay, &replayed).ok());
+  EXPECT_FALSE(replayed.results(0).replayed_now());
+  EXPECT_EQ(replayed.results(0).replay().job_id(), job->id);
+
+  replay.set_requested_by("");
+  const size_t calls = store_.calls().size();
+  grpc::Status s = service_.ReplayDeadLetters(&context_, &replay, &replayed);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("requested_by"));
+  EXPECT_EQ(store_.calls().size(), calls);
+}
+
 // A notifier that never fires (no database): only the queue's next token
 // can wake the claim before the one-second recheck.
 TEST_F(JobQueueServiceTest, AWaitingClaimTakesARateLimitedQueuesNextToken) {

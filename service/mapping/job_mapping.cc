@@ -186,7 +186,7 @@ void ToProto(const QueueSettings& queue, v1::Queue* out) {
   }
 }
 
-absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out) {
+void ToProto(const DeadLetter& letter, v1::DeadLetter* out) {
   out->set_id(letter.id);
   out->set_source(letter.source);
   out->set_delivery_id(letter.delivery_id);
@@ -194,7 +194,25 @@ absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out) {
   out->set_attempts(letter.attempts);
   ToTimestamp(letter.first_seen_at, out->mutable_first_seen_at());
   ToTimestamp(letter.last_seen_at, out->mutable_last_seen_at());
-  return JsonToStruct(letter.raw_payload_json, out->mutable_raw_payload());
+  out->set_job_id(letter.job_id);
+  if (letter.replay.has_value()) {
+    ToProto(*letter.replay, out->mutable_replay());
+  }
+  if (absl::Status s =
+          JsonToStruct(letter.raw_payload_json, out->mutable_raw_payload());
+      !s.ok()) {
+    out->clear_raw_payload();
+    out->set_payload_error(std::string(s.message()));
+  }
+}
+
+void ToProto(const DeadLetterReplay& replay, v1::DeadLetterReplay* out) {
+  out->set_requested_by(replay.requested_by);
+  ToTimestamp(replay.replayed_at, out->mutable_replayed_at());
+  out->set_job_id(replay.job_id);
+  out->set_error(replay.error);
+  out->set_dead_letter_attempts(replay.dead_letter_attempts);
+  out->set_tries(replay.tries);
 }
 
 void ToProto(const Schedule& schedule, v1::Schedule* out) {

@@ -47,7 +47,10 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
 void ToProto(const Job& job, v1::Job* out);
 void ToProto(const User& user, v1::User* out);
 void ToProto(const QueueSettings& queue, v1::Queue* out);
-absl::Status ToProto(const DeadLetter& letter, v1::DeadLetter* out);
+// A stored raw_payload that a Struct cannot hold is left empty, with
+// payload_error saying why.
+void ToProto(const DeadLetter& letter, v1::DeadLetter* out);
+void ToProto(const DeadLetterReplay& replay, v1::DeadLetterReplay* out);
 // A template payload a Struct cannot hold (stored by plain SQL) is left
 // empty.
 void ToProto(const Schedule& schedule, v1::Schedule* out);

@@ -23,6 +23,8 @@ constexpr char kUserVersion[] = "u1";
 // ListSchedules' tokens: this prefix, then a schedule name (which may hold
 // ':').
 constexpr char kSchedulePrefix[] = "s1:";
+// ListDeadLetters' tokens: a version of their own.
+constexpr char kDeadLetterVersion[] = "d1";
 // The times a cursor can hold: those of a valid google.protobuf.Timestamp
 // (0001-01-01 to 9999-12-31), in microseconds. A token outside them was not
 // issued by a server.
@@ -157,6 +159,42 @@ absl::StatusOr<std::string> DecodeSchedulePageToken(absl::string_view token) {
     return Malformed("ListSchedules");
   }
   return text.substr(sizeof(kSchedulePrefix) - 1);
+}
+
+std::string DeadLetterFilterFingerprint(const DeadLetterFilter& filter) {
+  // Lengths first, so no two filters write the same text.
+  return Digest(absl::StrCat(
+      "dead_letters\n", filter.source.size(), ":", filter.source, "\n",
+      filter.reason_contains.size(), ":", filter.reason_contains, "\n",
+      MicrosOrSentinel(filter.since), "\n", MicrosOrSentinel(filter.until)));
+}
+
+std::string EncodeDeadLetterPageToken(const DeadLetterCursor& cursor,
+                                      absl::string_view fingerprint) {
+  return absl::WebSafeBase64Escape(absl::StrCat(
+      kDeadLetterVersion, ":", absl::ToUnixMicros(cursor.last_seen_at), ":",
+      cursor.id, ":", fingerprint));
+}
+
+absl::StatusOr<DeadLetterCursor> DecodeDeadLetterPageToken(
+    absl::string_view token, absl::string_view fingerprint) {
+  const std::vector<std::string> parts = TokenParts(token);
+  if (parts.empty()) return Malformed("ListDeadLetters");
+  if (parts[0] == kVersion) return OtherList("ListJobs", "ListDeadLetters");
+  if (parts[0] == kUserVersion) {
+    return OtherList("ListUsers", "ListDeadLetters");
+  }
+  int64_t micros;
+  if (parts[0] != kDeadLetterVersion || !CursorMicros(parts[1], &micros) ||
+      !IsUuid(parts[2])) {
+    return Malformed("ListDeadLetters");
+  }
+  if (parts[3] != fingerprint) {
+    return absl::InvalidArgumentError(
+        "page_token was issued for different filters; repeat the request "
+        "with the same filters or drop the token");
+  }
+  return DeadLetterCursor{absl::FromUnixMicros(micros), parts[2]};
 }
 
 }  // namespace jobqueue

@@ -1,6 +1,7 @@
-// Opaque ListJobs, ListUsers and ListSchedules page tokens: a position in the
-// newest-first order bound to the filters of the request that produced it. Each
-// list has tokens of its own: one given to the other list is refused.
+// Opaque ListJobs, ListUsers, ListSchedules and ListDeadLetters page tokens: a
+// position in the newest-first order bound to the filters of the request that
+// produced it. Each list has tokens of its own: one given to the other list is
+// refused.
 //
 //   std::string token = EncodePageToken(cursor, FilterFingerprint(filter));
 //   absl::StatusOr<JobCursor> c = DecodePageToken(token, fingerprint);
@@ -45,6 +46,18 @@ std::string EncodeSchedulePageToken(absl::string_view name);
 // INVALID_ARGUMENT naming page_token when the token is malformed or is
 // another list's.
 absl::StatusOr<std::string> DecodeSchedulePageToken(absl::string_view token);
+
+// ListDeadLetters' tokens: a position in its newest-first order bound to
+// its filter, with a version of their own.
+std::string DeadLetterFilterFingerprint(const DeadLetterFilter& filter);
+
+std::string EncodeDeadLetterPageToken(const DeadLetterCursor& cursor,
+                                      absl::string_view fingerprint);
+
+// INVALID_ARGUMENT naming page_token when the token is malformed, was
+// issued for other filters, or is another list's.
+absl::StatusOr<DeadLetterCursor> DecodeDeadLetterPageToken(
+    absl::string_view token, absl::string_view fingerprint);
 
 }  // namespace jobqueue
 

@@ -164,5 +164,59 @@ TEST(UserPageTokenTest, ForgedTokensAreRejected) {
   }
 }
 
+TEST(DeadLetterPageTokenTest, RoundTripsTheCursorForItsFilters) {
+  const DeadLetterFilter filter{.source = "twilio.messages",
+                                .reason_contains = "From"};
+  const std::string fp = DeadLetterFilterFingerprint(filter);
+  const DeadLetterCursor cursor{kCursor.created_at, kCursor.id};
+  const std::string token = EncodeDeadLetterPageToken(cursor, fp);
+  absl::StatusOr<DeadLetterCursor> c = DecodeDeadLetterPageToken(token, fp);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->last_seen_at, cursor.last_seen_at);
+  EXPECT_EQ(c->id, cursor.id);
+  EXPECT_EQ(DecodeDeadLetterPageToken(
+                token, DeadLetterFilterFingerprint({.source = "twilio"}))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // The lengths keep "a" + "b\n" apart from "a\nb" + "".
+  EXPECT_NE(
+      DeadLetterFilterFingerprint({.source = "a", .reason_contains = "b"}),
+      DeadLetterFilterFingerprint({.source = "a\n1:b"}));
+  EXPECT_NE(DeadLetterFilterFingerprint({}),
+            DeadLetterFilterFingerprint({.since = absl::UnixEpoch()}));
+  EXPECT_NE(DeadLetterFilterFingerprint({}),
+            DeadLetterFilterFingerprint({.until = absl::UnixEpoch()}));
+}
+
+TEST(DeadLetterPageTokenTest, EachListRefusesTheOthersTokens) {
+  const std::string jobs = EncodePageToken(kCursor, FilterFingerprint({}));
+  const std::string users = EncodeUserPageToken(
+      {kCursor.created_at, "+15551234567"}, UserFilterFingerprint({}));
+  const std::string fp = DeadLetterFilterFingerprint({});
+  const std::string letters =
+      EncodeDeadLetterPageToken({kCursor.created_at, kCursor.id}, fp);
+  for (const std::string& other : {jobs, users}) {
+    absl::StatusOr<DeadLetterCursor> c = DecodeDeadLetterPageToken(other, fp);
+    EXPECT_NE(c.status().message().find("was issued by List"),
+              std::string::npos)
+        << c.status();
+  }
+  EXPECT_EQ(DecodePageToken(letters, FilterFingerprint({})).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      DecodeUserPageToken(letters, UserFilterFingerprint({})).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  for (const std::string& forged :
+       {std::string("garbage!"), absl::WebSafeBase64Escape("d1:x:y:z"),
+        absl::WebSafeBase64Escape(absl::StrCat("d1:1:not-a-uuid:", fp)),
+        absl::WebSafeBase64Escape(
+            absl::StrCat("d1:9223372036854775807:", kCursor.id, ":", fp))}) {
+    EXPECT_EQ(DecodeDeadLetterPageToken(forged, fp).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << forged;
+  }
+}
+
 }  // namespace
 }  // namespace jobqueue
