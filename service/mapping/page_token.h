@@ -46,6 +46,16 @@ std::string EncodeSchedulePageToken(absl::string_view name);
 // another list's.
 absl::StatusOr<std::string> DecodeSchedulePageToken(absl::string_view token);
 
+// ListConversations' tokens: a place in its order, bound to the queue asked
+// for ("" for every queue).
+std::string EncodeConversationPageToken(const ConversationCursor& cursor,
+                                        absl::string_view queue);
+
+// INVALID_ARGUMENT naming page_token when the token is malformed, another
+// list's, or was issued for another queue.
+absl::StatusOr<ConversationCursor> DecodeConversationPageToken(
+    absl::string_view token, absl::string_view queue);
+
 }  // namespace jobqueue
 
 #endif  // JOBQUEUE_SERVICE_MAPPING_PAGE_TOKEN_H_
