@@ -110,7 +110,10 @@ absl::StatusOr<ConversationPage> FakeJobStore::ListConversations(
       ++active[key];
     }
     if (row.job.status == JobStatus::kPending) {
-      waiting.insert({conversations_[key].ready_since, key});
+      // In microseconds, as PostgreSQL keeps it (and a page token holds it).
+      waiting.insert({absl::FromUnixMicros(absl::ToUnixMicros(
+                          conversations_[key].ready_since)),
+                      key});
     }
   }
   const absl::Time now = absl::Now();
