@@ -75,7 +75,7 @@ ORDER BY queue, minute;
 -- Conversations of queue $1 ('' for every queue) with pending jobs, the
 -- one waiting longest first: by (ready_since, conversation) after the
 -- cursor ($2 ready_since in microseconds since the epoch, NULL for the
--- first page; $3 the conversation key), at most $4. Each queue's are read
+-- first page; $3 the conversation key, '' for the first page), at most $4. Each queue's are read
 -- from conversations_waiting_idx (every queue's found by skipping through
 -- it, one probe per queue), so a page reads O(queues x page) entries.
 -- Returns the conversation, its queue and channel, ready_since (epoch
@@ -102,10 +102,12 @@ WITH RECURSIVE waiting_queues(queue) AS (
       c.pending_jobs, c.processing_jobs, c.first_position
     FROM conversations c
     WHERE c.queue = n.queue AND c.pending_jobs > 0
-      AND ($2::bigint IS NULL
-           OR (c.ready_since, c.conversation)
-              > ('epoch'::timestamptz + $2::bigint * interval '1 microsecond',
-                 $3::text))
+      -- No OR: the cursor stays an index condition, so a deep page starts
+      -- where the last one ended.
+      AND (c.ready_since, c.conversation)
+          > (coalesce('epoch'::timestamptz
+                      + $2::bigint * interval '1 microsecond', '-infinity'),
+             $3::text)
     ORDER BY c.ready_since, c.conversation
     LIMIT $4::int) w
   ORDER BY w.ready_since, w.conversation
