@@ -111,8 +111,8 @@ absl::StatusOr<ConversationPage> FakeJobStore::ListConversations(
     }
     if (row.job.status == JobStatus::kPending) {
       // In microseconds, as PostgreSQL keeps it (and a page token holds it).
-      waiting.insert({absl::FromUnixMicros(absl::ToUnixMicros(
-                          conversations_[key].ready_since)),
+      waiting.insert({absl::FromUnixMicros(
+                          absl::ToUnixMicros(conversations_[key].ready_since)),
                       key});
     }
   }

@@ -75,9 +75,9 @@ TEST_P(JobStoreSuite, QueueStatsCountEveryStatusAndTheMinutesMoves) {
   EnqueueTo(*store_, "qb", "c1");
   std::vector<Job> claimed = ClaimOf(*store_, "qa", 2);
   ASSERT_THAT(claimed, SizeIs(2));
-  ASSERT_TRUE(store_->CompleteJob(claimed[0].id, claimed[0].lease_token,
-                                  Deadline())
-                  .ok());
+  ASSERT_TRUE(
+      store_->CompleteJob(claimed[0].id, claimed[0].lease_token, Deadline())
+          .ok());
   ASSERT_TRUE(store_
                   ->FailJob(claimed[1].id, claimed[1].lease_token, "broken",
                             /*retryable=*/false, Deadline())
@@ -201,8 +201,8 @@ TEST_P(JobStoreSuite, ConversationsSayBackoffSnoozeAndRateLimit) {
                               absl::Hours(1), Deadline())
                   .ok());
   // One token, spent by the next claim (spender's head).
-  ASSERT_TRUE(store_->SetQueueRateLimit("q", RateLimit{0.001, 1}, Deadline())
-                  .ok());
+  ASSERT_TRUE(
+      store_->SetQueueRateLimit("q", RateLimit{0.001, 1}, Deadline()).ok());
   ASSERT_THAT(ClaimOf(*store_, "q", 1), SizeIs(1));
 
   std::map<std::string, HeadWait> waits;

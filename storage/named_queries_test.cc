@@ -214,8 +214,8 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"queue_stats_counts", "jobs_pending_queue_priority_seq_idx"},
   };
   // The operator views read counters and indexes, never every job.
-  for (const char* name : {"list_conversations", "queue_stats_counts",
-                           "queue_stats_minutes"}) {
+  for (const char* name :
+       {"list_conversations", "queue_stats_counts", "queue_stats_minutes"}) {
     EXPECT_FALSE(absl::StrContains(plans[name], "Seq Scan on jobs"))
         << name << ":\n"
         << plans[name];

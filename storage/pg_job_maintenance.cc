@@ -137,7 +137,8 @@ absl::Status PgJobStore::RollUpQueueCounts(MaintenanceReport& report,
   return WithConnection<bool>(
              deadline, /*retry_safe=*/true,
              [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
-               pqxx::row r = Exec1(txn, kRollUpQueueCounts, kMaintenanceLockKey);
+               pqxx::row r =
+                   Exec1(txn, kRollUpQueueCounts, kMaintenanceLockKey);
                report.counts_folded = r[1].as<int>();
                return true;
              })

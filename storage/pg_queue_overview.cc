@@ -119,9 +119,8 @@ absl::StatusOr<ConversationPage> PgJobStore::ListConversations(
                                 .waiting_since = FromEpoch(row[3])};
           if (!row[9].is_null()) c.head = JobFromRow(row, 9);
           c.wait = WaitOf(c, row, now);
-          c.jobs_behind =
-              std::max<int64_t>(0, row[5].as<int64_t>() +
-                                       row[6].as<int64_t>() - 1);
+          c.jobs_behind = std::max<int64_t>(
+              0, row[5].as<int64_t>() + row[6].as<int64_t>() - 1);
           page.conversations.push_back(std::move(c));
         }
         if (static_cast<int>(r.size()) == limit && !r.empty()) {

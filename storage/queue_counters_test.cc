@@ -64,7 +64,6 @@ class QueueCountersTest : public StoreFixture {
     job.queue = queue;
     return job;
   }
-
 };
 
 // One worker's share of the workload: enqueues, claims, and completes,
@@ -83,26 +82,20 @@ void Work(PgJobStore& store, const std::string& queue, int rounds) {
     ASSERT_TRUE(store.EnqueueJobs(batch, Soon()).ok());
     ClaimRequest request{.worker_id = "w", .queues = {queue}};
     request.max_jobs = 3;
-    absl::StatusOr<std::vector<Job>> claimed =
-        store.ClaimJobs(request, Soon());
+    absl::StatusOr<std::vector<Job>> claimed = store.ClaimJobs(request, Soon());
     ASSERT_TRUE(claimed.ok()) << claimed.status();
     for (size_t k = 0; k < claimed->size(); ++k) {
       const Job& j = (*claimed)[k];
       switch ((i + k) % 4) {
         case 0:
-          EXPECT_TRUE(
-              store.CompleteJob(j.id, j.lease_token, Soon())
-                  .ok());
+          EXPECT_TRUE(store.CompleteJob(j.id, j.lease_token, Soon()).ok());
           break;
         case 1:
-          EXPECT_TRUE(store
-                          .FailJob(j.id, j.lease_token, "x", i % 2 == 0,
-                                   Soon())
-                          .ok());
+          EXPECT_TRUE(
+              store.FailJob(j.id, j.lease_token, "x", i % 2 == 0, Soon()).ok());
           break;
         case 2:
-          EXPECT_TRUE(
-              store.CancelJob(j.id, "", Soon()).ok());
+          EXPECT_TRUE(store.CancelJob(j.id, "", Soon()).ok());
           break;
         default:
           break;  // left processing

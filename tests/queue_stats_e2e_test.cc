@@ -32,8 +32,8 @@ class QueueStatsE2eTest : public PgTest {
     for (absl::Duration maintenance :
          {absl::Milliseconds(100), absl::ZeroDuration()}) {
       absl::StatusOr<std::unique_ptr<InProcessServer>> server =
-          InProcessServer::Start({.database_url = url(),
-                                  .maintenance_interval = maintenance});
+          InProcessServer::Start(
+              {.database_url = url(), .maintenance_interval = maintenance});
       ASSERT_TRUE(server.ok()) << server.status();
       stubs_.push_back((*server)->NewStub());
       servers_.push_back(*std::move(server));
@@ -73,8 +73,7 @@ class QueueStatsE2eTest : public PgTest {
     grpc::Status s = stub.GetQueueStats(CallContext().get(), r, &response);
     EXPECT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(response.queues_size(), 1);
-    return response.queues_size() == 1 ? response.queues(0)
-                                        : v1::QueueStats();
+    return response.queues_size() == 1 ? response.queues(0) : v1::QueueStats();
   }
 
   std::vector<std::unique_ptr<InProcessServer>> servers_;
@@ -113,8 +112,9 @@ TEST_F(QueueStatsE2eTest, StatsCountWhatEveryReplicaAndPlainSqlDid) {
   // B folds nothing; A may have folded some: the sum is the same.
   const v1::QueueStats stats = Stats(b);
   auto truth = [&](const std::string& status) {
-    return SqlInt("SELECT count(*) FROM jobs WHERE queue = 'e2e' AND status = '" +
-                  status + "'");
+    return SqlInt(
+        "SELECT count(*) FROM jobs WHERE queue = 'e2e' AND status = '" +
+        status + "'");
   };
   EXPECT_EQ(stats.queue(), "e2e");
   EXPECT_EQ(stats.pending(), truth("pending"));

@@ -181,8 +181,7 @@ absl::StatusOr<ConversationCursor> DecodeConversationPageToken(
       !CursorMicros(parts[1], &micros) ||
       !absl::WebSafeBase64Unescape(parts[2], &token_queue) ||
       !absl::WebSafeBase64Unescape(parts[3], &conversation) ||
-      conversation.empty() ||
-      conversation.find('\0') != std::string::npos) {
+      conversation.empty() || conversation.find('\0') != std::string::npos) {
     return Malformed("ListConversations");
   }
   if (token_queue != queue) {
