@@ -36,7 +36,7 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "JobQueue address");
 ABSL_FLAG(std::string, scenario, "enqueue",
-          "enqueue, enqueue_batch, work, list, health or rate");
+          "enqueue, enqueue_batch, work, list, stats, health or rate");
 ABSL_FLAG(std::vector<std::string>, servers, {},
           "JobQueue addresses the workers take turns on (rate; default: "
           "--server)");
@@ -182,6 +182,18 @@ void List(JobQueue::Stub& stub) {
         std::move(request),
         [&](auto... call) { stub.async()->ListJobs(call...); },
         [done](const grpc::Status& s, const auto&) { done(s.ok()); });
+  });
+}
+
+// GetQueueStats of every queue, as an operator console polls it.
+void Stats(JobQueue::Stub& stub) {
+  RunClosedLoop("stats", [&](int64_t, std::function<void(bool)> done) {
+    CallAsync<jobqueue::v1::GetQueueStatsResponse>(
+        jobqueue::v1::GetQueueStatsRequest(),
+        [&](auto... call) { stub.async()->GetQueueStats(call...); },
+        [done](const grpc::Status& s, const auto& response) {
+          done(s.ok() && response.queues_size() > 0);
+        });
   });
 }
 
@@ -416,6 +428,8 @@ int main(int argc, char** argv) {
     Work(*stub);
   } else if (scenario == "list") {
     List(*stub);
+  } else if (scenario == "stats") {
+    Stats(*stub);
   } else if (scenario == "health") {
     Health(channel);
   } else if (scenario == "rate") {

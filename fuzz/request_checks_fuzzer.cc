@@ -33,7 +33,7 @@ constexpr size_t kMaxPayloadBytes = 256 * 1024;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   absl::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 23) {
+  switch (data[0] % 25) {
     case 0: {
       v1::CreateUserRequest r;
       if (Parse(bytes, &r)) (void)CheckCreateUser(r);
@@ -164,6 +164,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 22: {
       v1::ReplayDeadLettersRequest r;
       if (Parse(bytes, &r)) (void)ToDeadLetterReplay(r);
+      break;
+    }
+    case 23: {
+      v1::GetQueueStatsRequest r;
+      if (Parse(bytes, &r)) (void)ToQueueStatsQuery(r);
+      break;
+    }
+    case 24: {
+      v1::ListConversationsRequest r;
+      if (Parse(bytes, &r)) (void)ToConversationsQueue(r);
       break;
     }
   }

@@ -271,6 +271,7 @@ void FakeJobStore::Lease(Row& row, const std::string& worker_id,
   StartAttempt(job, lease);
   job.worker_id = worker_id;
   job.updated_at = Now();
+  Entered(job);
 }
 
 void FakeJobStore::EndLease(Row& row, const std::string& last_error,
@@ -281,6 +282,7 @@ void FakeJobStore::EndLease(Row& row, const std::string& last_error,
   job.status = cancel  ? JobStatus::kCancelled
                : again ? JobStatus::kPending
                        : JobStatus::kFailed;
+  Entered(job);
   job.lease_token.clear();
   job.lease_expires_at = absl::InfinitePast();
   job.run_deadline = absl::InfiniteFuture();
@@ -497,6 +499,7 @@ absl::StatusOr<Job> FakeJobStore::UpdateStatus(const StatusChange& change,
   if (change.to == JobStatus::kProcessing) StartAttempt(job, change.lease);
   if (change.to == JobStatus::kProcessing) job.attempts += 1;
   job.updated_at = Now();
+  Entered(job);
   const Job updated = job;
   Reconsider(channel, was_ready);
   return updated;
@@ -640,6 +643,7 @@ absl::StatusOr<Job> FakeJobStore::CompleteLocked(const JobLease& lease) {
   }
   Job& job = (*row)->job;
   job.status = JobStatus::kComplete;
+  Entered(job);
   job.result_json = lease.result_json;
   job.lease_token.clear();
   job.lease_expires_at = absl::InfinitePast();

@@ -119,6 +119,12 @@ class FakeJobStore final : public JobStore {
                                            absl::Time deadline) override;
   absl::StatusOr<QueueSettings> ResumeQueue(const std::string& queue,
                                             absl::Time deadline) override;
+  // Queue statistics and waiting conversations, in fake_queue_overview.cc.
+  absl::StatusOr<std::vector<QueueStatistics>> GetQueueStats(
+      const std::string& queue, int minutes, absl::Time deadline) override;
+  absl::StatusOr<ConversationPage> ListConversations(
+      const std::string& queue, const std::optional<ConversationCursor>& after,
+      int limit, absl::Time deadline) override;
   absl::StatusOr<MaintenanceReport> RunMaintenance(
       absl::Duration retention, int max_deletes, absl::Time deadline) override;
   absl::StatusOr<DeadLetter> RecordDeadLetter(const NewDeadLetter& letter,
@@ -254,6 +260,12 @@ class FakeJobStore final : public JobStore {
     std::string reason;  // "" for none
   };
   std::map<std::string, Pause> pauses_ ABSL_GUARDED_BY(mu_);  // by queue
+  // Records that `job` just entered its status, for GetQueueStats' minutes
+  // (claims, completions and failures), as the jobs triggers count them.
+  void Entered(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // By queue, then the minute's start.
+  std::map<std::pair<std::string, absl::Time>, MinuteCounts> minutes_
+      ABSL_GUARDED_BY(mu_);
 
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   NewJob new_job_ ABSL_GUARDED_BY(mu_);

@@ -17,6 +17,7 @@
 #define JOBQUEUE_STORAGE_JOB_STORE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -199,6 +200,7 @@ struct MaintenanceReport {
   int deleted = 0;        // completed or cancelled jobs past retention
   int recounted = 0;      // conversations whose counts were set again
   int idle_removed = 0;   // rows of long-idle conversations removed
+  int counts_folded = 0;  // queue counters' deltas folded into their totals
   // Ready conversations moved up to the claims' floor (their ready_since
   // edited by hand below it).
   int floor_moved = 0;
@@ -243,6 +245,73 @@ struct TokenWait {
   // before `next`, whatever is enqueued. Never so when one is paused: a
   // claim of it must hear ResumeQueue's notification.
   bool every_queue = false;
+};
+
+// Jobs of a queue that moved into processing (claims), complete or failed
+// during one minute, across every replica.
+struct MinuteCounts {
+  absl::Time start;  // the minute's first instant
+  int64_t claimed = 0;
+  int64_t completed = 0;
+  int64_t failed = 0;
+};
+
+// The most minutes QueueStatistics carries (queue_throughput keeps an
+// hour).
+inline constexpr int kMaxStatsMinutes = 60;
+
+// One queue as GetQueueStats reports it: counts kept by triggers (exact as
+// of the read, never a count of the jobs), its settings and its last
+// minutes.
+struct QueueStatistics {
+  QueueSettings settings;  // name, rate limit, pause (max_run_time unset)
+  int64_t pending = 0;
+  int64_t processing = 0;
+  int64_t scheduled = 0;
+  int64_t failed = 0;
+  int64_t cancelled = 0;
+  int64_t complete = 0;
+  // Since its oldest pending job (in enqueue order) was created; zero when
+  // none is pending.
+  absl::Duration oldest_pending_age = absl::ZeroDuration();
+  // Whole tokens its rate limit has now; 0 without a limit.
+  int64_t tokens = 0;
+  // The last minutes, oldest first; the last one is the current minute.
+  std::vector<MinuteCounts> minutes;
+};
+
+// Why a conversation's head is not running, the first that holds of:
+enum class HeadWait {
+  kProcessing,   // it runs: worker_id holds it until lease_expires_at
+  kQueuePaused,  // its queue is paused
+  kBackoff,      // a failed attempt's retry waits until run_after
+  kNotDue,       // not due before run_after (snoozed)
+  kRateLimited,  // its queue's rate limit has no whole token now
+  kReady,        // due, waiting for a worker that claims its queue
+  kNoHead,       // the counts drifted and it has none (maintenance repairs)
+};
+
+// A conversation with pending jobs, as ListConversations reports it.
+struct WaitingConversation {
+  std::string queue;
+  std::string source_channel_id;
+  // Since when its head has been at the front (conversations.ready_since):
+  // the key it is listed by, the longest-waiting first.
+  absl::Time waiting_since;
+  std::optional<Job> head;  // none with HeadWait::kNoHead
+  HeadWait wait = HeadWait::kNoHead;
+  int64_t jobs_behind = 0;  // its other pending and processing jobs
+};
+
+// A place in ListConversations' order.
+struct ConversationCursor {
+  absl::Time waiting_since;
+  std::string conversation;  // queue, a space, source_channel_id
+};
+
+struct ConversationPage {
+  std::vector<WaitingConversation> conversations;
+  std::optional<ConversationCursor> next;  // when more may follow
 };
 
 struct NewDeadLetter {
@@ -500,6 +569,18 @@ class JobStore {
   // most that long before it tries again.
   virtual absl::StatusOr<TokenWait> NextTokenIn(
       const std::vector<std::string>& queues, absl::Time deadline) = 0;
+  // Queue `queue`'s statistics, or those of every queue with jobs or
+  // settings when it is "" (by name), with the last `minutes` minutes (1 to
+  // kMaxStatsMinutes). Reads counters, never counts the jobs: a few index
+  // probes per queue whatever the table holds.
+  virtual absl::StatusOr<std::vector<QueueStatistics>> GetQueueStats(
+      const std::string& queue, int minutes, absl::Time deadline) = 0;
+  // Up to `limit` (at least 1) conversations of queue `queue` ("" for any)
+  // that have pending jobs, the longest-waiting first (by waiting_since,
+  // then queue and channel), after `after`: a keyset page.
+  virtual absl::StatusOr<ConversationPage> ListConversations(
+      const std::string& queue, const std::optional<ConversationCursor>& after,
+      int limit, absl::Time deadline) = 0;
 
   // One round of background upkeep, by one process at a time: returns
   // lapsed leases to pending (or failed + dead letter when out of attempts,

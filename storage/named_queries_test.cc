@@ -209,7 +209,17 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"stats_oldest_pending_age", "jobs_status_created_at_idx"},
       {"get_user", "users_pkey"},
       {"list_users", "users_created_at_idx"},
+      {"list_conversations", "conversations_waiting_idx"},
+      {"list_conversations", "jobs_active_conversation_position_idx"},
+      {"queue_stats_counts", "jobs_pending_queue_priority_seq_idx"},
   };
+  // The operator views read counters and indexes, never every job.
+  for (const char* name :
+       {"list_conversations", "queue_stats_counts", "queue_stats_minutes"}) {
+    EXPECT_FALSE(absl::StrContains(plans[name], "Seq Scan on jobs"))
+        << name << ":\n"
+        << plans[name];
+  }
   for (const auto& [name, index] : uses) {
     // "Index Scan using ..." or "Bitmap Index Scan on ...", never
     // "Conflict Arbiter Indexes: ...".

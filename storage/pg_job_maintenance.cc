@@ -1,7 +1,8 @@
 // PgJobStore's maintenance: returns lapsed leases to pending (or to failed
 // plus a dead letter, or to cancelled), deletes completed and cancelled
 // jobs past their retention, repairs conversations whose counts drifted,
-// and removes long-idle conversation rows, in one process at a time. Each step
+// removes long-idle conversation rows and folds the queue counters' deltas,
+// in one process at a time. Each step
 // is its own transaction and never waits for a row another session holds: it
 // skips it, says so in the report, and takes it in a later round.
 
@@ -22,6 +23,7 @@ const NamedQuery& kRescueLeases = Query("rescue_leases");
 const NamedQuery& kDeleteCompleted = Query("delete_completed");
 const NamedQuery& kRecount = Query("recount");
 const NamedQuery& kRemoveIdle = Query("remove_idle_conversations");
+const NamedQuery& kRollUpQueueCounts = Query("roll_up_queue_counts");
 // VACUUM each round, with ANALYZE every kAnalyzeEvery (see the blocks).
 const NamedQuery& kVacuumConversations = Query("vacuum_conversations");
 const NamedQuery& kVacuumAnalyzeConversations =
@@ -42,6 +44,7 @@ void AddMaintenanceStatements(StatementSet& c) {
   c.Add(kDeleteCompleted);
   c.Add(kRecount);
   c.Add(kRemoveIdle);
+  c.Add(kRollUpQueueCounts);
   // VACUUM cannot be prepared.
   c.Add(kVacuumConversations, /*prepared=*/false);
   c.Add(kVacuumAnalyzeConversations, /*prepared=*/false);
@@ -129,6 +132,19 @@ absl::Status PgJobStore::RemoveIdleConversations(MaintenanceReport& report,
       .status();
 }
 
+absl::Status PgJobStore::RollUpQueueCounts(MaintenanceReport& report,
+                                           absl::Time deadline) {
+  return WithConnection<bool>(
+             deadline, /*retry_safe=*/true,
+             [&](pqxx::transaction_base& txn) -> absl::StatusOr<bool> {
+               pqxx::row r =
+                   Exec1(txn, kRollUpQueueCounts, kMaintenanceLockKey);
+               report.counts_folded = r[1].as<int>();
+               return true;
+             })
+      .status();
+}
+
 absl::Status PgJobStore::VacuumConversations(absl::Time deadline) {
   bool analyze;
   {
@@ -173,8 +189,9 @@ absl::StatusOr<MaintenanceReport> PgJobStore::RunMaintenance(
   }
   note("recount", Recount(report, deadline));
   note("idle_conversations", RemoveIdleConversations(report, deadline));
+  note("queue_counts", RollUpQueueCounts(report, deadline));
   note("vacuum", VacuumConversations(deadline));
-  const int steps = retention > absl::ZeroDuration() ? 5 : 4;
+  const int steps = retention > absl::ZeroDuration() ? 6 : 5;
   if (failed == steps) {
     return absl::UnavailableError(
         absl::StrCat("maintenance failed: ", report.errors.front()));

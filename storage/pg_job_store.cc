@@ -50,6 +50,7 @@ StatementSet AllStatements() {
   AddScheduleStatements(c);
   AddQueueStatements(c);
   AddDeadLetterStatements(c);
+  AddQueueOverviewStatements(c);
   return c;
 }
 

@@ -183,6 +183,12 @@ class PgJobStore final : public JobStore {
                                             absl::Time deadline) override;
   absl::StatusOr<TokenWait> NextTokenIn(const std::vector<std::string>& queues,
                                         absl::Time deadline) override;
+  // Queue statistics and waiting conversations, in pg_queue_overview.cc.
+  absl::StatusOr<std::vector<QueueStatistics>> GetQueueStats(
+      const std::string& queue, int minutes, absl::Time deadline) override;
+  absl::StatusOr<ConversationPage> ListConversations(
+      const std::string& queue, const std::optional<ConversationCursor>& after,
+      int limit, absl::Time deadline) override;
 
   // Closes the pool: later calls get UNAVAILABLE.
   void Close() { pool_.Close(); }
@@ -316,6 +322,8 @@ class PgJobStore final : public JobStore {
   absl::Status RemoveIdleConversations(MaintenanceReport& report,
                                        absl::Time deadline);
   absl::Status VacuumConversations(absl::Time deadline);
+  absl::Status RollUpQueueCounts(MaintenanceReport& report,
+                                 absl::Time deadline);
 
   // The schedule `row` (see storage/queries/schedules.sql) ticks: its job
   // enqueued in `txn` and its next tick set (pg_job_schedules.cc).

@@ -407,6 +407,22 @@ class MalformedRequestsTest : public ::testing::Test {
                               return r;
                             },
                             Caller(&JobQueue::Stub::ResumeQueue)};
+    rpcs_["GetQueueStats"] = {
+        [] {
+          auto r = std::make_unique<v1::GetQueueStatsRequest>();
+          r->set_queue("replies");
+          r->set_minutes(5);
+          return r;
+        },
+        Caller(&JobQueue::Stub::GetQueueStats)};
+    rpcs_["ListConversations"] = {
+        [] {
+          auto r = std::make_unique<v1::ListConversationsRequest>();
+          r->set_queue("replies");
+          r->set_page_size(10);
+          return r;
+        },
+        Caller(&JobQueue::Stub::ListConversations)};
     rpcs_["CreateSchedule"] = {
         [this] {
           return std::make_unique<v1::CreateScheduleRequest>(ASchedule());
@@ -703,8 +719,8 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
   // 1, DeleteSchedule 1, SetQueueRateLimit 1, GetQueue 1,
   // SetQueueMaxRunTime 1, PauseQueue 2, ResumeQueue 1, ListDeadLetters 3
   // (source, reason_contains, page_token), ReplayDeadLetters 3 (two ids,
-  // requested_by).
-  EXPECT_EQ(cases, 68 * 3);
+  // requested_by), GetQueueStats 1, ListConversations 2.
+  EXPECT_EQ(cases, 71 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {
@@ -1067,6 +1083,16 @@ TEST_F(MalformedRequestsTest, NumbersAtTheirBounds) {
          dynamic_cast<v1::ListDeadLettersRequest*>(m)->set_page_size(v);
        },
        500},
+      {"GetQueueStats", "minutes",
+       [](Message* m, int v) {
+         dynamic_cast<v1::GetQueueStatsRequest*>(m)->set_minutes(v);
+       },
+       60},
+      {"ListConversations", "page_size",
+       [](Message* m, int v) {
+         dynamic_cast<v1::ListConversationsRequest*>(m)->set_page_size(v);
+       },
+       1000},
   };
   for (const Bound& b : bounds) {
     SCOPED_TRACE(b.field);
@@ -1654,6 +1680,25 @@ TEST_F(MalformedRequestsTest, DeadLetterPageTokensForgedCrossedOrReused) {
     change(r);
     ExpectRefusedUnchanged("ListDeadLetters", r, "page_token");
   }
+}
+
+TEST_F(MalformedRequestsTest, QueueViewsRefuseBadQueuesAndTokens) {
+  // "" is every queue for these two, so only other bad names.
+  for (const std::string& name :
+       {"two words"s, "-dash"s, std::string(65, 'q'), "caf\xC3\xA9"s}) {
+    v1::GetQueueStatsRequest stats;
+    stats.set_queue(name);
+    ExpectRefusedUnchanged("GetQueueStats", stats, "queue");
+    v1::ListConversationsRequest list;
+    list.set_queue(name);
+    ExpectRefusedUnchanged("ListConversations", list, "queue");
+  }
+  v1::ListConversationsRequest list;
+  list.set_page_token("bm90IGEgdG9rZW4");
+  ExpectRefusedUnchanged("ListConversations", list, "page_token");
+  // A ListSchedules token is another list's.
+  list.set_page_token("czE6bmlnaHRseQ");
+  ExpectRefusedUnchanged("ListConversations", list, "page_token");
 }
 
 }  // namespace

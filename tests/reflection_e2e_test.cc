@@ -993,6 +993,28 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       EXPECT_EQ(r->results(0).code(), 0) << r->results(0).message();
       EXPECT_TRUE(r->results(0).replayed_now());
       EXPECT_FALSE(r->results(0).replay().job_id().empty());
+    } else if (method == "GetQueueStats") {
+      // After the lines above: "sms-out" has settings, and was resumed.
+      auto r = ParseOutput<v1::GetQueueStatsResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      bool sms_out = false;
+      for (const v1::QueueStats& q : r->queues()) {
+        EXPECT_EQ(q.minutes_size(), 15) << q.queue();
+        if (q.queue() != "sms-out") continue;
+        sms_out = true;
+        EXPECT_FALSE(q.paused());
+        EXPECT_EQ(q.rate_limit().burst(), 5);
+      }
+      EXPECT_TRUE(sms_out);
+    } else if (method == "ListConversations") {
+      auto r = ParseOutput<v1::ListConversationsResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_LE(r->conversations_size(), 20);
+      for (const v1::Conversation& c : r->conversations()) {
+        EXPECT_EQ(c.queue(), "default");
+        EXPECT_EQ(c.head().source_channel_id(), c.source_channel_id());
+        EXPECT_NE(c.head_wait(), v1::HEAD_WAIT_UNSPECIFIED);
+      }
     } else {
       ADD_FAILURE() << "a grpcurl line of the docs this test has no check for";
     }

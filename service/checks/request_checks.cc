@@ -647,4 +647,29 @@ absl::StatusOr<DeadLetterReplayRequest> ToDeadLetterReplay(
   return replay;
 }
 
+absl::StatusOr<QueueStatsQuery> ToQueueStatsQuery(
+    const v1::GetQueueStatsRequest& request) {
+  if (absl::Status s = FirstError(
+          {request.queue().empty() ? absl::OkStatus()
+                                   : CheckQueueName("queue", request.queue()),
+           CheckRange("minutes", request.minutes(), 0, kMaxStatsMinutes)});
+      !s.ok()) {
+    return s;
+  }
+  return QueueStatsQuery{.queue = request.queue(),
+                         .minutes = request.minutes() == 0
+                                        ? kDefaultStatsMinutes
+                                        : request.minutes()};
+}
+
+absl::StatusOr<std::string> ToConversationsQueue(
+    const v1::ListConversationsRequest& request) {
+  if (!request.queue().empty()) {
+    if (absl::Status s = CheckQueueName("queue", request.queue()); !s.ok()) {
+      return s;
+    }
+  }
+  return request.queue();
+}
+
 }  // namespace jobqueue

@@ -194,6 +194,21 @@ struct DeadLetterReplayRequest {
 };
 absl::StatusOr<DeadLetterReplayRequest> ToDeadLetterReplay(
     const v1::ReplayDeadLettersRequest& request);
+// GetQueueStats' queue ("" for every queue) and minutes (1 to
+// kMaxStatsMinutes; 0 means kDefaultStatsMinutes).
+inline constexpr int kDefaultStatsMinutes = 15;
+struct QueueStatsQuery {
+  std::string queue;
+  int minutes = kDefaultStatsMinutes;
+};
+absl::StatusOr<QueueStatsQuery> ToQueueStatsQuery(
+    const v1::GetQueueStatsRequest& request);
+
+// ListConversations' queue ("" for every queue). page_size is PageSize's,
+// and page_token is decoded by DecodeConversationPageToken
+// (mapping/page_token.h).
+absl::StatusOr<std::string> ToConversationsQueue(
+    const v1::ListConversationsRequest& request);
 
 }  // namespace jobqueue
 

@@ -616,5 +616,42 @@ TEST(ToDeadLetterReplayTest, EachBadValueRefusesTheWholeCall) {
             "requested_by is 256 bytes; the limit is 255");
 }
 
+TEST(ToQueueStatsQueryTest, AnOptionalQueueAndMinutesDefaultingTo15) {
+  v1::GetQueueStatsRequest r;
+  absl::StatusOr<QueueStatsQuery> q = ToQueueStatsQuery(r);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->queue, "");
+  EXPECT_EQ(q->minutes, 15);
+  r.set_queue("media:transcribe");
+  r.set_minutes(60);
+  q = ToQueueStatsQuery(r);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->queue, "media:transcribe");
+  EXPECT_EQ(q->minutes, 60);
+}
+
+TEST(ToQueueStatsQueryTest, EachBadValueNamesItsField) {
+  v1::GetQueueStatsRequest r;
+  r.set_queue("two words");
+  EXPECT_NE(Invalid(ToQueueStatsQuery(r)).find("queue must be 1 to 64"),
+            std::string::npos);
+  r.set_queue("q");
+  for (int bad : {-1, 61}) {
+    r.set_minutes(bad);
+    EXPECT_NE(Invalid(ToQueueStatsQuery(r)).find("minutes"), std::string::npos)
+        << bad;
+  }
+}
+
+TEST(ToConversationsQueueTest, EmptyIsEveryQueueElseAQueueName) {
+  v1::ListConversationsRequest r;
+  EXPECT_EQ(ToConversationsQueue(r).value(), "");
+  r.set_queue("sms-out");
+  EXPECT_EQ(ToConversationsQueue(r).value(), "sms-out");
+  r.set_queue("-x");
+  EXPECT_NE(Invalid(ToConversationsQueue(r)).find("queue must be 1 to 64"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace jobqueue

@@ -523,4 +523,41 @@ grpc::Status JobQueueService::DeleteSchedule(
   return grpc::Status::OK;
 }
 
+grpc::Status JobQueueService::GetQueueStats(
+    grpc::ServerContext* context, const v1::GetQueueStatsRequest* request,
+    v1::GetQueueStatsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(query, ToQueueStatsQuery(*request));
+  ASSIGN_OR_RETURN(stats, store_->GetQueueStats(query.queue, query.minutes,
+                                                Deadline(*context)));
+  for (const QueueStatistics& queue : stats) {
+    ToProto(queue, response->add_queues());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::ListConversations(
+    grpc::ServerContext* context, const v1::ListConversationsRequest* request,
+    v1::ListConversationsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(queue, ToConversationsQueue(*request));
+  ASSIGN_OR_RETURN(page_size, PageSize(request->page_size()));
+  std::optional<ConversationCursor> after;
+  if (!request->page_token().empty()) {
+    ASSIGN_OR_RETURN(cursor,
+                     DecodeConversationPageToken(request->page_token(), queue));
+    after = std::move(cursor);
+  }
+  ASSIGN_OR_RETURN(page, store_->ListConversations(queue, after, page_size,
+                                                   Deadline(*context)));
+  for (const WaitingConversation& conversation : page.conversations) {
+    ToProto(conversation, response->add_conversations());
+  }
+  if (page.next.has_value()) {
+    response->set_next_page_token(
+        EncodeConversationPageToken(*page.next, queue));
+  }
+  return grpc::Status::OK;
+}
+
 }  // namespace jobqueue

@@ -128,6 +128,12 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status ReplayDeadLetters(
       grpc::ServerContext* context, const v1::ReplayDeadLettersRequest* request,
       v1::ReplayDeadLettersResponse* response) override;
+  grpc::Status GetQueueStats(grpc::ServerContext* context,
+                             const v1::GetQueueStatsRequest* request,
+                             v1::GetQueueStatsResponse* response) override;
+  grpc::Status ListConversations(
+      grpc::ServerContext* context, const v1::ListConversationsRequest* request,
+      v1::ListConversationsResponse* response) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.

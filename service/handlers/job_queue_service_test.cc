@@ -405,6 +405,66 @@ TEST_F(JobQueueServiceTest, DeadLettersAreListedAndReplayedThroughTheShimMap) {
   EXPECT_EQ(store_.calls().size(), calls);
 }
 
+TEST_F(JobQueueServiceTest, QueueStatsAreCheckedThenReadAndMapped) {
+  v1::GetQueueStatsRequest request;
+  request.set_minutes(61);
+  v1::GetQueueStatsResponse response;
+  grpc::Status s = service_.GetQueueStats(&context_, &request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("minutes"));
+  EXPECT_TRUE(store_.calls().empty());
+
+  v1::PauseQueueRequest pause;
+  pause.set_queue("sms-out");
+  pause.set_reason("provider down");
+  v1::Queue queue;
+  ASSERT_TRUE(service_.PauseQueue(&context_, &pause, &queue).ok());
+  request.set_minutes(0);
+  ASSERT_TRUE(service_.GetQueueStats(&context_, &request, &response).ok());
+  ASSERT_EQ(response.queues_size(), 1);
+  const v1::QueueStats& stats = response.queues(0);
+  EXPECT_EQ(stats.queue(), "sms-out");
+  EXPECT_TRUE(stats.paused());
+  EXPECT_EQ(stats.pause_reason(), "provider down");
+  EXPECT_EQ(stats.minutes_size(), 15);
+  EXPECT_FALSE(stats.has_rate_limit());
+}
+
+TEST_F(JobQueueServiceTest, ConversationsPageThroughWithTheirTokens) {
+  for (const char* channel : {"c1", "c2", "c3"}) {
+    v1::EnqueueJobRequest enqueue = AJob();
+    enqueue.set_source_channel_id(channel);
+    v1::EnqueueJobResponse enqueued;
+    ASSERT_TRUE(service_.EnqueueJob(&context_, &enqueue, &enqueued).ok());
+  }
+  v1::ListConversationsRequest request;
+  request.set_page_size(2);
+  v1::ListConversationsResponse first;
+  ASSERT_TRUE(service_.ListConversations(&context_, &request, &first).ok());
+  ASSERT_EQ(first.conversations_size(), 2);
+  EXPECT_EQ(first.conversations(0).head_wait(), v1::HEAD_WAIT_READY);
+  EXPECT_EQ(first.conversations(0).head().status(), v1::JOB_STATUS_PENDING);
+  EXPECT_EQ(first.conversations(0).head().lease_token(), "");
+  ASSERT_FALSE(first.next_page_token().empty());
+  request.set_page_token(first.next_page_token());
+  v1::ListConversationsResponse second;
+  ASSERT_TRUE(service_.ListConversations(&context_, &request, &second).ok());
+  ASSERT_EQ(second.conversations_size(), 1);
+  EXPECT_EQ(second.next_page_token(), "");
+  std::set<std::string> seen;
+  for (const auto* page : {&first, &second}) {
+    for (const v1::Conversation& c : page->conversations()) {
+      seen.insert(c.source_channel_id());
+    }
+  }
+  EXPECT_EQ(seen.size(), 3u);
+  // The token is bound to its queue.
+  request.set_queue("other");
+  grpc::Status s = service_.ListConversations(&context_, &request, &second);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
+}
+
 // A notifier that never fires (no database): only the queue's next token
 // can wake the claim before the one-second recheck.
 TEST_F(JobQueueServiceTest, AWaitingClaimTakesARateLimitedQueuesNextToken) {

@@ -246,4 +246,68 @@ void ToProto(const Schedule& schedule, v1::Schedule* out) {
   ToTimestamp(schedule.created_at, out->mutable_created_at());
 }
 
+void ToProto(const QueueStatistics& stats, v1::QueueStats* out) {
+  out->set_queue(stats.settings.name);
+  out->set_pending(stats.pending);
+  out->set_processing(stats.processing);
+  out->set_scheduled(stats.scheduled);
+  out->set_failed(stats.failed);
+  out->set_cancelled(stats.cancelled);
+  out->set_complete(stats.complete);
+  ToDurationMs(stats.oldest_pending_age, out->mutable_oldest_pending_age());
+  for (const MinuteCounts& m : stats.minutes) {
+    v1::QueueMinute* minute = out->add_minutes();
+    ToTimestamp(m.start, minute->mutable_start_time());
+    minute->set_claimed(m.claimed);
+    minute->set_completed(m.completed);
+    minute->set_failed(m.failed);
+  }
+  if (stats.settings.paused_at != absl::InfinitePast()) {
+    out->set_paused(true);
+    ToTimestamp(stats.settings.paused_at, out->mutable_paused_at());
+    out->set_pause_reason(stats.settings.pause_reason);
+  }
+  if (stats.settings.rate_limit.has_value()) {
+    out->mutable_rate_limit()->set_jobs_per_second(
+        stats.settings.rate_limit->jobs_per_second);
+    out->mutable_rate_limit()->set_burst(stats.settings.rate_limit->burst);
+    out->set_rate_limit_tokens(stats.tokens);
+  }
+}
+
+namespace {
+
+v1::HeadWait ProtoHeadWait(HeadWait wait) {
+  switch (wait) {
+    case HeadWait::kProcessing:
+      return v1::HEAD_WAIT_PROCESSING;
+    case HeadWait::kQueuePaused:
+      return v1::HEAD_WAIT_QUEUE_PAUSED;
+    case HeadWait::kBackoff:
+      return v1::HEAD_WAIT_BACKOFF;
+    case HeadWait::kNotDue:
+      return v1::HEAD_WAIT_NOT_DUE;
+    case HeadWait::kRateLimited:
+      return v1::HEAD_WAIT_RATE_LIMITED;
+    case HeadWait::kReady:
+      return v1::HEAD_WAIT_READY;
+    case HeadWait::kNoHead:
+      break;
+  }
+  return v1::HEAD_WAIT_NO_HEAD;
+}
+
+}  // namespace
+
+void ToProto(const WaitingConversation& conversation, v1::Conversation* out) {
+  out->set_queue(conversation.queue);
+  out->set_source_channel_id(conversation.source_channel_id);
+  ToTimestamp(conversation.waiting_since, out->mutable_waiting_since());
+  if (conversation.head.has_value()) {
+    ToProto(*conversation.head, out->mutable_head());
+  }
+  out->set_head_wait(ProtoHeadWait(conversation.wait));
+  out->set_jobs_behind(conversation.jobs_behind);
+}
+
 }  // namespace jobqueue

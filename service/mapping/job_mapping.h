@@ -55,6 +55,11 @@ void ToProto(const DeadLetterReplay& replay, v1::DeadLetterReplay* out);
 // empty.
 void ToProto(const Schedule& schedule, v1::Schedule* out);
 
+// GetQueueStats' queue and ListConversations' conversation (its head as
+// ToProto(Job) maps a job).
+void ToProto(const QueueStatistics& stats, v1::QueueStats* out);
+void ToProto(const WaitingConversation& conversation, v1::Conversation* out);
+
 }  // namespace jobqueue
 
 #endif  // JOBQUEUE_SERVICE_MAPPING_JOB_MAPPING_H_

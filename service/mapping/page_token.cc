@@ -25,6 +25,10 @@ constexpr char kUserVersion[] = "u1";
 constexpr char kSchedulePrefix[] = "s1:";
 // ListDeadLetters' tokens: a version of their own.
 constexpr char kDeadLetterVersion[] = "d1";
+// ListConversations' tokens: this version, the cursor's time in
+// microseconds, then the queue asked for and the conversation key, each in
+// web-safe base64 (both may hold ':').
+constexpr char kConversationVersion[] = "c1";
 // The times a cursor can hold: those of a valid google.protobuf.Timestamp
 // (0001-01-01 to 9999-12-31), in microseconds. A token outside them was not
 // issued by a server.
@@ -195,6 +199,35 @@ absl::StatusOr<DeadLetterCursor> DecodeDeadLetterPageToken(
         "with the same filters or drop the token");
   }
   return DeadLetterCursor{absl::FromUnixMicros(micros), parts[2]};
+}
+
+std::string EncodeConversationPageToken(const ConversationCursor& cursor,
+                                        absl::string_view queue) {
+  return absl::WebSafeBase64Escape(absl::StrCat(
+      kConversationVersion, ":", absl::ToUnixMicros(cursor.waiting_since), ":",
+      absl::WebSafeBase64Escape(queue), ":",
+      absl::WebSafeBase64Escape(cursor.conversation)));
+}
+
+absl::StatusOr<ConversationCursor> DecodeConversationPageToken(
+    absl::string_view token, absl::string_view queue) {
+  const std::vector<std::string> parts = TokenParts(token);
+  int64_t micros;
+  std::string token_queue;
+  std::string conversation;
+  if (parts.empty() || parts[0] != kConversationVersion ||
+      !CursorMicros(parts[1], &micros) ||
+      !absl::WebSafeBase64Unescape(parts[2], &token_queue) ||
+      !absl::WebSafeBase64Unescape(parts[3], &conversation) ||
+      conversation.empty() || conversation.find('\0') != std::string::npos) {
+    return Malformed("ListConversations");
+  }
+  if (token_queue != queue) {
+    return absl::InvalidArgumentError(
+        "page_token was issued for a different queue; repeat the request "
+        "with the same queue or drop the token");
+  }
+  return ConversationCursor{absl::FromUnixMicros(micros), conversation};
 }
 
 }  // namespace jobqueue

@@ -58,6 +58,15 @@ std::string EncodeDeadLetterPageToken(const DeadLetterCursor& cursor,
 // issued for other filters, or is another list's.
 absl::StatusOr<DeadLetterCursor> DecodeDeadLetterPageToken(
     absl::string_view token, absl::string_view fingerprint);
+// ListConversations' tokens: a place in its order, bound to the queue asked
+// for ("" for every queue).
+std::string EncodeConversationPageToken(const ConversationCursor& cursor,
+                                        absl::string_view queue);
+
+// INVALID_ARGUMENT naming page_token when the token is malformed, another
+// list's, or was issued for another queue.
+absl::StatusOr<ConversationCursor> DecodeConversationPageToken(
+    absl::string_view token, absl::string_view queue);
 
 }  // namespace jobqueue
 

@@ -143,6 +143,16 @@ WITH lock AS (
 )
 SELECT (SELECT held FROM lock), count(*) FROM removed;
 
+-- name: roll_up_queue_counts
+-- Folds the queue counters' deltas into queue_counts and queue_throughput
+-- (see the migrations), so readers add up few rows. Returns whether it
+-- held the lock and how many deltas it folded.
+WITH lock AS (
+  SELECT pg_try_advisory_xact_lock($1) AS held
+)
+SELECT held, CASE WHEN held THEN roll_up_queue_counts() ELSE 0 END
+FROM lock;
+
 -- Every claim and completion rewrites its conversation's row, so the table
 -- gathers dead versions by the ten thousand between autovacuum's runs, and
 -- claims scan them: VACUUM every round, which reads only the pages changed
@@ -151,10 +161,11 @@ SELECT (SELECT held FROM lock), count(*) FROM removed;
 -- sort every ready one for a claim of 50, so ANALYZE too, once a minute:
 -- it samples 30,000 rows (75-240 ms on the same table). A role that does
 -- not own the table gets a warning. Neither can be prepared nor run in a
--- transaction block.
+-- transaction block. The queue counters' deltas, emptied by each roll-up,
+-- are vacuumed with them, so readers never scan their dead rows for long.
 
 -- name: vacuum_conversations
-VACUUM (SKIP_LOCKED) conversations;
+VACUUM (SKIP_LOCKED) conversations, queue_count_deltas;
 
 -- name: vacuum_analyze_conversations
-VACUUM (ANALYZE, SKIP_LOCKED) conversations;
+VACUUM (ANALYZE, SKIP_LOCKED) conversations, queue_count_deltas;
