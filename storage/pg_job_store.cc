@@ -49,6 +49,7 @@ StatementSet AllStatements() {
   AddMaintenanceStatements(c);
   AddScheduleStatements(c);
   AddQueueStatements(c);
+  AddBulkStatements(c);
   return c;
 }
 

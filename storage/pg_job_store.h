@@ -175,6 +175,12 @@ class PgJobStore final : public JobStore {
                                             absl::Time deadline) override;
   absl::StatusOr<TokenWait> NextTokenIn(const std::vector<std::string>& queues,
                                         absl::Time deadline) override;
+  // Bulk actions, in pg_job_bulk.cc: one transaction each, rows locked
+  // with SKIP LOCKED.
+  absl::StatusOr<RetryJobsResult> RetryJobs(const BulkJobs& jobs,
+                                            absl::Time deadline) override;
+  absl::StatusOr<CancelJobsResult> CancelJobs(const BulkJobs& jobs,
+                                              absl::Time deadline) override;
 
   // Closes the pool: later calls get UNAVAILABLE.
   void Close() { pool_.Close(); }

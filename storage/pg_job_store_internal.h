@@ -61,11 +61,12 @@ const char* ClaimAnyOrderSql();
 const char* UpdateStatusSql();
 
 // Register the statements of pg_job_leases.cc, pg_job_maintenance.cc,
-// pg_job_schedules.cc and pg_job_queues.cc.
+// pg_job_schedules.cc, pg_job_queues.cc and pg_job_bulk.cc.
 void AddLeaseStatements(StatementSet& c);
 void AddMaintenanceStatements(StatementSet& c);
 void AddScheduleStatements(StatementSet& c);
 void AddQueueStatements(StatementSet& c);
+void AddBulkStatements(StatementSet& c);
 
 inline int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 

@@ -13,6 +13,7 @@
 #include "service/checks/field_rules.h"
 #include "service/mapping/job_mapping.h"
 #include "service/mapping/struct_json.h"
+#include "storage/bulk_jobs.h"
 
 namespace jobqueue {
 
@@ -179,18 +180,19 @@ absl::StatusOr<StatusChange> ToStatusChange(
   return change;
 }
 
-absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
+namespace {
+
+// The filters ListJobs and the bulk actions share: user_id, source_type,
+// source_channel_id and the creation times (every one a request of these
+// has, with the same field names).
+template <typename Request>
+absl::StatusOr<JobFilter> SharedFilter(const Request& request) {
   JobFilter filter;
   if (!request.user_id().empty()) {
     if (absl::Status s = CheckE164("user_id", request.user_id()); !s.ok()) {
       return s;
     }
     filter.user_id = request.user_id();
-  }
-  if (request.status() != v1::JOB_STATUS_UNSPECIFIED) {
-    absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
-    if (!s.ok()) return s.status();
-    filter.status = *s;
   }
   if (request.source_type() != v1::SOURCE_TYPE_UNSPECIFIED) {
     absl::StatusOr<std::string> s =
@@ -210,6 +212,19 @@ absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
   if (request.has_created_before()) {
     filter.created_before = FromTimestamp(request.created_before());
   }
+  return filter;
+}
+
+}  // namespace
+
+absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
+  absl::StatusOr<JobFilter> filter = SharedFilter(request);
+  if (!filter.ok() || request.status() == v1::JOB_STATUS_UNSPECIFIED) {
+    return filter;
+  }
+  absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
+  if (!s.ok()) return s.status();
+  filter->status = *s;
   return filter;
 }
 
@@ -603,6 +618,43 @@ absl::StatusOr<std::string> ToQueueName(const v1::ResumeQueueRequest& request) {
     return s;
   }
   return request.queue();
+}
+
+namespace {
+
+// A bulk action's limit: 0 is kDefaultBulkLimit; the store checks the
+// range (in the same words).
+int BulkLimit(int requested) {
+  return requested == 0 ? kDefaultBulkLimit : requested;
+}
+
+}  // namespace
+
+absl::StatusOr<BulkJobs> ToBulkRetry(const v1::RetryJobsRequest& request) {
+  absl::StatusOr<JobFilter> filter = SharedFilter(request);
+  if (!filter.ok()) return filter.status();
+  BulkJobs jobs{.filter = *std::move(filter),
+                .all = request.all(),
+                .limit = BulkLimit(request.limit()),
+                .dry_run = request.dry_run()};
+  if (absl::Status s = CheckBulkRetry(jobs); !s.ok()) return s;
+  return jobs;
+}
+
+absl::StatusOr<BulkJobs> ToBulkCancel(const v1::CancelJobsRequest& request) {
+  absl::StatusOr<JobFilter> filter = SharedFilter(request);
+  if (!filter.ok()) return filter.status();
+  BulkJobs jobs{.filter = *std::move(filter),
+                .all = request.all(),
+                .limit = BulkLimit(request.limit()),
+                .dry_run = request.dry_run()};
+  if (request.status() != v1::JOB_STATUS_UNSPECIFIED) {
+    absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
+    if (!s.ok()) return s.status();
+    jobs.filter.status = *s;
+  }
+  if (absl::Status s = CheckBulkCancel(jobs); !s.ok()) return s;
+  return jobs;
 }
 
 }  // namespace jobqueue
