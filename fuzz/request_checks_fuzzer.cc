@@ -33,7 +33,7 @@ constexpr size_t kMaxPayloadBytes = 256 * 1024;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   absl::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 21) {
+  switch (data[0] % 23) {
     case 0: {
       v1::CreateUserRequest r;
       if (Parse(bytes, &r)) (void)CheckCreateUser(r);
@@ -145,6 +145,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 20: {
       v1::ResumeQueueRequest r;
       if (Parse(bytes, &r)) (void)ToQueueName(r);
+      break;
+    }
+    case 21: {
+      v1::RetryJobsRequest r;
+      if (Parse(bytes, &r)) (void)ToBulkRetry(r);
+      break;
+    }
+    case 22: {
+      v1::CancelJobsRequest r;
+      if (Parse(bytes, &r)) (void)ToBulkCancel(r);
       break;
     }
   }

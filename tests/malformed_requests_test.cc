@@ -407,6 +407,35 @@ class MalformedRequestsTest : public ::testing::Test {
                               return r;
                             },
                             Caller(&JobQueue::Stub::ResumeQueue)};
+    // Dry runs: every filter field set, so each is covered below.
+    rpcs_["RetryJobs"] = {[] {
+                            auto r = std::make_unique<v1::RetryJobsRequest>();
+                            r->set_user_id("+15551234567");
+                            r->set_source_channel_id(Unique("bulk"));
+                            r->set_source_type(v1::SOURCE_TYPE_DM);
+                            r->mutable_created_after()->set_seconds(1700000000);
+                            r->mutable_created_before()->set_seconds(
+                                absl::ToUnixSeconds(absl::Now()) + 60);
+                            r->set_limit(10);
+                            r->set_dry_run(true);
+                            return r;
+                          },
+                          Caller(&JobQueue::Stub::RetryJobs)};
+    rpcs_["CancelJobs"] = {[] {
+                             auto r = std::make_unique<v1::CancelJobsRequest>();
+                             r->set_user_id("+15551234567");
+                             r->set_source_channel_id(Unique("bulk"));
+                             r->set_source_type(v1::SOURCE_TYPE_DM);
+                             r->set_status(v1::JOB_STATUS_PENDING);
+                             r->mutable_created_after()->set_seconds(
+                                 1700000000);
+                             r->mutable_created_before()->set_seconds(
+                                 absl::ToUnixSeconds(absl::Now()) + 60);
+                             r->set_limit(10);
+                             r->set_dry_run(true);
+                             return r;
+                           },
+                           Caller(&JobQueue::Stub::CancelJobs)};
     rpcs_["CreateSchedule"] = {
         [this] {
           return std::make_unique<v1::CreateScheduleRequest>(ASchedule());
@@ -651,8 +680,9 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
   // FailJob 3, RetryJob 1, GetUser 1, ListUsers 1, SnoozeJob 2, CancelJob 2,
   // CreateSchedule 8 (name, cron, time_zone and its job's 5), ListSchedules
   // 1, DeleteSchedule 1, SetQueueRateLimit 1, GetQueue 1,
-  // SetQueueMaxRunTime 1, PauseQueue 2, ResumeQueue 1.
-  EXPECT_EQ(cases, 62 * 3);
+  // SetQueueMaxRunTime 1, PauseQueue 2, ResumeQueue 1, RetryJobs 2,
+  // CancelJobs 2.
+  EXPECT_EQ(cases, 66 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {
@@ -822,6 +852,8 @@ TEST_F(MalformedRequestsTest, LengthsAtTheLimitPassAndOneMoreIsRefused) {
       {"ClaimJobs", "worker_id", 255},
       {"FailJob", "error", 4096},
       {"PauseQueue", "reason", 1024},
+      {"RetryJobs", "source_channel_id", 512},
+      {"CancelJobs", "source_channel_id", 512},
   };
   for (const Limit& l : limits) {
     SCOPED_TRACE(absl::StrCat(l.method, ".", l.field));
@@ -1003,6 +1035,16 @@ TEST_F(MalformedRequestsTest, NumbersAtTheirBounds) {
          dynamic_cast<v1::SetQueueRateLimitRequest*>(m)->set_burst(v);
        },
        100000},
+      {"RetryJobs", "limit",
+       [](Message* m, int v) {
+         dynamic_cast<v1::RetryJobsRequest*>(m)->set_limit(v);
+       },
+       1000},
+      {"CancelJobs", "limit",
+       [](Message* m, int v) {
+         dynamic_cast<v1::CancelJobsRequest*>(m)->set_limit(v);
+       },
+       1000},
   };
   for (const Bound& b : bounds) {
     SCOPED_TRACE(b.field);
@@ -1073,6 +1115,23 @@ TEST_F(MalformedRequestsTest, RatesAndQueueNamesOutOfRangeAreRefused) {
     resume.set_queue(name);
     ExpectRefusedUnchanged("ResumeQueue", resume, "queue");
   }
+}
+
+// A bulk action on every job must say so: no filter without `all`, and
+// `all` with no filter; a status CancelJobs cannot act on is refused.
+TEST_F(MalformedRequestsTest, BulkActionsOnEveryJobMustBeAskedFor) {
+  ExpectRefusedUnchanged("RetryJobs", v1::RetryJobsRequest(), "all=true");
+  ExpectRefusedUnchanged("CancelJobs", v1::CancelJobsRequest(), "all=true");
+  std::unique_ptr<Message> retry = rpcs_["RetryJobs"].base();
+  dynamic_cast<v1::RetryJobsRequest*>(retry.get())->set_all(true);
+  ExpectRefusedUnchanged("RetryJobs", *retry, "all must be false");
+  std::unique_ptr<Message> cancel = rpcs_["CancelJobs"].base();
+  auto* c = dynamic_cast<v1::CancelJobsRequest*>(cancel.get());
+  c->set_all(true);
+  ExpectRefusedUnchanged("CancelJobs", *cancel, "all must be false");
+  c->set_all(false);
+  c->set_status(v1::JOB_STATUS_FAILED);
+  ExpectRefusedUnchanged("CancelJobs", *cancel, "status");
 }
 
 TEST_F(MalformedRequestsTest, DurationsAtTheirBounds) {
@@ -1183,8 +1242,8 @@ TEST_F(MalformedRequestsTest, EveryEnumOutOfRangeIsRefused) {
   }
   // EnqueueJob 2, EnqueueJobs 2 per entry (2 entries), UpdateStatus 2,
   // ListJobs 2, ClaimJobs 2 (source_type, content_types[0]), CreateSchedule
-  // 2 (its job's).
-  EXPECT_EQ(cases, 14 * 4);
+  // 2 (its job's), RetryJobs 1, CancelJobs 2.
+  EXPECT_EQ(cases, 17 * 4);
 }
 
 TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
@@ -1227,13 +1286,14 @@ TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
       }
     }
   }
-  // ListJobs' and ListUsers' two Timestamps each; ClaimJobs' two,
+  // ListJobs', ListUsers', RetryJobs' and CancelJobs' two Timestamps
+  // each; ClaimJobs' two,
   // ExtendLease's one, SnoozeJob's one and CreateSchedule's one Duration;
   // EnqueueJob's run_at and delay, those of EnqueueJobs' two jobs and of
   // CreateSchedule's job.
   // Run-time limits: EnqueueJob's, EnqueueJobs' two jobs', CreateSchedule's
   // job's and SetQueueMaxRunTime's max_run_time.
-  EXPECT_EQ(cases, 4 * 7 + 5 * 7 + 8 * 7 + 5 * 7);
+  EXPECT_EQ(cases, 8 * 7 + 5 * 7 + 8 * 7 + 5 * 7);
 }
 
 TEST_F(MalformedRequestsTest, TheWidestValidTimesAreAccepted) {
