@@ -1,7 +1,7 @@
 // FakeJobStore's bulk actions, as pg_job_bulk.cc runs them: the oldest
-// matching jobs first, at most the limit, each changed as RetryJob or
-// CancelJob changes one; a conversation's retried jobs take new positions
-// in the order of their old ones. The fake holds no row locks, so no job is
+// matching jobs first (created_at, position, id), at most the limit, each
+// changed as RetryJob or CancelJob changes one; a conversation's retried
+// jobs take new positions in that order. The fake holds no row locks, so no job is
 // ever skipped as held.
 
 #include <algorithm>
@@ -32,11 +32,10 @@ absl::StatusOr<RetryJobsResult> FakeJobStore::RetryJobs(const BulkJobs& jobs,
   if (result.more) rows.pop_back();
   result.retried = static_cast<int>(rows.size());
   if (jobs.dry_run) return result;
-  // By conversation (unordered jobs last), then position.
-  std::sort(rows.begin(), rows.end(), [](const Row* a, const Row* b) {
+  // By conversation (unordered jobs last), each in the order taken.
+  std::stable_sort(rows.begin(), rows.end(), [](const Row* a, const Row* b) {
     const std::string ka = KeyOf(a->job), kb = KeyOf(b->job);
-    return std::make_tuple(ka.empty(), ka, a->position, a->job.id) <
-           std::make_tuple(kb.empty(), kb, b->position, b->job.id);
+    return std::make_tuple(ka.empty(), ka) < std::make_tuple(kb.empty(), kb);
   });
   for (Row* row : rows) Retry(*row);
   return result;

@@ -542,7 +542,8 @@ std::vector<FakeJobStore::Row*> FakeJobStore::OldestMatching(
     if (Matches(row.job, filter) && also(row.job)) found.push_back(&row);
   }
   std::sort(found.begin(), found.end(), [](const Row* a, const Row* b) {
-    return Newer(b->job, a->job);
+    return std::tie(a->job.created_at, a->position, a->job.id) <
+           std::tie(b->job.created_at, b->position, b->job.id);
   });
   if (found.size() > max_rows) found.resize(max_rows);
   return found;

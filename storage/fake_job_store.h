@@ -232,7 +232,7 @@ class FakeJobStore final : public JobStore {
   // asked to stop; any other left as it is.
   void Cancel(Row& row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Up to `max_rows` jobs matching `filter` and `also`, oldest first
-  // (created_at, then id).
+  // (created_at, then position, then id).
   std::vector<Row*> OldestMatching(const JobFilter& filter,
                                    const std::function<bool(const Job&)>& also,
                                    size_t max_rows)

@@ -138,8 +138,8 @@ struct JobPage {
 // RetryJobs' and CancelJobs' request: the jobs matching `filter` (its
 // status: for RetryJobs unset or kFailed; for CancelJobs unset, meaning
 // scheduled, pending and processing, or one of those three), at most
-// `limit` (1 to kMaxBulkLimit) of them, the oldest (created_at, then id)
-// first. A filter that narrows nothing needs `all`, and `all` no filter:
+// `limit` (1 to kMaxBulkLimit) of them, the oldest (created_at, then
+// position, then id) first. A filter that narrows nothing needs `all`, and `all` no filter:
 // a forgotten filter must not act on every job. `dry_run` counts them and
 // changes nothing.
 struct BulkJobs {
@@ -445,7 +445,8 @@ class JobStore {
                                         absl::Time deadline) = 0;
   // RetryJob for each of up to `jobs.limit` failed jobs matching
   // `jobs.filter`, the oldest first, in one transaction; the jobs of one
-  // conversation take new positions in the order of their old ones. A job
+  // conversation take new positions in that order, whether one call
+  // retries them or several. A job
   // whose row another session holds is skipped (SKIP LOCKED), never waited
   // for. INVALID_ARGUMENT for a limit out of range, a status filter other
   // than kFailed, or a filter and `all` both set or both not.

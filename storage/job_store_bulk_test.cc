@@ -137,6 +137,25 @@ TEST_P(JobStoreSuite, RetriedJobsRunInTheirConversationsOrder) {
   EXPECT_THAT(handed_out["b"], ElementsAreArray(b));
 }
 
+// One EnqueueJobs call creates its jobs at one time: its order decides.
+TEST_P(JobStoreSuite, RetriedJobsOfOneBatchRunInTheBatchsOrder) {
+  std::vector<NewJob> batch(8, AJob("a"));
+  absl::StatusOr<std::vector<absl::StatusOr<EnqueueResult>>> enqueued =
+      store_->EnqueueJobs(batch, Deadline());
+  ASSERT_TRUE(enqueued.ok()) << enqueued.status();
+  std::vector<std::string> ids;
+  for (const absl::StatusOr<EnqueueResult>& r : *enqueued) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    ids.push_back(r->job.id);
+  }
+  ASSERT_NO_FATAL_FAILURE(FailEverything(*store_));
+  BulkJobs jobs{.all = true, .limit = 3};
+  EXPECT_EQ(Said(Retry(*store_, jobs)), "3 more");
+  EXPECT_EQ(Said(Retry(*store_, jobs)), "3 more");
+  EXPECT_EQ(Said(Retry(*store_, jobs)), "2");
+  EXPECT_THAT(RunAllByConversation(20)["a"], ElementsAreArray(ids));
+}
+
 TEST_P(JobStoreSuite, CancelJobsCancelsAtOnceOrAsksTheWorkerToStop) {
   const Job processing = Enqueue("p");
   const Job leased = ClaimOne();
