@@ -12,9 +12,8 @@ absl::Status CheckLimit(int limit) {
 }
 
 absl::Status StatusRefused(JobStatus status, absl::string_view allowed) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("status must be ", allowed, ", got '",
-                   JobStatusName(status), "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "status must be ", allowed, ", got '", JobStatusName(status), "'"));
 }
 
 // Whether `filter` narrows anything besides its status.

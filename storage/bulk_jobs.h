@@ -8,8 +8,8 @@
 #define JOBQUEUE_STORAGE_BULK_JOBS_H_
 
 #include "absl/status/status.h"
-#include "storage/job_store.h"
 #include "storage/job_status.h"
+#include "storage/job_store.h"
 
 namespace jobqueue {
 

@@ -1,8 +1,8 @@
 // FakeJobStore's bulk actions, as pg_job_bulk.cc runs them: the oldest
 // matching jobs first (created_at, position, id), at most the limit, each
 // changed as RetryJob or CancelJob changes one; a conversation's retried
-// jobs take new positions in that order. The fake holds no row locks, so no job is
-// ever skipped as held.
+// jobs take new positions in that order. The fake holds no row locks, so no job
+// is ever skipped as held.
 
 #include <algorithm>
 #include <string>
@@ -26,7 +26,8 @@ absl::StatusOr<RetryJobsResult> FakeJobStore::RetryJobs(const BulkJobs& jobs,
   if (absl::Status s = Begin("RetryJobs", deadline); !s.ok()) return s;
   if (absl::Status s = CheckBulkRetry(jobs); !s.ok()) return s;
   std::vector<Row*> rows = OldestMatching(
-      jobs.filter, [](const Job& job) { return job.status == JobStatus::kFailed; },
+      jobs.filter,
+      [](const Job& job) { return job.status == JobStatus::kFailed; },
       jobs.limit + 1);
   RetryJobsResult result{.more = static_cast<int>(rows.size()) > jobs.limit};
   if (result.more) rows.pop_back();
@@ -41,8 +42,8 @@ absl::StatusOr<RetryJobsResult> FakeJobStore::RetryJobs(const BulkJobs& jobs,
   return result;
 }
 
-absl::StatusOr<CancelJobsResult> FakeJobStore::CancelJobs(
-    const BulkJobs& jobs, absl::Time deadline) {
+absl::StatusOr<CancelJobsResult> FakeJobStore::CancelJobs(const BulkJobs& jobs,
+                                                          absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   bulk_jobs_ = jobs;
   if (absl::Status s = Begin("CancelJobs", deadline); !s.ok()) return s;

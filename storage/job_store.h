@@ -139,9 +139,9 @@ struct JobPage {
 // status: for RetryJobs unset or kFailed; for CancelJobs unset, meaning
 // scheduled, pending and processing, or one of those three), at most
 // `limit` (1 to kMaxBulkLimit) of them, the oldest (created_at, then
-// position, then id) first. A filter that narrows nothing needs `all`, and `all` no filter:
-// a forgotten filter must not act on every job. `dry_run` counts them and
-// changes nothing.
+// position, then id) first. A filter that narrows nothing needs `all`, and
+// `all` no filter: a forgotten filter must not act on every job. `dry_run`
+// counts them and changes nothing.
 struct BulkJobs {
   JobFilter filter;
   bool all = false;

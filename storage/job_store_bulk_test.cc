@@ -206,7 +206,8 @@ TEST_P(JobStoreSuite, CancelJobsStopsAtItsBoundAndKeepsToItsStatus) {
 
 TEST_P(JobStoreSuite, ADryRunCountsAndChangesNothing) {
   std::vector<Job> failed;
-  for (const char* channel : {"a", "b", "c"}) failed.push_back(Enqueue(channel));
+  for (const char* channel : {"a", "b", "c"})
+    failed.push_back(Enqueue(channel));
   ASSERT_NO_FATAL_FAILURE(FailEverything(*store_));
   const Job processing = Enqueue("p");
   ASSERT_EQ(ClaimOne().id, processing.id);

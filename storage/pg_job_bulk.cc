@@ -51,8 +51,8 @@ absl::StatusOr<RetryJobsResult> PgJobStore::RetryJobs(const BulkJobs& jobs,
         const int64_t candidates = picked[0][1].as<int64_t>();
         RetryJobsResult result;
         if (jobs.dry_run) {
-          result.retried = static_cast<int>(
-              std::min<int64_t>(candidates, jobs.limit));
+          result.retried =
+              static_cast<int>(std::min<int64_t>(candidates, jobs.limit));
           result.more = candidates > jobs.limit;
           return result;
         }

@@ -121,6 +121,22 @@ class MalformedRequestsTest : public ::testing::Test {
     return absl::StrCat(prefix, "-", ++n);
   }
 
+  // A RetryJobs or CancelJobs dry run with every filter field set, so each
+  // is covered by the cases below.
+  template <typename Request>
+  static std::unique_ptr<Request> ABulkRequest() {
+    auto r = std::make_unique<Request>();
+    r->set_user_id("+15551234567");
+    r->set_source_channel_id(Unique("bulk"));
+    r->set_source_type(v1::SOURCE_TYPE_DM);
+    r->mutable_created_after()->set_seconds(1700000000);
+    r->mutable_created_before()->set_seconds(absl::ToUnixSeconds(absl::Now()) +
+                                             60);
+    r->set_limit(10);
+    r->set_dry_run(true);
+    return r;
+  }
+
   v1::EnqueueJobRequest AJob(const std::string& channel) {
     v1::EnqueueJobRequest r;
     r.set_user_phone("+15550000001");
@@ -407,32 +423,11 @@ class MalformedRequestsTest : public ::testing::Test {
                               return r;
                             },
                             Caller(&JobQueue::Stub::ResumeQueue)};
-    // Dry runs: every filter field set, so each is covered below.
-    rpcs_["RetryJobs"] = {[] {
-                            auto r = std::make_unique<v1::RetryJobsRequest>();
-                            r->set_user_id("+15551234567");
-                            r->set_source_channel_id(Unique("bulk"));
-                            r->set_source_type(v1::SOURCE_TYPE_DM);
-                            r->mutable_created_after()->set_seconds(1700000000);
-                            r->mutable_created_before()->set_seconds(
-                                absl::ToUnixSeconds(absl::Now()) + 60);
-                            r->set_limit(10);
-                            r->set_dry_run(true);
-                            return r;
-                          },
+    rpcs_["RetryJobs"] = {[] { return ABulkRequest<v1::RetryJobsRequest>(); },
                           Caller(&JobQueue::Stub::RetryJobs)};
     rpcs_["CancelJobs"] = {[] {
-                             auto r = std::make_unique<v1::CancelJobsRequest>();
-                             r->set_user_id("+15551234567");
-                             r->set_source_channel_id(Unique("bulk"));
-                             r->set_source_type(v1::SOURCE_TYPE_DM);
+                             auto r = ABulkRequest<v1::CancelJobsRequest>();
                              r->set_status(v1::JOB_STATUS_PENDING);
-                             r->mutable_created_after()->set_seconds(
-                                 1700000000);
-                             r->mutable_created_before()->set_seconds(
-                                 absl::ToUnixSeconds(absl::Now()) + 60);
-                             r->set_limit(10);
-                             r->set_dry_run(true);
                              return r;
                            },
                            Caller(&JobQueue::Stub::CancelJobs)};

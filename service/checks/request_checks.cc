@@ -215,16 +215,23 @@ absl::StatusOr<JobFilter> SharedFilter(const Request& request) {
   return filter;
 }
 
+// Sets `filter`'s status from field "status" when it is set.
+absl::Status SetStatus(v1::JobStatus status, JobFilter& filter) {
+  if (status == v1::JOB_STATUS_UNSPECIFIED) return absl::OkStatus();
+  absl::StatusOr<JobStatus> s = ToJobStatus("status", status);
+  if (!s.ok()) return s.status();
+  filter.status = *s;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
   absl::StatusOr<JobFilter> filter = SharedFilter(request);
-  if (!filter.ok() || request.status() == v1::JOB_STATUS_UNSPECIFIED) {
-    return filter;
+  if (!filter.ok()) return filter;
+  if (absl::Status s = SetStatus(request.status(), *filter); !s.ok()) {
+    return s;
   }
-  absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
-  if (!s.ok()) return s.status();
-  filter->status = *s;
   return filter;
 }
 
@@ -622,38 +629,36 @@ absl::StatusOr<std::string> ToQueueName(const v1::ResumeQueueRequest& request) {
 
 namespace {
 
-// A bulk action's limit: 0 is kDefaultBulkLimit; the store checks the
-// range (in the same words).
-int BulkLimit(int requested) {
-  return requested == 0 ? kDefaultBulkLimit : requested;
+// A bulk request's filter, `all`, limit (0 is kDefaultBulkLimit; the store's
+// check, run by the callers, refuses a range in the same words) and
+// dry_run.
+template <typename Request>
+absl::StatusOr<BulkJobs> BulkJobsOf(const Request& request) {
+  absl::StatusOr<JobFilter> filter = SharedFilter(request);
+  if (!filter.ok()) return filter.status();
+  return BulkJobs{
+      .filter = *std::move(filter),
+      .all = request.all(),
+      .limit = request.limit() == 0 ? kDefaultBulkLimit : request.limit(),
+      .dry_run = request.dry_run()};
 }
 
 }  // namespace
 
 absl::StatusOr<BulkJobs> ToBulkRetry(const v1::RetryJobsRequest& request) {
-  absl::StatusOr<JobFilter> filter = SharedFilter(request);
-  if (!filter.ok()) return filter.status();
-  BulkJobs jobs{.filter = *std::move(filter),
-                .all = request.all(),
-                .limit = BulkLimit(request.limit()),
-                .dry_run = request.dry_run()};
-  if (absl::Status s = CheckBulkRetry(jobs); !s.ok()) return s;
+  absl::StatusOr<BulkJobs> jobs = BulkJobsOf(request);
+  if (!jobs.ok()) return jobs;
+  if (absl::Status s = CheckBulkRetry(*jobs); !s.ok()) return s;
   return jobs;
 }
 
 absl::StatusOr<BulkJobs> ToBulkCancel(const v1::CancelJobsRequest& request) {
-  absl::StatusOr<JobFilter> filter = SharedFilter(request);
-  if (!filter.ok()) return filter.status();
-  BulkJobs jobs{.filter = *std::move(filter),
-                .all = request.all(),
-                .limit = BulkLimit(request.limit()),
-                .dry_run = request.dry_run()};
-  if (request.status() != v1::JOB_STATUS_UNSPECIFIED) {
-    absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
-    if (!s.ok()) return s.status();
-    jobs.filter.status = *s;
+  absl::StatusOr<BulkJobs> jobs = BulkJobsOf(request);
+  if (!jobs.ok()) return jobs;
+  if (absl::Status s = SetStatus(request.status(), jobs->filter); !s.ok()) {
+    return s;
   }
-  if (absl::Status s = CheckBulkCancel(jobs); !s.ok()) return s;
+  if (absl::Status s = CheckBulkCancel(*jobs); !s.ok()) return s;
   return jobs;
 }
 

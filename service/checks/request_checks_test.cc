@@ -579,8 +579,9 @@ TEST(ToBulkRetryTest, EachBadValueNamesItsField) {
   r.set_all(false);
   for (int limit : {-1, 1001}) {
     r.set_limit(limit);
-    EXPECT_NE(Invalid(ToBulkRetry(r)).find(absl::StrCat(
-                  "limit must be between 1 and 1000, got ", limit)),
+    EXPECT_NE(Invalid(ToBulkRetry(r))
+                  .find(absl::StrCat("limit must be between 1 and 1000, got ",
+                                     limit)),
               std::string::npos);
   }
   r.set_limit(0);
@@ -607,8 +608,9 @@ TEST(ToBulkCancelTest, AStatusIsAFilterOfTheThreeCancellable) {
   for (v1::JobStatus status : {v1::JOB_STATUS_COMPLETE, v1::JOB_STATUS_FAILED,
                                v1::JOB_STATUS_CANCELLED}) {
     r.set_status(status);
-    EXPECT_NE(Invalid(ToBulkCancel(r)).find("status must be scheduled, "
-                                            "pending or processing"),
+    EXPECT_NE(Invalid(ToBulkCancel(r))
+                  .find("status must be scheduled, "
+                        "pending or processing"),
               std::string::npos);
   }
   r.set_status(v1::JOB_STATUS_UNSPECIFIED);

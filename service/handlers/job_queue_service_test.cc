@@ -347,8 +347,9 @@ TEST_F(JobQueueServiceTest, BulkActionsAreCheckedThenMapped) {
   EXPECT_TRUE(store_.calls().empty());
 
   const Job leased = Leased("c");
-  ASSERT_TRUE(store_.FailJob(leased.id, leased.lease_token, "boom", false,
-                             absl::InfiniteFuture())
+  ASSERT_TRUE(store_
+                  .FailJob(leased.id, leased.lease_token, "boom", false,
+                           absl::InfiniteFuture())
                   .ok());
   retry.set_user_id("+15551234567");
   retry.set_dry_run(true);
