@@ -3,10 +3,10 @@
 --
 -- Each takes the first $6 (retry) or $7 (cancel) matching jobs, oldest
 -- first (created_at, then position, then id: the jobs of one EnqueueJobs
--- batch, created at one time, in their order), read without locks, then locks those still
--- matching in id order with SKIP LOCKED: a job another session holds (a
--- worker's statement, an operator's open transaction) is passed over, not
--- waited for, and left for a later call. The candidates read go one past
+-- batch, created at one time, in their order), read without locks, then
+-- locks those still matching in id order with SKIP LOCKED: a job another
+-- session holds (a worker's statement, an operator's open transaction) is
+-- passed over, not waited for, and left for a later call. The candidates read go one past
 -- the bound, so a call knows whether more match: past its bound, or held.
 -- With the dry-run flag nothing is locked or changed and the candidates
 -- are only counted. Never prepared: sent as text with the values in place,
