@@ -33,7 +33,7 @@ constexpr size_t kMaxPayloadBytes = 256 * 1024;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   absl::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 25) {
+  switch (data[0] % 27) {
     case 0: {
       v1::CreateUserRequest r;
       if (Parse(bytes, &r)) (void)CheckCreateUser(r);
@@ -174,6 +174,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 24: {
       v1::ListConversationsRequest r;
       if (Parse(bytes, &r)) (void)ToConversationsQueue(r);
+      break;
+    }
+    case 25: {
+      v1::RetryJobsRequest r;
+      if (Parse(bytes, &r)) (void)ToBulkRetry(r);
+      break;
+    }
+    case 26: {
+      v1::CancelJobsRequest r;
+      if (Parse(bytes, &r)) (void)ToBulkCancel(r);
       break;
     }
   }

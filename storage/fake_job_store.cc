@@ -538,6 +538,21 @@ absl::StatusOr<JobPage> FakeJobStore::ListJobs(
   return page;
 }
 
+std::vector<FakeJobStore::Row*> FakeJobStore::OldestMatching(
+    const JobFilter& filter, const std::function<bool(const Job&)>& also,
+    size_t max_rows) {
+  std::vector<Row*> found;
+  for (auto& [id, row] : jobs_) {
+    if (Matches(row.job, filter) && also(row.job)) found.push_back(&row);
+  }
+  std::sort(found.begin(), found.end(), [](const Row* a, const Row* b) {
+    return std::tie(a->job.created_at, a->position, a->job.id) <
+           std::tie(b->job.created_at, b->position, b->job.id);
+  });
+  if (found.size() > max_rows) found.resize(max_rows);
+  return found;
+}
+
 absl::StatusOr<std::vector<Job>> FakeJobStore::ClaimJobs(
     const ClaimRequest& request, absl::Time deadline) {
   absl::MutexLock lock(&mu_);
@@ -861,11 +876,16 @@ absl::StatusOr<Job> FakeJobStore::RetryLocked(const std::string& id) {
   absl::StatusOr<Row*> found = Find(id);
   if (!found.ok()) return found.status();
   Row& row = **found;
-  Job& job = row.job;
-  if (job.status != JobStatus::kFailed) {
-    return Refused(id, absl::StrCat(" is '", JobStatusName(job.status),
+  if (row.job.status != JobStatus::kFailed) {
+    return Refused(id, absl::StrCat(" is '", JobStatusName(row.job.status),
                                     "'; only failed jobs can be retried"));
   }
+  Retry(row);
+  return row.job;
+}
+
+void FakeJobStore::Retry(Row& row) {
+  Job& job = row.job;
   const std::string key = KeyOf(job);
   const bool was_ready = Ready(key);
   row.position = key.empty() ? 0 : ++conversations_[key].last_position;
@@ -873,9 +893,7 @@ absl::StatusOr<Job> FakeJobStore::RetryLocked(const std::string& id) {
   job.attempts = 0;
   job.run_after = Now();
   job.updated_at = Now();
-  const Job retried = job;
   Reconsider(key, was_ready);
-  return retried;
 }
 
 absl::StatusOr<Job> FakeJobStore::CancelJob(const std::string& id,
@@ -903,6 +921,12 @@ absl::StatusOr<Job> FakeJobStore::CancelJob(const std::string& id,
                                         "'; only scheduled, pending or "
                                         "processing jobs can be cancelled"));
   }
+  Cancel(*row);
+  return job;
+}
+
+void FakeJobStore::Cancel(Row& row) {
+  Job& job = row.job;
   if (job.status == JobStatus::kPending ||
       job.status == JobStatus::kScheduled) {
     const std::string key = KeyOf(job);
@@ -915,7 +939,6 @@ absl::StatusOr<Job> FakeJobStore::CancelJob(const std::string& id,
     job.cancel_requested_at = Now();
     job.updated_at = Now();
   }
-  return job;
 }
 
 absl::StatusOr<MaintenanceReport> FakeJobStore::RunMaintenance(

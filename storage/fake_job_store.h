@@ -17,6 +17,7 @@
 #define JOBQUEUE_STORAGE_FAKE_JOB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -119,6 +120,13 @@ class FakeJobStore final : public JobStore {
                                            absl::Time deadline) override;
   absl::StatusOr<QueueSettings> ResumeQueue(const std::string& queue,
                                             absl::Time deadline) override;
+  // Bulk actions, in fake_bulk_jobs.cc.
+  absl::StatusOr<RetryJobsResult> RetryJobs(const BulkJobs& jobs,
+                                            absl::Time deadline) override;
+  absl::StatusOr<CancelJobsResult> CancelJobs(const BulkJobs& jobs,
+                                              absl::Time deadline) override;
+  // The latest RetryJobs' or CancelJobs' request.
+  BulkJobs bulk_jobs() const;
   // Queue statistics and waiting conversations, in fake_queue_overview.cc.
   absl::StatusOr<std::vector<QueueStatistics>> GetQueueStats(
       const std::string& queue, int minutes, absl::Time deadline) override;
@@ -232,6 +240,18 @@ class FakeJobStore final : public JobStore {
   void DeadLetterOf(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Job> CompleteLocked(const JobLease& lease)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RetryJob's change to failed `row`: pending at the end of its
+  // conversation, attempts reset.
+  void Retry(Row& row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // CancelJob's change: scheduled or pending `row` cancelled, processing
+  // asked to stop; any other left as it is.
+  void Cancel(Row& row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Up to `max_rows` jobs matching `filter` and `also`, oldest first
+  // (created_at, then position, then id).
+  std::vector<Row*> OldestMatching(const JobFilter& filter,
+                                   const std::function<bool(const Job&)>& also,
+                                   size_t max_rows)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RetryJob's change of job `id`.
   absl::StatusOr<Job> RetryLocked(const std::string& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -275,6 +295,7 @@ class FakeJobStore final : public JobStore {
   std::vector<JobLease> leases_ ABSL_GUARDED_BY(mu_);
   std::vector<JobLease> released_ ABSL_GUARDED_BY(mu_);
   UserFilter user_filter_ ABSL_GUARDED_BY(mu_);
+  BulkJobs bulk_jobs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace jobqueue

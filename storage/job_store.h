@@ -137,6 +137,38 @@ struct JobPage {
   std::optional<JobCursor> next;  // set when more rows may follow
 };
 
+// RetryJobs' and CancelJobs' request: the jobs matching `filter` (its
+// status: for RetryJobs unset or kFailed; for CancelJobs unset, meaning
+// scheduled, pending and processing, or one of those three), at most
+// `limit` (1 to kMaxBulkLimit) of them, the oldest (created_at, then
+// position, then id) first. A filter that narrows nothing needs `all`, and
+// `all` no filter: a forgotten filter must not act on every job. `dry_run`
+// counts them and changes nothing.
+struct BulkJobs {
+  JobFilter filter;
+  bool all = false;
+  int limit = 100;
+  bool dry_run = false;
+};
+
+// The most jobs one RetryJobs or CancelJobs call changes.
+inline constexpr int kMaxBulkLimit = 1000;
+
+struct RetryJobsResult {
+  int retried = 0;  // failed -> pending (dry run: would be)
+  // Matching failed jobs are left: past the limit, or held by another
+  // session (skipped).
+  bool more = false;
+};
+
+struct CancelJobsResult {
+  int cancelled = 0;         // scheduled or pending -> cancelled
+  int cancel_requested = 0;  // processing, cancel_requested_at set
+  // Matching jobs are left to cancel: past the limit, or held by another
+  // session (skipped).
+  bool more = false;
+};
+
 // Filters of ListUsers; infinite times mean "any".
 struct UserFilter {
   absl::Time created_after = absl::InfinitePast();     // inclusive
@@ -530,6 +562,22 @@ class JobStore {
   virtual absl::StatusOr<Job> CancelJob(const std::string& id,
                                         const std::string& idempotency_key,
                                         absl::Time deadline) = 0;
+  // RetryJob for each of up to `jobs.limit` failed jobs matching
+  // `jobs.filter`, the oldest first, in one transaction; the jobs of one
+  // conversation take new positions in that order, whether one call
+  // retries them or several. A job
+  // whose row another session holds is skipped (SKIP LOCKED), never waited
+  // for. INVALID_ARGUMENT for a limit out of range, a status filter other
+  // than kFailed, or a filter and `all` both set or both not.
+  virtual absl::StatusOr<RetryJobsResult> RetryJobs(const BulkJobs& jobs,
+                                                    absl::Time deadline) = 0;
+  // CancelJob for each of up to `jobs.limit` matching scheduled, pending or
+  // processing jobs (a processing one not yet asked to stop), the oldest
+  // first, in one statement; held rows skipped as RetryJobs skips them.
+  // INVALID_ARGUMENT for a limit out of range, a status filter that is not
+  // one of those three, or a filter and `all` both set or both not.
+  virtual absl::StatusOr<CancelJobsResult> CancelJobs(const BulkJobs& jobs,
+                                                      absl::Time deadline) = 0;
 
   // Sets queue `queue`'s rate limit, or removes it (nullopt). A queue that
   // had none starts with a full bucket; a new limit keeps the tokens there

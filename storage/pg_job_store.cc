@@ -51,6 +51,7 @@ StatementSet AllStatements() {
   AddQueueStatements(c);
   AddDeadLetterStatements(c);
   AddQueueOverviewStatements(c);
+  AddBulkStatements(c);
   return c;
 }
 

@@ -190,6 +190,13 @@ class PgJobStore final : public JobStore {
       const std::string& queue, const std::optional<ConversationCursor>& after,
       int limit, absl::Time deadline) override;
 
+  // Bulk actions, in pg_job_bulk.cc: one transaction each, rows locked
+  // with SKIP LOCKED.
+  absl::StatusOr<RetryJobsResult> RetryJobs(const BulkJobs& jobs,
+                                            absl::Time deadline) override;
+  absl::StatusOr<CancelJobsResult> CancelJobs(const BulkJobs& jobs,
+                                              absl::Time deadline) override;
+
   // Closes the pool: later calls get UNAVAILABLE.
   void Close() { pool_.Close(); }
   // Cuts off the calls waiting on the database now (see

@@ -61,12 +61,14 @@ const char* ClaimAnyOrderSql();
 const char* UpdateStatusSql();
 
 // Register the statements of pg_job_leases.cc, pg_job_maintenance.cc,
-// pg_job_schedules.cc, pg_job_queues.cc and pg_queue_overview.cc.
+// pg_job_schedules.cc, pg_job_queues.cc, pg_queue_overview.cc and
+// pg_job_bulk.cc.
 void AddLeaseStatements(StatementSet& c);
 void AddMaintenanceStatements(StatementSet& c);
 void AddScheduleStatements(StatementSet& c);
 void AddQueueStatements(StatementSet& c);
 void AddQueueOverviewStatements(StatementSet& c);
+void AddBulkStatements(StatementSet& c);
 // And of pg_dead_letters.cc.
 void AddDeadLetterStatements(StatementSet& c);
 

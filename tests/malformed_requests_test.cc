@@ -121,6 +121,22 @@ class MalformedRequestsTest : public ::testing::Test {
     return absl::StrCat(prefix, "-", ++n);
   }
 
+  // A RetryJobs or CancelJobs dry run with every filter field set, so each
+  // is covered by the cases below.
+  template <typename Request>
+  static std::unique_ptr<Request> ABulkRequest() {
+    auto r = std::make_unique<Request>();
+    r->set_user_id("+15551234567");
+    r->set_source_channel_id(Unique("bulk"));
+    r->set_source_type(v1::SOURCE_TYPE_DM);
+    r->mutable_created_after()->set_seconds(1700000000);
+    r->mutable_created_before()->set_seconds(absl::ToUnixSeconds(absl::Now()) +
+                                             60);
+    r->set_limit(10);
+    r->set_dry_run(true);
+    return r;
+  }
+
   v1::EnqueueJobRequest AJob(const std::string& channel) {
     v1::EnqueueJobRequest r;
     r.set_user_phone("+15550000001");
@@ -423,6 +439,14 @@ class MalformedRequestsTest : public ::testing::Test {
           return r;
         },
         Caller(&JobQueue::Stub::ListConversations)};
+    rpcs_["RetryJobs"] = {[] { return ABulkRequest<v1::RetryJobsRequest>(); },
+                          Caller(&JobQueue::Stub::RetryJobs)};
+    rpcs_["CancelJobs"] = {[] {
+                             auto r = ABulkRequest<v1::CancelJobsRequest>();
+                             r->set_status(v1::JOB_STATUS_PENDING);
+                             return r;
+                           },
+                           Caller(&JobQueue::Stub::CancelJobs)};
     rpcs_["CreateSchedule"] = {
         [this] {
           return std::make_unique<v1::CreateScheduleRequest>(ASchedule());
@@ -719,8 +743,9 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
   // 1, DeleteSchedule 1, SetQueueRateLimit 1, GetQueue 1,
   // SetQueueMaxRunTime 1, PauseQueue 2, ResumeQueue 1, ListDeadLetters 3
   // (source, reason_contains, page_token), ReplayDeadLetters 3 (two ids,
-  // requested_by), GetQueueStats 1, ListConversations 2.
-  EXPECT_EQ(cases, 71 * 3);
+  // requested_by), GetQueueStats 1, ListConversations 2, RetryJobs 2,
+  // CancelJobs 2.
+  EXPECT_EQ(cases, 75 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {
@@ -890,6 +915,8 @@ TEST_F(MalformedRequestsTest, LengthsAtTheLimitPassAndOneMoreIsRefused) {
       {"ClaimJobs", "worker_id", 255},
       {"FailJob", "error", 4096},
       {"PauseQueue", "reason", 1024},
+      {"RetryJobs", "source_channel_id", 512},
+      {"CancelJobs", "source_channel_id", 512},
       {"ListDeadLetters", "source", 255},
       {"ListDeadLetters", "reason_contains", 1024},
       {"ReplayDeadLetters", "requested_by", 255},
@@ -1093,6 +1120,16 @@ TEST_F(MalformedRequestsTest, NumbersAtTheirBounds) {
          dynamic_cast<v1::ListConversationsRequest*>(m)->set_page_size(v);
        },
        1000},
+      {"RetryJobs", "limit",
+       [](Message* m, int v) {
+         dynamic_cast<v1::RetryJobsRequest*>(m)->set_limit(v);
+       },
+       1000},
+      {"CancelJobs", "limit",
+       [](Message* m, int v) {
+         dynamic_cast<v1::CancelJobsRequest*>(m)->set_limit(v);
+       },
+       1000},
   };
   for (const Bound& b : bounds) {
     SCOPED_TRACE(b.field);
@@ -1163,6 +1200,23 @@ TEST_F(MalformedRequestsTest, RatesAndQueueNamesOutOfRangeAreRefused) {
     resume.set_queue(name);
     ExpectRefusedUnchanged("ResumeQueue", resume, "queue");
   }
+}
+
+// A bulk action on every job must say so: no filter without `all`, and
+// `all` with no filter; a status CancelJobs cannot act on is refused.
+TEST_F(MalformedRequestsTest, BulkActionsOnEveryJobMustBeAskedFor) {
+  ExpectRefusedUnchanged("RetryJobs", v1::RetryJobsRequest(), "all=true");
+  ExpectRefusedUnchanged("CancelJobs", v1::CancelJobsRequest(), "all=true");
+  std::unique_ptr<Message> retry = rpcs_["RetryJobs"].base();
+  dynamic_cast<v1::RetryJobsRequest*>(retry.get())->set_all(true);
+  ExpectRefusedUnchanged("RetryJobs", *retry, "all must be false");
+  std::unique_ptr<Message> cancel = rpcs_["CancelJobs"].base();
+  auto* c = dynamic_cast<v1::CancelJobsRequest*>(cancel.get());
+  c->set_all(true);
+  ExpectRefusedUnchanged("CancelJobs", *cancel, "all must be false");
+  c->set_all(false);
+  c->set_status(v1::JOB_STATUS_FAILED);
+  ExpectRefusedUnchanged("CancelJobs", *cancel, "status");
 }
 
 TEST_F(MalformedRequestsTest, DurationsAtTheirBounds) {
@@ -1273,8 +1327,8 @@ TEST_F(MalformedRequestsTest, EveryEnumOutOfRangeIsRefused) {
   }
   // EnqueueJob 2, EnqueueJobs 2 per entry (2 entries), UpdateStatus 2,
   // ListJobs 2, ClaimJobs 2 (source_type, content_types[0]), CreateSchedule
-  // 2 (its job's).
-  EXPECT_EQ(cases, 14 * 4);
+  // 2 (its job's), RetryJobs 1, CancelJobs 2.
+  EXPECT_EQ(cases, 17 * 4);
 }
 
 TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
@@ -1317,14 +1371,14 @@ TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
       }
     }
   }
-  // ListJobs', ListUsers' and ListDeadLetters' two Timestamps each;
-  // ClaimJobs' two,
+  // ListJobs', ListUsers', ListDeadLetters', RetryJobs' and CancelJobs'
+  // two Timestamps each; ClaimJobs' two,
   // ExtendLease's one, SnoozeJob's one and CreateSchedule's one Duration;
   // EnqueueJob's run_at and delay, those of EnqueueJobs' two jobs and of
   // CreateSchedule's job.
   // Run-time limits: EnqueueJob's, EnqueueJobs' two jobs', CreateSchedule's
   // job's and SetQueueMaxRunTime's max_run_time.
-  EXPECT_EQ(cases, 6 * 7 + 5 * 7 + 8 * 7 + 5 * 7);
+  EXPECT_EQ(cases, 10 * 7 + 5 * 7 + 8 * 7 + 5 * 7);
 }
 
 TEST_F(MalformedRequestsTest, TheWidestValidTimesAreAccepted) {

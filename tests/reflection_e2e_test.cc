@@ -753,6 +753,47 @@ v1::Job FreshJob(v1::JobQueue::Stub* stub, bool lease, int max_attempts = 0,
   return job;
 }
 
+// A job of README's sender in `channel`, failed for good when `fail`, else
+// pending: what the RetryJobs and CancelJobs lines of the docs act on.
+// Unordered, so it is leased whatever else the conversation holds.
+v1::Job SendersJob(v1::JobQueue::Stub* stub, const std::string& channel,
+                   bool fail) {
+  v1::EnqueueJobRequest enqueue;
+  enqueue.set_user_phone("+15551234567");
+  enqueue.set_source_channel_id(channel);
+  enqueue.set_source_type(v1::SOURCE_TYPE_DM);
+  enqueue.set_unordered(true);
+  (*enqueue.mutable_payload()->mutable_fields())["Body"].set_string_value("x");
+  v1::EnqueueJobResponse enqueued;
+  grpc::Status s = stub->EnqueueJob(Context().get(), enqueue, &enqueued);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  if (!fail) return enqueued.job();
+  v1::UpdateStatusRequest update;
+  update.set_id(enqueued.job().id());
+  update.set_status(v1::JOB_STATUS_PROCESSING);
+  v1::Job leased;
+  s = stub->UpdateStatus(Context().get(), update, &leased);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  v1::FailJobRequest fail_request;
+  fail_request.set_job_id(leased.id());
+  fail_request.set_lease_token(leased.lease_token());
+  fail_request.set_error("for RetryJobs");
+  v1::Job failed;
+  s = stub->FailJob(Context().get(), fail_request, &failed);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(failed.status(), v1::JOB_STATUS_FAILED);
+  return failed;
+}
+
+v1::JobStatus StatusOf(v1::JobQueue::Stub* stub, const std::string& id) {
+  v1::GetJobRequest get;
+  get.set_id(id);
+  v1::Job job;
+  grpc::Status s = stub->GetJob(Context().get(), get, &job);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return job.status();
+}
+
 TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
   ASSERT_TRUE(FindBuf().ok()) << FindBuf().status();
   absl::StatusOr<std::vector<DocCommand>> commands = DocGrpcurlCommands();
@@ -776,6 +817,7 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
 
     // Real ids and tokens for the placeholders, in the state the line needs.
     std::vector<std::pair<std::string, std::string>> values;
+    std::string bulk_job;  // the job a RetryJobs or CancelJobs line acts on
     if (method == "GetJob" || method == "UpdateStatus" ||
         method == "CancelJob") {
       values = {{"JOB-UUID", FreshJob(stub.get(), false).id()}};
@@ -825,6 +867,10 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
       ASSERT_TRUE(
           stub->RecordDeadLetter(Context().get(), letter, &stored).ok());
       values = {{"DEAD-LETTER-UUID", stored.id()}};
+    } else if (method == "RetryJobs") {
+      bulk_job = SendersJob(stub.get(), "whatsapp:+15551234567", true).id();
+    } else if (method == "CancelJobs") {
+      bulk_job = SendersJob(stub.get(), "bulk-cancel", false).id();
     } else if (method == "DeleteSchedule") {
       // The schedule it names, whether or not the docs' CreateSchedule line
       // ran first (then this one is refused as another definition).
@@ -1015,6 +1061,19 @@ TEST_F(ReflectionE2eTest, EveryGrpcurlLineOfTheDocsWorksThroughBufCurl) {
         EXPECT_EQ(c.head().source_channel_id(), c.source_channel_id());
         EXPECT_NE(c.head_wait(), v1::HEAD_WAIT_UNSPECIFIED);
       }
+    } else if (method == "RetryJobs") {
+      // The dry run changes nothing; the other line retries.
+      const bool dry = absl::StrContains(printed, "dry_run");
+      auto r = ParseOutput<v1::RetryJobsResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_GE(r->retried(), 1);
+      EXPECT_EQ(StatusOf(stub.get(), bulk_job),
+                dry ? v1::JOB_STATUS_FAILED : v1::JOB_STATUS_PENDING);
+    } else if (method == "CancelJobs") {
+      auto r = ParseOutput<v1::CancelJobsResponse>(result);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_GE(r->cancelled(), 1);
+      EXPECT_EQ(StatusOf(stub.get(), bulk_job), v1::JOB_STATUS_CANCELLED);
     } else {
       ADD_FAILURE() << "a grpcurl line of the docs this test has no check for";
     }

@@ -13,6 +13,7 @@
 #include "service/checks/field_rules.h"
 #include "service/mapping/job_mapping.h"
 #include "service/mapping/struct_json.h"
+#include "storage/bulk_jobs.h"
 
 namespace jobqueue {
 
@@ -179,18 +180,19 @@ absl::StatusOr<StatusChange> ToStatusChange(
   return change;
 }
 
-absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
+namespace {
+
+// The filters ListJobs and the bulk actions share: user_id, source_type,
+// source_channel_id and the creation times (every one a request of these
+// has, with the same field names).
+template <typename Request>
+absl::StatusOr<JobFilter> SharedFilter(const Request& request) {
   JobFilter filter;
   if (!request.user_id().empty()) {
     if (absl::Status s = CheckE164("user_id", request.user_id()); !s.ok()) {
       return s;
     }
     filter.user_id = request.user_id();
-  }
-  if (request.status() != v1::JOB_STATUS_UNSPECIFIED) {
-    absl::StatusOr<JobStatus> s = ToJobStatus("status", request.status());
-    if (!s.ok()) return s.status();
-    filter.status = *s;
   }
   if (request.source_type() != v1::SOURCE_TYPE_UNSPECIFIED) {
     absl::StatusOr<std::string> s =
@@ -209,6 +211,26 @@ absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
   }
   if (request.has_created_before()) {
     filter.created_before = FromTimestamp(request.created_before());
+  }
+  return filter;
+}
+
+// Sets `filter`'s status from field "status" when it is set.
+absl::Status SetStatus(v1::JobStatus status, JobFilter& filter) {
+  if (status == v1::JOB_STATUS_UNSPECIFIED) return absl::OkStatus();
+  absl::StatusOr<JobStatus> s = ToJobStatus("status", status);
+  if (!s.ok()) return s.status();
+  filter.status = *s;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<JobFilter> ToFilter(const v1::ListJobsRequest& request) {
+  absl::StatusOr<JobFilter> filter = SharedFilter(request);
+  if (!filter.ok()) return filter;
+  if (absl::Status s = SetStatus(request.status(), *filter); !s.ok()) {
+    return s;
   }
   return filter;
 }
@@ -670,6 +692,41 @@ absl::StatusOr<std::string> ToConversationsQueue(
     }
   }
   return request.queue();
+}
+
+namespace {
+
+// A bulk request's filter, `all`, limit (0 is kDefaultBulkLimit; the store's
+// check, run by the callers, refuses a range in the same words) and
+// dry_run.
+template <typename Request>
+absl::StatusOr<BulkJobs> BulkJobsOf(const Request& request) {
+  absl::StatusOr<JobFilter> filter = SharedFilter(request);
+  if (!filter.ok()) return filter.status();
+  return BulkJobs{
+      .filter = *std::move(filter),
+      .all = request.all(),
+      .limit = request.limit() == 0 ? kDefaultBulkLimit : request.limit(),
+      .dry_run = request.dry_run()};
+}
+
+}  // namespace
+
+absl::StatusOr<BulkJobs> ToBulkRetry(const v1::RetryJobsRequest& request) {
+  absl::StatusOr<BulkJobs> jobs = BulkJobsOf(request);
+  if (!jobs.ok()) return jobs;
+  if (absl::Status s = CheckBulkRetry(*jobs); !s.ok()) return s;
+  return jobs;
+}
+
+absl::StatusOr<BulkJobs> ToBulkCancel(const v1::CancelJobsRequest& request) {
+  absl::StatusOr<BulkJobs> jobs = BulkJobsOf(request);
+  if (!jobs.ok()) return jobs;
+  if (absl::Status s = SetStatus(request.status(), jobs->filter); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckBulkCancel(*jobs); !s.ok()) return s;
+  return jobs;
 }
 
 }  // namespace jobqueue

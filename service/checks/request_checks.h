@@ -56,6 +56,9 @@ inline constexpr absl::Duration kMinScheduleInterval = absl::Seconds(1);
 inline constexpr absl::Duration kMaxScheduleInterval = absl::Hours(24 * 366);
 inline constexpr double kMaxJobsPerSecond = 100000;
 inline constexpr int kMaxBurst = 100000;
+// RetryJobs' and CancelJobs' limit when none is given (at most
+// kMaxBulkLimit, storage/job_store.h).
+inline constexpr int kDefaultBulkLimit = 100;
 
 absl::Status CheckCreateUser(const v1::CreateUserRequest& request);
 
@@ -209,6 +212,12 @@ absl::StatusOr<QueueStatsQuery> ToQueueStatsQuery(
 // (mapping/page_token.h).
 absl::StatusOr<std::string> ToConversationsQueue(
     const v1::ListConversationsRequest& request);
+
+// RetryJobs' and CancelJobs' jobs: ListJobs' filters (CancelJobs' status
+// one of scheduled, pending, processing), `all` exactly when no filter is
+// set, a limit of 1 to kMaxBulkLimit (0 is kDefaultBulkLimit).
+absl::StatusOr<BulkJobs> ToBulkRetry(const v1::RetryJobsRequest& request);
+absl::StatusOr<BulkJobs> ToBulkCancel(const v1::CancelJobsRequest& request);
 
 }  // namespace jobqueue
 

@@ -653,5 +653,87 @@ TEST(ToConversationsQueueTest, EmptyIsEveryQueueElseAQueueName) {
             std::string::npos);
 }
 
+TEST(ToBulkRetryTest, AFilterOrAllThenTheDefaultLimit) {
+  v1::RetryJobsRequest r;
+  r.set_source_channel_id("whatsapp:+15551234567");
+  r.mutable_created_after()->set_seconds(1700000000);
+  absl::StatusOr<BulkJobs> jobs = ToBulkRetry(r);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_EQ(jobs->filter.source_channel_id, "whatsapp:+15551234567");
+  EXPECT_EQ(jobs->filter.created_after, absl::FromUnixSeconds(1700000000));
+  EXPECT_FALSE(jobs->filter.status.has_value());
+  EXPECT_EQ(jobs->limit, kDefaultBulkLimit);
+  EXPECT_FALSE(jobs->all);
+  EXPECT_FALSE(jobs->dry_run);
+  v1::RetryJobsRequest every;
+  every.set_all(true);
+  every.set_limit(kMaxBulkLimit);
+  every.set_dry_run(true);
+  jobs = ToBulkRetry(every);
+  ASSERT_TRUE(jobs.ok()) << jobs.status();
+  EXPECT_TRUE(jobs->all);
+  EXPECT_EQ(jobs->limit, 1000);
+  EXPECT_TRUE(jobs->dry_run);
+}
+
+TEST(ToBulkRetryTest, EachBadValueNamesItsField) {
+  v1::RetryJobsRequest r;
+  EXPECT_NE(Invalid(ToBulkRetry(r)).find("set a filter, or all=true"),
+            std::string::npos)
+      << "no filter is not every job";
+  r.set_user_id("+15551234567");
+  r.set_all(true);
+  EXPECT_NE(Invalid(ToBulkRetry(r)).find("all must be false"),
+            std::string::npos);
+  r.set_all(false);
+  for (int limit : {-1, 1001}) {
+    r.set_limit(limit);
+    EXPECT_NE(Invalid(ToBulkRetry(r))
+                  .find(absl::StrCat("limit must be between 1 and 1000, got ",
+                                     limit)),
+              std::string::npos);
+  }
+  r.set_limit(0);
+  r.set_user_id("5551234567");
+  EXPECT_NE(Invalid(ToBulkRetry(r)).find("user_id"), std::string::npos);
+  r.set_user_id("");
+  r.set_source_channel_id(std::string(kMaxChannelBytes + 1, 'c'));
+  EXPECT_NE(Invalid(ToBulkRetry(r)).find("source_channel_id"),
+            std::string::npos);
+  r.set_source_channel_id("");
+  r.set_source_type(static_cast<v1::SourceType>(9));
+  EXPECT_NE(Invalid(ToBulkRetry(r)).find("source_type"), std::string::npos);
+}
+
+TEST(ToBulkCancelTest, AStatusIsAFilterOfTheThreeCancellable) {
+  v1::CancelJobsRequest r;
+  for (v1::JobStatus status : {v1::JOB_STATUS_SCHEDULED, v1::JOB_STATUS_PENDING,
+                               v1::JOB_STATUS_PROCESSING}) {
+    r.set_status(status);
+    absl::StatusOr<BulkJobs> jobs = ToBulkCancel(r);
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    EXPECT_TRUE(jobs->filter.status.has_value());
+  }
+  for (v1::JobStatus status : {v1::JOB_STATUS_COMPLETE, v1::JOB_STATUS_FAILED,
+                               v1::JOB_STATUS_CANCELLED}) {
+    r.set_status(status);
+    EXPECT_NE(Invalid(ToBulkCancel(r))
+                  .find("status must be scheduled, "
+                        "pending or processing"),
+              std::string::npos);
+  }
+  r.set_status(v1::JOB_STATUS_UNSPECIFIED);
+  EXPECT_NE(Invalid(ToBulkCancel(r)).find("set a filter, or all=true"),
+            std::string::npos);
+  r.set_all(true);
+  r.set_limit(1001);
+  EXPECT_NE(Invalid(ToBulkCancel(r)).find("limit"), std::string::npos);
+  r.set_limit(0);
+  absl::StatusOr<BulkJobs> every = ToBulkCancel(r);
+  ASSERT_TRUE(every.ok()) << every.status();
+  EXPECT_FALSE(every->filter.status.has_value());
+  EXPECT_EQ(every->limit, kDefaultBulkLimit);
+}
+
 }  // namespace
 }  // namespace jobqueue

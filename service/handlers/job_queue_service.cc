@@ -449,6 +449,29 @@ grpc::Status JobQueueService::ReplayDeadLetters(
   return grpc::Status::OK;
 }
 
+grpc::Status JobQueueService::RetryJobs(grpc::ServerContext* context,
+                                        const v1::RetryJobsRequest* request,
+                                        v1::RetryJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(jobs, ToBulkRetry(*request));
+  ASSIGN_OR_RETURN(result, store_->RetryJobs(jobs, Deadline(*context)));
+  response->set_retried(result.retried);
+  response->set_more(result.more);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::CancelJobs(grpc::ServerContext* context,
+                                         const v1::CancelJobsRequest* request,
+                                         v1::CancelJobsResponse* response) {
+  RETURN_IF_ERROR(CheckEveryField(*request));
+  ASSIGN_OR_RETURN(jobs, ToBulkCancel(*request));
+  ASSIGN_OR_RETURN(result, store_->CancelJobs(jobs, Deadline(*context)));
+  response->set_cancelled(result.cancelled);
+  response->set_cancel_requested(result.cancel_requested);
+  response->set_more(result.more);
+  return grpc::Status::OK;
+}
+
 grpc::Status JobQueueService::GetUser(grpc::ServerContext* context,
                                       const v1::GetUserRequest* request,
                                       v1::User* response) {

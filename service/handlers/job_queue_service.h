@@ -134,6 +134,12 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status ListConversations(
       grpc::ServerContext* context, const v1::ListConversationsRequest* request,
       v1::ListConversationsResponse* response) override;
+  grpc::Status RetryJobs(grpc::ServerContext* context,
+                         const v1::RetryJobsRequest* request,
+                         v1::RetryJobsResponse* response) override;
+  grpc::Status CancelJobs(grpc::ServerContext* context,
+                          const v1::CancelJobsRequest* request,
+                          v1::CancelJobsResponse* response) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.

@@ -465,6 +465,55 @@ TEST_F(JobQueueServiceTest, ConversationsPageThroughWithTheirTokens) {
   EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
 }
 
+TEST_F(JobQueueServiceTest, BulkActionsAreCheckedThenMapped) {
+  v1::RetryJobsRequest retry;
+  v1::RetryJobsResponse retried;
+  grpc::Status s = service_.RetryJobs(&context_, &retry, &retried);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("all=true"));
+  EXPECT_TRUE(store_.calls().empty());
+
+  const Job leased = Leased("c");
+  ASSERT_TRUE(store_
+                  .FailJob(leased.id, leased.lease_token, "boom", false,
+                           absl::InfiniteFuture())
+                  .ok());
+  retry.set_user_id("+15551234567");
+  retry.set_dry_run(true);
+  ASSERT_TRUE(service_.RetryJobs(&context_, &retry, &retried).ok());
+  EXPECT_EQ(retried.retried(), 1);
+  EXPECT_FALSE(retried.more());
+  EXPECT_EQ(store_.calls().back().method, "RetryJobs");
+  EXPECT_EQ(store_.bulk_jobs().limit, 100);
+  EXPECT_TRUE(store_.bulk_jobs().dry_run);
+
+  v1::CancelJobsRequest cancel;
+  cancel.set_all(true);
+  cancel.set_limit(1001);
+  v1::CancelJobsResponse cancelled;
+  s = service_.CancelJobs(&context_, &cancel, &cancelled);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("limit"));
+  EXPECT_EQ(store_.calls().back().method, "RetryJobs");
+  cancel.set_limit(1);
+  Leased("d");
+  ASSERT_TRUE(service_.RetryJobs(&context_, &retry, &retried).ok());
+  retry.set_dry_run(false);
+  ASSERT_TRUE(service_.RetryJobs(&context_, &retry, &retried).ok());
+  EXPECT_EQ(retried.retried(), 1);
+  ASSERT_TRUE(service_.CancelJobs(&context_, &cancel, &cancelled).ok());
+  // The oldest first: the retried job, then the processing one.
+  EXPECT_EQ(cancelled.cancelled(), 1);
+  EXPECT_EQ(cancelled.cancel_requested(), 0);
+  EXPECT_TRUE(cancelled.more());
+  EXPECT_EQ(store_.calls().back().method, "CancelJobs");
+  EXPECT_LE(store_.calls().back().deadline, absl::Now() + absl::Seconds(7));
+  ASSERT_TRUE(service_.CancelJobs(&context_, &cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.cancelled(), 0);
+  EXPECT_EQ(cancelled.cancel_requested(), 1);
+  EXPECT_FALSE(cancelled.more());
+}
+
 // A notifier that never fires (no database): only the queue's next token
 // can wake the claim before the one-second recheck.
 TEST_F(JobQueueServiceTest, AWaitingClaimTakesARateLimitedQueuesNextToken) {
