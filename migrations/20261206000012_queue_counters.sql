@@ -203,7 +203,11 @@ SELECT public.recount_queue_counts();
 -- one waiting longest first. Conversation rows are rewritten by every
 -- claim and completion anyway (their counts are in the other indexes'
 -- predicates), so this index adds one entry to those rewrites, and only
--- while the conversation has pending jobs.
+-- while the conversation has pending jobs. Its predicate also states
+-- last_position >= 0 (always true), which only list_conversations states:
+-- a claim (pending_jobs > 0 AND processing_jobs = 0, by queue and
+-- ready_since) could otherwise pick it over the claim's own index and read
+-- every blocked conversation of the queue.
 CREATE INDEX IF NOT EXISTS conversations_waiting_idx
   ON public.conversations (queue, ready_since, conversation)
-  WHERE pending_jobs > 0;
+  WHERE pending_jobs > 0 AND last_position >= 0;

@@ -213,6 +213,14 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"list_conversations", "jobs_active_conversation_position_idx"},
       {"queue_stats_counts", "jobs_pending_queue_priority_seq_idx"},
   };
+  // ListConversations' index serves only it: a claim or maintenance's
+  // scan of ready conversations that took it would read blocked ones too.
+  for (const char* name :
+       {"claim_in_order", "claim_in_order_by_kind", "recount"}) {
+    EXPECT_FALSE(absl::StrContains(plans[name], "conversations_waiting_idx"))
+        << name << ":\n"
+        << plans[name];
+  }
   // The operator views read counters and indexes, never every job.
   for (const char* name :
        {"list_conversations", "queue_stats_counts", "queue_stats_minutes"}) {

@@ -75,20 +75,23 @@ ORDER BY queue, minute;
 -- Conversations of queue $1 ('' for every queue) with pending jobs, the
 -- one waiting longest first: by (ready_since, conversation) after the
 -- cursor ($2 ready_since in microseconds since the epoch, NULL for the
--- first page; $3 the conversation key, '' for the first page), at most $4. Each queue's are read
--- from conversations_waiting_idx (every queue's found by skipping through
--- it, one probe per queue), so a page reads O(queues x page) entries.
+-- first page; $3 the conversation key, '' for the first page), at most
+-- $4. Each queue's are read from conversations_waiting_idx (every queue's
+-- found by skipping through it, one probe per queue), so a page reads
+-- O(queues x page) entries.
 -- Returns the conversation, its queue and channel, ready_since (epoch
 -- seconds, then microseconds for the cursor), its pending and processing
 -- counts, the queue's pause and whether it has no whole token now
 -- (rate-limited), and its head (the job columns of get_job; NULL when the
 -- counts drifted and it has none).
 WITH RECURSIVE waiting_queues(queue) AS (
-  (SELECT queue FROM conversations WHERE pending_jobs > 0
+  (SELECT queue FROM conversations
+   WHERE pending_jobs > 0 AND last_position >= 0
    ORDER BY queue LIMIT 1)
   UNION ALL
   SELECT (SELECT c.queue FROM conversations c
-          WHERE c.pending_jobs > 0 AND c.queue > w.queue
+          WHERE c.pending_jobs > 0 AND c.last_position >= 0
+            AND c.queue > w.queue
           ORDER BY c.queue LIMIT 1)
   FROM waiting_queues w WHERE w.queue IS NOT NULL
 ), names AS (
@@ -101,7 +104,7 @@ WITH RECURSIVE waiting_queues(queue) AS (
     SELECT c.conversation, c.queue, c.source_channel_id, c.ready_since,
       c.pending_jobs, c.processing_jobs, c.first_position
     FROM conversations c
-    WHERE c.queue = n.queue AND c.pending_jobs > 0
+    WHERE c.queue = n.queue AND c.pending_jobs > 0 AND c.last_position >= 0
       -- No OR: the cursor stays an index condition, so a deep page starts
       -- where the last one ended.
       AND (c.ready_since, c.conversation)
