@@ -125,15 +125,16 @@ const paused = () =>
       await open(page, 'jobs', 'jobs');
       const first = await page.$$eval('#view tbody tr', (rows) => rows.length);
       expect(first === 50, `first page has ${first} rows, not 50`);
+      const rest = Number(sql('SELECT count(*) FROM jobs')) - 50;
       await page.click('#next-page');
-      await page.waitForFunction(() =>
+      await page.waitForFunction((n) =>
         document.getElementById('view').dataset.ready === 'jobs' &&
-        document.querySelectorAll('#view tbody tr').length === 12);
+        document.querySelectorAll('#view tbody tr').length === n, {}, rest);
       await page.select('select[name=status]', 'JOB_STATUS_FAILED');
       await page.click('#job-filters button[type=submit]');
       await page.waitForFunction(() =>
         document.getElementById('view').dataset.ready === 'jobs' &&
-        document.querySelectorAll('#view tbody tr').length === 1);
+        document.querySelectorAll('#view tbody tr').length === 2);
       expect((await text(page, '#view tbody')).includes(failedJob),
           'the status filter did not find the failed job');
     });
@@ -162,7 +163,7 @@ const paused = () =>
     });
 
     await check('pause and resume from the actions page', async () => {
-      await open(page, 'actions');
+      await open(page, 'actions', 'actions');
       await page.type('#pause-reason', 'SMS provider down <b>');
       await page.click('#pause-queue');
       await page.waitForFunction(() =>
@@ -176,6 +177,65 @@ const paused = () =>
         document.querySelector('#queue-state .paused') === null &&
         document.querySelector('#queue-state dd') !== null);
       expect(paused() === '0', 'still paused after Resume');
+    });
+
+    await check('overview shows each queue as the database counts it, and a chart', async () => {
+      await open(page, 'overview', 'overview');
+      const pending = sql(`SELECT count(*) FROM jobs WHERE queue = 'default'
+                           AND status = 'pending'`);
+      const cells = await page.$$eval('#view tr[data-queue=default] td',
+          (tds) => tds.map((td) => td.textContent));
+      expect(cells[2] === pending, `pending shown ${cells[2]}, counted ${pending}`);
+      expect(await page.evaluate(() =>
+        Chart.getChart(document.getElementById('throughput')) !== undefined),
+      'no throughput chart');
+    });
+
+    await check('conversations page says why a head waits', async () => {
+      await open(page, 'conversations', 'conversations');
+      const rows = await page.$$eval('#view tbody tr',
+          (trs) => trs.map((tr) => tr.textContent));
+      const held = rows.find((r) => r.startsWith('chat-c'));
+      expect(held && held.includes('processing by worker-7'),
+          'chat-c not shown as held by worker-7: ' + held);
+      expect(held.endsWith('2'), 'chat-c does not show 2 jobs behind: ' + held);
+    });
+
+    await check('a dead letter replayed from the page re-queues its job once', async () => {
+      await open(page, 'dead-letters', 'dead-letters');
+      expect((await text(page, '#view tbody')).includes('<i>gave up</i>'),
+          'the reason is not shown as text');
+      expect((await page.$$('#view tbody i')).length === 0, 'HTML was parsed');
+      await page.type('#operator', 'ops-alice');
+      await page.click('#view tbody tr button.replay');
+      await page.waitForFunction(() =>
+        (document.querySelector('#view td.outcome') || {}).textContent
+            ?.includes('replayed by ops-alice'));
+      const job = sql(`SELECT status FROM jobs
+                       WHERE id = '22222222-2222-4222-8222-000000000003'`);
+      expect(job === 'pending', `the dead letter's job is ${job}`);
+      await page.click('#view tbody tr button.replay');  // again
+      await page.waitForFunction(() =>
+        document.getElementById('notice').textContent.includes('already replayed 1'));
+      const replays = sql(`SELECT count(*) || ' ' || min(requested_by)
+                           FROM dead_letter_replays`);
+      expect(replays === '1 ops-alice', 'replays recorded: ' + replays);
+    });
+
+    await check('bulk cancel from the page cancels what the filter matches', async () => {
+      await open(page, 'actions');
+      const matching = sql(`SELECT count(*) FROM jobs
+                            WHERE source_channel_id = 'bulk-3' AND status = 'pending'`);
+      const others = sql(`SELECT count(*) FROM jobs WHERE status = 'pending'`);
+      await page.type('#bulk-form input[name=sourceChannelId]', 'bulk-3');
+      await page.click('#bulk-cancel');
+      await page.waitForFunction(() =>
+        document.getElementById('bulk-result').textContent.startsWith('Cancelled'));
+      expect((await text(page, '#bulk-result')).startsWith('Cancelled ' + matching),
+          'result: ' + await text(page, '#bulk-result'));
+      const left = sql(`SELECT count(*) FROM jobs WHERE status = 'pending'`);
+      expect(Number(left) === Number(others) - Number(matching),
+          `pending ${others} -> ${left}, ${matching} matched`);
     });
 
     await check('no script errors on any page', async () => {
