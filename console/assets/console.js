@@ -66,6 +66,19 @@
         .filter(([, v]) => v !== undefined && v !== null && v !== '')
         .map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   }
+  // Previous and Next over a list's pages: state.tokens holds the tokens of
+  // the pages seen so far ('' for the first).
+  function pager(state, nextToken) {
+    return el('div', {className: 'pager'},
+        state.tokens.length > 1 && el('button', {onclick: () => {
+          state.tokens.pop();
+          render();
+        }}, 'Previous'),
+        nextToken && el('button', {id: 'next-page', onclick: () => {
+          state.tokens.push(nextToken);
+          render();
+        }}, 'Next'));
+  }
   function say(message, isError) {
     notice.hidden = false;
     notice.className = isError ? 'error' : '';
@@ -132,8 +145,8 @@
     sessionStorage.setItem(tokenKey, document.getElementById('token').value);
     render();
   });
-  window.jobqueueConsole = {views, call, el, table, fields, time, age, seconds,
-    status, short, jobLink, json, confirmed, say, failure, render};
+  window.jobqueueConsole = {views, call, el, table, fields, pager, time, age,
+    seconds, status, short, jobLink, json, confirmed, say, failure, render};
   // After every deferred script, so each view has registered.
   document.addEventListener('DOMContentLoaded', render);
 })();

@@ -3,7 +3,7 @@
 // many jobs wait behind it.
 'use strict';
 (() => {
-  const {views, call, el, table, time, status, short, jobLink, render} =
+  const {views, call, el, table, pager, time, status, short, jobLink, render} =
     window.jobqueueConsole;
   const state = {queue: '', tokens: ['']};
 
@@ -50,14 +50,6 @@
     return [el('h1', {}, 'Conversations with waiting work'), form,
       table(['Conversation', 'Queue', 'Waiting since', 'Head job', 'Head status',
         'Why the head is not running', 'Jobs behind'], rows),
-      el('div', {className: 'pager'},
-          state.tokens.length > 1 && el('button', {onclick: () => {
-            state.tokens.pop();
-            render();
-          }}, 'Previous'),
-          answer.nextPageToken && el('button', {onclick: () => {
-            state.tokens.push(answer.nextPageToken);
-            render();
-          }}, 'Next'))];
+      pager(state, answer.nextPageToken)];
   };
 })();

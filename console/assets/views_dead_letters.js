@@ -3,7 +3,7 @@
 // which records who replayed each and what came of it.
 'use strict';
 (() => {
-  const {views, call, el, table, time, json, jobLink, confirmed, say,
+  const {views, call, el, table, pager, time, json, jobLink, confirmed, say,
     render} = window.jobqueueConsole;
   const state = {filter: {}, tokens: ['']};
   const operatorKey = 'jobqueue-console-operator';
@@ -88,14 +88,6 @@
           }}, 'Replay selected')),
       table(['', 'Last seen', 'Source', 'Reason', 'Attempts', 'Job or delivery',
         'Payload', 'Replay', ''], rows),
-      el('div', {className: 'pager'},
-          state.tokens.length > 1 && el('button', {onclick: () => {
-            state.tokens.pop();
-            render();
-          }}, 'Previous'),
-          answer.nextPageToken && el('button', {onclick: () => {
-            state.tokens.push(answer.nextPageToken);
-            render();
-          }}, 'Next'))];
+      pager(state, answer.nextPageToken)];
   };
 })();

@@ -2,7 +2,7 @@
 // retry and cancel.
 'use strict';
 (() => {
-  const {views, call, el, table, fields, time, status, short, jobLink, json,
+  const {views, call, el, table, fields, pager, time, status, short, jobLink, json,
     confirmed, say, failure, render} = window.jobqueueConsole;
 
   const jobsState = {filter: {}, tokens: ['']};
@@ -46,18 +46,9 @@
         el('td', {className: 'num'}, job.attempts + '/' + job.maxAttempts),
         el('td', {}, time(job.createdAt)),
         el('td', {}, job.lastError)));
-    const pager = el('div', {className: 'pager'},
-        jobsState.tokens.length > 1 && el('button', {onclick: () => {
-          jobsState.tokens.pop();
-          render();
-        }}, 'Previous'),
-        answer.nextPageToken && el('button', {id: 'next-page', onclick: () => {
-          jobsState.tokens.push(answer.nextPageToken);
-          render();
-        }}, 'Next'));
     return [el('h1', {}, 'Jobs'), form,
       table(['Id', 'Queue', 'Conversation', 'Status', 'Attempts', 'Created',
-        'Last error'], rows), pager];
+        'Last error'], rows), pager(jobsState, answer.nextPageToken)];
   };
 
   async function jobAction(method, request, question) {
