@@ -151,9 +151,10 @@ class JobQueueServer {
   QueueStats queue_stats_;
   // Before the store, which resolves its statements' series when made.
   StatementMetrics statement_metrics_;
+  // Before the store, which announces its changes to it.
+  JobNotifier notifier_;
   PgJobStore store_;
   ServiceMetrics metrics_;
-  JobNotifier notifier_;
   std::unique_ptr<MaintenanceLoop> maintenance_;
   std::unique_ptr<ScheduleLoop> schedule_;
   std::unique_ptr<RecurringLoop> recurring_;

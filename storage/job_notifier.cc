@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <pqxx/pqxx>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace jobqueue {
 namespace {
@@ -12,21 +15,27 @@ constexpr char kChannel[] = "jobqueue_jobs_changed";
 
 class Receiver final : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& c, std::function<void()> on_notify)
+  Receiver(pqxx::connection_base& c, std::function<void(int)> on_notify)
       : pqxx::notification_receiver(c, kChannel),
         on_notify_(std::move(on_notify)) {}
-  void operator()(const std::string&, int) override { on_notify_(); }
+  void operator()(const std::string&, int backend_pid) override {
+    on_notify_(backend_pid);
+  }
 
  private:
-  std::function<void()> on_notify_;
+  std::function<void(int)> on_notify_;
 };
 
 }  // namespace
 
-JobNotifier::JobNotifier(std::string database_url)
+JobNotifier::JobNotifier(std::string database_url, std::string announce_url)
     : polling_(database_url.empty()),
-      state_(std::make_shared<State>(std::move(database_url))) {
+      state_(std::make_shared<State>(
+          database_url, announce_url.empty() ? database_url : announce_url)) {
   if (!polling_) thread_ = std::thread([state = state_] { Run(state); });
+  if (!state_->announce_url.empty()) {
+    announcer_ = std::thread([state = state_] { RunAnnouncer(state); });
+  }
 }
 
 JobNotifier::~JobNotifier() { Close(); }
@@ -41,20 +50,21 @@ void JobNotifier::StartClose() {
 
 void JobNotifier::Close() {
   StartClose();
-  if (!thread_.joinable()) return;
-  bool ended;
+  bool ended, announcer_ended;
   {
     absl::MutexLock lock(&state_->mu);
     auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
-      return state_->ended;
+      return (state_->ended || !thread_.joinable()) &&
+             (state_->announcer_ended || !announcer_.joinable());
     };
-    ended = state_->mu.AwaitWithTimeout(absl::Condition(&done),
-                                        absl::Milliseconds(500));
+    state_->mu.AwaitWithTimeout(absl::Condition(&done),
+                                absl::Milliseconds(500));
+    ended = state_->ended;
+    announcer_ended = state_->announcer_ended;
   }
-  if (ended) {
-    thread_.join();
-  } else {
-    thread_.detach();
+  if (thread_.joinable()) ended ? thread_.join() : thread_.detach();
+  if (announcer_.joinable()) {
+    announcer_ended ? announcer_.join() : announcer_.detach();
   }
 }
 
@@ -71,6 +81,12 @@ bool JobNotifier::WaitForChange(uint64_t seen, absl::Time deadline) {
   };
   s.mu.AwaitWithDeadline(absl::Condition(&changed), deadline);
   return !s.closed && s.generation != seen;
+}
+
+void JobNotifier::Announce() {
+  absl::MutexLock lock(&state_->mu);
+  ++state_->generation;
+  state_->announce = !state_->announce_url.empty();
 }
 
 void JobNotifier::Bump(State& state) {
@@ -91,7 +107,10 @@ void JobNotifier::Run(std::shared_ptr<State> state) {
       const DeadlineWatch::Guard guard =
           state->watch.Watch(c.sock(), absl::InfiniteFuture());
       if (closed()) break;
-      Receiver receiver(c, [&state] { Bump(*state); });
+      Receiver receiver(c, [&state](int backend_pid) {
+        absl::MutexLock lock(&state->mu);
+        if (backend_pid != state->announcer_pid) ++state->generation;
+      });
       // Anything may have changed while not listening.
       Bump(*state);
       backoff = absl::Milliseconds(100);
@@ -108,6 +127,50 @@ void JobNotifier::Run(std::shared_ptr<State> state) {
   Bump(*state);
   absl::MutexLock lock(&state->mu);
   state->ended = true;
+}
+
+void JobNotifier::RunAnnouncer(std::shared_ptr<State> state) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  std::unique_ptr<pqxx::connection> c;
+  DeadlineWatch::Guard guard;
+  auto closed = [&state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+    return state->closed;
+  };
+  while (true) {
+    {
+      absl::MutexLock lock(&state->mu);
+      auto due = [&state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+        return state->closed || state->announce;
+      };
+      state->mu.Await(absl::Condition(&due));
+      if (state->closed) break;
+      state->announce = false;
+    }
+    try {
+      if (c == nullptr) {
+        c = std::make_unique<pqxx::connection>(state->announce_url);
+        // Close() cuts the socket off, whatever the database does.
+        guard = state->watch.Watch(c->sock(), absl::InfiniteFuture());
+        absl::MutexLock lock(&state->mu);
+        state->announcer_pid = c->backendpid();
+      }
+      pqxx::nontransaction txn(*c);
+      txn.exec0(absl::StrCat("NOTIFY ", kChannel));
+      backoff = absl::Milliseconds(100);
+    } catch (const std::exception&) {
+      guard = DeadlineWatch::Guard();
+      c.reset();
+      absl::MutexLock lock(&state->mu);
+      state->announcer_pid = 0;
+      state->announce = true;  // sent once the database answers again
+      state->mu.AwaitWithTimeout(absl::Condition(&closed), backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    }
+  }
+  guard = DeadlineWatch::Guard();
+  c.reset();
+  absl::MutexLock lock(&state->mu);
+  state->announcer_ended = true;
 }
 
 }  // namespace jobqueue

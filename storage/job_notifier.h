@@ -10,6 +10,11 @@
 //   ... try to claim; nothing there ...
 //   notifier.WaitForChange(seen, deadline);
 //
+// The service's own changes are announced by the process that made them
+// (Announce, after its commit), not by the trigger inside the transaction:
+// a transaction that notifies holds a database-wide lock from its commit
+// until the commit is durable, so notifying writers commit one at a time.
+//
 // LISTEN needs a session of its own: a direct connection or a session
 // pooler, never a transaction pooler (which hands each transaction to any
 // server connection, so notifications never arrive). Without such a URL, a
@@ -35,7 +40,9 @@ class JobNotifier {
  public:
   // Starts listening in a background thread; reconnects with backoff when
   // the connection breaks. An empty URL: polling (no thread, no database).
-  explicit JobNotifier(std::string database_url);
+  // Announcements go to `announce_url` (any pooling will do), by default
+  // `database_url`; with both empty, only this process hears them.
+  explicit JobNotifier(std::string database_url, std::string announce_url = "");
   // Calls Close().
   ~JobNotifier();
 
@@ -43,6 +50,13 @@ class JobNotifier {
   JobNotifier& operator=(const JobNotifier&) = delete;
 
   uint64_t generation();
+
+  // Wakes waiting claims after this process committed a change that may
+  // have made jobs claimable: at once in this process, and in every other
+  // listening process by one NOTIFY sent from a connection of its own
+  // (announcements made while one is being sent make one more). Never
+  // blocks; a database that does not answer delays only other processes.
+  void Announce();
 
   // True when made without a URL: nothing is listened to.
   bool polling() const { return polling_; }
@@ -62,21 +76,29 @@ class JobNotifier {
  private:
   // What the listener thread shares with the notifier, kept alive by both.
   struct State {
-    explicit State(std::string url) : url(std::move(url)) {}
+    State(std::string url, std::string announce_url)
+        : url(std::move(url)), announce_url(std::move(announce_url)) {}
     const std::string url;
+    const std::string announce_url;
     DeadlineWatch watch;
     absl::Mutex mu;
     uint64_t generation ABSL_GUARDED_BY(mu) = 0;
     bool closed ABSL_GUARDED_BY(mu) = false;
     bool ended ABSL_GUARDED_BY(mu) = false;
+    bool announce ABSL_GUARDED_BY(mu) = false;
+    bool announcer_ended ABSL_GUARDED_BY(mu) = false;
+    // The backend of the announcing connection: its echo wakes no one here.
+    int announcer_pid ABSL_GUARDED_BY(mu) = 0;
   };
 
   static void Run(std::shared_ptr<State> state);
+  static void RunAnnouncer(std::shared_ptr<State> state);
   static void Bump(State& state);
 
   const bool polling_;
   const std::shared_ptr<State> state_;
   std::thread thread_;
+  std::thread announcer_;
 };
 
 }  // namespace jobqueue

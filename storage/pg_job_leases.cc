@@ -113,6 +113,9 @@ absl::StatusOr<Job> PgJobStore::ExtendLease(const std::string& id,
             extended.status().code() != absl::StatusCode::kFailedPrecondition) {
           return extended;
         }
+        // A refused extension may have ended a cancelled job, freeing its
+        // conversation.
+        made_claimable_ = true;
         // Refused: say so when the job's run-time limit ended the lease.
         pqxx::result now = Exec(txn, kGetJobToo, id);
         if (now.empty()) return extended;

@@ -66,6 +66,7 @@ absl::Status PgJobStore::RescueLeases(MaintenanceReport& report,
                // full, the rest were skipped as locked.
                const int done =
                    report.rescued + report.dead_lettered + report.cancelled;
+               if (done > 0) made_claimable_ = true;
                if (!report.skipped && done < kRescueBatch) {
                  report.rescue_locked = std::max(0, r[3].as<int>() - done);
                }

@@ -80,6 +80,22 @@ User UserFromRow(const pqxx::row& row, int first) {
 // phone_number) bound.
 constexpr char kAfterEveryPhoneNumber[] = "+9999999999999999";
 
+// The statements that may make a job claimable: a new or pending-again job,
+// or a conversation's head that finished (with the store's notifier, its
+// call announces this once it has committed). The rounds that run every
+// fraction of a second (promote_scheduled, rescue_leases) say so only when
+// they changed a job.
+std::vector<bool> WakesClaims() {
+  static constexpr const char* kWaking[] = {
+      "enqueue_keep_name", "enqueue_set_name", "enqueue_batch",
+      "complete_job",      "complete_jobs",    "fail_job",
+      "snooze_job",        "release_jobs",     "retry_job",
+      "cancel_job",        "cancel_jobs",      "update_status"};
+  std::vector<bool> wakes(EmbeddedQueries().size(), false);
+  for (const char* name : kWaking) wakes[QueryIndex(Query(name))] = true;
+  return wakes;
+}
+
 // At least one per batch and one batch at a time.
 GroupCommitOptions BatchOptions(const GroupCommitOptions& options) {
   return {.max_batch = std::max(1, options.max_batch),
@@ -94,6 +110,8 @@ PgJobStore::PgJobStore(const Options& options)
     : backoff_(options.retry_backoff),
       on_enqueue_batch_(options.on_enqueue_batch),
       pooling_(options.pooling),
+      notifier_(options.notifier),
+      wakes_claims_(WakesClaims()),
       conversation_retention_(options.conversation_retention),
       statement_timeout_ms_(Millis(options.statement_timeout)),
       lock_timeout_ms_(Millis(options.lock_timeout)),
@@ -123,10 +141,17 @@ PgJobStore::PgJobStore(const Options& options)
                    }) {}
 
 void PgJobStore::Configure(pqxx::transaction_base& txn, bool local) const {
-  ExecUnnamed(txn, kSessionSettings, std::to_string(statement_timeout_ms_),
-              std::to_string(lock_timeout_ms_), local,
-              pooling_ == DatabasePooling::kTransaction ? "auto"
-                                                        : "force_generic_plan");
+  ExecUnnamed(
+      txn, kSessionSettings, std::to_string(statement_timeout_ms_),
+      std::to_string(lock_timeout_ms_), local,
+      pooling_ == DatabasePooling::kTransaction ? "auto" : "force_generic_plan",
+      notifier_ != nullptr ? "on" : "off");
+}
+
+void PgJobStore::AnnounceChanges() const {
+  if (!made_claimable_) return;
+  made_claimable_ = false;
+  if (notifier_ != nullptr) notifier_->Announce();
 }
 
 absl::Status PgJobStore::NoAnswerBeforeDeadline() {
@@ -368,8 +393,10 @@ absl::StatusOr<int> PgJobStore::PromoteScheduled(int max_jobs,
   return WithConnection<int>(
       deadline, /*retry_safe=*/true,
       [&](pqxx::transaction_base& txn) -> absl::StatusOr<int> {
-        return Exec1(txn, kPromoteScheduled, std::max(1, max_jobs))[0]
-            .as<int>();
+        const int promoted =
+            Exec1(txn, kPromoteScheduled, std::max(1, max_jobs))[0].as<int>();
+        if (promoted > 0) made_claimable_ = true;
+        return promoted;
       });
 }
 

@@ -25,11 +25,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "storage/connection_pool.h"
 #include "storage/group_commit.h"
+#include "storage/job_notifier.h"
 #include "storage/job_store.h"
 #include "storage/named_queries.h"
 #include "storage/sql_error.h"
@@ -91,6 +93,11 @@ class PgJobStore final : public JobStore {
     // Told of every statement run, by block name (e.g. for metrics); must
     // outlive the store. None when null.
     StatementObserver* statement_observer = nullptr;
+    // Told after every call whose committed statements may have made jobs
+    // claimable (JobNotifier::Announce); the store's sessions then send no
+    // NOTIFY themselves. Must outlive the store. When null, the triggers on
+    // jobs notify from inside each transaction.
+    JobNotifier* notifier = nullptr;
   };
 
   explicit PgJobStore(const Options& options);
@@ -271,11 +278,16 @@ class PgJobStore final : public JobStore {
   pqxx::result Observed(const NamedQuery& query, const Run& run) const {
     running_statement_ = &query.name;
     StatementObserver::Sink* sink = sinks_[QueryIndex(query)].get();
-    if (sink == nullptr) return run();
+    if (sink == nullptr) {
+      pqxx::result r = run();
+      if (wakes_claims_[QueryIndex(query)]) made_claimable_ = true;
+      return r;
+    }
     const absl::Time start = absl::Now();
     try {
       pqxx::result r = run();
       sink->Observe(true, absl::Now() - start);
+      if (wakes_claims_[QueryIndex(query)]) made_claimable_ = true;
       return r;
     } catch (...) {
       sink->Observe(false, absl::Now() - start);
@@ -340,6 +352,9 @@ class PgJobStore final : public JobStore {
   const RetryBackoff backoff_;
   const std::function<void(int)> on_enqueue_batch_;
   const DatabasePooling pooling_;
+  JobNotifier* const notifier_;
+  // By QueryIndex: whether a run of the statement may make jobs claimable.
+  const std::vector<bool> wakes_claims_;
   const absl::Duration conversation_retention_;
   // Where the drift sweep goes on next round (a conversation id; "" starts
   // over), when idle conversations were last removed, and when the
@@ -358,6 +373,13 @@ class PgJobStore final : public JobStore {
   const std::vector<std::unique_ptr<StatementObserver::Sink>> sinks_;
   // Set by Observed, read when a statement threw.
   static inline thread_local const std::string* running_statement_ = nullptr;
+  // Whether this thread's call ran a statement of wakes_claims_, and how
+  // deep it is in WithConnection: announced when the outermost one returns.
+  static inline thread_local bool made_claimable_ = false;
+  static inline thread_local int connection_depth_ = 0;
+  // Announces made_claimable_ to notifier_, once every transaction of the
+  // call has ended.
+  void AnnounceChanges() const;
   ConnectionPool pool_;
   GroupCommit<NewJob, EnqueueResult> enqueues_;
   GroupCommit<JobLease, Job> completions_;
@@ -368,6 +390,10 @@ absl::StatusOr<T> PgJobStore::WithConnection(
     absl::Time deadline, bool retry_safe,
     const std::function<absl::StatusOr<T>(pqxx::transaction_base&)>& body,
     bool autocommit, bool transaction) {
+  ++connection_depth_;
+  absl::Cleanup announce = [this] {
+    if (--connection_depth_ == 0) AnnounceChanges();
+  };
   for (int attempt = 0;; ++attempt) {
     absl::StatusOr<ConnectionPool::Lease> lease = pool_.Acquire(deadline);
     if (!lease.ok()) return lease.status();

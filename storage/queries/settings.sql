@@ -16,11 +16,15 @@
 -- pooling, where every statement is sent unnamed and planned anyway. No
 -- statement is costly enough to gain from JIT compilation, and a generic
 -- plan's estimates (with unknown LIMITs) would trigger it: off.
+-- $5 'on' when the store announces its changes itself after they commit
+-- (JobNotifier::Announce): the jobs triggers then send no NOTIFY from
+-- inside its transactions (see migration 20261206000013).
 SELECT set_config('statement_timeout', $1, $3),
   set_config('lock_timeout', $2, $3),
   set_config('client_connection_check_interval', '1000', $3),
   set_config('plan_cache_mode', $4, $3),
-  set_config('jit', 'off', $3);
+  set_config('jit', 'off', $3),
+  set_config('jobqueue.announces', $5, $3);
 
 -- name: local_statement_timeout
 -- Statement timeout $1 (milliseconds) until the transaction ends.
