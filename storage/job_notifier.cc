@@ -12,6 +12,8 @@ namespace jobqueue {
 namespace {
 
 constexpr char kChannel[] = "jobqueue_jobs_changed";
+// The shortest time between two announcements sent to other processes.
+constexpr absl::Duration kPace = absl::Milliseconds(2);
 
 class Receiver final : public pqxx::notification_receiver {
  public:
@@ -151,12 +153,24 @@ void JobNotifier::RunAnnouncer(std::shared_ptr<State> state) {
         c = std::make_unique<pqxx::connection>(state->announce_url);
         // Close() cuts the socket off, whatever the database does.
         guard = state->watch.Watch(c->sock(), absl::InfiniteFuture());
+        // A notification needs no durability (a lost one costs a waiting
+        // claim its recheck): its commit does not wait for a disk flush
+        // beside the writers'.
+        pqxx::nontransaction setup(*c);
+        setup.exec0("SET synchronous_commit = off");
+        setup.commit();
         absl::MutexLock lock(&state->mu);
         state->announcer_pid = c->backendpid();
       }
-      pqxx::nontransaction txn(*c);
-      txn.exec0(absl::StrCat("NOTIFY ", kChannel));
+      {
+        pqxx::nontransaction txn(*c);
+        txn.exec0(absl::StrCat("NOTIFY ", kChannel));
+      }
       backoff = absl::Milliseconds(100);
+      // At most one notification per kPace: under load many batches
+      // commit in that time, and all of them are announced by the next.
+      absl::MutexLock lock(&state->mu);
+      state->mu.AwaitWithTimeout(absl::Condition(&closed), kPace);
     } catch (const std::exception&) {
       guard = DeadlineWatch::Guard();
       c.reset();
