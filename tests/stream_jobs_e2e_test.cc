@@ -14,9 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
 #include "tests/support/in_process_server.h"
 #include "tests/support/pg_fixture.h"
@@ -180,6 +185,30 @@ class StreamJobsTest : public PgTest {
     return job;
   }
 
+  // The sum of the metric series whose line starts with `prefix`.
+  double Metric(absl::string_view prefix) {
+    httplib::Client client(absl::StrCat("http://", server_->metrics_address()));
+    httplib::Result response = client.Get("/metrics");
+    if (!response) {
+      ADD_FAILURE() << "GET /metrics failed";
+      return -1;
+    }
+    double sum = 0;
+    for (absl::string_view line : absl::StrSplit(response->body, '\n')) {
+      if (!absl::StartsWith(line, prefix)) continue;
+      double value = 0;
+      if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) {
+        sum += value;
+      }
+    }
+    return sum;
+  }
+
+  // Claim statements run so far.
+  double Claims() {
+    return Metric("jobqueue_sql_statements_total{statement=\"claim_");
+  }
+
   std::unique_ptr<InProcessServer> server_;
   std::unique_ptr<v1::JobQueue::Stub> stub_;
   std::string token_;
@@ -188,6 +217,10 @@ class StreamJobsTest : public PgTest {
 TEST_F(StreamJobsTest, PushesAJobEnqueuedAfterTheStreamOpened) {
   Worker worker(*stub_, Worker::Open(10));
   EXPECT_TRUE(worker.Jobs(1, kQuiet).empty());
+  // Waiting, the stream claims nothing: no polling.
+  const double claims = Claims();
+  EXPECT_TRUE(worker.Jobs(1, kQuiet).empty());
+  EXPECT_LE(Claims() - claims, 1);
   const absl::Time enqueued = absl::Now();
   const std::vector<std::string> ids = Enqueue({"c1"});
   const std::vector<v1::Job> jobs = worker.Jobs(1);
@@ -197,6 +230,7 @@ TEST_F(StreamJobsTest, PushesAJobEnqueuedAfterTheStreamOpened) {
   EXPECT_FALSE(jobs[0].lease_token().empty());
   EXPECT_TRUE(jobs[0].has_lease_expires_at());
   EXPECT_LT(took, kArrives);
+  EXPECT_EQ(Metric("jobqueue_streamed_jobs_total "), 1);
 }
 
 TEST_F(StreamJobsTest, NeverHoldsMoreThanMaxOutstanding) {
@@ -322,6 +356,10 @@ TEST_F(StreamJobsTest, ASecondOpenEndsTheStream) {
   EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("open"), std::string::npos)
       << s.error_message();
+  // Counted as every RPC is.
+  EXPECT_EQ(Metric("jobqueue_rpcs_total{method=\"StreamJobs\","
+                   "code=\"INVALID_ARGUMENT\"}"),
+            1);
 }
 
 TEST_F(StreamJobsTest, AnOpenWithoutMaxOutstandingIsRefused) {
