@@ -18,8 +18,8 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -42,8 +42,7 @@ ABSL_FLAG(int, batch, 10, "jobs held at once (max_outstanding)");
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(30), "lease per claim");
 ABSL_FLAG(absl::Duration, work, absl::Milliseconds(200),
           "pretend work per job");
-ABSL_FLAG(bool, exit_when_idle, false,
-          "exit once no job came for a second");
+ABSL_FLAG(bool, exit_when_idle, false, "exit once no job came for a second");
 
 namespace {
 
@@ -227,7 +226,8 @@ int main(int argc, char** argv) {
     const grpc::Status s = session.Finish();
     if (stopping || idle) break;
     std::fprintf(stderr, "stream ended: %s; again in %s\n",
-                 s.error_message().c_str(), absl::FormatDuration(backoff).c_str());
+                 s.error_message().c_str(),
+                 absl::FormatDuration(backoff).c_str());
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(30));
   }

@@ -1,10 +1,10 @@
 #include "service/auth/authenticated_service.h"
 
 #include <google/protobuf/message_lite.h>
-#include <grpcpp/support/method_handler.h>
 #include <grpcpp/impl/rpc_service_method.h>
-#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/method_handler.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -74,12 +74,13 @@ class CheckedStreamHandler final : public MethodHandler {
     const grpc::Status refused = ToGrpcStatus(auth);
     grpc::internal::BidiStreamingHandler<grpc::Service, grpc::ByteBuffer,
                                          grpc::ByteBuffer>
-        refuse([refused](grpc::Service*, grpc::ServerContext*,
-                         grpc::ServerReaderWriter<grpc::ByteBuffer,
-                                                  grpc::ByteBuffer>*) {
-                 return refused;
-               },
-               nullptr);
+        refuse(
+            [refused](
+                grpc::Service*, grpc::ServerContext*,
+                grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>*) {
+              return refused;
+            },
+            nullptr);
     refuse.RunHandler(param);
   }
 
@@ -97,8 +98,7 @@ AuthenticatedService::AuthenticatedService(
   for (int i = 0; i < descriptor->method_count(); ++i) {
     const google::protobuf::MethodDescriptor* method = descriptor->method(i);
     const bool bidi = method->client_streaming() && method->server_streaming();
-    if (!bidi &&
-        (method->client_streaming() || method->server_streaming())) {
+    if (!bidi && (method->client_streaming() || method->server_streaming())) {
       std::fprintf(stderr, "AuthenticatedService: %s streams one way\n",
                    method->full_name().c_str());
       std::abort();

@@ -761,9 +761,9 @@ absl::StatusOr<StreamOpen> ToStreamOpen(const v1::StreamJobsRequest& request) {
   *claim.mutable_content_types() = open.content_types();
   absl::StatusOr<ClaimRequest> checked = ToClaimRequest(claim);
   if (!checked.ok()) return InOpen(checked.status());
-  if (absl::Status s = CheckRange("open.max_outstanding",
-                                  open.max_outstanding(), 1,
-                                  kMaxStreamOutstanding);
+  if (absl::Status s =
+          CheckRange("open.max_outstanding", open.max_outstanding(), 1,
+                     kMaxStreamOutstanding);
       !s.ok()) {
     return s;
   }
@@ -803,7 +803,8 @@ absl::StatusOr<StreamItem> ToStreamItem(const v1::StreamJobsItem& item) {
     case v1::StreamJobsItem::kExtend: {
       out.kind = v1::STREAM_JOBS_ITEM_KIND_EXTEND;
       if (absl::Status s = CheckEveryField(item.extend()); !s.ok()) return s;
-      absl::StatusOr<LeaseExtension> extension = ToLeaseExtension(item.extend());
+      absl::StatusOr<LeaseExtension> extension =
+          ToLeaseExtension(item.extend());
       if (!extension.ok()) return extension.status();
       out.lease = std::move(extension->lease);
       out.lease_duration = extension->duration;

@@ -535,11 +535,12 @@ grpc::Status JobQueueService::StreamJobs(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::StreamJobsResponse, v1::StreamJobsRequest>*
         stream) {
-  return ServeJobStream(*context, *stream, store_, &claim_waiter_,
-                        {.max_response_bytes = options_.max_claim_response_bytes,
-                         .default_deadline = options_.default_deadline,
-                         .claim_recheck = options_.claim_recheck,
-                         .on_push = options_.on_stream_push});
+  return ServeJobStream(
+      *context, *stream, store_, &claim_waiter_,
+      {.max_response_bytes = options_.max_claim_response_bytes,
+       .default_deadline = options_.default_deadline,
+       .claim_recheck = options_.claim_recheck,
+       .on_push = options_.on_stream_push});
 }
 
 }  // namespace jobqueue

@@ -190,7 +190,8 @@ class JobStream {
   // Claims while the worker has room, waiting for work as ClaimJobs does
   // until something arrives from the worker.
   void ClaimMore() {
-    const int room = open_.max_outstanding - static_cast<int>(outstanding_.size());
+    const int room =
+        open_.max_outstanding - static_cast<int>(outstanding_.size());
     if (room <= 0) {
       inbox_.Wait(absl::InfiniteFuture());  // an answer frees a slot
       return;
