@@ -403,6 +403,15 @@ TEST_F(StreamJobsTest, ACancelRequestedJobsCompletionIsRefused) {
   EXPECT_EQ(Get(jobs[0].id()).status(), v1::JOB_STATUS_CANCELLED);
 }
 
+TEST_F(StreamJobsTest, AStoppingServerEndsAnIdleStreamAtOnce) {
+  Worker worker(*stub_, Worker::Open(10));
+  EXPECT_TRUE(worker.Jobs(1, kQuiet).empty());
+  const absl::Time stopping = absl::Now();
+  server_.reset();  // a second of grace
+  EXPECT_LT(absl::Now() - stopping, absl::Milliseconds(900));
+  EXPECT_FALSE(worker.Finish().ok());
+}
+
 class StreamJobsAuthTest : public StreamJobsTest {
  protected:
   void SetUp() override {
