@@ -6,6 +6,7 @@
 //
 //   loadgen --server=127.0.0.1:50051 --scenario=enqueue --concurrency=64
 //   loadgen --scenario=work --workers=8 --batch=50 --jobs=20000
+//   loadgen --scenario=stream --workers=8 --batch=50 --jobs=20000
 //   loadgen --scenario=enqueue_batch --batch=100 --concurrency=8
 //   loadgen --scenario=list --concurrency=1 --duration=5s
 //   loadgen --scenario=health --concurrency=1  # a bare gRPC round trip
@@ -24,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
@@ -36,7 +38,7 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "JobQueue address");
 ABSL_FLAG(std::string, scenario, "enqueue",
-          "enqueue, enqueue_batch, work, list, stats, health or rate");
+          "enqueue, enqueue_batch, work, stream, list, stats, health or rate");
 ABSL_FLAG(std::vector<std::string>, servers, {},
           "JobQueue addresses the workers take turns on (rate; default: "
           "--server)");
@@ -254,31 +256,34 @@ int CompleteEach(
   return completed;
 }
 
+// Enqueues `jobs` jobs, 64 calls in flight, and returns once all answered.
+void EnqueueForWork(JobQueue::Stub& stub, int jobs) {
+  absl::Mutex mu;
+  int left = jobs;
+  std::atomic<int64_t> n{absl::ToUnixMicros(absl::Now())};
+  std::atomic<int> issued{0};
+  std::function<void()> next = [&] {
+    if (issued++ >= jobs) return;
+    CallAsync<jobqueue::v1::EnqueueJobResponse>(
+        AJob(n++), [&](auto... call) { stub.async()->EnqueueJob(call...); },
+        [&](const grpc::Status&, const auto&) {
+          next();
+          // Last: the waiter may return right after.
+          absl::MutexLock lock(&mu);
+          --left;
+        });
+  };
+  for (int i = 0; i < 64; ++i) next();
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(
+      +[](int* l) { return *l <= 0; }, &left));
+}
+
 // Enqueues --jobs, then --workers claim batches and complete every job until
 // all are done. Latency is per claim and complete round.
 void Work(JobQueue::Stub& stub) {
   const int jobs = absl::GetFlag(FLAGS_jobs);
-  {
-    absl::Mutex mu;
-    int left = jobs;
-    std::atomic<int64_t> n{absl::ToUnixMicros(absl::Now())};
-    std::atomic<int> issued{0};
-    std::function<void()> next = [&] {
-      if (issued++ >= jobs) return;
-      CallAsync<jobqueue::v1::EnqueueJobResponse>(
-          AJob(n++), [&](auto... call) { stub.async()->EnqueueJob(call...); },
-          [&](const grpc::Status&, const auto&) {
-            next();
-            // Last: the waiter may return right after.
-            absl::MutexLock lock(&mu);
-            --left;
-          });
-    };
-    for (int i = 0; i < 64; ++i) next();
-    absl::MutexLock lock(&mu);
-    mu.Await(absl::Condition(
-        +[](int* l) { return *l <= 0; }, &left));
-  }
+  EnqueueForWork(stub, jobs);
   std::atomic<int> completed{0};
   Recorder recorder;
   Recorder claims;  // ClaimJobs alone
@@ -319,6 +324,63 @@ void Work(JobQueue::Stub& stub) {
                       absl::GetFlag(FLAGS_workers), absl::GetFlag(FLAGS_batch),
                       claims.Percentile(0.50), claims.Percentile(0.99)),
       absl::Now() - start);
+}
+
+// Enqueues --jobs, then --workers each open one StreamJobs stream holding up
+// to --batch jobs and answer each pushed job with its own message of one
+// complete item, until all are done. Latency is per job, from its push to
+// its ack.
+void Stream(JobQueue::Stub& stub) {
+  const int jobs = absl::GetFlag(FLAGS_jobs);
+  EnqueueForWork(stub, jobs);
+  const int workers = absl::GetFlag(FLAGS_workers);
+  std::atomic<int> completed{0};
+  Recorder recorder;
+  std::vector<grpc::ClientContext> contexts(workers);
+  const absl::Time start = absl::Now();
+  for (grpc::ClientContext& context : contexts) {
+    context.set_deadline(absl::ToChronoTime(start + absl::Minutes(5)));
+  }
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      auto stream = stub.StreamJobs(&contexts[w]);
+      jobqueue::v1::StreamJobsRequest open;
+      open.mutable_open()->set_worker_id(absl::StrCat("bench-", w));
+      open.mutable_open()->set_max_outstanding(absl::GetFlag(FLAGS_batch));
+      open.mutable_open()->set_ignore_conversation_order(
+          absl::GetFlag(FLAGS_ignore_order));
+      for (const std::string& q : absl::GetFlag(FLAGS_queues)) {
+        open.mutable_open()->add_queues(q);
+      }
+      stream->Write(open);
+      absl::flat_hash_map<std::string, absl::Time> pushed;
+      jobqueue::v1::StreamJobsResponse response;
+      while (stream->Read(&response)) {
+        const absl::Time now = absl::Now();
+        for (const auto& job : response.jobs()) {
+          pushed[job.id()] = now;
+          jobqueue::v1::StreamJobsRequest ack;
+          auto* item = ack.add_items()->mutable_complete();
+          item->set_job_id(job.id());
+          item->set_lease_token(job.lease_token());
+          stream->Write(ack);
+        }
+        for (const auto& ack : response.acks()) {
+          recorder.Add(now - pushed[ack.job_id()], ack.code() == 0, 1);
+          pushed.erase(ack.job_id());
+          if (ack.code() == 0 && ++completed == jobs) {
+            for (grpc::ClientContext& c : contexts) c.TryCancel();
+          }
+        }
+      }
+      stream->Finish().IgnoreError();
+    });
+  }
+  for (auto& t : threads) t.join();
+  recorder.Print(absl::StrFormat("scenario=stream workers=%d batch=%d", workers,
+                                 absl::GetFlag(FLAGS_batch)),
+                 absl::Now() - start);
 }
 
 // A rate-limited queue: sets the limit on the first of --queues, fills it
@@ -426,6 +488,8 @@ int main(int argc, char** argv) {
     EnqueueBatch(*stub);
   } else if (scenario == "work") {
     Work(*stub);
+  } else if (scenario == "stream") {
+    Stream(*stub);
   } else if (scenario == "list") {
     List(*stub);
   } else if (scenario == "stats") {

@@ -33,7 +33,7 @@ constexpr size_t kMaxPayloadBytes = 256 * 1024;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   absl::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
-  switch (data[0] % 27) {
+  switch (data[0] % 28) {
     case 0: {
       v1::CreateUserRequest r;
       if (Parse(bytes, &r)) (void)CheckCreateUser(r);
@@ -184,6 +184,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 26: {
       v1::CancelJobsRequest r;
       if (Parse(bytes, &r)) (void)ToBulkCancel(r);
+      break;
+    }
+    case 27: {
+      v1::StreamJobsRequest r;
+      if (!Parse(bytes, &r)) break;
+      (void)ToStreamOpen(r);
+      (void)CheckStreamMessage(r);
+      for (const v1::StreamJobsItem& item : r.items()) (void)ToStreamItem(item);
       break;
     }
   }

@@ -100,7 +100,9 @@ JobQueueServer::JobQueueServer(Config config)
                     [this](absl::Duration waited, size_t jobs) {
                       metrics_.RecordClaim(waited, jobs);
                     },
-                .claim_recheck = config_.claim_recheck}),
+                .claim_recheck = config_.claim_recheck,
+                .on_stream_push =
+                    [this](size_t jobs) { metrics_.RecordStreamPush(jobs); }}),
       bearer_token_(config_.bearer_token),
       authenticated_service_(
           &service_,

@@ -76,10 +76,16 @@ uint64_t JobNotifier::generation() {
 }
 
 bool JobNotifier::WaitForChange(uint64_t seen, absl::Time deadline) {
+  return WaitForChange(seen, deadline, nullptr);
+}
+
+bool JobNotifier::WaitForChange(uint64_t seen, absl::Time deadline,
+                                const std::atomic<bool>* stop) {
   State& s = *state_;
   absl::MutexLock lock(&s.mu);
   auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> bool {
-    return s.closed || s.generation != seen;
+    return s.closed || s.generation != seen ||
+           (stop != nullptr && stop->load());
   };
   s.mu.AwaitWithDeadline(absl::Condition(&changed), deadline);
   return !s.closed && s.generation != seen;
@@ -89,6 +95,16 @@ void JobNotifier::Announce() {
   absl::MutexLock lock(&state_->mu);
   ++state_->generation;
   state_->announce = !state_->announce_url.empty();
+}
+
+void JobNotifier::WakeWaiters() {
+  // Releasing the mutex has absl evaluate the waiters' conditions.
+  absl::MutexLock lock(&state_->mu);
+}
+
+bool JobNotifier::closed() {
+  absl::MutexLock lock(&state_->mu);
+  return state_->closed;
 }
 
 void JobNotifier::Bump(State& state) {

@@ -24,6 +24,7 @@
 #ifndef JOBQUEUE_STORAGE_JOB_NOTIFIER_H_
 #define JOBQUEUE_STORAGE_JOB_NOTIFIER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -64,6 +65,15 @@ class JobNotifier {
   // Returns true as soon as the generation differs from `seen`, false at
   // `deadline` or once the notifier is closed.
   bool WaitForChange(uint64_t seen, absl::Time deadline);
+  // As WaitForChange, and also returns false once `*stop` is true and
+  // WakeWaiters ran after it was set: a waiter's own reason to stop
+  // waiting (a worker's stream got a message). `stop` may be null.
+  bool WaitForChange(uint64_t seen, absl::Time deadline,
+                     const std::atomic<bool>* stop);
+  // Has every waiter look at its `stop` again; call after setting one.
+  void WakeWaiters();
+  // True once StartClose ran: the server is stopping.
+  bool closed();
 
   // Releases every waiter and stops listening at once, cutting off a
   // database that does not answer; does not wait for the listener.

@@ -80,7 +80,7 @@ TEST_F(ExampleWorkerWithTokenTest, SendsTheBearerTokenTheServerReads) {
     absl::StatusOr<int> code = (*worker)->Wait(absl::Seconds(20));
     ASSERT_TRUE(code.ok()) << (*worker)->output();
     EXPECT_EQ(*code, 0) << (*worker)->output();
-    EXPECT_EQ((*worker)->output().find("claim failed"), std::string::npos)
+    EXPECT_EQ((*worker)->output().find("stream ended"), std::string::npos)
         << (*worker)->output();
 
     EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete'"),

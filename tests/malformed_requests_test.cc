@@ -496,6 +496,30 @@ class MalformedRequestsTest : public ::testing::Test {
           return r;
         },
         Caller(&JobQueue::Stub::ReplayDeadLetters)};
+    // The first message of a stream, then a half-close: on a queue no job
+    // is in, a good open ends OK having claimed nothing.
+    rpcs_["StreamJobs"] = {
+        [] {
+          auto r = std::make_unique<v1::StreamJobsRequest>();
+          v1::StreamJobsOpen* open = r->mutable_open();
+          open->set_worker_id("worker-1");
+          open->mutable_lease_duration()->set_seconds(30);
+          open->set_source_type(v1::SOURCE_TYPE_DM);
+          open->add_queues("stream-none");
+          open->add_content_types(v1::CONTENT_TYPE_TEXT);
+          open->set_max_outstanding(5);
+          return r;
+        },
+        [this](const Message& request) {
+          auto context = CallContext();
+          auto stream = stub_->StreamJobs(context.get());
+          stream->Write(static_cast<const v1::StreamJobsRequest&>(request));
+          stream->WritesDone();
+          v1::StreamJobsResponse ignored;
+          while (stream->Read(&ignored)) {
+          }
+          return stream->Finish();
+        }};
   }
 
   // A dead letter of `source` with a new delivery id; returns its id.
@@ -744,8 +768,8 @@ TEST_F(MalformedRequestsTest, UPlus0000InEveryStringFieldOfEveryRequest) {
   // SetQueueMaxRunTime 1, PauseQueue 2, ResumeQueue 1, ListDeadLetters 3
   // (source, reason_contains, page_token), ReplayDeadLetters 3 (two ids,
   // requested_by), GetQueueStats 1, ListConversations 2, RetryJobs 2,
-  // CancelJobs 2.
-  EXPECT_EQ(cases, 75 * 3);
+  // CancelJobs 2, StreamJobs 2 (open.worker_id, open.queues[0]).
+  EXPECT_EQ(cases, 77 * 3);
 }
 
 TEST_F(MalformedRequestsTest, UPlus0000InPayloadsNamesTheJsonPath) {
@@ -1327,8 +1351,9 @@ TEST_F(MalformedRequestsTest, EveryEnumOutOfRangeIsRefused) {
   }
   // EnqueueJob 2, EnqueueJobs 2 per entry (2 entries), UpdateStatus 2,
   // ListJobs 2, ClaimJobs 2 (source_type, content_types[0]), CreateSchedule
-  // 2 (its job's), RetryJobs 1, CancelJobs 2.
-  EXPECT_EQ(cases, 17 * 4);
+  // 2 (its job's), RetryJobs 1, CancelJobs 2, StreamJobs 2 (open's
+  // source_type and content_types[0]).
+  EXPECT_EQ(cases, 19 * 4);
 }
 
 TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
@@ -1373,12 +1398,13 @@ TEST_F(MalformedRequestsTest, EveryTimeOutOfRangeIsRefused) {
   }
   // ListJobs', ListUsers', ListDeadLetters', RetryJobs' and CancelJobs'
   // two Timestamps each; ClaimJobs' two,
-  // ExtendLease's one, SnoozeJob's one and CreateSchedule's one Duration;
+  // ExtendLease's one, SnoozeJob's one, CreateSchedule's one and
+  // StreamJobs' open.lease_duration Duration;
   // EnqueueJob's run_at and delay, those of EnqueueJobs' two jobs and of
   // CreateSchedule's job.
   // Run-time limits: EnqueueJob's, EnqueueJobs' two jobs', CreateSchedule's
   // job's and SetQueueMaxRunTime's max_run_time.
-  EXPECT_EQ(cases, 10 * 7 + 5 * 7 + 8 * 7 + 5 * 7);
+  EXPECT_EQ(cases, 10 * 7 + 6 * 7 + 8 * 7 + 5 * 7);
 }
 
 TEST_F(MalformedRequestsTest, TheWidestValidTimesAreAccepted) {

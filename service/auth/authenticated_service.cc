@@ -3,6 +3,8 @@
 #include <google/protobuf/message_lite.h>
 #include <grpcpp/impl/rpc_service_method.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/method_handler.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +57,38 @@ class CheckedHandler final : public MethodHandler {
   const BearerTokenCheck* const check_;
 };
 
+// A bidirectional streaming method behind the check. A refused call is
+// answered by a handler that reads and writes nothing, only the status
+// (a streaming handler takes no request status as a unary one does).
+class CheckedStreamHandler final : public MethodHandler {
+ public:
+  CheckedStreamHandler(MethodHandler* inner, const BearerTokenCheck* check)
+      : inner_(inner), check_(check) {}
+
+  void RunHandler(const HandlerParameter& param) override {
+    const absl::Status auth = check_->Check(*param.server_context);
+    if (auth.ok()) {
+      inner_->RunHandler(param);
+      return;
+    }
+    const grpc::Status refused = ToGrpcStatus(auth);
+    grpc::internal::BidiStreamingHandler<grpc::Service, grpc::ByteBuffer,
+                                         grpc::ByteBuffer>
+        refuse(
+            [refused](
+                grpc::Service*, grpc::ServerContext*,
+                grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>*) {
+              return refused;
+            },
+            nullptr);
+    refuse.RunHandler(param);
+  }
+
+ private:
+  MethodHandler* const inner_;
+  const BearerTokenCheck* const check_;
+};
+
 }  // namespace
 
 AuthenticatedService::AuthenticatedService(
@@ -63,16 +97,24 @@ AuthenticatedService::AuthenticatedService(
   paths_.reserve(descriptor->method_count());  // names must not move
   for (int i = 0; i < descriptor->method_count(); ++i) {
     const google::protobuf::MethodDescriptor* method = descriptor->method(i);
-    if (method->client_streaming() || method->server_streaming()) {
-      std::fprintf(stderr, "AuthenticatedService: %s is streaming\n",
+    const bool bidi = method->client_streaming() && method->server_streaming();
+    if (!bidi && (method->client_streaming() || method->server_streaming())) {
+      std::fprintf(stderr, "AuthenticatedService: %s streams one way\n",
                    method->full_name().c_str());
       std::abort();
     }
     paths_.push_back(
         absl::StrCat("/", descriptor->full_name(), "/", method->name()));
+    MethodHandler* inner_handler = HandlerAccess::Of(inner, i);
+    if (bidi) {
+      AddMethod(new grpc::internal::RpcServiceMethod(
+          paths_.back().c_str(), grpc::internal::RpcMethod::BIDI_STREAMING,
+          new CheckedStreamHandler(inner_handler, check)));
+      continue;
+    }
     AddMethod(new grpc::internal::RpcServiceMethod(
         paths_.back().c_str(), grpc::internal::RpcMethod::NORMAL_RPC,
-        new CheckedHandler(HandlerAccess::Of(inner, i), check)));
+        new CheckedHandler(inner_handler, check)));
   }
 }
 

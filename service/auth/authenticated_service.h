@@ -28,7 +28,8 @@ namespace jobqueue {
 class AuthenticatedService final : public grpc::Service {
  public:
   // `inner` is a generated synchronous service whose methods are those of
-  // `descriptor`, all unary (the process stops at start-up otherwise).
+  // `descriptor`, each unary or bidirectional streaming (the process stops
+  // at start-up otherwise).
   // `inner` and `check` must outlive this service; `inner` is not
   // registered on any server itself.
   AuthenticatedService(grpc::Service* inner,

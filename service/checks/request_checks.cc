@@ -729,4 +729,92 @@ absl::StatusOr<BulkJobs> ToBulkCancel(const v1::CancelJobsRequest& request) {
   return jobs;
 }
 
+namespace {
+
+// `status` with its field named inside `open`.
+absl::Status InOpen(const absl::Status& status) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("open.", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<StreamOpen> ToStreamOpen(const v1::StreamJobsRequest& request) {
+  if (!request.has_open()) {
+    return absl::InvalidArgumentError(
+        "open is required: the first message opens the stream");
+  }
+  if (request.items_size() > 0) {
+    return absl::InvalidArgumentError(
+        "items must be empty in the message that sets open");
+  }
+  const v1::StreamJobsOpen& open = request.open();
+  if (absl::Status s = InOpen(CheckEveryField(open)); !s.ok()) return s;
+  v1::ClaimJobsRequest claim;
+  claim.set_worker_id(open.worker_id());
+  if (open.has_lease_duration()) {
+    *claim.mutable_lease_duration() = open.lease_duration();
+  }
+  claim.set_source_type(open.source_type());
+  claim.set_ignore_conversation_order(open.ignore_conversation_order());
+  *claim.mutable_queues() = open.queues();
+  *claim.mutable_content_types() = open.content_types();
+  absl::StatusOr<ClaimRequest> checked = ToClaimRequest(claim);
+  if (!checked.ok()) return InOpen(checked.status());
+  if (absl::Status s =
+          CheckRange("open.max_outstanding", open.max_outstanding(), 1,
+                     kMaxStreamOutstanding);
+      !s.ok()) {
+    return s;
+  }
+  return StreamOpen{*std::move(checked), open.max_outstanding()};
+}
+
+absl::Status CheckStreamMessage(const v1::StreamJobsRequest& request) {
+  if (request.has_open()) {
+    return absl::InvalidArgumentError(
+        "open must be set only in the first message");
+  }
+  return CheckRange("number of items", request.items_size(), 1,
+                    kMaxStreamItems);
+}
+
+absl::StatusOr<StreamItem> ToStreamItem(const v1::StreamJobsItem& item) {
+  StreamItem out;
+  switch (item.kind_case()) {
+    case v1::StreamJobsItem::kComplete: {
+      out.kind = v1::STREAM_JOBS_ITEM_KIND_COMPLETE;
+      if (absl::Status s = CheckEveryField(item.complete()); !s.ok()) return s;
+      absl::StatusOr<JobLease> lease = ToJobLease(item.complete());
+      if (!lease.ok()) return lease.status();
+      out.lease = *std::move(lease);
+      return out;
+    }
+    case v1::StreamJobsItem::kFail: {
+      out.kind = v1::STREAM_JOBS_ITEM_KIND_FAIL;
+      if (absl::Status s = CheckEveryField(item.fail()); !s.ok()) return s;
+      absl::StatusOr<JobLease> lease = ToFailedLease(item.fail());
+      if (!lease.ok()) return lease.status();
+      out.lease = *std::move(lease);
+      out.error = item.fail().error();
+      out.retryable = item.fail().retryable();
+      return out;
+    }
+    case v1::StreamJobsItem::kExtend: {
+      out.kind = v1::STREAM_JOBS_ITEM_KIND_EXTEND;
+      if (absl::Status s = CheckEveryField(item.extend()); !s.ok()) return s;
+      absl::StatusOr<LeaseExtension> extension =
+          ToLeaseExtension(item.extend());
+      if (!extension.ok()) return extension.status();
+      out.lease = std::move(extension->lease);
+      out.lease_duration = extension->duration;
+      return out;
+    }
+    case v1::StreamJobsItem::KIND_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "an item must set one of complete, fail and extend");
+}
+
 }  // namespace jobqueue

@@ -219,6 +219,37 @@ absl::StatusOr<std::string> ToConversationsQueue(
 absl::StatusOr<BulkJobs> ToBulkRetry(const v1::RetryJobsRequest& request);
 absl::StatusOr<BulkJobs> ToBulkCancel(const v1::CancelJobsRequest& request);
 
+// StreamJobs' limits: jobs a worker may hold, items in one message.
+inline constexpr int kMaxStreamOutstanding = 1000;
+inline constexpr int kMaxStreamItems = 1000;
+
+// StreamJobs' first message: `open` alone, its fields checked as ClaimJobs'
+// (max_jobs aside) and max_outstanding 1 to kMaxStreamOutstanding; every
+// field named from the request ("open.worker_id").
+struct StreamOpen {
+  ClaimRequest claim;
+  int max_outstanding = 0;
+};
+absl::StatusOr<StreamOpen> ToStreamOpen(const v1::StreamJobsRequest& request);
+// A later message: no `open`, 1 to kMaxStreamItems items (each checked on
+// its own by ToStreamItem).
+absl::Status CheckStreamMessage(const v1::StreamJobsRequest& request);
+
+// One item of a later message, checked as its unary request (every field,
+// then ToJobLease, ToFailedLease or ToLeaseExtension), with its errors'
+// field names.
+struct StreamItem {
+  v1::StreamJobsItemKind kind = v1::STREAM_JOBS_ITEM_KIND_UNSPECIFIED;
+  // complete: with its result; fail; extend.
+  JobLease lease;
+  // fail only.
+  std::string error;
+  bool retryable = false;
+  // extend only.
+  absl::Duration lease_duration;
+};
+absl::StatusOr<StreamItem> ToStreamItem(const v1::StreamJobsItem& item);
+
 }  // namespace jobqueue
 
 #endif  // JOBQUEUE_SERVICE_CHECKS_REQUEST_CHECKS_H_

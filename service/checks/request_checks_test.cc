@@ -737,3 +737,101 @@ TEST(ToBulkCancelTest, AStatusIsAFilterOfTheThreeCancellable) {
 
 }  // namespace
 }  // namespace jobqueue
+
+namespace jobqueue {
+namespace {
+
+v1::StreamJobsRequest StreamOpen(int max_outstanding) {
+  v1::StreamJobsRequest r;
+  r.mutable_open()->set_worker_id("w");
+  r.mutable_open()->set_max_outstanding(max_outstanding);
+  return r;
+}
+
+TEST(ToStreamOpenTest, TakesTheClaimsFieldsAndMaxOutstanding) {
+  v1::StreamJobsRequest r = StreamOpen(kMaxStreamOutstanding);
+  r.mutable_open()->add_queues("sms-out");
+  r.mutable_open()->add_content_types(v1::CONTENT_TYPE_TEXT);
+  r.mutable_open()->mutable_lease_duration()->set_seconds(90);
+  absl::StatusOr<jobqueue::StreamOpen> open = ToStreamOpen(r);
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_EQ(open->max_outstanding, kMaxStreamOutstanding);
+  EXPECT_EQ(open->claim.worker_id, "w");
+  EXPECT_EQ(open->claim.queues, std::vector<std::string>{"sms-out"});
+  EXPECT_EQ(open->claim.content_types, std::vector<std::string>{"text"});
+  EXPECT_EQ(open->claim.lease, absl::Seconds(90));
+}
+
+TEST(ToStreamOpenTest, EachBadValueNamesItsField) {
+  EXPECT_NE(Invalid(ToStreamOpen(v1::StreamJobsRequest())).find("open is"),
+            std::string::npos);
+  EXPECT_NE(Invalid(ToStreamOpen(StreamOpen(0))).find("open.max_outstanding"),
+            std::string::npos);
+  EXPECT_NE(Invalid(ToStreamOpen(StreamOpen(kMaxStreamOutstanding + 1)))
+                .find("open.max_outstanding"),
+            std::string::npos);
+  v1::StreamJobsRequest r = StreamOpen(1);
+  r.mutable_open()->set_worker_id("");
+  EXPECT_NE(Invalid(ToStreamOpen(r)).find("open.worker_id"), std::string::npos);
+  r = StreamOpen(1);
+  r.mutable_open()->set_worker_id(std::string("a\0b", 3));
+  EXPECT_NE(Invalid(ToStreamOpen(r)).find("open.worker_id"), std::string::npos);
+  r = StreamOpen(1);
+  r.mutable_open()->add_queues("two words");
+  EXPECT_NE(Invalid(ToStreamOpen(r)).find("open.queues[0]"), std::string::npos);
+  r = StreamOpen(1);
+  r.add_items()->mutable_complete();
+  EXPECT_NE(Invalid(ToStreamOpen(r)).find("items"), std::string::npos);
+}
+
+TEST(CheckStreamMessageTest, OneToAThousandItemsAndNoOpen) {
+  v1::StreamJobsRequest r;
+  EXPECT_FALSE(CheckStreamMessage(r).ok());
+  r.add_items();
+  EXPECT_TRUE(CheckStreamMessage(r).ok());
+  r.mutable_open();
+  EXPECT_NE(CheckStreamMessage(r).message().find("open"), std::string::npos);
+  r.clear_open();
+  for (int i = 1; i <= kMaxStreamItems; ++i) r.add_items();
+  EXPECT_FALSE(CheckStreamMessage(r).ok());
+}
+
+TEST(ToStreamItemTest, EachKindIsCheckedAsItsUnaryRequest) {
+  const std::string id = "123E4567-E89B-42D3-A456-426614174000";
+  v1::StreamJobsItem item;
+  item.mutable_complete()->set_job_id(id);
+  item.mutable_complete()->set_lease_token(id);
+  absl::StatusOr<StreamItem> checked = ToStreamItem(item);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->kind, v1::STREAM_JOBS_ITEM_KIND_COMPLETE);
+  EXPECT_EQ(checked->lease.job_id, absl::AsciiStrToLower(id));
+
+  item.mutable_fail()->set_job_id(id);
+  item.mutable_fail()->set_lease_token(id);
+  EXPECT_NE(Invalid(ToStreamItem(item)).find("error"), std::string::npos);
+  item.mutable_fail()->set_error("broken");
+  item.mutable_fail()->set_retryable(true);
+  checked = ToStreamItem(item);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->kind, v1::STREAM_JOBS_ITEM_KIND_FAIL);
+  EXPECT_EQ(checked->error, "broken");
+  EXPECT_TRUE(checked->retryable);
+
+  item.mutable_extend()->set_job_id(id);
+  item.mutable_extend()->set_lease_token(id);
+  item.mutable_extend()->mutable_lease_duration()->set_seconds(7200);
+  EXPECT_NE(Invalid(ToStreamItem(item)).find("lease_duration"),
+            std::string::npos);
+  item.mutable_extend()->mutable_lease_duration()->set_seconds(120);
+  checked = ToStreamItem(item);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->lease_duration, absl::Seconds(120));
+
+  item.mutable_complete()->set_job_id("nope");
+  EXPECT_NE(Invalid(ToStreamItem(item)).find("job_id"), std::string::npos);
+  EXPECT_NE(Invalid(ToStreamItem(v1::StreamJobsItem())).find("one of"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace jobqueue

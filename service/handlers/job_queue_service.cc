@@ -6,10 +6,10 @@
 #include <string>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "service/checks/request_checks.h"
 #include "service/handlers/dead_letter_jobs.h"
+#include "service/handlers/stream_jobs.h"
 #include "service/mapping/job_mapping.h"
 #include "service/mapping/page_token.h"
 #include "service/mapping/status_convert.h"
@@ -19,8 +19,6 @@ namespace {
 
 // Time left to answer after a wait ends at the call's deadline.
 constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
-// The shortest wait for a rate-limited queue's next token.
-constexpr absl::Duration kMinTokenWait = absl::Milliseconds(1);
 
 // One id's answer of ReplayDeadLetters: OK when the dead letter has its
 // job, FAILED_PRECONDITION with the recorded error when it could not be
@@ -46,7 +44,9 @@ void ToReplayResult(const std::string& id,
 
 JobQueueService::JobQueueService(JobStore* store, JobNotifier* notifier,
                                  Options options)
-    : store_(store), notifier_(notifier), options_(std::move(options)) {}
+    : store_(store),
+      options_(std::move(options)),
+      claim_waiter_(store, notifier, options_.claim_recheck) {}
 
 absl::Time JobQueueService::Deadline(const grpc::ServerContext& context) const {
   const auto deadline = context.deadline();
@@ -155,55 +155,6 @@ grpc::Status JobQueueService::RecordDeadLetter(
   return grpc::Status::OK;
 }
 
-absl::StatusOr<std::vector<Job>> JobQueueService::ClaimOrWait(
-    grpc::ServerContext& context, const ClaimRequest& request,
-    absl::Time wait_until) {
-  // This call's turn at a rate-limited queue's next token, kept until it
-  // comes and handed back if the call ends first.
-  std::optional<absl::Time> turn;
-  absl::Cleanup give_back = [&] {
-    if (turn.has_value() && *turn > absl::Now()) {
-      token_turns_.Give(request.queues, *turn);
-    }
-  };
-  while (true) {
-    if (context.IsCancelled()) return std::vector<Job>();
-    const uint64_t seen = notifier_ != nullptr ? notifier_->generation() : 0;
-    absl::StatusOr<std::vector<Job>> jobs =
-        store_->ClaimJobs(request, Deadline(context));
-    if (!jobs.ok() || !jobs->empty() || notifier_ == nullptr) return jobs;
-    absl::Time next =
-        std::min(wait_until, absl::Now() + options_.claim_recheck);
-    if (absl::Now() >= wait_until || context.IsCancelled()) return jobs;
-    // A rate-limited queue's next token comes without a notification: try
-    // again at this process's next turn for a token.
-    absl::StatusOr<TokenWait> token =
-        store_->NextTokenIn(request.queues, Deadline(context));
-    if (token.ok() && token->next < absl::InfiniteDuration()) {
-      if (!turn.has_value() || *turn <= absl::Now()) {
-        turn = token_turns_.Take(
-            request.queues, absl::Now() + std::max(token->next, kMinTokenWait),
-            token->interval);
-      }
-      next = std::min(next, *turn);
-      if (token->every_queue) {
-        // No notification can bring a job before that turn: sleep through
-        // them (each completion notifies).
-        while (absl::Now() < next && !context.IsCancelled()) {
-          if (!notifier_->WaitForChange(notifier_->generation(), next) &&
-              absl::Now() < next) {
-            return jobs;  // the notifier closed: the server is stopping
-          }
-        }
-        continue;
-      }
-    }
-    if (!notifier_->WaitForChange(seen, next) && absl::Now() < next) {
-      return jobs;  // the notifier closed: the server is stopping
-    }
-  }
-}
-
 absl::StatusOr<size_t> JobQueueService::Respond(
     grpc::ServerContext& context, const std::vector<Job>& jobs,
     v1::ClaimJobsResponse* response) {
@@ -214,14 +165,7 @@ absl::StatusOr<size_t> JobQueueService::Respond(
     v1::Job out;
     ToProto(job, &out);
     if (!out.payload_error().empty()) {
-      // No worker can be given it: it fails for good, its attempt counted,
-      // with the reason in its dead letter, and its conversation moves on.
-      store_
-          ->FailJob(job.id, job.lease_token,
-                    absl::StrCat("payload cannot be delivered: ",
-                                 out.payload_error()),
-                    /*retryable=*/false, Deadline(context))
-          .IgnoreError();  // else its lease lapses and is rescued
+      FailUndeliverable(*store_, job, out.payload_error(), Deadline(context));
       continue;
     }
     out.set_lease_token(job.lease_token);
@@ -261,7 +205,11 @@ grpc::Status JobQueueService::ClaimJobs(grpc::ServerContext* context,
   const absl::Time start = absl::Now();
   const absl::Time wait_until =
       std::min(start + wait, Deadline(*context) - kAnswerMargin);
-  ASSIGN_OR_RETURN(jobs, ClaimOrWait(*context, claim, wait_until));
+  ASSIGN_OR_RETURN(
+      jobs, claim_waiter_.ClaimOrWait(
+                claim, {.until = wait_until,
+                        .deadline = Deadline(*context),
+                        .stop = [context] { return context->IsCancelled(); }}));
   ASSIGN_OR_RETURN(sent, Respond(*context, jobs, response));
   if (options_.on_claim) options_.on_claim(absl::Now() - start, sent);
   return grpc::Status::OK;
@@ -581,6 +529,18 @@ grpc::Status JobQueueService::ListConversations(
         EncodeConversationPageToken(*page.next, queue));
   }
   return grpc::Status::OK;
+}
+
+grpc::Status JobQueueService::StreamJobs(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::StreamJobsResponse, v1::StreamJobsRequest>*
+        stream) {
+  return ServeJobStream(
+      *context, *stream, store_, &claim_waiter_,
+      {.max_response_bytes = options_.max_claim_response_bytes,
+       .default_deadline = options_.default_deadline,
+       .claim_recheck = options_.claim_recheck,
+       .on_push = options_.on_stream_push});
 }
 
 }  // namespace jobqueue

@@ -18,7 +18,7 @@
 
 #include "absl/time/time.h"
 #include "jobqueue/v1/jobqueue.grpc.pb.h"
-#include "service/handlers/token_turns.h"
+#include "service/handlers/claim_waiter.h"
 #include "storage/job_notifier.h"
 #include "storage/job_store.h"
 
@@ -41,10 +41,13 @@ class JobQueueService final : public v1::JobQueue::Service {
     // A waiting claim looks again at least this often, for what comes
     // without a notification (a retry whose backoff ended).
     absl::Duration claim_recheck = absl::Seconds(1);
+    // When set, called with the number of jobs each StreamJobs push leased.
+    std::function<void(size_t jobs)> on_stream_push;
   };
 
   // `store` and `notifier` must outlive the service. Without a notifier,
-  // ClaimJobs never waits.
+  // ClaimJobs never waits (and StreamJobs looks for jobs every
+  // claim_recheck).
   JobQueueService(JobStore* store, JobNotifier* notifier, Options options);
 
   grpc::Status CreateUser(grpc::ServerContext* context,
@@ -140,17 +143,14 @@ class JobQueueService final : public v1::JobQueue::Service {
   grpc::Status CancelJobs(grpc::ServerContext* context,
                           const v1::CancelJobsRequest* request,
                           v1::CancelJobsResponse* response) override;
+  grpc::Status StreamJobs(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::StreamJobsResponse, v1::StreamJobsRequest>*
+          stream) override;
 
  private:
   // The call's deadline, or now + default_deadline when it has none.
   absl::Time Deadline(const grpc::ServerContext& context) const;
-  // Claims until some job is leased, `wait_until` passes, or the caller
-  // goes away (then nothing is claimed). Between tries it waits for a
-  // notification, its turn at a rate-limited queue's next token (see
-  // TokenTurns), or Options::claim_recheck.
-  absl::StatusOr<std::vector<Job>> ClaimOrWait(grpc::ServerContext& context,
-                                               const ClaimRequest& request,
-                                               absl::Time wait_until);
   // Puts `jobs` in `response` up to the byte budget and hands back the rest,
   // or all of them when the caller is gone; fails for good a job whose
   // payload no client could be given; returns how many it sent.
@@ -159,9 +159,8 @@ class JobQueueService final : public v1::JobQueue::Service {
                                  v1::ClaimJobsResponse* response);
 
   JobStore* const store_;
-  JobNotifier* const notifier_;
   const Options options_;
-  TokenTurns token_turns_;
+  ClaimWaiter claim_waiter_;
 };
 
 }  // namespace jobqueue

@@ -51,6 +51,10 @@ ServiceMetrics::ServiceMetrics(metrics::Registry* registry, Sources sources)
                         ->AddCounter("jobqueue_claimed_jobs_total",
                                      "Jobs leased to workers by ClaimJobs.")
                         ->WithLabels({})),
+      streamed_jobs_(registry
+                         ->AddCounter("jobqueue_streamed_jobs_total",
+                                      "Jobs leased to workers by StreamJobs.")
+                         ->WithLabels({})),
       enqueue_batch_size_(
           registry
               ->AddHistogram("jobqueue_enqueue_batch_size",
@@ -177,6 +181,10 @@ void ServiceMetrics::RecordClaim(absl::Duration waited, size_t jobs) {
   claim_wait_seconds_->WithLabels({jobs > 0 ? "jobs" : "empty"})
       .Observe(absl::ToDoubleSeconds(waited));
   claimed_jobs_.Increment(jobs);
+}
+
+void ServiceMetrics::RecordStreamPush(size_t jobs) {
+  streamed_jobs_.Increment(jobs);
 }
 
 void ServiceMetrics::RecordEnqueueBatch(size_t rows) {

@@ -51,6 +51,9 @@ class ServiceMetrics {
   // how many jobs it leased.
   void RecordClaim(absl::Duration waited, size_t jobs);
 
+  // Jobs one StreamJobs push leased.
+  void RecordStreamPush(size_t jobs);
+
   // One group-committed enqueue statement and the rows it inserted (the
   // store's on_enqueue_batch).
   void RecordEnqueueBatch(size_t rows);
@@ -69,6 +72,7 @@ class ServiceMetrics {
   metrics::Family<metrics::Histogram>* const rpc_seconds_;
   metrics::Family<metrics::Histogram>* const claim_wait_seconds_;
   metrics::Counter& claimed_jobs_;
+  metrics::Counter& streamed_jobs_;
   metrics::Histogram& enqueue_batch_size_;
   metrics::Family<metrics::Counter>* const maintenance_rounds_;
   metrics::Family<metrics::Counter>* const maintenance_rows_;
