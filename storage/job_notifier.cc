@@ -13,7 +13,7 @@ namespace {
 
 constexpr char kChannel[] = "jobqueue_jobs_changed";
 // The shortest time between two announcements sent to other processes.
-constexpr absl::Duration kPace = absl::Milliseconds(2);
+constexpr absl::Duration kPace = absl::Milliseconds(10);
 
 class Receiver final : public pqxx::notification_receiver {
  public:
