@@ -64,6 +64,34 @@ TEST_F(PgJobStoreTest, AKnownFirstNameIsKeptWhenTheNewOneIsEmpty) {
   EXPECT_EQ(SqlInt("SELECT count(*) FROM users WHERE first_name = 'Grace'"), 1);
 }
 
+TEST_F(PgJobStoreTest, EnqueuesOfAKnownUserDoNotWaitForItsRow) {
+  // Another transaction holds the user's row as an enqueue that renamed
+  // the user does until it commits (the lock of an UPDATE, which the
+  // foreign key checks of new jobs do not wait for). Enqueues that leave the
+  // name as it is go ahead instead of waiting (a busy user's enqueues would
+  // otherwise commit one at a time).
+  PgJobStore store({.url = db_->url(), .lock_timeout = absl::Seconds(1)});
+  NewJob job = AJob();
+  job.user_first_name = "Ada";
+  ASSERT_TRUE(store.Enqueue(job, Deadline()).ok());
+  RowLock lock(db_->url(),
+               "SELECT 1 FROM users WHERE phone_number = '+15551234567' "
+               "FOR NO KEY UPDATE");
+  for (const std::string& name : {"", "Ada"}) {
+    job.user_first_name = name;
+    auto one = store.Enqueue(job, Deadline());
+    EXPECT_TRUE(one.ok()) << "name '" << name << "': " << one.status();
+    auto batch = store.EnqueueJobs({job, job}, Deadline());
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    for (const auto& r : *batch) {
+      EXPECT_TRUE(r.ok()) << "name '" << name << "': " << r.status();
+    }
+  }
+  lock.Release();
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs"), 7);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM users WHERE first_name = 'Ada'"), 1);
+}
+
 TEST_F(PgJobStoreTest, ARepeatedIdempotencyKeyReturnsTheFirstJob) {
   NewJob job = AJob();
   job.idempotency_key = "SM123";

@@ -121,7 +121,11 @@ WITH fresh AS (
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
 ), new_user AS (
-  INSERT INTO users (phone_number, first_name) VALUES ($1, NULLIF($2, ''))
+  -- Skipped when the user already has that name (no row lock then).
+  INSERT INTO users (phone_number, first_name)
+  SELECT $1, NULLIF($2, '')
+  WHERE NOT EXISTS (SELECT 1 FROM users WHERE phone_number = $1
+                    AND first_name = NULLIF($2, ''))
   ON CONFLICT (phone_number) DO UPDATE SET first_name = EXCLUDED.first_name
     WHERE users.first_name IS DISTINCT FROM EXCLUDED.first_name
 )
@@ -204,10 +208,17 @@ WITH input AS (
           ELSE c.head_content_type END
   RETURNING c.conversation AS key, c.last_position AS last,
     set_config('jobqueue.statement_counted', 'on', true) AS counted
-), new_users AS (
-  INSERT INTO users (phone_number, first_name)
-  SELECT DISTINCT ON (user_phone) user_phone, NULLIF(first_name, '')
+), user_names AS (
+  SELECT DISTINCT ON (user_phone) user_phone, NULLIF(first_name, '') AS name
   FROM input ORDER BY user_phone, first_name = '', ord DESC
+), new_users AS (
+  -- A user whose name this batch does not change is left alone: an
+  -- ON CONFLICT DO UPDATE locks the row even when its WHERE is false, and
+  -- every batch of a busy user would then wait for the one before it.
+  INSERT INTO users (phone_number, first_name)
+  SELECT user_phone, name FROM user_names n
+  WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.phone_number = n.user_phone
+                    AND (n.name IS NULL OR u.first_name = n.name))
   ON CONFLICT (phone_number) DO UPDATE SET first_name = EXCLUDED.first_name
     WHERE EXCLUDED.first_name IS NOT NULL
       AND users.first_name IS DISTINCT FROM EXCLUDED.first_name
