@@ -277,17 +277,19 @@ class PgJobStore final : public JobStore {
   template <typename Run>
   pqxx::result Observed(const NamedQuery& query, const Run& run) const {
     running_statement_ = &query.name;
-    StatementObserver::Sink* sink = sinks_[QueryIndex(query)].get();
-    if (sink == nullptr) {
-      pqxx::result r = run();
-      if (wakes_claims_[QueryIndex(query)]) made_claimable_ = true;
-      return r;
-    }
+    const size_t index = QueryIndex(query);
+    pqxx::result r = Timed(sinks_[index].get(), run);
+    if (wakes_claims_[index]) made_claimable_ = true;
+    return r;
+  }
+  // `run`, timed into `sink` when there is one.
+  template <typename Run>
+  static pqxx::result Timed(StatementObserver::Sink* sink, const Run& run) {
+    if (sink == nullptr) return run();
     const absl::Time start = absl::Now();
     try {
       pqxx::result r = run();
       sink->Observe(true, absl::Now() - start);
-      if (wakes_claims_[QueryIndex(query)]) made_claimable_ = true;
       return r;
     } catch (...) {
       sink->Observe(false, absl::Now() - start);

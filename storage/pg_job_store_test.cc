@@ -77,7 +77,7 @@ TEST_F(PgJobStoreTest, EnqueuesOfAKnownUserDoNotWaitForItsRow) {
   RowLock lock(db_->url(),
                "SELECT 1 FROM users WHERE phone_number = '+15551234567' "
                "FOR NO KEY UPDATE");
-  for (const std::string& name : {"", "Ada"}) {
+  for (const char* name : {"", "Ada"}) {
     job.user_first_name = name;
     auto one = store.Enqueue(job, Deadline());
     EXPECT_TRUE(one.ok()) << "name '" << name << "': " << one.status();
