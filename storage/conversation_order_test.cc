@@ -59,7 +59,56 @@ class ConversationOrderTest : public StoreFixture {
     Sql("VACUUM ANALYZE jobs");
     Sql("VACUUM ANALYZE conversations");
   }
+
+  // Conversations whose counts differ from a count of their jobs.
+  int64_t Miscounted() {
+    return SqlInt(
+        "SELECT count(*) FROM conversations c CROSS JOIN LATERAL ("
+        " SELECT count(*) FILTER (WHERE status = 'pending') AS p,"
+        "  count(*) FILTER (WHERE status = 'processing') AS q"
+        " FROM jobs j WHERE j.conversation = c.conversation) t"
+        " WHERE c.pending_jobs <> t.p OR c.processing_jobs <> t.q");
+  }
 };
+
+// In-order claims (with and without a kind filter) count the heads they
+// take in their conversations themselves, and the update trigger skips
+// them: after claims running side by side, every conversation's counts
+// equal its jobs', and none has two jobs processing.
+TEST_F(ConversationOrderTest, InOrderClaimsKeepTheirConversationsCounted) {
+  AddConversations("c", 60, 3);
+  std::vector<std::future<std::string>> claimers;
+  for (int w = 0; w < 4; ++w) {
+    claimers.push_back(std::async(std::launch::async, [&, w] {
+      ClaimRequest claim{.worker_id = absl::StrCat("w", w), .max_jobs = 4};
+      if (w % 2 == 1) claim.content_types = {"text"};
+      for (int round = 0; round < 5; ++round) {
+        auto claimed = store_->ClaimJobs(claim, Deadline());
+        if (!claimed.ok()) return claimed.status().ToString();
+      }
+      return std::string();
+    }));
+  }
+  for (auto& claimer : claimers) EXPECT_EQ(claimer.get(), "");
+  EXPECT_GT(SqlInt("SELECT count(*) FROM jobs WHERE status = 'processing'"), 0);
+  EXPECT_EQ(Miscounted(), 0);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM conversations"
+                   " WHERE processing_jobs > 1"),
+            0);
+}
+
+// A claim's note to the trigger ends with the claim: an operator's UPDATE
+// later in the same transaction is counted as any other SQL is.
+TEST_F(ConversationOrderTest, AWriteAfterAClaimInItsTransactionIsCounted) {
+  AddConversations("c", 3, 2);
+  Sql(absl::StrCat("BEGIN; PREPARE claim AS ", ClaimInOrderSql(),
+                   "; EXECUTE claim(3, 30000, 'w', '{default}');"
+                   " UPDATE jobs SET status = 'complete', lease_token = NULL"
+                   " WHERE status = 'processing'; COMMIT;"));
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE status = 'complete'"), 3);
+  EXPECT_EQ(Miscounted(), 0);
+  EXPECT_EQ(SqlInt("SELECT sum(processing_jobs) FROM conversations"), 0);
+}
 
 // The earlier message's transaction commits last: it is still handed out
 // first, and the later one waits until it is done.

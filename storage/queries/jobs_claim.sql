@@ -43,7 +43,8 @@
 -- conversation's first position, so versions left behind by earlier claims
 -- are not read while a long snapshot keeps them. SKIP LOCKED on the
 -- conversation and on the job lets concurrent claims take different heads
--- without waiting; the triggers on jobs update the counts.
+-- without waiting; the statement counts its claims in their conversations
+-- itself (counted), so the update trigger skips it.
 WITH RECURSIVE floor AS (
   SELECT coalesce((SELECT ready_floor FROM conversation_clock),
                   '-infinity') AS at
@@ -184,7 +185,21 @@ WITH RECURSIVE floor AS (
     max_attempts, extract(epoch FROM run_after), lease_token,
     extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered,
     priority, extract(epoch FROM cancel_requested_at), result,
-    attempt_errors, max_run_ms, extract(epoch FROM run_deadline), seq
+    attempt_errors, max_run_ms, extract(epoch FROM run_deadline), seq,
+    conversation
+), counted AS (
+  -- Each claimed head moves from pending to processing in its conversation
+  -- (locked above), counted here in one pass; the flag tells the update
+  -- trigger (jobs_count_updated) that this statement counted its rows.
+  UPDATE conversations c
+  SET pending_jobs = greatest(c.pending_jobs - n.jobs, 0),
+      processing_jobs = c.processing_jobs + n.jobs
+  FROM (SELECT conversation, count(*)::int AS jobs FROM claimed
+        WHERE conversation IS NOT NULL GROUP BY conversation) n
+  WHERE c.conversation = ANY (ARRAY(SELECT conversation FROM claimed
+                                    WHERE conversation IS NOT NULL))
+    AND c.conversation = n.conversation
+  RETURNING set_config('jobqueue.statement_counted', 'on', true)
 ), spent AS (
   -- Tokens spent: one per job claimed of a limited queue.
   UPDATE queues q SET tokens = b.tokens - n.jobs,
@@ -360,7 +375,21 @@ WITH RECURSIVE floor AS (
     max_attempts, extract(epoch FROM run_after), lease_token,
     extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered,
     priority, extract(epoch FROM cancel_requested_at), result,
-    attempt_errors, max_run_ms, extract(epoch FROM run_deadline), seq
+    attempt_errors, max_run_ms, extract(epoch FROM run_deadline), seq,
+    conversation
+), counted AS (
+  -- Each claimed head moves from pending to processing in its conversation
+  -- (locked above), counted here in one pass; the flag tells the update
+  -- trigger (jobs_count_updated) that this statement counted its rows.
+  UPDATE conversations c
+  SET pending_jobs = greatest(c.pending_jobs - n.jobs, 0),
+      processing_jobs = c.processing_jobs + n.jobs
+  FROM (SELECT conversation, count(*)::int AS jobs FROM claimed
+        WHERE conversation IS NOT NULL GROUP BY conversation) n
+  WHERE c.conversation = ANY (ARRAY(SELECT conversation FROM claimed
+                                    WHERE conversation IS NOT NULL))
+    AND c.conversation = n.conversation
+  RETURNING set_config('jobqueue.statement_counted', 'on', true)
 ), spent AS (
   -- Tokens spent: one per job claimed of a limited queue.
   UPDATE queues q SET tokens = b.tokens - n.jobs,
