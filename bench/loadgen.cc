@@ -55,6 +55,9 @@ ABSL_FLAG(int, conversations, 1000,
 ABSL_FLAG(int, workers, 8, "claiming workers (work)");
 ABSL_FLAG(int, batch, 50, "jobs per claim (work) or per call (enqueue_batch)");
 ABSL_FLAG(int, jobs, 10000, "jobs to enqueue and then drain (work)");
+ABSL_FLAG(bool, enqueue_first, true,
+          "enqueue --jobs before draining them; false: drain --jobs already "
+          "pending (work, stream), so only the drain is measured");
 ABSL_FLAG(absl::Duration, warm_up, absl::Seconds(1),
           "time before the rate is measured, for the burst to go (rate)");
 ABSL_FLAG(bool, ignore_order, false, "claims ignore conversation order (work)");
@@ -283,7 +286,7 @@ void EnqueueForWork(JobQueue::Stub& stub, int jobs) {
 // all are done. Latency is per claim and complete round.
 void Work(JobQueue::Stub& stub) {
   const int jobs = absl::GetFlag(FLAGS_jobs);
-  EnqueueForWork(stub, jobs);
+  if (absl::GetFlag(FLAGS_enqueue_first)) EnqueueForWork(stub, jobs);
   std::atomic<int> completed{0};
   Recorder recorder;
   Recorder claims;  // ClaimJobs alone
@@ -332,7 +335,7 @@ void Work(JobQueue::Stub& stub) {
 // its ack.
 void Stream(JobQueue::Stub& stub) {
   const int jobs = absl::GetFlag(FLAGS_jobs);
-  EnqueueForWork(stub, jobs);
+  if (absl::GetFlag(FLAGS_enqueue_first)) EnqueueForWork(stub, jobs);
   const int workers = absl::GetFlag(FLAGS_workers);
   std::atomic<int> completed{0};
   Recorder recorder;
