@@ -1,14 +1,17 @@
--- The service's update statements may count their own rows in their
--- conversations, in one pass with the update, as its enqueues already do
--- (jobs_count_inserted): a claim, which holds its conversations' rows
--- already, moves each claimed head from pending to processing there. A
--- statement that did so sets jobqueue.statement_counted; the update
--- trigger, which fires once at the statement's end, resets it and skips
--- the statement. Every other writer (psql, a Supabase client) sets
--- nothing and is counted by the trigger as before.
---
--- As in 20261206000004, with that check first.
+-- The service's claims and completions count their own rows, in the same
+-- statement, as its enqueues already do (jobs_count_inserted): an in-order
+-- claim, which holds its conversations' rows already, moves each claimed
+-- head from pending to processing there; a batch of completions calls
+-- apply_job_changes itself once its rows are written. Both append their
+-- queue counter deltas too. A statement that did so sets
+-- jobqueue.statement_counted (conversations) and jobqueue.statement_tallied
+-- (queue counters); the update triggers, which fire once at the
+-- statement's end, reset them and skip the statement: one pass over the
+-- rows instead of a second one over transition tables. Every other writer
+-- (psql, a Supabase client) sets neither and is counted by the triggers as
+-- before.
 
+-- As in 20261206000004, with that check first.
 CREATE OR REPLACE FUNCTION public.jobs_count_updated() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
@@ -58,6 +61,31 @@ BEGIN
   IF ids IS NOT NULL THEN
     PERFORM public.apply_job_changes(ids, pending, processing, tops, lows);
   END IF;
+  RETURN NULL;
+END
+$$;
+
+-- As in 20261206000012, with that check first.
+CREATE OR REPLACE FUNCTION public.jobs_tally_updated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  IF current_setting('jobqueue.statement_tallied', true) = 'on' THEN
+    PERFORM set_config('jobqueue.statement_tallied', 'off', true);
+    RETURN NULL;
+  END IF;
+  INSERT INTO public.queue_count_deltas (queue, status, minute, jobs, entered)
+  SELECT queue, status, date_trunc('minute', now()), sum(jobs), sum(entered)
+  FROM (
+    SELECT queue, status, 1 AS jobs, 0 AS entered FROM new_jobs
+    UNION ALL
+    SELECT queue, status, -1, 0 FROM old_jobs
+    UNION ALL
+    SELECT n.queue, n.status, 0, 1
+    FROM new_jobs n JOIN old_jobs o ON o.id = n.id
+    WHERE o.status <> n.status
+      AND n.status IN ('processing', 'complete', 'failed')) changes
+  GROUP BY queue, status
+  HAVING sum(jobs) <> 0 OR sum(entered) <> 0;
   RETURN NULL;
 END
 $$;

@@ -6,6 +6,7 @@
 // hand is undone by recount_queue_counts(), the documented repair; and the
 // write path appends delta rows, never updating a shared one.
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <thread>
@@ -141,6 +142,59 @@ TEST_F(QueueCountersTest, CountsEqualTheJobsAfterAMixedWorkload) {
 
   Sql("TRUNCATE jobs");
   EXPECT_EQ(Counted(), Counts());
+}
+
+// In-order claims (with and without a kind filter) and batches of
+// completions append their queue counter deltas and count their
+// conversations themselves, the triggers skipping them: the counts, the
+// minute's claims and completions, and every conversation's counts come
+// out as a count of the jobs says, with maintenance folding meanwhile.
+TEST_F(QueueCountersTest, BatchedClaimsAndCompletionsCountThemselves) {
+  std::vector<NewJob> jobs;
+  for (int i = 0; i < 60; ++i) {
+    jobs.push_back(JobIn("alpha", absl::StrCat("c", i % 9)));
+    jobs.back().ordered = i % 5 != 0;
+  }
+  ASSERT_TRUE(store_->EnqueueJobs(jobs, Soon()).ok());
+  std::vector<std::thread> workers;
+  std::atomic<int> done{0};
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([&, w] {
+      for (int round = 0; round < 200 && done < 60; ++round) {
+        ClaimRequest claim{.worker_id = absl::StrCat("w", w),
+                           .queues = {"alpha"},
+                           .max_jobs = 6};
+        if (w == 1) claim.content_types = {"text"};
+        absl::StatusOr<std::vector<Job>> claimed =
+            store_->ClaimJobs(claim, Soon());
+        ASSERT_TRUE(claimed.ok()) << claimed.status();
+        std::vector<JobLease> leases;
+        for (const Job& j : *claimed) leases.push_back({j.id, j.lease_token});
+        for (const absl::Status& s : store_->CompleteJobs(leases, Soon())) {
+          EXPECT_TRUE(s.ok()) << s;
+        }
+        done += static_cast<int>(leases.size());
+      }
+    });
+  }
+  for (int i = 0; i < 10; ++i) Maintain();
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(done, 60);
+  EXPECT_EQ(Counted(), Truth());
+  int64_t claimed = 0, completed = 0;
+  absl::StatusOr<std::vector<QueueStatistics>> stats =
+      store_->GetQueueStats("alpha", 2, Soon());
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->size(), 1u);
+  for (const MinuteCounts& m : (*stats)[0].minutes) {
+    claimed += m.claimed;
+    completed += m.completed;
+  }
+  EXPECT_EQ(claimed, 60);
+  EXPECT_EQ(completed, 60);
+  EXPECT_EQ(SqlInt("SELECT count(*) FROM conversations"
+                   " WHERE pending_jobs <> 0 OR processing_jobs <> 0"),
+            0);
 }
 
 TEST_F(QueueCountersTest, TheRepairRecountsDriftMadeByHand) {

@@ -200,6 +200,16 @@ WITH RECURSIVE floor AS (
                                     WHERE conversation IS NOT NULL))
     AND c.conversation = n.conversation
   RETURNING set_config('jobqueue.statement_counted', 'on', true)
+), tallied AS (
+  -- The claimed jobs leave pending and enter processing in their queues'
+  -- counters: the rows jobs_tally_updated would append, and the note that
+  -- it need not.
+  INSERT INTO queue_count_deltas (queue, status, minute, jobs, entered)
+  SELECT n.queue, s.status, date_trunc('minute', now()), s.sign * n.jobs,
+    CASE WHEN s.sign > 0 THEN n.jobs ELSE 0 END
+  FROM (SELECT queue, count(*) AS jobs FROM claimed GROUP BY queue) n
+  CROSS JOIN (VALUES ('pending', -1), ('processing', 1)) s(status, sign)
+  RETURNING set_config('jobqueue.statement_tallied', 'on', true)
 ), spent AS (
   -- Tokens spent: one per job claimed of a limited queue.
   UPDATE queues q SET tokens = b.tokens - n.jobs,
@@ -390,6 +400,16 @@ WITH RECURSIVE floor AS (
                                     WHERE conversation IS NOT NULL))
     AND c.conversation = n.conversation
   RETURNING set_config('jobqueue.statement_counted', 'on', true)
+), tallied AS (
+  -- The claimed jobs leave pending and enter processing in their queues'
+  -- counters: the rows jobs_tally_updated would append, and the note that
+  -- it need not.
+  INSERT INTO queue_count_deltas (queue, status, minute, jobs, entered)
+  SELECT n.queue, s.status, date_trunc('minute', now()), s.sign * n.jobs,
+    CASE WHEN s.sign > 0 THEN n.jobs ELSE 0 END
+  FROM (SELECT queue, count(*) AS jobs FROM claimed GROUP BY queue) n
+  CROSS JOIN (VALUES ('pending', -1), ('processing', 1)) s(status, sign)
+  RETURNING set_config('jobqueue.statement_tallied', 'on', true)
 ), spent AS (
   -- Tokens spent: one per job claimed of a limited queue.
   UPDATE queues q SET tokens = b.tokens - n.jobs,

@@ -80,32 +80,64 @@ FROM current LEFT JOIN updated ON true;
 -- $3 (JSON text, '' for none), arrays of one element per job. A pair whose
 -- token is not current is left alone (and reported by the caller one at a
 -- time); a job CancelJob asked to stop goes to cancelled instead. Returns
--- each job changed, then the token it was changed with.
+-- each job changed, then its conversation and the token it was changed
+-- with.
+--
+-- The jobs leave processing in their conversations in this statement:
+-- counted calls apply_job_changes once every row is written, with the
+-- deltas the update trigger would have summed from its transition tables,
+-- and tells the trigger so (jobqueue.statement_counted). The function is
+-- volatile, so its statements see this one's writes and take snapshots of
+-- their own after locking the conversations, as the trigger's do. The
+-- queue counters' deltas are appended here too (tallied).
 WITH input AS (
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])
     AS t(input_id, token, input_result)
+), updated AS (
+  UPDATE jobs SET
+    status = CASE WHEN cancel_requested_at IS NULL THEN 'complete'
+      ELSE 'cancelled' END,
+    result = CASE WHEN cancel_requested_at IS NULL
+      THEN nullif(input_result, '')::jsonb END,
+    lease_token = NULL, lease_expires_at = NULL,
+    last_error = CASE WHEN cancel_requested_at IS NULL THEN NULL
+      ELSE last_error END
+  FROM input
+  -- A lease token implies processing (jobs_lease_only_when_processing);
+  -- leaving status out keeps the planner on the primary key.
+  WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])
+    AND (lease_expires_at > now() OR cancel_requested_at IS NOT NULL)
+  RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
+    status, content_type, idempotency_key, extract(epoch FROM created_at),
+    extract(epoch FROM updated_at), attempts, max_attempts,
+    extract(epoch FROM run_after), lease_token,
+    extract(epoch FROM lease_expires_at), worker_id, last_error, queue,
+    ordered, priority, extract(epoch FROM cancel_requested_at), result,
+    attempt_errors, max_run_ms, extract(epoch FROM run_deadline),
+    conversation, token
+), counted AS (
+  SELECT apply_job_changes(array_agg(conversation ORDER BY conversation),
+      array_fill(0, ARRAY[count(*)::int]),
+      array_agg(-jobs ORDER BY conversation),
+      array_fill(NULL::bigint, ARRAY[count(*)::int]),
+      array_fill(NULL::bigint, ARRAY[count(*)::int])),
+    set_config('jobqueue.statement_counted', 'on', true)
+  FROM (SELECT conversation, count(*)::int AS jobs FROM updated
+        WHERE conversation IS NOT NULL GROUP BY conversation) d
+  HAVING count(*) > 0
+), tallied AS (
+  -- Each job leaves processing and enters complete (or cancelled) in its
+  -- queue's counters, as jobs_tally_updated would count it.
+  INSERT INTO queue_count_deltas (queue, status, minute, jobs, entered)
+  SELECT queue, status, date_trunc('minute', now()), sum(jobs), sum(entered)
+  FROM (SELECT queue, status, 1 AS jobs, (status = 'complete')::int AS entered
+        FROM updated
+        UNION ALL
+        SELECT queue, 'processing', -1, 0 FROM updated) t
+  GROUP BY queue, status
+  RETURNING set_config('jobqueue.statement_tallied', 'on', true)
 )
-UPDATE jobs SET
-  status = CASE WHEN cancel_requested_at IS NULL THEN 'complete'
-    ELSE 'cancelled' END,
-  result = CASE WHEN cancel_requested_at IS NULL
-    THEN nullif(input_result, '')::jsonb END,
-  lease_token = NULL, lease_expires_at = NULL,
-  last_error = CASE WHEN cancel_requested_at IS NULL THEN NULL
-    ELSE last_error END
-FROM input
--- A lease token implies processing (jobs_lease_only_when_processing);
--- leaving status out keeps the planner on the primary key.
-WHERE id = input_id AND lease_token = token AND id = ANY($1::uuid[])
-  AND (lease_expires_at > now() OR cancel_requested_at IS NOT NULL)
-RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
-  status, content_type, idempotency_key, extract(epoch FROM created_at),
-  extract(epoch FROM updated_at), attempts, max_attempts,
-  extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
-  extract(epoch FROM cancel_requested_at), result, attempt_errors,
-    max_run_ms, extract(epoch FROM run_deadline),
-  token;
+SELECT u.* FROM updated u CROSS JOIN (SELECT count(*) FROM counted) c;
 
 -- name: fail_job
 -- Records error $3. With $4 (retryable) and attempts left, the job goes
