@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/fault/history.h"
 #include "tests/fault/private_postgres.h"
+#include "tests/fault/stream_worker.h"
 #include "tests/fault/workload.h"
 #include "tests/support/child_process.h"
 #include "tests/support/test_database.h"
@@ -116,7 +117,8 @@ TEST(FaultTest, ServerKilledWhileCallersEnqueue) {
 }
 
 // PostgreSQL crashes (immediate stop: no checkpoint, backends killed) and
-// comes back, twice, under enqueue and work load: nothing acknowledged is
+// comes back, twice, under enqueue and work load (unary and streaming
+// workers; a stream outlives the crashes): nothing acknowledged is
 // lost (enqueues and completions), the history stays clean, and the same
 // server process serves again without a restart. The load goes on until an
 // enqueue was acknowledged after each restart (at most until a hard cap),
@@ -151,6 +153,15 @@ TEST(FaultTest, PostgresCrashesAndRestartsUnderLoad) {
     threads.emplace_back([&, w] {
       RunWorker({stub.get()}, {.name = absl::StrCat("w", w), .seed = 100u + w},
                 cap, done, history);
+    });
+  }
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      RunStreamWorker({stub.get()},
+                      {.name = absl::StrCat("s", w),
+                       .seed = 300u + w,
+                       .max_outstanding = 2 + w},
+                      cap, done, history);
     });
   }
   std::vector<absl::Time> restarted_at;
@@ -309,7 +320,9 @@ TEST(FaultTest, PausedDatabaseThenItResumes) {
 
 // 16 workers with 1 s leases over two server processes running lease rescue
 // every 100 ms: random pauses (leases lapse), heartbeats, failures,
-// operator retries and stale completions. The checker proves no job
+// operator retries and stale completions; beside them 4 workers over
+// StreamJobs, each stream ended after a few jobs (one in five cancelled)
+// with the jobs it still held handed back. The checker proves no job
 // completed twice, no stale token answered OK, no conversation had two jobs
 // leased at once, and each conversation's jobs went out in order.
 TEST(FaultTest, SixteenWorkersWithShortLeasesKeepTheirPromises) {
@@ -336,6 +349,15 @@ TEST(FaultTest, SixteenWorkersWithShortLeasesKeepTheirPromises) {
     workers.emplace_back([&, w] {
       RunWorker(both, {.name = absl::StrCat("w", w), .seed = 1000u + w}, stop,
                 done, history);
+    });
+  }
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&, w] {
+      RunStreamWorker(both,
+                      {.name = absl::StrCat("s", w),
+                       .seed = 2000u + w,
+                       .max_outstanding = 1 + w % 3},
+                      stop, done, history);
     });
   }
   std::vector<std::thread> enqueuers;
@@ -396,14 +418,33 @@ TEST(FaultTest, SixteenWorkersWithShortLeasesKeepTheirPromises) {
     stale_refused += (c.kind == Call::kComplete || c.kind == Call::kFail) &&
                      !c.ok && !c.ambiguous;
   }
+  // The stream workers took part: completions, handed-back leases, and a
+  // stale item refused.
+  int streamed = 0, stream_refused = 0;
+  for (const Call& c : calls) {
+    if (c.worker.empty() || c.worker[0] != 's') continue;
+    streamed += c.kind == Call::kComplete && c.ok;
+    stream_refused += (c.kind == Call::kComplete || c.kind == Call::kFail) &&
+                      !c.ok && !c.ambiguous;
+  }
+  EXPECT_GT(streamed, 20) << "the stream workers completed little";
+  EXPECT_GT(
+      Count(calls, Call::kRelease, false) + Count(calls, Call::kRelease, true),
+      0)
+      << "no stream ended holding a job";
+  EXPECT_GT(stream_refused, 0) << "no stale item was sent over a stream";
   EXPECT_GT(Count(calls, Call::kComplete, true), 100);
   EXPECT_GT(stale_refused, 5) << "the stale calls were not exercised";
   EXPECT_GT(Count(calls, Call::kExtend, true), 10);
   std::cout << calls.size() << " calls; " << Count(calls, Call::kComplete, true)
             << " completions, " << stale_refused << " stale calls refused, "
             << Count(calls, Call::kExtend, true) << " heartbeats, "
-            << Count(calls, Call::kRetry, true) << " retries; "
-            << complete.size() << "/" << table->size() << " complete\n";
+            << Count(calls, Call::kRetry, true) << " retries; " << streamed
+            << " completions over streams, "
+            << Count(calls, Call::kRelease, true) +
+                   Count(calls, Call::kRelease, false)
+            << " leases handed back by a stream's end; " << complete.size()
+            << "/" << table->size() << " complete\n";
 }
 
 }  // namespace

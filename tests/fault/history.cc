@@ -29,6 +29,8 @@ const char* KindName(Call::Kind kind) {
       return "run_after = now() by SQL";
     case Call::kCancel:
       return "CancelJob";
+    case Call::kRelease:
+      return "end of a StreamJobs stream";
   }
   return "?";
 }
@@ -153,6 +155,14 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
       // until c.start.
       lease->second.until = std::min(lease->second.until, c.start);
       if (c.kind == Call::kComplete) ++completed[c.job_id];
+    }
+  }
+  // A stream's end may hand its leases back as soon as it began.
+  for (const Call& c : sorted) {
+    if (c.kind != Call::kRelease) continue;
+    auto lease = held.find(c.token);
+    if (lease != held.end()) {
+      lease->second.until = std::min(lease->second.until, c.start);
     }
   }
   // An operator's removal ends every lease of the job whose claim began

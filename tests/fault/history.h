@@ -21,6 +21,9 @@
 // [start, end] of a call, so a lease is taken to be held from its claim's
 // end until the start of the call that ended it (or the expiry the server
 // last acknowledged). Anything flagged is a definite violation.
+// StreamJobs is recorded in the same terms (tests/fault/stream_worker.h):
+// a push is a claim, an item the unary call it stands for, and a stream's
+// end a release of the leases its worker still held.
 //
 //   History h;
 //   Call c = {.kind = Call::kClaim, .start = t0, .end = t1, .ok = true, ...};
@@ -57,7 +60,9 @@ struct Call {
   // kSnooze: the lease ended and the job is not to be handed out before
   // `due`. kMakeDue: an operator's SQL made every pending job due now
   // (run_after = now()), snoozed ones included. kCancel: CancelJob of
-  // job_id.
+  // job_id. kRelease: the worker ended the StreamJobs stream that handed it
+  // the lease `token` of job_id while it still held it; the server may hand
+  // the job back from `start` on (or not at all: the lease then lapses).
   enum Kind {
     kEnqueue,
     kClaim,
@@ -68,7 +73,8 @@ struct Call {
     kRemove,
     kSnooze,
     kMakeDue,
-    kCancel
+    kCancel,
+    kRelease
   };
   Kind kind = kEnqueue;
   absl::Time start, end;
@@ -79,10 +85,11 @@ struct Call {
   // ended its lease at its start; such a claim may have leased jobs unseen.
   bool ambiguous = false;
   // Request.
-  std::string job_id;   // extend, complete, fail, retry, remove, snooze, cancel
-  std::string token;    // extend, complete, fail, snooze
-  std::string channel;  // enqueue: as Lease::channel
-  std::string key;      // enqueue: idempotency key
+  // extend, complete, fail, retry, remove, snooze, cancel, release
+  std::string job_id;
+  std::string token;       // extend, complete, fail, snooze, release
+  std::string channel;     // enqueue: as Lease::channel
+  std::string key;         // enqueue: idempotency key
   bool retryable = false;  // fail
   // Response (when ok).
   std::string returned_job_id;  // enqueue

@@ -263,6 +263,26 @@ TEST(HistoryTest, EnqueuesAreCheckedAgainstTheTable) {
       HasSubstr("key k1 was answered with jobs j1 and j5"));
 }
 
+// A stream ended while it held j1's lease: the server handed j1 back, w2
+// worked it, and j2 followed while the first lease had time left.
+TEST(HistoryTest, AStreamsEndMayHandItsLeasesBack) {
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(10, 15, "c", "j2"),
+      Claim(20, 25, "s1", {L("j1", "c", "t1", 5000)}),
+      Claim(400, 405, "w2", {L("j1", "c", "t2", 5400)}),
+      Use(Call::kComplete, 500, 505, "j1", "t2", true),
+      Claim(600, 605, "w2", {L("j2", "c", "t3", 5600)}),
+  };
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("while job j1 was leased to s1"));
+  Call release = Use(Call::kRelease, 300, 310, "j1", "t1", true);
+  release.worker = "s1";
+  h.push_back(release);
+  EXPECT_THAT(CheckHistory(h), IsEmpty())
+      << absl::StrJoin(CheckHistory(h), "\n");
+}
+
 }  // namespace
 }  // namespace jobqueue::fault
 

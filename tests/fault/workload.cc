@@ -13,17 +13,10 @@
 #include "absl/time/clock.h"
 
 namespace jobqueue::fault {
-namespace {
 
 using google::protobuf::util::TimeUtil;
 
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
-}
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  *out = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
-}
+namespace {
 
 void SetDeadline(grpc::ClientContext& context, absl::Duration d) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + d));
@@ -80,6 +73,24 @@ grpc::Status UseToken(v1::JobQueue::Stub& stub, Call::Kind kind,
 }
 
 }  // namespace
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  *out = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
+}
+
+Lease LeaseOf(const v1::Job& job) {
+  return {job.id(),
+          job.unordered()
+              ? ""
+              : absl::StrCat(job.queue(), " ", job.source_channel_id()),
+          job.lease_token(), FromTimestamp(job.lease_expires_at()),
+          job.has_run_deadline() ? FromTimestamp(job.run_deadline())
+                                 : absl::InfiniteFuture()};
+}
 
 bool Ambiguous(const grpc::Status& status) {
   switch (status.error_code()) {
@@ -185,14 +196,7 @@ void RunWorker(const std::vector<v1::JobQueue::Stub*>& stubs,
     v1::ClaimJobsResponse claimed;
     const grpc::Status status = stub.ClaimJobs(&context, claim, &claimed);
     for (const v1::Job& job : claimed.jobs()) {
-      call.leases.push_back(
-          {job.id(),
-           job.unordered()
-               ? ""
-               : absl::StrCat(job.queue(), " ", job.source_channel_id()),
-           job.lease_token(), FromTimestamp(job.lease_expires_at()),
-           job.has_run_deadline() ? FromTimestamp(job.run_deadline())
-                                  : absl::InfiniteFuture()});
+      call.leases.push_back(LeaseOf(job));
     }
     Finish(call, status, history);
     if (!status.ok()) {

@@ -28,6 +28,12 @@ namespace jobqueue::fault {
 // True when a failed call's effect is unknown (its answer was lost).
 bool Ambiguous(const grpc::Status& status);
 
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
+void SetDuration(absl::Duration d, google::protobuf::Duration* out);
+
+// The lease a claim (or a stream's push) handed out in `job`.
+Lease LeaseOf(const v1::Job& job);
+
 struct EnqueuerOptions {
   std::string name;        // prefix of idempotency keys
   int conversations = 16;  // channels fault-<0..n-1>
