@@ -97,7 +97,7 @@ WITH RECURSIVE floor AS (
       SELECT max(x.p) FROM keys k CROSS JOIN LATERAL (
         SELECT c.head_priority AS p FROM conversations c
         WHERE c.queue = k.queue
-          AND c.pending_jobs > 0 AND c.processing_jobs = 0
+          AND c.ready
           AND c.head_priority < l.level
           AND c.ready_since >= (SELECT at FROM floor)
         ORDER BY c.head_priority DESC LIMIT 1) x) END AS o,
@@ -128,7 +128,7 @@ WITH RECURSIVE floor AS (
           ORDER BY j.position LIMIT 1) head
         WHERE c.queue = k.queue
           AND c.head_priority = l.level
-          AND c.pending_jobs > 0 AND c.processing_jobs = 0
+          AND c.ready
           AND c.ready_since <= now()
           AND c.ready_since >= (SELECT at FROM floor)
           AND head.status = 'pending' AND head.run_after <= now()
@@ -291,7 +291,7 @@ WITH RECURSIVE floor AS (
         WHERE c.queue = k.queue
           AND c.head_source_type = k.source_type
           AND c.head_content_type = k.content_type
-          AND c.pending_jobs > 0 AND c.processing_jobs = 0
+          AND c.ready
           AND c.head_priority < l.level
           AND c.ready_since >= (SELECT at FROM floor)
         ORDER BY c.head_priority DESC LIMIT 1) x) END AS o,
@@ -326,7 +326,7 @@ WITH RECURSIVE floor AS (
           AND c.head_source_type = k.source_type
           AND c.head_content_type = k.content_type
           AND c.head_priority = l.level
-          AND c.pending_jobs > 0 AND c.processing_jobs = 0
+          AND c.ready
           AND c.ready_since <= now()
           AND c.ready_since >= (SELECT at FROM floor)
           AND head.status = 'pending' AND head.run_after <= now()

@@ -86,11 +86,11 @@ ORDER BY queue, minute;
 -- counts drifted and it has none).
 WITH RECURSIVE waiting_queues(queue) AS (
   (SELECT queue FROM conversations
-   WHERE pending_jobs > 0 AND last_position >= 0
+   WHERE waiting
    ORDER BY queue LIMIT 1)
   UNION ALL
   SELECT (SELECT c.queue FROM conversations c
-          WHERE c.pending_jobs > 0 AND c.last_position >= 0
+          WHERE c.waiting
             AND c.queue > w.queue
           ORDER BY c.queue LIMIT 1)
   FROM waiting_queues w WHERE w.queue IS NOT NULL
@@ -104,7 +104,7 @@ WITH RECURSIVE waiting_queues(queue) AS (
     SELECT c.conversation, c.queue, c.source_channel_id, c.ready_since,
       c.pending_jobs, c.processing_jobs, c.first_position
     FROM conversations c
-    WHERE c.queue = n.queue AND c.pending_jobs > 0 AND c.last_position >= 0
+    WHERE c.queue = n.queue AND c.waiting
       -- No OR: the cursor stays an index condition, so a deep page starts
       -- where the last one ended.
       AND (c.ready_since, c.conversation)
