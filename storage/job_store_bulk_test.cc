@@ -280,11 +280,9 @@ TEST_P(JobStoreSuite, AJobAnotherSessionHoldsIsSkippedAndLeftForLater) {
     pqxx::work operator_txn(c);
     operator_txn.exec("SELECT 1 FROM jobs WHERE id IN ('" + held.id + "', '" +
                       held_pending.id + "') FOR UPDATE");
-    const absl::Time start = absl::Now();
+    // Skipped, not waited for: a wait would end in the lock timeout's error.
     EXPECT_EQ(Said(Cancel(*store_, OfUser())), "1 0 more");
     EXPECT_EQ(Said(Retry(*store_, OfUser())), "1 more");
-    // Skipped, not waited for (the lock timeout is 2 s).
-    EXPECT_LT(absl::Now() - start, absl::Seconds(1));
     EXPECT_EQ(Get(free.id).status, JobStatus::kPending);
     EXPECT_EQ(Get(free_pending.id).status, JobStatus::kCancelled);
     EXPECT_EQ(Get(held.id).status, JobStatus::kFailed);
