@@ -41,7 +41,13 @@ int64_t PeakRssKib(pid_t pid) {
   return -1;
 }
 
-constexpr int64_t kMaxPeakRssKib = 100 << 10;  // 100 MiB
+// The shim's peak in these tests: 21-28 MiB plain; under ASan, whose shadow
+// memory and quarantine add to it, 68-105 MiB.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kMaxPeakRssKib = 200 << 10;
+#else
+constexpr int64_t kMaxPeakRssKib = 100 << 10;
+#endif
 
 // `size` zero bytes, gzip-compressed.
 std::string GzipZeros(size_t size) {

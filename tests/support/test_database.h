@@ -20,9 +20,11 @@ namespace jobqueue {
 
 class TestDatabase {
  public:
-  // Creates and migrates a database with a unique name.
+  // Creates a migrated database with a unique name: a copy of a template
+  // database migrated once per set of migrations (jobqueue_template_<hash>,
+  // left on the server for the next test process).
   static absl::StatusOr<std::unique_ptr<TestDatabase>> Create();
-  // Like Create(), without applying migrations.
+  // Like Create(), without migrations.
   static absl::StatusOr<std::unique_ptr<TestDatabase>> CreateEmpty();
   ~TestDatabase();
 
@@ -33,6 +35,8 @@ class TestDatabase {
   int64_t Rows(const std::string& table) const;
 
  private:
+  static absl::StatusOr<std::unique_ptr<TestDatabase>> CreateFrom(
+      const std::string& template_name);
   TestDatabase(std::string admin_url, std::string name, std::string url)
       : admin_url_(std::move(admin_url)),
         name_(std::move(name)),
