@@ -112,12 +112,10 @@ TEST_F(PgSchedulesTest, ARoundSkipsAScheduleAnotherSessionHolds) {
   pqxx::work holder(c);
   holder.exec("SELECT 1 FROM schedules WHERE name = 'held' FOR UPDATE");
 
-  const absl::Time start = absl::Now();
+  // Skipped, not waited for: a wait would end in the lock timeout's error.
   absl::StatusOr<ScheduleTickReport> r = store_->RunSchedules(10, Deadline());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->enqueued, 1);
-  // Skipped, not waited for (the lock timeout is 200 ms).
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(200));
   EXPECT_EQ(SqlInt("SELECT count(*) FROM jobs WHERE source_channel_id = "
                    "'c-held'"),
             0);

@@ -318,8 +318,8 @@ TEST_P(TransactionPoolerTest,
   ASSERT_TRUE(Enqueue(*stub, "p").ok());
   waiting.join();
   EXPECT_EQ(claimed, 1);
-  EXPECT_LT(absl::Now() - enqueued, absl::Milliseconds(1500))
-      << "the 1 s recheck finds the job";
+  EXPECT_LT(absl::Now() - enqueued, absl::Seconds(5))
+      << "the 1 s recheck finds the job, well before the 60 s wait ends";
 }
 
 TEST_P(TransactionPoolerTest, ListeningThroughTheTransactionPoolerIsRefused) {

@@ -515,10 +515,11 @@ TEST_F(JobQueueServiceTest, BulkActionsAreCheckedThenMapped) {
 }
 
 // A notifier that never fires (no database): only the queue's next token
-// can wake the claim before the one-second recheck.
+// can wake the claim before the recheck, set 20 s away.
 TEST_F(JobQueueServiceTest, AWaitingClaimTakesARateLimitedQueuesNextToken) {
   JobNotifier polling("");
-  JobQueueService service(&store_, &polling, {});
+  JobQueueService service(&store_, &polling,
+                          {.claim_recheck = absl::Seconds(20)});
   ASSERT_TRUE(store_
                   .SetQueueRateLimit("default", RateLimit{20, 1},
                                      absl::InfiniteFuture())
@@ -539,8 +540,8 @@ TEST_F(JobQueueServiceTest, AWaitingClaimTakesARateLimitedQueuesNextToken) {
   const absl::Time start = absl::Now();
   ASSERT_TRUE(service.ClaimJobs(&context_, &r, &response).ok());
   EXPECT_EQ(response.jobs_size(), 1);
-  // The token is due 50 ms after the first claim; the recheck comes at 1 s.
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(600));
+  // The token is due 50 ms after the first claim; the recheck at 20 s.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 
 }  // namespace

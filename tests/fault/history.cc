@@ -260,10 +260,14 @@ std::vector<std::string> CheckHistory(const std::vector<Call>& calls) {
         const Held& b = *leases[j];
         if (b.from >= a.until) break;  // sorted by `from`: none later overlap
         if (a.job_id == b.job_id) continue;  // flagged as stale if it matters
+        // An answer that came after its lease ended holds nothing for sure.
+        if (b.from >= b.until) continue;
         problems.push_back(absl::StrCat(
             "conversation ", channel, ": job ", b.job_id, " was claimed by ",
-            b.worker, " (acknowledged ", At(b.from), ") while job ", a.job_id,
-            " was leased to ", a.worker, " until at least ", At(a.until)));
+            b.worker, " (claim ", At(b.claim_start), " to ", At(b.from),
+            ", leased until at least ", At(b.until), ") while job ", a.job_id,
+            " was leased to ", a.worker, " (claim ", At(a.claim_start), " to ",
+            At(a.from), ") until at least ", At(a.until)));
       }
     }
   }

@@ -122,6 +122,21 @@ TEST(HistoryTest, FlagsTwoJobsOfAConversationLeasedAtOnce) {
   EXPECT_THAT(CheckHistory(h), IsEmpty());
 }
 
+// A claim answered after its lease ended (a push read late) proves no
+// lease held then; one answered in time does.
+TEST(HistoryTest, AnAnswerThatCameAfterItsLeaseEndedHoldsNothing) {
+  std::vector<Call> h = {
+      Enqueue(0, 5, "c", "j1"),
+      Enqueue(0, 6, "c", "j2"),
+      Claim(20, 1500, "s1", {L("j2", "c", "t2", 1020)}),
+      Claim(1100, 1105, "w1", {L("j1", "c", "t1", 2100)}),
+  };
+  EXPECT_THAT(CheckHistory(h), IsEmpty());
+  h[2] = Claim(20, 1500, "s1", {L("j2", "c", "t2", 1600)});
+  EXPECT_THAT(absl::StrJoin(CheckHistory(h), "\n"),
+              HasSubstr("was claimed by s1"));
+}
+
 // Unordered jobs ("" conversation) and another queue's conversation of the
 // same channel run beside a leased head; the same queue's next job may not.
 TEST(HistoryTest, UnorderedJobsAndOtherQueuesRunBesideAHead) {

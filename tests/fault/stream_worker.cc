@@ -63,12 +63,6 @@ class Mailbox {
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// An item sent and not answered yet; `finishes` when it completes or fails.
-struct Sent {
-  Call call;
-  bool finishes = false;
-};
-
 // One stream, from its open to its end.
 class Session {
  public:
@@ -140,24 +134,26 @@ class Session {
   std::vector<v1::Job> Take(const Received& r) {
     for (const v1::StreamJobsAck& ack : r.response.acks()) {
       if (sent_.empty()) break;  // an ack for nothing: the checker sees none
-      Sent s = std::move(sent_.front());
+      Call call = std::move(sent_.front());
       sent_.pop_front();
-      s.call.end = r.at;
-      s.call.ok = ack.code() == 0;
-      s.call.ambiguous = Ambiguous(grpc::Status(
+      call.end = r.at;
+      call.ok = ack.code() == 0;
+      call.ambiguous = Ambiguous(grpc::Status(
           static_cast<grpc::StatusCode>(ack.code()), ack.message()));
-      if (s.call.ok && s.call.kind == Call::kExtend) {
-        s.call.expires = FromTimestamp(ack.lease_expires_at());
+      if (call.ok && call.kind == Call::kExtend) {
+        call.expires = FromTimestamp(ack.lease_expires_at());
       }
-      // The server frees the slot as it does (StreamJobs' Settle).
-      auto held = held_.find(s.call.job_id);
-      const bool over = (s.call.ok && s.finishes) || ack.code() == 9 ||
+      // The server frees the slot as it does (StreamJobs' Settle): on a
+      // completion or failure, or an item refused for good.
+      auto held = held_.find(call.job_id);
+      const bool over = (call.ok && call.kind != Call::kExtend) ||
+                        ack.code() == 9 ||
                         ack.code() == 5;  // FAILED_PRECONDITION, NOT_FOUND
-      if (held != held_.end() && held->second == s.call.token && over) {
+      if (held != held_.end() && held->second == call.token && over) {
         held_.erase(held);
-        freed_.push_back(s.call.start);
+        freed_.push_back(call.start);
       }
-      history_.Add(s.call);
+      history_.Add(call);
     }
     std::vector<v1::Job> jobs(r.response.jobs().begin(),
                               r.response.jobs().end());
@@ -191,7 +187,7 @@ class Session {
       return opened_;  // more than max_outstanding: the checker
                        // is not the place to flag it
     const size_t more = needed - freed_.size();
-    if (more <= sent_.size()) return sent_[more - 1].call.start;
+    if (more <= sent_.size()) return sent_[more - 1].start;
     return absl::InfiniteFuture();  // the server could not push again
   }
 
@@ -213,13 +209,11 @@ class Session {
       SetDuration(options_.lease,
                   item->mutable_extend()->mutable_lease_duration());
     }
-    Sent s{
-        .call = {.kind = kind, .start = absl::Now(), .worker = options_.name},
-        .finishes = kind != Call::kExtend};
-    s.call.job_id = job_id;
-    s.call.token = token;
-    s.call.retryable = retryable;
-    sent_.push_back(std::move(s));
+    Call call{.kind = kind, .start = absl::Now(), .worker = options_.name};
+    call.job_id = job_id;
+    call.token = token;
+    call.retryable = retryable;
+    sent_.push_back(std::move(call));
     stream_->Write(request);  // a broken stream's items stay unanswered
   }
 
@@ -263,10 +257,10 @@ class Session {
   void Close(absl::Time ended, bool by_worker, bool read_all) {
     const absl::Time now = absl::Now();
     const absl::Time unseen = EarliestClaim(/*unseen=*/true);
-    for (Sent& s : sent_) {
-      s.call.end = now;
-      s.call.ambiguous = true;
-      history_.Add(s.call);
+    for (Call& call : sent_) {
+      call.end = now;
+      call.ambiguous = true;
+      history_.Add(call);
     }
     sent_.clear();
     for (const auto& [id, token] : held_) {
@@ -299,7 +293,7 @@ class Session {
   absl::Time opened_;
   int pushed_ = 0;
   std::map<std::string, std::string> held_;  // job id -> lease token
-  std::deque<Sent> sent_;                    // in the order sent
+  std::deque<Call> sent_;                    // in the order sent
   std::vector<absl::Time> freed_;  // sends of the items that freed a slot
 };
 

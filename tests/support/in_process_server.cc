@@ -26,13 +26,14 @@ absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
   if (!server.ok()) return server.status();
   std::unique_ptr<InProcessServer> s(new InProcessServer());
   s->server_ = *std::move(server);
+  s->stop_grace_ = options.stop_grace;
   s->address_ = s->server_->address();
   s->channel_ =
       grpc::CreateChannel(s->address_, grpc::InsecureChannelCredentials());
   return s;
 }
 
-InProcessServer::~InProcessServer() { server_->Stop(absl::Seconds(1)); }
+InProcessServer::~InProcessServer() { server_->Stop(stop_grace_); }
 
 std::unique_ptr<v1::JobQueue::Stub> InProcessServer::NewStub() const {
   return v1::JobQueue::NewStub(channel_);

@@ -45,11 +45,13 @@ class InProcessServer {
     // As JobQueueServer's: how often a waiting claim looks again without a
     // notification.
     absl::Duration claim_recheck = absl::Seconds(1);
+    // How long the destructor lets calls in flight finish.
+    absl::Duration stop_grace = absl::Seconds(1);
   };
 
   static absl::StatusOr<std::unique_ptr<InProcessServer>> Start(
       const Options& options);
-  // Stops the server as SIGTERM does, with a second of grace.
+  // Stops the server as SIGTERM does, with Options::stop_grace.
   ~InProcessServer();
 
   const std::string& address() const { return address_; }
@@ -62,6 +64,7 @@ class InProcessServer {
   InProcessServer() = default;
 
   std::unique_ptr<JobQueueServer> server_;
+  absl::Duration stop_grace_;
   std::string address_;
   std::shared_ptr<grpc::Channel> channel_;
 };
