@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace jobqueue {
@@ -46,6 +47,38 @@ absl::StatusOr<UrlParts> Split(const std::string& url) {
   return parts;
 }
 
+// PgBouncer's config and user list in `dir`, for `server` on `port`.
+void WriteConfig(const std::string& dir, const UrlParts& server,
+                 const std::string& pool_mode, int port) {
+  {
+    std::ofstream users(dir + "/userlist.txt");
+    // trust still wants every user listed; a wildcard is not accepted.
+    for (const char* user :
+         {"postgres", "anon", "authenticated", "service_role", "jobqueue"}) {
+      users << '"' << user << "\" \"\"\n";
+    }
+    std::ofstream ini(dir + "/pgbouncer.ini");
+    ini << "[databases]\n"
+        << "* = host=" << server.host << " port=" << server.port << "\n"
+        << "[pgbouncer]\n"
+        << "listen_addr = 127.0.0.1\n"
+        << "listen_port = " << port << "\n"
+        << "unix_socket_dir =\n"
+        << "auth_type = trust\n"
+        << "auth_file = " << dir << "/userlist.txt\n"
+        << "pool_mode = " << pool_mode << "\n"
+        << "max_client_conn = 1000\n"
+        << "default_pool_size = 40\n"
+        << "max_db_connections = 60\n"
+        << "server_lifetime = 3600\n"
+        << "logfile =\n"
+        << "pidfile =\n"
+        << "ignore_startup_parameters = extra_float_digits\n";
+  }
+  chmod((dir + "/pgbouncer.ini").c_str(), 0644);
+  chmod((dir + "/userlist.txt").c_str(), 0644);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PgBouncer>> PgBouncer::Start(
@@ -66,46 +99,36 @@ absl::StatusOr<std::unique_ptr<PgBouncer>> PgBouncer::Start(
     return absl::InternalError(absl::StrCat("mkdtemp ", dir, " failed"));
   }
   chmod(dir.c_str(), 0755);
-  const int port = UnusedTcpPort();
-  {
-    std::ofstream users(dir + "/userlist.txt");
-    // trust still wants every user listed; a wildcard is not accepted.
-    for (const char* user :
-         {"postgres", "anon", "authenticated", "service_role", "jobqueue"}) {
-      users << '"' << user << "\" \"\"\n";
+  // The port is picked before PgBouncer binds it (it cannot be told 0), so
+  // another process may take it in between: then PgBouncer says "nowhere
+  // to listen on" and exits, and another port is tried.
+  for (int attempt = 1;; ++attempt) {
+    const int port = UnusedTcpPort();
+    WriteConfig(dir, *server, pool_mode, port);
+    std::vector<std::string> args;
+    if (geteuid() == 0) args = {"-u", "postgres"};
+    args.push_back(dir + "/pgbouncer.ini");
+    absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+        ChildProcess::Start(kBinary, args);
+    if (!process.ok()) return process.status();
+    // Up, or a FATAL line (it exits then), within 10 s.
+    for (int i = 0; i < 100; ++i) {
+      if ((*process)->WaitForOutput("process up", absl::Milliseconds(100))) {
+        return std::unique_ptr<PgBouncer>(
+            new PgBouncer(*std::move(process), std::move(dir), port));
+      }
+      if (absl::StrContains((*process)->output(), "FATAL")) break;
     }
-    std::ofstream ini(dir + "/pgbouncer.ini");
-    ini << "[databases]\n"
-        << "* = host=" << server->host << " port=" << server->port << "\n"
-        << "[pgbouncer]\n"
-        << "listen_addr = 127.0.0.1\n"
-        << "listen_port = " << port << "\n"
-        << "unix_socket_dir =\n"
-        << "auth_type = trust\n"
-        << "auth_file = " << dir << "/userlist.txt\n"
-        << "pool_mode = " << pool_mode << "\n"
-        << "max_client_conn = 1000\n"
-        << "default_pool_size = 40\n"
-        << "max_db_connections = 60\n"
-        << "server_lifetime = 3600\n"
-        << "logfile =\n"
-        << "pidfile =\n"
-        << "ignore_startup_parameters = extra_float_digits\n";
+    (*process)->Signal(SIGINT).IgnoreError();
+    (*process)->Wait(absl::Seconds(5)).IgnoreError();
+    const std::string output = (*process)->output();
+    if (attempt == 3 || !absl::StrContains(output, "nowhere to listen")) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+      return absl::UnavailableError(
+          absl::StrCat("pgbouncer did not start:\n", output));
+    }
   }
-  chmod((dir + "/pgbouncer.ini").c_str(), 0644);
-  chmod((dir + "/userlist.txt").c_str(), 0644);
-  std::vector<std::string> args;
-  if (geteuid() == 0) args = {"-u", "postgres"};
-  args.push_back(dir + "/pgbouncer.ini");
-  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
-      ChildProcess::Start(kBinary, args);
-  if (!process.ok()) return process.status();
-  if (!(*process)->WaitForOutput("process up", absl::Seconds(10))) {
-    return absl::UnavailableError(
-        absl::StrCat("pgbouncer did not start:\n", (*process)->output()));
-  }
-  return std::unique_ptr<PgBouncer>(
-      new PgBouncer(*std::move(process), std::move(dir), port));
 }
 
 PgBouncer::~PgBouncer() {
