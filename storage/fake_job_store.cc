@@ -416,7 +416,9 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
              .queue = job.queue,
              .ordered = job.ordered,
              .priority = job.priority,
-             .max_run_time = job.max_run_time};
+             // Whole milliseconds, as PostgreSQL stores it (max_run_ms).
+             .max_run_time = absl::Milliseconds(
+                 absl::ToInt64Milliseconds(job.max_run_time))};
   const Job stored = row.job;
   jobs_.emplace(stored.id, std::move(row));
   Reconsider(key, was_ready);

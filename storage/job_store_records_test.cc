@@ -41,6 +41,77 @@ TEST_P(JobStoreSuite, EnqueueStoresAPendingJob) {
   EXPECT_EQ(read.payload_json, stored.payload_json);
 }
 
+// Every field of `answered` (what an enqueue returned) as `read` (GetJob).
+void ExpectSameJob(const Job& answered, const Job& read) {
+  EXPECT_EQ(answered.id, read.id);
+  EXPECT_EQ(answered.user_id, read.user_id);
+  EXPECT_EQ(answered.source_channel_id, read.source_channel_id);
+  EXPECT_EQ(answered.source_type, read.source_type);
+  EXPECT_EQ(answered.user_phone, read.user_phone);
+  EXPECT_EQ(answered.payload_json, read.payload_json);
+  EXPECT_EQ(answered.status, read.status);
+  EXPECT_EQ(answered.content_type, read.content_type);
+  EXPECT_EQ(answered.idempotency_key, read.idempotency_key);
+  EXPECT_EQ(answered.created_at, read.created_at);
+  EXPECT_EQ(answered.updated_at, read.updated_at);
+  EXPECT_EQ(answered.attempts, read.attempts);
+  EXPECT_EQ(answered.max_attempts, read.max_attempts);
+  EXPECT_EQ(answered.run_after, read.run_after);
+  EXPECT_EQ(answered.lease_token, read.lease_token);
+  EXPECT_EQ(answered.lease_expires_at, read.lease_expires_at);
+  EXPECT_EQ(answered.worker_id, read.worker_id);
+  EXPECT_EQ(answered.last_error, read.last_error);
+  EXPECT_EQ(answered.queue, read.queue);
+  EXPECT_EQ(answered.ordered, read.ordered);
+  EXPECT_EQ(answered.priority, read.priority);
+  EXPECT_EQ(answered.cancel_requested_at, read.cancel_requested_at);
+  EXPECT_EQ(answered.result_json, read.result_json);
+  EXPECT_EQ(answered.attempt_errors.size(), read.attempt_errors.size());
+  EXPECT_EQ(answered.max_run_time, read.max_run_time);
+  EXPECT_EQ(answered.run_deadline, read.run_deadline);
+}
+
+// An enqueue answers with the job as it was stored, every field, alone or
+// in a batch, due now or later, whatever the request set.
+TEST_P(JobStoreSuite, AnEnqueueAnswersTheJobAsStored) {
+  NewJob job = AJob("c", "key-1");
+  job.payload_json = R"({"n": 2, "Body": "hi", "list": [true, null]})";
+  job.content_type = "image";
+  job.max_attempts = 3;
+  job.queue = "replies";
+  job.priority = 7;
+  // Stored in whole milliseconds.
+  job.max_run_time = absl::Milliseconds(1500) + absl::Microseconds(700);
+  NewJob unordered = AJob("c", "key-2");
+  unordered.ordered = false;
+  NewJob later = AJob("c", "key-3");
+  later.delay = absl::Hours(1);
+  NewJob in_batch = AJob("d", "key-4");
+  in_batch.source_type = "group";
+  NewJob later_in_batch = AJob("d", "key-5");
+  later_in_batch.run_at = absl::Now() + absl::Hours(2);
+
+  std::vector<Job> answered;
+  for (const NewJob& one : {job, unordered, later}) {
+    absl::StatusOr<EnqueueResult> r = store_->Enqueue(one, Deadline());
+    ASSERT_TRUE(r.ok()) << r.status();
+    answered.push_back(r->job);
+  }
+  auto batch = store_->EnqueueJobs({in_batch, later_in_batch}, Deadline());
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  for (const absl::StatusOr<EnqueueResult>& r : *batch) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    answered.push_back(r->job);
+  }
+  EXPECT_EQ(answered[0].max_run_time, absl::Milliseconds(1500));
+  EXPECT_EQ(answered[2].status, JobStatus::kScheduled);
+  EXPECT_EQ(answered[4].status, JobStatus::kScheduled);
+  for (const Job& a : answered) {
+    SCOPED_TRACE(a.idempotency_key);
+    ExpectSameJob(a, Get(a.id));
+  }
+}
+
 TEST_P(JobStoreSuite, EnqueueCreatesTheUserAndSetsOnlyAGivenName) {
   NewJob job = AJob("c");
   job.user_first_name = "Ada";

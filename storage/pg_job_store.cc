@@ -243,6 +243,8 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
           deadline, /*retry_safe=*/false,
           [&](pqxx::transaction_base& txn)
               -> absl::StatusOr<absl::flat_hash_map<std::string, Job>> {
+            absl::flat_hash_map<std::string, size_t> index;
+            for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
             absl::flat_hash_map<std::string, Job> by_id;
             for (const pqxx::row& row :
                  Exec(txn, kEnqueueBatch, PgArray(ids), PgArray(phones),
@@ -251,8 +253,8 @@ PgJobStore::InsertBatch(const std::vector<const NewJob*>& jobs,
                       PgArray(max_attempts), PgArray(queues), PgArray(ordered),
                       PgArray(priorities), PgArray(run_ats), PgArray(delays),
                       PgArray(max_runs))) {
-              Job j = JobFromRow(row, 0);
-              by_id.emplace(j.id, std::move(j));
+              const std::string id = row[0].as<std::string>();
+              by_id.emplace(id, NewJobFromRow(*jobs[index.at(id)], row));
             }
             return by_id;
           });
@@ -316,7 +318,9 @@ absl::StatusOr<EnqueueResult> PgJobStore::EnqueueIn(pqxx::transaction_base& txn,
       job.max_attempts, job.queue, job.ordered, job.priority,
       TimestampParam(job.run_at), absl::ToInt64Microseconds(job.delay),
       Millis(job.max_run_time));
-  if (!inserted.empty()) return EnqueueResult{JobFromRow(inserted[0], 0), true};
+  if (!inserted.empty()) {
+    return EnqueueResult{NewJobFromRow(job, inserted[0]), true};
+  }
   // The key was taken. ON CONFLICT waited for its owner to commit, so a
   // fresh snapshot sees that job.
   pqxx::result existing =

@@ -150,6 +150,20 @@ absl::Status JobCancelled(const std::string& id) {
       "and nothing of this call was stored"));
 }
 
+namespace {
+
+// A status column's value; throws on one the store does not know.
+JobStatus StatusOf(const pqxx::field& f) {
+  const std::string status = TextOrEmpty(f);
+  const std::optional<JobStatus> parsed = ParseJobStatus(status);
+  if (!parsed.has_value()) {
+    throw std::runtime_error(absl::StrCat("unknown job status '", status, "'"));
+  }
+  return *parsed;
+}
+
+}  // namespace
+
 Job JobFromRow(const pqxx::row& row, int first) {
   auto text = [&](int i) { return TextOrEmpty(row[first + i]); };
   Job job;
@@ -159,12 +173,7 @@ Job JobFromRow(const pqxx::row& row, int first) {
   job.source_type = text(3);
   job.user_phone = text(4);
   job.payload_json = text(5);
-  const std::string status = text(6);
-  const std::optional<JobStatus> parsed = ParseJobStatus(status);
-  if (!parsed.has_value()) {
-    throw std::runtime_error(absl::StrCat("unknown job status '", status, "'"));
-  }
-  job.status = *parsed;
+  job.status = StatusOf(row[first + 6]);
   job.content_type = text(7);
   job.idempotency_key = text(8);
   job.created_at = FromEpoch(row[first + 9]);
@@ -191,6 +200,29 @@ Job JobFromRow(const pqxx::row& row, int first) {
   }
   if (!row[first + 25].is_null()) job.run_deadline = FromEpoch(row[first + 25]);
   return job;
+}
+
+Job NewJobFromRow(const NewJob& job, const pqxx::row& row) {
+  Job j;
+  j.id = row[0].as<std::string>();
+  j.status = StatusOf(row[1]);
+  j.created_at = FromEpoch(row[2]);
+  j.updated_at = FromEpoch(row[3]);
+  j.run_after = FromEpoch(row[4]);
+  j.user_id = job.user_phone;
+  j.user_phone = job.user_phone;
+  j.source_channel_id = job.source_channel_id;
+  j.source_type = job.source_type;
+  j.payload_json = job.payload_json;
+  j.content_type = job.content_type;
+  j.idempotency_key = job.idempotency_key;
+  j.max_attempts = job.max_attempts;
+  j.queue = job.queue;
+  j.ordered = job.ordered;
+  j.priority = job.priority;
+  // Stored in whole milliseconds (max_run_ms), zero as NULL.
+  j.max_run_time = absl::Milliseconds(Millis(job.max_run_time));
+  return j;
 }
 
 }  // namespace jobqueue

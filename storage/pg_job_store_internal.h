@@ -23,6 +23,11 @@ namespace jobqueue {
 // times as extract(epoch FROM ...).
 Job JobFromRow(const pqxx::row& row, int first);
 
+// The job an enqueue of `job` inserted: its columns the database chose
+// (id, status, created_at, updated_at, run_after, as the enqueue statements
+// of jobs_enqueue.sql return them) and the rest as `job` asked, as stored.
+Job NewJobFromRow(const NewJob& job, const pqxx::row& row);
+
 // attempt_errors' JSON array as the store's entries, oldest first.
 std::vector<AttemptError> AttemptErrorsFromJson(absl::string_view json);
 

@@ -12,8 +12,12 @@
 -- the trigger counting). A row then skipped by ON CONFLICT (two enqueues of
 -- one key at once) stays counted until maintenance repairs it.
 --
--- Job rows are returned as job_store_internal.h's JobFromRow reads them:
--- times in seconds since the epoch (extract(epoch ...)), NULL for none.
+-- A new job is returned as the columns the database chose (id, status,
+-- created_at, updated_at, run_after), read with the request by
+-- pg_job_store_internal.h's NewJobFromRow: not its payload and the columns
+-- an enqueue leaves at their defaults, which the caller already has.
+-- Existing jobs (jobs_by_idempotency_keys) are whole rows as JobFromRow
+-- reads them. Times are in seconds since the epoch (extract(epoch ...)).
 -- Blocks are named as in users.sql, which says how to run them by hand.
 
 -- name: enqueue_keep_name
@@ -76,13 +80,8 @@ SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10, $11,
   NULLIF($14::int, 0)
 FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
-  status, content_type, idempotency_key, extract(epoch FROM created_at),
-  extract(epoch FROM updated_at), attempts, max_attempts,
-  extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
-  extract(epoch FROM cancel_requested_at), result, attempt_errors,
-    max_run_ms, extract(epoch FROM run_deadline);
+RETURNING id, status, extract(epoch FROM created_at),
+  extract(epoch FROM updated_at), extract(epoch FROM run_after);
 
 -- name: enqueue_set_name
 -- As enqueue_keep_name, for a $2 that is not '': an existing user takes
@@ -138,13 +137,8 @@ SELECT $1, $1, $3, $4, $5::jsonb, $6, NULLIF($7, ''), $8, $9, $10, $11,
   NULLIF($14::int, 0)
 FROM fresh LEFT JOIN conversation ON true
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
-  status, content_type, idempotency_key, extract(epoch FROM created_at),
-  extract(epoch FROM updated_at), attempts, max_attempts,
-  extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
-  extract(epoch FROM cancel_requested_at), result, attempt_errors,
-    max_run_ms, extract(epoch FROM run_deadline);
+RETURNING id, status, extract(epoch FROM created_at),
+  extract(epoch FROM updated_at), extract(epoch FROM run_after);
 
 -- name: enqueue_batch
 -- Many jobs in one statement. Arrays with one element per job, in arrival
@@ -245,13 +239,8 @@ WINDOW conversation_jobs AS (PARTITION BY f.ordered, f.due <= now(), f.queue,
                                           f.source_channel_id)
 ORDER BY f.queue, f.source_channel_id, f.ord
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, user_id, source_channel_id, source_type, user_phone, payload,
-  status, content_type, idempotency_key, extract(epoch FROM created_at),
-  extract(epoch FROM updated_at), attempts, max_attempts,
-  extract(epoch FROM run_after), lease_token,
-  extract(epoch FROM lease_expires_at), worker_id, last_error, queue, ordered, priority,
-  extract(epoch FROM cancel_requested_at), result, attempt_errors,
-    max_run_ms, extract(epoch FROM run_deadline);
+RETURNING id, status, extract(epoch FROM created_at),
+  extract(epoch FROM updated_at), extract(epoch FROM run_after);
 
 -- name: jobs_by_idempotency_keys
 -- The jobs holding the idempotency keys of array $1 (after an enqueue
