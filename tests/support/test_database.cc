@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "storage/embedded_migrations.h"
 #include "storage/migrator.h"
 
@@ -111,7 +112,16 @@ absl::StatusOr<std::unique_ptr<TestDatabase>> TestDatabase::Create() {
   absl::StatusOr<std::string> admin = AdminUrl();
   if (!admin.ok()) return admin.status();
   const std::string name = TemplateName();
-  if (absl::Status s = EnsureTemplate(*admin, name); !s.ok()) return s;
+  {
+    // Checked once per process: the template, once made, stays.
+    static absl::Mutex mu(absl::kConstInit);
+    static bool made ABSL_GUARDED_BY(mu) = false;
+    absl::MutexLock lock(&mu);
+    if (!made) {
+      if (absl::Status s = EnsureTemplate(*admin, name); !s.ok()) return s;
+      made = true;
+    }
+  }
   return CreateFrom(name);
 }
 
