@@ -12,6 +12,7 @@
 #include "storage/lease_refusal.h"
 #include "storage/new_uuid.h"
 #include "storage/queue_name.h"
+#include "storage/requested_job.h"
 
 namespace jobqueue {
 namespace {
@@ -400,25 +401,12 @@ EnqueueResult FakeJobStore::Insert(const NewJob& job) {
   Row row;
   row.seq = next_seq_++;
   row.position = key.empty() ? 0 : ++conversations_[key].last_position;
-  row.job = {.id = NewUuid(),
-             .user_id = job.user_phone,
-             .source_channel_id = job.source_channel_id,
-             .source_type = job.source_type,
-             .user_phone = job.user_phone,
-             .payload_json = job.payload_json,
-             .status = scheduled ? JobStatus::kScheduled : JobStatus::kPending,
-             .content_type = job.content_type,
-             .idempotency_key = job.idempotency_key,
-             .created_at = now,
-             .updated_at = now,
-             .max_attempts = job.max_attempts,
-             .run_after = due,
-             .queue = job.queue,
-             .ordered = job.ordered,
-             .priority = job.priority,
-             // Whole milliseconds, as PostgreSQL stores it (max_run_ms).
-             .max_run_time = absl::Milliseconds(
-                 absl::ToInt64Milliseconds(job.max_run_time))};
+  row.job = RequestedJob(job);
+  row.job.id = NewUuid();
+  row.job.status = scheduled ? JobStatus::kScheduled : JobStatus::kPending;
+  row.job.created_at = now;
+  row.job.updated_at = now;
+  row.job.run_after = due;
   const Job stored = row.job;
   jobs_.emplace(stored.id, std::move(row));
   Reconsider(key, was_ready);

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "storage/requested_job.h"
 
 namespace jobqueue {
 
@@ -203,25 +204,12 @@ Job JobFromRow(const pqxx::row& row, int first) {
 }
 
 Job NewJobFromRow(const NewJob& job, const pqxx::row& row) {
-  Job j;
+  Job j = RequestedJob(job);
   j.id = row[0].as<std::string>();
   j.status = StatusOf(row[1]);
   j.created_at = FromEpoch(row[2]);
   j.updated_at = FromEpoch(row[3]);
   j.run_after = FromEpoch(row[4]);
-  j.user_id = job.user_phone;
-  j.user_phone = job.user_phone;
-  j.source_channel_id = job.source_channel_id;
-  j.source_type = job.source_type;
-  j.payload_json = job.payload_json;
-  j.content_type = job.content_type;
-  j.idempotency_key = job.idempotency_key;
-  j.max_attempts = job.max_attempts;
-  j.queue = job.queue;
-  j.ordered = job.ordered;
-  j.priority = job.priority;
-  // Stored in whole milliseconds (max_run_ms), zero as NULL.
-  j.max_run_time = absl::Milliseconds(Millis(job.max_run_time));
   return j;
 }
 
