@@ -1,8 +1,8 @@
 // The named SQL blocks of storage/queries: every one is planned against a
 // migrated database with a few thousand jobs (so a block that no longer
-// parses, or that loses its index, fails here), looking a name up that is
-// not there stops the program, and the advisory lock keys keep the values
-// older replicas use.
+// parses, or that loses its index, fails here; so does an index no block
+// reads), looking a name up that is not there stops the program, and the
+// advisory lock keys keep the values older replicas use.
 
 #include "storage/named_queries.h"
 
@@ -103,6 +103,20 @@ class ExplainTest : public ::testing::Test {
         " CASE WHEN n % 2 = 0 THEN now() END"
         " FROM generate_series(1, 2000) n;"
         "ANALYZE queues");
+    // 20,000 dead letters a second apart and 20,000 schedules due over the
+    // next hours: the operator pages and the tick read them by index.
+    txn.exec(
+        "INSERT INTO dlq_jobs (source, delivery_id, reason, raw_payload,"
+        " last_seen_at)"
+        " SELECT 'twilio', 'd-' || n, 'bad', '{}',"
+        " now() - n * interval '1 second'"
+        " FROM generate_series(1, 20000) n;"
+        "INSERT INTO schedules (name, interval_ms, user_phone,"
+        " source_channel_id, source_type, next_run_at)"
+        " SELECT 's-' || n, 60000, '+15550000001', 'c-1', 'dm',"
+        " now() + n * interval '1 second'"
+        " FROM generate_series(1, 20000) n;"
+        "ANALYZE dlq_jobs; ANALYZE schedules");
   }
   static void TearDownTestSuite() {
     delete db_;
@@ -127,6 +141,25 @@ class ExplainTest : public ::testing::Test {
                               params ? absl::StrCat("(", args, ")") : "")));
     txn.exec("DEALLOCATE explained; RESET plan_cache_mode");
     return plan;
+  }
+
+  // The generic plan of every plannable block, by name; a block that does
+  // not plan fails the test.
+  static std::map<std::string, std::string> GenericPlans() {
+    pqxx::connection c(db_->url());
+    std::map<std::string, std::string> plans;
+    for (const NamedQuery& q : EmbeddedQueries()) {
+      if (NotPlannable().count(q.name)) continue;
+      try {
+        plans[q.name] = GenericPlan(c, q);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << q.name << " (" << q.file
+                      << ") does not plan: " << e.what();
+        if (!c.is_open()) break;
+        pqxx::nontransaction(c).exec("DEALLOCATE ALL");
+      }
+    }
+    return plans;
   }
 
   // The plan list_jobs gets with these filters (user id, status, channel):
@@ -157,19 +190,7 @@ class ExplainTest : public ::testing::Test {
 TestDatabase* ExplainTest::db_ = nullptr;
 
 TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
-  pqxx::connection c(db_->url());
-  std::map<std::string, std::string> plans;
-  for (const NamedQuery& q : EmbeddedQueries()) {
-    if (NotPlannable().count(q.name)) continue;
-    try {
-      plans[q.name] = GenericPlan(c, q);
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << q.name << " (" << q.file
-                    << ") does not plan: " << e.what();
-      if (!c.is_open()) return;
-      pqxx::nontransaction(c).exec("DEALLOCATE ALL");
-    }
-  }
+  std::map<std::string, std::string> plans = GenericPlans();
   // The index each block must use, by the names in migrations/.
   const std::multimap<std::string, std::string> uses = {
       {"claim_in_order", "conversations_queue_priority_ready_idx"},
@@ -212,6 +233,8 @@ TEST_F(ExplainTest, EveryBlockPlansAndKeepsItsIndexes) {
       {"list_conversations", "conversations_waiting_idx"},
       {"list_conversations", "jobs_active_conversation_position_idx"},
       {"queue_stats_counts", "jobs_pending_queue_priority_seq_idx"},
+      {"list_dead_letters", "dlq_jobs_last_seen_at_id_idx"},
+      {"due_schedules", "schedules_next_run_at_idx"},
   };
   // ListConversations' index serves only it: a claim or maintenance's
   // scan of ready conversations that took it would read blocked ones too.
@@ -273,6 +296,39 @@ TEST_F(ExplainTest, ListJobsScansTheIndexOfItsFilter) {
         << "expected " << index << ":\n"
         << plan;
     EXPECT_FALSE(absl::StrContains(plan, "Sort")) << plan;
+  }
+}
+
+// Every index costs each write of its table an entry, so each must have a
+// reader: a block's plan, or one of the few named here. An index no
+// statement reads (or one a change of a statement stopped reading) fails
+// here until it is dropped. Unique indexes are exempt: they enforce a key.
+TEST_F(ExplainTest, EveryIndexHasAReader) {
+  std::string read;
+  for (const auto& [name, plan] : GenericPlans()) absl::StrAppend(&read, plan);
+  for (const char* user : {"", "+15550000007"}) {
+    for (const char* channel : {"", "c-7"}) {
+      absl::StrAppend(&read, ListPlan(user, "", channel));
+    }
+  }
+  // Read by a PL/pgSQL function, whose plans EXPLAIN does not show.
+  const std::map<std::string, std::string> read_by_functions = {
+      {"conversations_maintenance_ready_idx", "advance_ready_floor()"},
+  };
+  pqxx::connection c(db_->url());
+  pqxx::nontransaction txn(c);
+  const pqxx::result indexes = txn.exec(
+      "SELECT i.relname FROM pg_index x"
+      " JOIN pg_class i ON i.oid = x.indexrelid"
+      " JOIN pg_namespace n ON n.oid = i.relnamespace"
+      " WHERE n.nspname = 'public' AND NOT x.indisunique ORDER BY 1");
+  ASSERT_GT(indexes.size(), 10u);
+  for (const pqxx::row& row : indexes) {
+    const std::string index = row[0].as<std::string>();
+    if (read_by_functions.count(index)) continue;
+    EXPECT_TRUE(absl::StrContains(read, absl::StrCat(" using ", index, " ")) ||
+                absl::StrContains(read, absl::StrCat("Scan on ", index, " ")))
+        << index << " is read by no statement: drop it, or name its reader";
   }
 }
 
