@@ -117,6 +117,21 @@ class RateLimitsTest : public ::testing::Test {
     std::vector<std::string> errors;
   };
 
+  // Completes every job `got` holds in one call; none, no call.
+  static grpc::Status CompleteAll(v1::JobQueue::Stub& stub,
+                                  const v1::ClaimJobsResponse& got) {
+    if (got.jobs().empty()) return grpc::Status::OK;
+    v1::CompleteJobsRequest complete;
+    for (const v1::Job& job : got.jobs()) {
+      v1::CompleteJobRequest* c = complete.add_jobs();
+      c->set_job_id(job.id());
+      c->set_lease_token(job.lease_token());
+    }
+    v1::CompleteJobsResponse results;
+    return stub.CompleteJobs(CallContext(TimeBudget(absl::Seconds(10))).get(),
+                             complete, &results);
+  }
+
   // Every worker's server has its connections open and its statements
   // prepared before the rate is measured: each worker claims "free" three
   // times, without waiting, and completes what it got. On a slow machine
@@ -134,15 +149,7 @@ class RateLimitsTest : public ::testing::Test {
           v1::ClaimJobsResponse got;
           grpc::Status s = stub->ClaimJobs(CallContext().get(), claim, &got);
           ASSERT_TRUE(s.ok()) << s.error_message();
-          if (got.jobs().empty()) continue;
-          v1::CompleteJobsRequest complete;
-          for (const v1::Job& job : got.jobs()) {
-            v1::CompleteJobRequest* c = complete.add_jobs();
-            c->set_job_id(job.id());
-            c->set_lease_token(job.lease_token());
-          }
-          v1::CompleteJobsResponse results;
-          s = stub->CompleteJobs(CallContext().get(), complete, &results);
+          s = CompleteAll(*stub, got);
           ASSERT_TRUE(s.ok()) << s.error_message();
         }
       });
@@ -189,21 +196,11 @@ class RateLimitsTest : public ::testing::Test {
             CallContext(left + TimeBudget(absl::Seconds(10))).get(), claim,
             &got);
         const absl::Time at = absl::Now();
-        v1::CompleteJobsRequest complete;
         int limited = 0, free = 0;
         for (const v1::Job& job : got.jobs()) {
           (job.queue() == "limited" ? limited : free) += 1;
-          v1::CompleteJobRequest* c = complete.add_jobs();
-          c->set_job_id(job.id());
-          c->set_lease_token(job.lease_token());
         }
-        grpc::Status done = grpc::Status::OK;
-        if (complete.jobs_size() > 0) {
-          v1::CompleteJobsResponse results;
-          done = stub->CompleteJobs(
-              CallContext(TimeBudget(absl::Seconds(10))).get(), complete,
-              &results);
-        }
+        const grpc::Status done = CompleteAll(*stub, got);
         absl::MutexLock lock(&mu);
         if (!s.ok() || !done.ok()) {
           claimed.errors.push_back(s.ok() ? done.error_message()
