@@ -219,9 +219,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (timer_.expiry() > Clock::now()) return;
     switch (state_) {
       case State::kReading:
-        // The read handler answers 408 once the read is cancelled.
+        // The read handler answers 408 once the read ends. Cancelling ends
+        // a read in progress; a composed read between two reads of the
+        // socket starts the next one after this, so the receive side is
+        // shut too: that read then ends at once instead of waiting for a
+        // slow client's next byte.
         timed_out_ = true;
         socket_.cancel(ec);
+        socket_.shutdown(tcp::socket::shutdown_receive, ec);
         break;
       case State::kIdle:
       case State::kWriting:

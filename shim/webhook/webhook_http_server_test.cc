@@ -487,6 +487,37 @@ TEST_F(WebhookHttpServerTest, ASlowBodyIsCutOffAtTheRequestDeadline) {
   ExpectMetric(CountLine("/twilio/messages", 408));
 }
 
+// A body trickled a byte a millisecond keeps the server reading almost all
+// the time: the deadline must end the read even when it passes between two
+// reads of the socket, not only during one.
+TEST_F(WebhookHttpServerTest, ASteadyTrickleIsCutOffAtTheRequestDeadline) {
+  WebhookHttpServer::Options options = DefaultOptions();
+  options.request_read_timeout = absl::Seconds(1);
+  StartServer(options);
+  const std::string body =
+      absl::StrCat("MessageSid=SM14&From=%2B14158675309&Body=",
+                   std::string(kMaxBody / 2, 'x'));
+  std::unique_ptr<RawHttpConnection> connection = Connect();
+  ASSERT_NE(connection, nullptr);
+  ASSERT_TRUE(connection->Send(
+      SignedHeader("/twilio/messages", body,
+                   absl::StrCat("Content-Length: ", body.size(), "\r\n"))));
+  const absl::Time start = absl::Now();
+  std::optional<RawHttpResponse> answer;
+  for (size_t i = 0; i < body.size() && absl::Now() - start < absl::Seconds(4);
+       ++i) {
+    if (!connection->Send(body.substr(i, 1))) break;
+    if (connection->Readable(absl::Milliseconds(1))) {
+      answer = connection->ReadResponse(absl::Seconds(1));
+      break;
+    }
+  }
+  ASSERT_TRUE(answer.has_value()) << "no answer after " << absl::Now() - start;
+  EXPECT_EQ(answer->status, 408);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500));
+  EXPECT_THAT(backend_.attempts(), SizeIs(0));
+}
+
 TEST_F(WebhookHttpServerTest, ConnectionsBeyondTheCapGet503) {
   WebhookHttpServer::Options options = DefaultOptions();
   options.max_connections = 2;
