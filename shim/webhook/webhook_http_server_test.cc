@@ -78,6 +78,36 @@ class WebhookHttpServerTest : public ::testing::Test {
     return connection;
   }
 
+  // A signed POST of `body` to /twilio/messages whose body is sent a byte
+  // at a time, `gap` apart, until the server answers or 4 s pass: the
+  // answer, and how long from the body's first byte until it was read.
+  struct Trickled {
+    std::optional<RawHttpResponse> answer;
+    absl::Duration took;
+  };
+  Trickled TrickleBody(const std::string& body, absl::Duration gap) {
+    Trickled trickled;
+    std::unique_ptr<RawHttpConnection> connection = Connect();
+    if (connection == nullptr ||
+        !connection->Send(SignedHeader(
+            "/twilio/messages", body,
+            absl::StrCat("Content-Length: ", body.size(), "\r\n")))) {
+      ADD_FAILURE() << "could not send the request header";
+      return trickled;
+    }
+    const absl::Time start = absl::Now();
+    for (size_t i = 0;
+         i < body.size() && absl::Now() - start < absl::Seconds(4); ++i) {
+      if (!connection->Send(body.substr(i, 1))) break;
+      if (connection->Readable(gap)) {
+        trickled.answer = connection->ReadResponse(absl::Seconds(1));
+        break;
+      }
+    }
+    trickled.took = absl::Now() - start;
+    return trickled;
+  }
+
   // A signed POST of `body` as a request header, without the body.
   std::string SignedHeader(const std::string& path, const std::string& body,
                            const std::string& framing) {
@@ -465,24 +495,11 @@ TEST_F(WebhookHttpServerTest, ASlowBodyIsCutOffAtTheRequestDeadline) {
   options.request_read_timeout = absl::Seconds(1);
   StartServer(options);
   const std::string body = "MessageSid=SM13&From=%2B14158675309&Body=slow";
-  std::unique_ptr<RawHttpConnection> connection = Connect();
-  ASSERT_NE(connection, nullptr);
-  ASSERT_TRUE(connection->Send(
-      SignedHeader("/twilio/messages", body,
-                   absl::StrCat("Content-Length: ", body.size(), "\r\n"))));
-  const absl::Time start = absl::Now();
-  std::optional<RawHttpResponse> answer;
-  for (size_t i = 0; i < body.size() && absl::Now() - start < absl::Seconds(4);
-       ++i) {
-    if (!connection->Send(body.substr(i, 1))) break;
-    if (connection->Readable(absl::Milliseconds(100))) {
-      answer = connection->ReadResponse(absl::Seconds(1));
-      break;
-    }
-  }
+  const Trickled trickled = TrickleBody(body, absl::Milliseconds(100));
+  const std::optional<RawHttpResponse>& answer = trickled.answer;
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->status, 408);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500));
+  EXPECT_LT(trickled.took, absl::Milliseconds(2500));
   EXPECT_THAT(backend_.attempts(), SizeIs(0));
   ExpectMetric(CountLine("/twilio/messages", 408));
 }
@@ -497,24 +514,11 @@ TEST_F(WebhookHttpServerTest, ASteadyTrickleIsCutOffAtTheRequestDeadline) {
   const std::string body =
       absl::StrCat("MessageSid=SM14&From=%2B14158675309&Body=",
                    std::string(kMaxBody / 2, 'x'));
-  std::unique_ptr<RawHttpConnection> connection = Connect();
-  ASSERT_NE(connection, nullptr);
-  ASSERT_TRUE(connection->Send(
-      SignedHeader("/twilio/messages", body,
-                   absl::StrCat("Content-Length: ", body.size(), "\r\n"))));
-  const absl::Time start = absl::Now();
-  std::optional<RawHttpResponse> answer;
-  for (size_t i = 0; i < body.size() && absl::Now() - start < absl::Seconds(4);
-       ++i) {
-    if (!connection->Send(body.substr(i, 1))) break;
-    if (connection->Readable(absl::Milliseconds(1))) {
-      answer = connection->ReadResponse(absl::Seconds(1));
-      break;
-    }
-  }
-  ASSERT_TRUE(answer.has_value()) << "no answer after " << absl::Now() - start;
+  const Trickled trickled = TrickleBody(body, absl::Milliseconds(1));
+  const std::optional<RawHttpResponse>& answer = trickled.answer;
+  ASSERT_TRUE(answer.has_value()) << "no answer after " << trickled.took;
   EXPECT_EQ(answer->status, 408);
-  EXPECT_LT(absl::Now() - start, absl::Milliseconds(2500));
+  EXPECT_LT(trickled.took, absl::Milliseconds(2500));
   EXPECT_THAT(backend_.attempts(), SizeIs(0));
 }
 
